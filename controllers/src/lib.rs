@@ -1,0 +1,21 @@
+//! # archforge-controllers — search strategies
+//!
+//! Each module is one controller family behind the core [`archforge::Controller`] contract,
+//! generic over every [`archforge::Environment`], with its own experiment-file configuration:
+//! - [`random`]: random search, uniform over the legal options of each choice;
+//! - [`evolution`]: regularized (aging) evolution with tournament selection and one-decision
+//!   mutations.
+//!
+//! Controllers are passive and own no loop; they draw randomness only from the generator the
+//! runner hands them, so a run is reproducible from its seed and a checkpoint.
+
+pub mod evolution;
+pub mod mutation;
+pub mod random;
+
+pub use evolution::{Evolution, EvolutionConfig};
+pub use random::{RandomConfig, RandomSearch};
+
+fn default_batch() -> usize {
+    1
+}

@@ -1,0 +1,39 @@
+//! Mutation of a decision sequence, for any environment: change one decision to another legal
+//! option, then repair the rest — every later decision is kept where it is still legal and
+//! redrawn uniformly where it is not, until the environment says the sequence is complete.
+
+use archforge::error::Result;
+use archforge::{Environment, Rng};
+use rand::Rng as _;
+
+/// `parent` with one decision changed (see the module documentation). A sequence in which no
+/// choice has a second legal option comes back unchanged.
+pub fn mutate_one(env: &dyn Environment, parent: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
+    let mut mutable = Vec::new();
+    for position in 0..parent.len() {
+        if let Some(choice) = env.next_choice(&parent[..position])? {
+            let legal = archforge::env::legal_options(env, position, &choice)?;
+            if legal.iter().any(|&o| o != parent[position]) {
+                mutable.push((position, legal));
+            }
+        }
+    }
+    if mutable.is_empty() {
+        return Ok(parent.to_vec());
+    }
+    let (position, legal) = &mutable[rng.random_range(0..mutable.len())];
+    let others: Vec<usize> = legal.iter().copied().filter(|&o| o != parent[*position]).collect();
+    let mut child = parent[..*position].to_vec();
+    child.push(others[rng.random_range(0..others.len())]);
+    while let Some(choice) = env.next_choice(&child)? {
+        let next = child.len();
+        match parent.get(next) {
+            Some(&kept) if choice.is_legal(kept) => child.push(kept),
+            _ => {
+                let legal = archforge::env::legal_options(env, next, &choice)?;
+                child.push(legal[rng.random_range(0..legal.len())]);
+            }
+        }
+    }
+    Ok(child)
+}

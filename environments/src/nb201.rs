@@ -1,0 +1,401 @@
+//! NAS-Bench-201: a cell of 4 nodes where each of the 6 edges `i -> j` (`i < j`) carries one of
+//! five operations (zero, skip, ReLU-Conv-BN 1x1, ReLU-Conv-BN 3x3, 3x3 average pooling) and
+//! each node sums its incoming edges. A sequence is 6 decisions, one per edge, in the
+//! benchmark's order e(0,1), e(0,2), e(1,2), e(0,3), e(1,3), e(2,3).
+//!
+//! The candidate's graph is the benchmark's whole CIFAR skeleton — a 3x3 conv-BN stem, three
+//! stages of N cells at C, 2C and 4C channels with a residual reduction block between stages,
+//! BN-ReLU, global average pooling and a linear classifier — so its parameter and MAC counts
+//! match the benchmark's own (C=16, N=5: 0.073306 to 1.531546 M parameters). The benchmark's
+//! table (embedded) scores it: the search metric is the chosen dataset's 12-epoch validation
+//! accuracy, the reported metric its 200-epoch test accuracy.
+
+use archforge::arch::{Conv, NodeId, PoolKind};
+use archforge::error::{Error, Result};
+use archforge::{Arch, Candidate, Choice, DecisionKindSpec, EnvSpec, Environment, Op, Shape, Table, TableRow};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+/// The benchmark table, embedded.
+const TABLE_CSV: &str = include_str!("../data/nb201.csv");
+
+/// The five operations, by decision index (the table's op codes).
+pub const OPS: [&str; 5] = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"];
+
+/// The cell's edges `(from, to)` in decision order.
+pub const EDGES: [(usize, usize); 6] = [(0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3)];
+
+/// The dataset whose table columns score the cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Nb201Dataset {
+    /// CIFAR-10 (32x32, 10 classes).
+    #[serde(rename = "cifar10")]
+    Cifar10,
+    /// CIFAR-100 (32x32, 100 classes).
+    #[serde(rename = "cifar100")]
+    Cifar100,
+    /// ImageNet16-120 (16x16, 120 classes).
+    #[serde(rename = "imagenet16-120")]
+    ImageNet16,
+}
+
+impl Nb201Dataset {
+    fn input_shape(self) -> Shape {
+        match self {
+            Nb201Dataset::Cifar10 | Nb201Dataset::Cifar100 => Shape::new(3, 32, 32),
+            Nb201Dataset::ImageNet16 => Shape::new(3, 16, 16),
+        }
+    }
+
+    fn classes(self) -> usize {
+        match self {
+            Nb201Dataset::Cifar10 => 10,
+            Nb201Dataset::Cifar100 => 100,
+            Nb201Dataset::ImageNet16 => 120,
+        }
+    }
+
+    /// The table columns: (search metric, reported metric).
+    fn columns(self) -> (&'static str, &'static str) {
+        match self {
+            Nb201Dataset::Cifar10 => ("c10_valid_12ep", "c10_test_200ep"),
+            Nb201Dataset::Cifar100 => ("c100_valid_12ep", "c100_test_200ep"),
+            Nb201Dataset::ImageNet16 => ("in16_valid_12ep", "in16_test_200ep"),
+        }
+    }
+}
+
+/// The `[environment]` section for `kind = "nb201"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nb201Config {
+    /// Which dataset's columns score the cells.
+    #[serde(default = "default_dataset")]
+    pub dataset: Nb201Dataset,
+    /// Channels of the first stage (the benchmark's C).
+    #[serde(default = "default_channels")]
+    pub channels: usize,
+    /// Cells per stage (the benchmark's N).
+    #[serde(default = "default_cells")]
+    pub cells: usize,
+}
+
+fn default_dataset() -> Nb201Dataset {
+    Nb201Dataset::Cifar10
+}
+fn default_channels() -> usize {
+    16
+}
+fn default_cells() -> usize {
+    5
+}
+
+impl Default for Nb201Config {
+    fn default() -> Self {
+        Nb201Config {
+            dataset: default_dataset(),
+            channels: default_channels(),
+            cells: default_cells(),
+        }
+    }
+}
+
+/// The NAS-Bench-201 environment (see the module documentation).
+pub struct Nb201 {
+    spec: EnvSpec,
+    config: Nb201Config,
+    table: Arc<Table>,
+}
+
+/// One parsed row of the embedded table.
+struct Record {
+    ops: [usize; 6],
+    arch_str: String,
+    metrics: HashMap<String, f64>,
+}
+
+fn records() -> Result<&'static [Record]> {
+    static RECORDS: OnceLock<std::result::Result<Vec<Record>, String>> = OnceLock::new();
+    RECORDS
+        .get_or_init(|| parse_table(TABLE_CSV).map_err(|e| e.to_string()))
+        .as_deref()
+        .map_err(|reason| Error::Table {
+            path: PathBuf::from("<embedded nb201.csv>"),
+            reason: reason.clone(),
+        })
+}
+
+fn parse_table(text: &str) -> Result<Vec<Record>> {
+    let table_error = |reason: String| Error::Table {
+        path: PathBuf::from("<embedded nb201.csv>"),
+        reason,
+    };
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().map_err(|e| table_error(e.to_string()))?.clone();
+    let mut records = Vec::with_capacity(15_625);
+    for (line, row) in reader.records().enumerate() {
+        let row = row.map_err(|e| table_error(e.to_string()))?;
+        let mut ops = [0usize; 6];
+        let mut metrics = HashMap::new();
+        let mut arch_str = String::new();
+        for (name, value) in headers.iter().zip(row.iter()) {
+            if name == "arch_str" {
+                arch_str = value.to_string();
+            } else if let Some(edge) = name.strip_prefix("op_e") {
+                let e = EDGES
+                    .iter()
+                    .position(|(i, j)| format!("{i}{j}") == edge)
+                    .ok_or_else(|| table_error(format!("unknown edge column `{name}`")))?;
+                ops[e] = value
+                    .parse()
+                    .ok()
+                    .filter(|o| *o < OPS.len())
+                    .ok_or_else(|| table_error(format!("row {}: bad op code `{value}`", line + 2)))?;
+            } else if name != "index" {
+                let v: f64 = value
+                    .parse()
+                    .map_err(|_| table_error(format!("row {}: `{name}` is not a number", line + 2)))?;
+                metrics.insert(name.to_string(), v);
+            }
+        }
+        if arch_str != arch_string(&ops) {
+            return Err(table_error(format!("row {}: arch_str does not match the op codes", line + 2)));
+        }
+        records.push(Record { ops, arch_str, metrics });
+    }
+    Ok(records)
+}
+
+/// The benchmark's string for six op codes: `|OP~0|+|OP~0|OP~1|+|OP~0|OP~1|OP~2|`.
+pub fn arch_string(ops: &[usize; 6]) -> String {
+    let edge = |e: usize| format!("{}~{}", OPS[ops[e]], EDGES[e].0);
+    format!(
+        "|{}|+|{}|{}|+|{}|{}|{}|",
+        edge(0),
+        edge(1),
+        edge(2),
+        edge(3),
+        edge(4),
+        edge(5)
+    )
+}
+
+impl Nb201 {
+    /// The environment for `config`, scored by the embedded table.
+    pub fn new(config: Nb201Config) -> Result<Self> {
+        if config.channels == 0 || config.cells == 0 {
+            return Err(Error::Arch("nb201: channels and cells must be at least 1".into()));
+        }
+        let (search, reported) = config.dataset.columns();
+        let mut rows = HashMap::with_capacity(15_625);
+        for r in records()? {
+            let row = TableRow {
+                search: r.metrics[search],
+                reported: r.metrics[reported],
+                cost: None,
+            };
+            rows.insert(r.arch_str.clone(), row);
+        }
+        let spec = EnvSpec {
+            name: "nb201".into(),
+            kinds: vec![DecisionKindSpec {
+                name: "op".into(),
+                labels: OPS.iter().map(|s| s.to_string()).collect(),
+            }],
+            max_length: EDGES.len(),
+        };
+        Ok(Nb201 {
+            spec,
+            config,
+            table: Arc::new(Table { rows, maximize: true }),
+        })
+    }
+
+    /// The op codes of every cell in the table, in table order.
+    pub fn all_cells() -> Result<Vec<[usize; 6]>> {
+        Ok(records()?.iter().map(|r| r.ops).collect())
+    }
+
+    fn edge_op(&self, op: usize, channels: usize) -> Op {
+        match op {
+            0 => Op::Zero,
+            1 => Op::Identity,
+            2 => Op::Conv(Conv::relu_conv_bn(channels, 1, 1)),
+            3 => Op::Conv(Conv::relu_conv_bn(channels, 3, 1)),
+            _ => Op::Pool {
+                kind: PoolKind::Avg,
+                kernel: 3,
+                stride: 1,
+            },
+        }
+    }
+
+    fn add_cell(&self, arch: &mut Arch, ops: &[usize; 6], x: NodeId, channels: usize, place: &str) -> Result<NodeId> {
+        let mut nodes = vec![x];
+        for to in 1..4 {
+            let mut terms = Vec::new();
+            for (e, &(from, _)) in EDGES.iter().enumerate().filter(|(_, (_, j))| *j == to) {
+                let name = format!("{place}.edge_{from}_{to}");
+                terms.push(arch.add(name, self.edge_op(ops[e], channels), &[nodes[from]])?);
+            }
+            nodes.push(arch.add(format!("{place}.node{to}"), Op::Add, &terms)?);
+        }
+        Ok(nodes[3])
+    }
+
+    fn add_reduction(&self, arch: &mut Arch, x: NodeId, channels: usize, place: &str) -> Result<NodeId> {
+        let a = arch.add(format!("{place}.conv_a"), Op::Conv(Conv::relu_conv_bn(channels, 3, 2)), &[x])?;
+        let b = arch.add(format!("{place}.conv_b"), Op::Conv(Conv::relu_conv_bn(channels, 3, 1)), &[a])?;
+        let pool = Op::Pool {
+            kind: PoolKind::Avg,
+            kernel: 2,
+            stride: 2,
+        };
+        let p = arch.add(format!("{place}.shortcut_pool"), pool, &[x])?;
+        let s = arch.add(format!("{place}.shortcut_conv"), Op::Conv(Conv::plain(channels, 1, 1)), &[p])?;
+        arch.add(format!("{place}.sum"), Op::Add, &[b, s])
+    }
+
+    /// The whole skeleton with `ops` in every cell.
+    pub fn network(&self, ops: &[usize; 6]) -> Result<Arch> {
+        let c = self.config.channels;
+        let mut arch = Arch::new(Some(self.config.dataset.input_shape()));
+        let mut x = arch.add("stem", Op::Conv(Conv::conv_bn(c, 3, 1)), &[arch.input()])?;
+        for stage in 0..3 {
+            let channels = c << stage;
+            if stage > 0 {
+                x = self.add_reduction(&mut arch, x, channels, &format!("reduce{stage}"))?;
+            }
+            for cell in 0..self.config.cells {
+                x = self.add_cell(&mut arch, ops, x, channels, &format!("stage{stage}.cell{cell}"))?;
+            }
+        }
+        let x = arch.add("lastact", Op::BnRelu, &[x])?;
+        let x = arch.add("pool", Op::GlobalAvgPool, &[x])?;
+        let classes = self.config.dataset.classes();
+        let x = arch.add(
+            "classifier",
+            Op::Linear {
+                out_features: classes,
+                bias: true,
+            },
+            &[x],
+        )?;
+        arch.finish(x)?;
+        Ok(arch)
+    }
+}
+
+impl Environment for Nb201 {
+    fn spec(&self) -> &EnvSpec {
+        &self.spec
+    }
+
+    fn next_choice(&self, prefix: &[usize]) -> Result<Option<Choice>> {
+        if let Some(bad) = prefix.iter().position(|&d| d >= OPS.len()) {
+            return Err(Error::InvalidDecisions {
+                decisions: prefix.to_vec(),
+                reason: format!("option {} at position {bad} is out of range", prefix[bad]),
+            });
+        }
+        match prefix.len() {
+            n if n < EDGES.len() => Ok(Some(Choice::new(0, OPS.len()))),
+            n if n == EDGES.len() => Ok(None),
+            _ => Err(Error::InvalidDecisions {
+                decisions: prefix.to_vec(),
+                reason: "longer than 6 decisions".into(),
+            }),
+        }
+    }
+
+    fn build(&self, decisions: &[usize]) -> Result<Candidate> {
+        archforge::env::validate(self, decisions)?;
+        let ops: [usize; 6] = decisions.try_into().expect("validated to 6 decisions");
+        let arch = self.network(&ops)?;
+        Ok(Candidate::new(decisions.to_vec(), arch_string(&ops), arch))
+    }
+
+    fn table(&self) -> Option<Arc<Table>> {
+        Some(self.table.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn env() -> Nb201 {
+        Nb201::new(Nb201Config::default()).unwrap()
+    }
+
+    #[test]
+    fn the_embedded_table_has_every_cell_once() {
+        let cells = Nb201::all_cells().unwrap();
+        assert_eq!(cells.len(), 15_625);
+        assert_eq!(cells.iter().collect::<HashSet<_>>().len(), 15_625);
+        assert_eq!(env().table.rows.len(), 15_625);
+    }
+
+    #[test]
+    fn params_and_macs_match_the_benchmark_extremes() {
+        let e = env();
+        let all_conv3 = e.build(&[3; 6]).unwrap();
+        assert_eq!(all_conv3.arch.params(), Some(1_531_546));
+        assert_eq!(all_conv3.arch.macs(), Some(220_119_680));
+        let no_conv = e.build(&[1, 0, 4, 1, 0, 4]).unwrap();
+        assert_eq!(no_conv.arch.params(), Some(73_306));
+        assert_eq!(no_conv.arch.macs(), Some(7_783_040));
+    }
+
+    #[test]
+    fn labels_are_the_benchmark_strings() {
+        let c = env().build(&[4, 2, 1, 2, 1, 1]).unwrap();
+        assert_eq!(
+            c.label,
+            "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"
+        );
+    }
+
+    #[test]
+    fn isomorphic_cells_hash_alike() {
+        let e = env();
+        let h = |d: &[usize]| e.build(d).unwrap().hash;
+        // Node 1 unused (its edges to 2 and 3 are zero): what feeds it does not matter.
+        assert_eq!(h(&[3, 2, 0, 3, 0, 1]), h(&[4, 2, 0, 3, 0, 1]));
+        // A skip from node 1 = conv(x) into node 3 equals a conv edge straight from the input.
+        assert_eq!(h(&[3, 0, 0, 0, 1, 0]), h(&[0, 0, 0, 3, 0, 0]));
+        // The two sides of a sum swap.
+        assert_eq!(h(&[2, 3, 1, 0, 0, 1]), h(&[3, 2, 0, 0, 1, 1]));
+        assert_ne!(h(&[3; 6]), h(&[2; 6]));
+    }
+
+    /// NAS-Bench-201's own `to_unique_str(consider_zero=True)` finds 6,466 classes because it
+    /// keeps zero summands as terms (`#+conv` differs from `conv`); dropping them, as adding
+    /// zero changes nothing, leaves 4,930 functions (checked by an independent enumeration).
+    #[test]
+    fn the_space_has_the_known_number_of_distinct_functions() {
+        let e = env();
+        let hashes: HashSet<_> = Nb201::all_cells()
+            .unwrap()
+            .iter()
+            .map(|ops| e.build(ops).unwrap().hash)
+            .collect();
+        assert_eq!(hashes.len(), 4930);
+    }
+
+    #[test]
+    fn bad_sequences_are_errors() {
+        let e = env();
+        assert!(e.build(&[0; 5]).is_err());
+        assert!(e.build(&[5, 0, 0, 0, 0, 0]).is_err());
+        assert!(e.next_choice(&[0; 7]).is_err());
+        assert!(Nb201::new(Nb201Config {
+            channels: 0,
+            ..Nb201Config::default()
+        })
+        .is_err());
+    }
+}

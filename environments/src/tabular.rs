@@ -1,0 +1,323 @@
+//! A user's own benchmark table: any CSV in which each row is one architecture (or
+//! configuration), some columns are its categorical decisions, one column is the metric a
+//! search optimises, one the metric results are reported by, and optionally one the cost in
+//! seconds of training it. Each decision column is one decision kind whose options are listed
+//! in the experiment file or, if not, the column's distinct values (sorted numerically when
+//! they are all numbers, else as text).
+//!
+//! A combination of options with no row is still a candidate; the `table` evaluator scores it
+//! `Invalid`. A bad table — a missing column, a metric that is not a number, two rows with the
+//! same decisions — is an error naming the file and the row.
+
+use archforge::error::{Error, Result};
+use archforge::{Arch, Candidate, Choice, DecisionKindSpec, EnvSpec, Environment, Op, Table, TableRow};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// One decision column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TabularDecision {
+    /// The CSV column.
+    pub column: String,
+    /// The options in decision order; the column's distinct values when absent. Rows with a
+    /// value outside the list are outside the space.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<Vec<OptionValue>>,
+}
+
+/// An option as written in the experiment file: text or a number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OptionValue {
+    /// Whole number.
+    Integer(i64),
+    /// Number with a fraction.
+    Float(f64),
+    /// Text.
+    Text(String),
+}
+
+impl OptionValue {
+    fn as_cell(&self) -> String {
+        match self {
+            OptionValue::Integer(i) => i.to_string(),
+            OptionValue::Float(f) => f.to_string(),
+            OptionValue::Text(s) => s.clone(),
+        }
+    }
+}
+
+/// The `[environment]` section for `kind = "tabular"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TabularConfig {
+    /// The CSV file (relative paths are relative to the experiment file).
+    pub csv: PathBuf,
+    /// The decision columns, in decision order.
+    pub decisions: Vec<TabularDecision>,
+    /// The column a search optimises.
+    pub search_metric: String,
+    /// The column results are reported by.
+    pub reported_metric: String,
+    /// A column with each row's cost in seconds (simulated budget).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<String>,
+    /// Whether larger metrics are better.
+    #[serde(default = "default_maximize")]
+    pub maximize: bool,
+}
+
+fn default_maximize() -> bool {
+    true
+}
+
+/// The tabular environment (see the module documentation).
+pub struct Tabular {
+    spec: EnvSpec,
+    columns: Vec<String>,
+    table: Arc<Table>,
+}
+
+impl Tabular {
+    /// Reads the table named by `config`, resolving a relative path against `base`.
+    pub fn load(config: &TabularConfig, base: &Path) -> Result<Self> {
+        let path = base.join(&config.csv);
+        let error = |reason: String| Error::Table {
+            path: path.clone(),
+            reason,
+        };
+        if config.decisions.is_empty() {
+            return Err(error("no decision columns are named".into()));
+        }
+        let mut reader = csv::Reader::from_path(&path).map_err(|e| match e.kind() {
+            csv::ErrorKind::Io(io) => error(format!("cannot read: {io}")),
+            _ => error(e.to_string()),
+        })?;
+        let headers = reader.headers().map_err(|e| error(e.to_string()))?.clone();
+        let column = |name: &str| {
+            headers.iter().position(|h| h.trim() == name).ok_or_else(|| {
+                let have: Vec<&str> = headers.iter().collect();
+                error(format!("no column `{name}` (columns: {})", have.join(", ")))
+            })
+        };
+        let decision_cols: Vec<usize> = config.decisions.iter().map(|d| column(&d.column)).collect::<Result<_>>()?;
+        let search_col = column(&config.search_metric)?;
+        let reported_col = column(&config.reported_metric)?;
+        let cost_col = config.cost.as_deref().map(column).transpose()?;
+
+        let mut raw: Vec<(u64, Vec<String>, TableRow)> = Vec::new();
+        for (i, record) in reader.records().enumerate() {
+            let line = i as u64 + 2;
+            let record = record.map_err(|e| error(format!("row {line}: {e}")))?;
+            let cell = |c: usize| record.get(c).unwrap_or("").trim().to_string();
+            let number = |c: usize, what: &str| {
+                let text = cell(c);
+                text.parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite())
+                    .ok_or_else(|| error(format!("row {line}: {what} `{text}` is not a number")))
+            };
+            let row = TableRow {
+                search: number(search_col, &config.search_metric)?,
+                reported: number(reported_col, &config.reported_metric)?,
+                cost: cost_col.map(|c| number(c, "cost")).transpose()?,
+            };
+            raw.push((line, decision_cols.iter().map(|&c| cell(c)).collect(), row));
+        }
+        if raw.is_empty() {
+            return Err(error("the table has no rows".into()));
+        }
+
+        let options: Vec<Vec<String>> = config
+            .decisions
+            .iter()
+            .enumerate()
+            .map(|(k, d)| match &d.options {
+                Some(list) if list.is_empty() => Err(error(format!("decision `{}` lists no options", d.column))),
+                Some(list) => Ok(list.iter().map(OptionValue::as_cell).collect()),
+                None => Ok(distinct_sorted(raw.iter().map(|(_, values, _)| values[k].as_str()))),
+            })
+            .collect::<Result<_>>()?;
+        let columns: Vec<String> = config.decisions.iter().map(|d| d.column.clone()).collect();
+
+        let mut rows = HashMap::new();
+        let mut first_line: HashMap<String, u64> = HashMap::new();
+        for (line, values, row) in raw {
+            if values.iter().zip(&options).any(|(v, opts)| !opts.contains(v)) {
+                continue;
+            }
+            let label = label(&columns, &values);
+            if let Some(first) = first_line.insert(label.clone(), line) {
+                return Err(error(format!("rows {first} and {line} both describe {label}")));
+            }
+            rows.insert(label, row);
+        }
+        let spec = EnvSpec {
+            name: "tabular".into(),
+            kinds: columns
+                .iter()
+                .zip(&options)
+                .map(|(c, o)| DecisionKindSpec {
+                    name: c.clone(),
+                    labels: o.clone(),
+                })
+                .collect(),
+            max_length: columns.len(),
+        };
+        Ok(Tabular {
+            spec,
+            columns,
+            table: Arc::new(Table {
+                rows,
+                maximize: config.maximize,
+            }),
+        })
+    }
+}
+
+fn distinct_sorted<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut distinct: Vec<String> = Vec::new();
+    for v in values {
+        if !distinct.iter().any(|d| d == v) {
+            distinct.push(v.to_string());
+        }
+    }
+    let numbers: Option<Vec<f64>> = distinct.iter().map(|v| v.parse().ok()).collect();
+    match numbers {
+        Some(nums) => {
+            let mut pairs: Vec<(f64, String)> = nums.into_iter().zip(distinct).collect();
+            pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+            pairs.into_iter().map(|(_, v)| v).collect()
+        }
+        None => {
+            distinct.sort();
+            distinct
+        }
+    }
+}
+
+fn label(columns: &[String], values: &[String]) -> String {
+    columns
+        .iter()
+        .zip(values)
+        .map(|(c, v)| format!("{c}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+impl Environment for Tabular {
+    fn spec(&self) -> &EnvSpec {
+        &self.spec
+    }
+
+    fn next_choice(&self, prefix: &[usize]) -> Result<Option<Choice>> {
+        for (position, (&d, kind)) in prefix.iter().zip(&self.spec.kinds).enumerate() {
+            if d >= kind.labels.len() {
+                return Err(Error::InvalidDecisions {
+                    decisions: prefix.to_vec(),
+                    reason: format!("option {d} at position {position} is out of range"),
+                });
+            }
+        }
+        match prefix.len() {
+            n if n < self.columns.len() => Ok(Some(Choice::new(n, self.spec.kinds[n].labels.len()))),
+            n if n == self.columns.len() => Ok(None),
+            _ => Err(Error::InvalidDecisions {
+                decisions: prefix.to_vec(),
+                reason: format!("longer than {} decisions", self.columns.len()),
+            }),
+        }
+    }
+
+    fn build(&self, decisions: &[usize]) -> Result<Candidate> {
+        archforge::env::validate(self, decisions)?;
+        let values: Vec<String> = decisions
+            .iter()
+            .zip(&self.spec.kinds)
+            .map(|(&d, kind)| kind.labels[d].clone())
+            .collect();
+        let mut arch = Arch::new(None);
+        let mut x = arch.input();
+        for (column, value) in self.columns.iter().zip(&values) {
+            x = arch.add(column.clone(), Op::Labelled(format!("{column}={value}")), &[x])?;
+        }
+        arch.finish(x)?;
+        Ok(Candidate::new(decisions.to_vec(), label(&self.columns, &values), arch))
+    }
+
+    fn table(&self) -> Option<Arc<Table>> {
+        Some(self.table.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn config(csv: &str, decisions: &[&str]) -> TabularConfig {
+        TabularConfig {
+            csv: csv.into(),
+            decisions: decisions
+                .iter()
+                .map(|c| TabularDecision {
+                    column: c.to_string(),
+                    options: None,
+                })
+                .collect(),
+            search_metric: "val".into(),
+            reported_metric: "test".into(),
+            cost: None,
+            maximize: true,
+        }
+    }
+
+    fn write(dir: &Path, text: &str) {
+        fs::write(dir.join("t.csv"), text).unwrap();
+    }
+
+    #[test]
+    fn options_come_from_the_columns_and_rows_are_looked_up() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "depth,act,val,test\n10,relu,1,2\n2,tanh,3,4\n10,tanh,5,6\n");
+        let env = Tabular::load(&config("t.csv", &["depth", "act"]), dir.path()).unwrap();
+        assert_eq!(env.spec().kinds[0].labels, ["2", "10"]);
+        assert_eq!(env.spec().kinds[1].labels, ["relu", "tanh"]);
+        let c = env.build(&[1, 1]).unwrap();
+        assert_eq!(c.label, "depth=10,act=tanh");
+        assert_eq!(env.table().unwrap().rows[&c.label].search, 5.0);
+        assert!(!env.table().unwrap().rows.contains_key("depth=2,act=relu"));
+    }
+
+    #[test]
+    fn explicit_options_restrict_the_space() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "depth,val,test\n1,1,2\n2,3,4\n3,5,6\n");
+        let mut cfg = config("t.csv", &["depth"]);
+        cfg.decisions[0].options = Some(vec![OptionValue::Integer(3), OptionValue::Integer(1)]);
+        let env = Tabular::load(&cfg, dir.path()).unwrap();
+        assert_eq!(env.spec().kinds[0].labels, ["3", "1"]);
+        assert_eq!(env.table().unwrap().rows.len(), 2);
+    }
+
+    #[test]
+    fn bad_tables_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = |text: &str, decisions: &[&str]| {
+            write(dir.path(), text);
+            Tabular::load(&config("t.csv", decisions), dir.path())
+                .err()
+                .unwrap()
+                .to_string()
+        };
+        assert!(err("a,val,test\n1,2,3\n", &["b"]).contains("no column `b`"));
+        assert!(err("a,val,test\n1,x,3\n", &["a"]).contains("row 2: val `x` is not a number"));
+        assert!(err("a,val,test\n1,2,3\n1,4,5\n", &["a"]).contains("rows 2 and 3 both describe a=1"));
+        assert!(err("a,val,test\n", &["a"]).contains("no rows"));
+        let missing = Tabular::load(&config("nope.csv", &["a"]), dir.path()).err().unwrap().to_string();
+        assert!(missing.contains("nope.csv") && missing.contains("cannot read"), "{missing}");
+    }
+}

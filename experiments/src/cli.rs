@@ -1,0 +1,175 @@
+//! The command line: `archforge run`, `archforge compare`, `archforge list`.
+
+use crate::config::ExperimentFile;
+use crate::registry;
+use crate::report;
+use crate::runner::{self, Plan};
+use anyhow::{Result, bail};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Neural architecture search: controllers x environments x evaluators, from experiment files.
+#[derive(Debug, Parser)]
+#[command(name = "archforge", version, about)]
+pub struct Cli {
+    /// Log progress details to stderr.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one controller on one seed.
+    Run {
+        /// The experiment file.
+        file: PathBuf,
+        /// The seed (default: the file's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Evaluations (overrides `[budget] evaluations`).
+        #[arg(long)]
+        budget: Option<u64>,
+        /// Which controller, when the file lists several.
+        #[arg(long)]
+        controller: Option<String>,
+        /// The run folder (default: runs/<name>-<timestamp>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Run every controller of the file on several seeds, in parallel, and compare them.
+    Compare {
+        /// The experiment file.
+        file: PathBuf,
+        /// Seeds per controller (overrides the file's `seeds`).
+        #[arg(long)]
+        seeds: Option<u64>,
+        /// The first seed (overrides the file's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Evaluations per run (overrides `[budget] evaluations`).
+        #[arg(long)]
+        budget: Option<u64>,
+        /// Runs at a time (default: the number of CPUs).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// The run folder (default: runs/<name>-<timestamp>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// List the registered environments, controllers, evaluators and objectives.
+    List,
+}
+
+/// Runs a parsed command line.
+pub fn main(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Run {
+            file,
+            seed,
+            budget,
+            controller,
+            out,
+        } => {
+            let mut file = ExperimentFile::load(&file)?;
+            file.override_with(seed, None, budget)?;
+            let names: Vec<String> = file.experiment.controller.iter().map(|c| c.name()).collect();
+            let index = match (&controller, names.len()) {
+                (None, 1) => 0,
+                (None, _) => bail!(
+                    "{}: the file lists {} controllers; pick one with --controller ({})",
+                    file.path.display(),
+                    names.len(),
+                    names.join(", ")
+                ),
+                (Some(name), _) => names.iter().position(|n| n == name).ok_or_else(|| {
+                    anyhow::anyhow!("unknown controller `{name}`; the file has: {}", names.join(", "))
+                })?,
+            };
+            let plan = Plan {
+                controllers: vec![index],
+                seeds: vec![file.experiment.seed],
+                out: out.unwrap_or_else(|| runner::default_out(&file.experiment.name)),
+                jobs: 1,
+            };
+            let started = Instant::now();
+            let finished = runner::execute(&file, &plan)?;
+            print_best(finished.best.as_ref());
+            let evaluations: usize = finished.results.iter().map(|r| r.best_so_far.len()).sum();
+            println!(
+                "\n{evaluations} evaluations in {:.2} s; results in {}",
+                started.elapsed().as_secs_f64(),
+                finished.out.display()
+            );
+            Ok(())
+        }
+        Command::Compare {
+            file,
+            seeds,
+            seed,
+            budget,
+            jobs,
+            out,
+        } => {
+            let mut file = ExperimentFile::load(&file)?;
+            file.override_with(seed, seeds, budget)?;
+            let e = &file.experiment;
+            let plan = Plan {
+                controllers: (0..e.controller.len()).collect(),
+                seeds: (e.seed..=e.seed + (e.seeds - 1)).collect(),
+                out: out.unwrap_or_else(|| runner::default_out(&e.name)),
+                jobs: jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            };
+            let started = Instant::now();
+            let finished = runner::execute(&file, &plan)?;
+            let wall = started.elapsed().as_secs_f64();
+            println!("{}", report::markdown(&finished.summary));
+            print_best(finished.best.as_ref());
+            let evaluations: usize = finished.results.iter().map(|r| r.best_so_far.len()).sum();
+            println!(
+                "\n{} runs, {evaluations} evaluations in {wall:.2} s ({:.0} evaluations/s); results in {}",
+                finished.results.len(),
+                evaluations as f64 / wall.max(1e-9),
+                finished.out.display()
+            );
+            Ok(())
+        }
+        Command::List => {
+            let section = |title: &str, entries: &[(&str, &str)]| {
+                println!("{title}:");
+                for (name, about) in entries {
+                    println!("  {name:<16} {about}");
+                }
+            };
+            section("environments", registry::ENVIRONMENTS);
+            section("controllers", registry::CONTROLLERS);
+            section("evaluators", registry::EVALUATORS);
+            section("objectives", archforge::objective::RewardKind::ALL);
+            Ok(())
+        }
+    }
+}
+
+fn print_best(best: Option<&report::BestArch>) {
+    let Some(b) = best else {
+        println!("No architecture was scored successfully.");
+        return;
+    };
+    let num = |v: Option<f64>| v.map_or_else(|| "–".into(), |v| format!("{v:.4}"));
+    let count = |v: Option<u64>| v.map_or_else(|| "–".into(), |v| v.to_string());
+    println!(
+        "\nBest architecture (controller `{}`, seed {}, evaluation {}):",
+        b.controller, b.seed, b.step
+    );
+    println!("  arch             {}", b.arch);
+    println!("  decisions        {:?}", b.decisions);
+    println!("  canonical hash   {}", b.hash);
+    println!("  search metric    {}", num(b.search_metric));
+    println!("  reported metric  {}", num(b.reported_metric));
+    println!("  params           {}", count(b.params));
+    println!("  MACs             {}", count(b.macs));
+}

@@ -1,0 +1,396 @@
+//! Experiment files: TOML read with serde (`deny_unknown_fields` everywhere), checked as a
+//! whole before anything runs, and written back resolved — every default filled, command-line
+//! overrides applied, relative paths made absolute — next to the results.
+//!
+//! Every problem is one line, `FILE:LINE:COLUMN: what is wrong`; an unknown name lists the
+//! valid ones (serde's own wording), an unknown key is an error.
+
+use crate::registry::{ControllerConfig, EnvironmentConfig, EvaluatorConfig};
+use archforge::objective::RewardKind;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// A whole experiment file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    /// The experiment's name (default: the file name without `.toml`); names the run folder.
+    #[serde(default)]
+    pub name: String,
+    /// The first seed.
+    #[serde(default)]
+    pub seed: u64,
+    /// How many seeds `compare` runs per controller: `seed`, `seed + 1`, ...
+    #[serde(default = "one")]
+    pub seeds: u64,
+    /// The search space.
+    pub environment: EnvironmentConfig,
+    /// How candidates are scored.
+    #[serde(default)]
+    pub evaluator: EvaluatorConfig,
+    /// How outcomes become rewards.
+    #[serde(default)]
+    pub objective: ObjectiveConfig,
+    /// What a run may spend.
+    pub budget: BudgetConfig,
+    /// The controllers (`[[controller]]` entries).
+    pub controller: Vec<ControllerConfig>,
+    /// What the reports show.
+    #[serde(default)]
+    pub report: ReportConfig,
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// The `[objective]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectiveConfig {
+    /// The reward function.
+    #[serde(default)]
+    pub kind: RewardKind,
+    /// The reward of an invalid candidate (one not in the table, or that does not build).
+    #[serde(default)]
+    pub invalid_reward: f64,
+}
+
+impl Default for ObjectiveConfig {
+    fn default() -> Self {
+        ObjectiveConfig {
+            kind: RewardKind::default(),
+            invalid_reward: 0.0,
+        }
+    }
+}
+
+/// Which cache sits in front of the evaluator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CacheMode {
+    /// No cache.
+    Off,
+    /// Identical decision sequences share one evaluation.
+    Exact,
+    /// Functionally identical architectures (same canonical hash) share one evaluation.
+    Canonical,
+}
+
+/// The `[budget]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetConfig {
+    /// Evaluations per run.
+    pub evaluations: u64,
+    /// Simulated seconds per run (tables with a cost column).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulated_seconds: Option<f64>,
+    /// Wall-clock seconds per run (makes runs irreproducible).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wall_seconds: Option<f64>,
+    /// Whether a repeated architecture served by the cache still costs an evaluation.
+    #[serde(default = "yes")]
+    pub count_duplicates: bool,
+    /// The cache in front of the evaluator.
+    #[serde(default = "exact")]
+    pub cache: CacheMode,
+}
+
+fn yes() -> bool {
+    true
+}
+fn exact() -> CacheMode {
+    CacheMode::Exact
+}
+
+/// The `[report]` section.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// Budgets (in evaluations) at which `summary.csv` reports each controller; default: 10,
+    /// 20, 50, 100, 200, 500, ... up to the budget, and the budget itself.
+    #[serde(default)]
+    pub checkpoints: Vec<u64>,
+}
+
+/// A problem with an experiment file, as one line.
+#[derive(Debug, thiserror::Error)]
+#[error("{location}: {message}")]
+pub struct ConfigError {
+    /// `FILE`, or `FILE:LINE:COLUMN` where the place is known.
+    pub location: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A place in an experiment file: a section (with its index for `[[controller]]` entries)
+/// and optionally a key in it.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyPath<'a> {
+    /// The section, e.g. `budget` (`""` for the top level).
+    pub section: &'a str,
+    /// Which `[[section]]` entry.
+    pub index: Option<usize>,
+    /// The key.
+    pub key: Option<&'a str>,
+}
+
+/// An experiment file as read: its text, path and parsed content.
+#[derive(Debug, Clone)]
+pub struct ExperimentFile {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// Its text.
+    pub text: String,
+    /// The parsed experiment, with defaults filled.
+    pub experiment: Experiment,
+}
+
+impl ExperimentFile {
+    /// Reads, parses and checks an experiment file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            location: path.display().to_string(),
+            message: format!("cannot read the experiment file: {e}"),
+        })?;
+        Self::parse(path, text)
+    }
+
+    /// Parses and checks experiment text that came from `path`.
+    pub fn parse(path: &Path, text: String) -> Result<Self, ConfigError> {
+        let mut experiment: Experiment = toml::from_str(&text).map_err(|e| {
+            let location = match e.span() {
+                Some(span) => {
+                    let (line, column) = line_column(&text, span.start);
+                    format!("{}:{line}:{column}", path.display())
+                }
+                None => path.display().to_string(),
+            };
+            ConfigError {
+                location,
+                message: e.message().trim().replace('\n', " "),
+            }
+        })?;
+        if experiment.name.is_empty() {
+            experiment.name = path
+                .file_stem()
+                .map_or_else(|| "experiment".into(), |s| s.to_string_lossy().into_owned());
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        experiment.environment.resolve_paths(base);
+        let file = ExperimentFile { path: path.into(), text, experiment };
+        file.check()?;
+        Ok(file)
+    }
+
+    /// An error at `at`, located as precisely as the text allows.
+    pub fn error(&self, at: KeyPath<'_>, message: impl Into<String>) -> ConfigError {
+        let location = match locate(&self.text, at) {
+            Some((line, column)) => format!("{}:{line}:{column}", self.path.display()),
+            None => self.path.display().to_string(),
+        };
+        ConfigError {
+            location,
+            message: message.into(),
+        }
+    }
+
+    /// Applies command-line overrides and re-checks.
+    pub fn override_with(&mut self, seed: Option<u64>, seeds: Option<u64>, evaluations: Option<u64>) -> Result<(), ConfigError> {
+        let e = &mut self.experiment;
+        if let Some(seed) = seed {
+            e.seed = seed;
+        }
+        if let Some(seeds) = seeds {
+            e.seeds = seeds;
+        }
+        if let Some(n) = evaluations {
+            e.budget.evaluations = n;
+            // Checkpoints beyond a smaller budget no longer apply.
+            e.report.checkpoints.retain(|&c| c <= n);
+        }
+        self.check()
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let e = &self.experiment;
+        let at = |section, key| KeyPath {
+            section,
+            index: None,
+            key: Some(key),
+        };
+        if e.seeds == 0 {
+            return Err(self.error(at("", "seeds"), "seeds must be at least 1"));
+        }
+        if e.seed.checked_add(e.seeds - 1).is_none() {
+            return Err(self.error(
+                at("", "seed"),
+                format!("seeds {} .. {} + {} overflow a 64-bit seed", e.seed, e.seed, e.seeds),
+            ));
+        }
+        let b = &e.budget;
+        if b.evaluations == 0 {
+            return Err(self.error(at("budget", "evaluations"), "the budget must allow at least 1 evaluation"));
+        }
+        for (key, value) in [("simulated_seconds", b.simulated_seconds), ("wall_seconds", b.wall_seconds)] {
+            if value.is_some_and(|v| !(v > 0.0 && v.is_finite())) {
+                return Err(self.error(at("budget", key), format!("{key} must be a positive number")));
+            }
+        }
+        if !e.objective.invalid_reward.is_finite() {
+            return Err(self.error(at("objective", "invalid_reward"), "invalid_reward must be a finite number"));
+        }
+        if e.controller.is_empty() {
+            return Err(self.error(at("", "controller"), "at least one [[controller]] is needed"));
+        }
+        let mut names = HashSet::new();
+        for (i, c) in e.controller.iter().enumerate() {
+            let entry = |key| KeyPath {
+                section: "controller",
+                index: Some(i),
+                key,
+            };
+            if !names.insert(c.name()) {
+                return Err(self.error(
+                    entry(Some("name")),
+                    format!("two controllers are named `{}`; give each a distinct `name`", c.name()),
+                ));
+            }
+            if let Err((key, why)) = c.check() {
+                return Err(self.error(entry(Some(key)), why));
+            }
+        }
+        if let Some(&bad) = e.report.checkpoints.iter().find(|&&c| c == 0 || c > b.evaluations) {
+            return Err(self.error(
+                at("report", "checkpoints"),
+                format!("checkpoint {bad} is outside 1..={} (the budget)", b.evaluations),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The report checkpoints: the file's, or the default series, always ending at the budget.
+    pub fn checkpoints(&self) -> Vec<u64> {
+        let budget = self.experiment.budget.evaluations;
+        let mut points = self.experiment.report.checkpoints.clone();
+        if points.is_empty() {
+            let mut scale = 10;
+            'series: loop {
+                for m in [1, 2, 5] {
+                    let p = m * scale;
+                    if p >= budget {
+                        break 'series;
+                    }
+                    points.push(p);
+                }
+                scale *= 10;
+            }
+        }
+        points.push(budget);
+        points.sort_unstable();
+        points.dedup();
+        points
+    }
+
+    /// The experiment as TOML, resolved.
+    pub fn resolved_toml(&self) -> String {
+        toml::to_string_pretty(&self.experiment).expect("an experiment is always serialisable")
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    (line, column)
+}
+
+/// Finds a section (and key) in TOML text by scanning its lines: headers `[section]` and
+/// `[[section]]` (the `index`-th), then `key =` below them.
+fn locate(text: &str, at: KeyPath<'_>) -> Option<(usize, usize)> {
+    let mut in_section = at.section.is_empty();
+    let mut seen = 0usize;
+    let mut header_line = None;
+    for (n, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') {
+            let name = trimmed.trim_start_matches('[').split(']').next().unwrap_or("").trim();
+            in_section = false;
+            if name == at.section {
+                let wanted = at.index.unwrap_or(0);
+                in_section = seen == wanted;
+                if in_section {
+                    header_line = Some(n + 1);
+                }
+                seen += 1;
+            }
+            continue;
+        }
+        if let (true, Some(key)) = (in_section, at.key) {
+            let rest = trimmed.strip_prefix(key).map(str::trim_start);
+            if rest.is_some_and(|r| r.starts_with('=')) {
+                return Some((n + 1, line.len() - trimmed.len() + 1));
+            }
+        }
+    }
+    header_line.map(|l| (l, 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "t"
+[environment]
+kind = "toy"
+[budget]
+evaluations = 30
+[[controller]]
+kind = "random"
+[[controller]]
+kind = "evolution"
+population = 5
+"#;
+
+    fn parse(text: &str) -> Result<ExperimentFile, ConfigError> {
+        ExperimentFile::parse(Path::new("exp.toml"), text.to_string())
+    }
+
+    #[test]
+    fn a_good_file_resolves_with_defaults() {
+        let f = parse(GOOD).unwrap();
+        assert_eq!(f.experiment.controller.len(), 2);
+        assert_eq!(f.checkpoints(), [10, 20, 30]);
+        let resolved = f.resolved_toml();
+        assert!(resolved.contains("count_duplicates = true"), "{resolved}");
+        // The resolved file reads back to the same experiment.
+        assert_eq!(parse(&resolved).unwrap().experiment, f.experiment);
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        let err = parse(&GOOD.replace("population = 5", "popsize = 5")).unwrap_err().to_string();
+        assert!(err.starts_with("exp.toml:9:1: unknown field `popsize`"), "{err}");
+        let err = parse(&GOOD.replace("\"toy\"", "\"toys\"")).unwrap_err().to_string();
+        assert!(err.starts_with("exp.toml:3:") && err.contains("`nb201`"), "{err}");
+        let err = parse(&GOOD.replace("evaluations = 30", "evaluations = 0")).unwrap_err().to_string();
+        assert_eq!(err, "exp.toml:6:1: the budget must allow at least 1 evaluation");
+        let err = parse(&GOOD.replace("population = 5", "population = 0")).unwrap_err().to_string();
+        assert!(err.starts_with("exp.toml:11:1: "), "{err}");
+        let err = parse(&format!("seed = 18446744073709551615\nseeds = 2\n{GOOD}")).unwrap_err().to_string();
+        assert!(err.starts_with("exp.toml:1:1: seeds") && err.contains("overflow"), "{err}");
+        let err = parse(&GOOD.replace("evaluations = 30", "evaluations = \"x\"")).unwrap_err().to_string();
+        assert!(err.starts_with("exp.toml:6:15: invalid type"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_controller_names_are_refused() {
+        let text = GOOD.replace("population = 5", "name = \"random\"");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("two controllers are named `random`"), "{err}");
+    }
+}

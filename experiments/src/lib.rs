@@ -1,0 +1,16 @@
+//! # archforge-experiments — the `archforge` binary's library
+//!
+//! Everything between an experiment file and a run folder:
+//! - [`config`]: experiment files (TOML), checked as a whole, written back resolved;
+//! - [`registry`]: the one place that names every environment, controller and evaluator;
+//! - [`runner`]: controllers x seeds in parallel, one flushed ledger, one run folder;
+//! - [`report`] and [`plot`]: summary tables (CSV, Markdown), best-so-far curves (SVG), the
+//!   best architecture (JSON, DOT);
+//! - [`cli`]: the command line (`run`, `compare`, `list`).
+
+pub mod cli;
+pub mod config;
+pub mod plot;
+pub mod registry;
+pub mod report;
+pub mod runner;

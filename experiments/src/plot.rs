@@ -1,0 +1,76 @@
+//! Plots, drawn as SVG with plotters: best-so-far curves with a band per controller.
+
+use anyhow::{Result, anyhow};
+use plotters::prelude::*;
+use std::path::Path;
+
+/// One controller's curve: `(evaluations, mean, std)` points.
+pub struct Curve {
+    /// Legend name.
+    pub name: String,
+    /// The points, in increasing x.
+    pub points: Vec<(f64, f64, f64)>,
+}
+
+const COLOURS: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+];
+
+/// Draws mean +- std of the best-so-far reported metric against evaluations.
+pub fn best_so_far(path: &Path, title: &str, curves: &[Curve]) -> Result<()> {
+    let all = curves.iter().flat_map(|c| c.points.iter());
+    let (mut x_max, mut y_min, mut y_max) = (1.0f64, f64::INFINITY, f64::NEG_INFINITY);
+    for &(x, m, s) in all {
+        x_max = x_max.max(x);
+        y_min = y_min.min(m - s);
+        y_max = y_max.max(m + s);
+    }
+    if !y_min.is_finite() {
+        (y_min, y_max) = (0.0, 1.0);
+    }
+    let pad = ((y_max - y_min) * 0.05).max(1e-3);
+    let draw = || -> Result<(), Box<dyn std::error::Error>> {
+        let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(1.0..x_max.max(2.0), (y_min - pad)..(y_max + pad))?;
+        chart
+            .configure_mesh()
+            .x_desc("evaluations")
+            .y_desc("reported metric of best-so-far (mean ± std)")
+            .draw()?;
+        for (i, curve) in curves.iter().enumerate() {
+            let colour = COLOURS[i % COLOURS.len()];
+            let mut band: Vec<(f64, f64)> = curve.points.iter().map(|&(x, m, s)| (x, m + s)).collect();
+            band.extend(curve.points.iter().rev().map(|&(x, m, s)| (x, m - s)));
+            chart.draw_series(std::iter::once(Polygon::new(band, colour.mix(0.15).filled())))?;
+            chart
+                .draw_series(LineSeries::new(
+                    curve.points.iter().map(|&(x, m, _)| (x, m)),
+                    colour.stroke_width(2),
+                ))?
+                .label(curve.name.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
+        root.present()?;
+        Ok(())
+    };
+    draw().map_err(|e| anyhow!("drawing {}: {e}", path.display()))
+}

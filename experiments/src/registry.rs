@@ -1,0 +1,171 @@
+//! The registry: the one place that names every environment, controller, evaluator and
+//! objective, maps the experiment file's `kind` strings to types and builds them. Adding a
+//! controller or an environment = one variant and one match arm here.
+
+use crate::config::{BudgetConfig, CacheMode};
+use archforge::evaluator::{CacheKey, CachedEvaluator, Isolated, TableEvaluator};
+use archforge::toy::{Toy, ToyConfig};
+use archforge::{Controller, Environment, Evaluator};
+use archforge_controllers::{Evolution, EvolutionConfig, RandomConfig, RandomSearch};
+use archforge_environments::{Nb201, Nb201Config, Tabular, TabularConfig};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::Arc;
+
+/// A registered name with its one-line description.
+pub type Entry = (&'static str, &'static str);
+
+/// Every environment kind.
+pub const ENVIRONMENTS: &[Entry] = &[
+    ("nb201", "NAS-Bench-201 cells (6 edges x 5 ops), scored by the embedded benchmark table"),
+    ("tabular", "any CSV benchmark of your own: one categorical decision per column"),
+    ("toy", "a small masked space with a known best sequence, for checking controllers"),
+];
+
+/// Every controller kind.
+pub const CONTROLLERS: &[Entry] = &[
+    ("random", "random search: each decision uniform over its legal options"),
+    ("evolution", "regularized evolution: tournament of S from the P most recent, mutate one decision"),
+];
+
+/// Every evaluator kind.
+pub const EVALUATORS: &[Entry] = &[("table", "look the candidate up in the environment's benchmark table")];
+
+/// The `[environment]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum EnvironmentConfig {
+    /// NAS-Bench-201.
+    Nb201(Nb201Config),
+    /// A user's table.
+    Tabular(TabularConfig),
+    /// The toy space.
+    Toy(ToyConfig),
+}
+
+impl EnvironmentConfig {
+    /// Makes relative file paths absolute against the experiment file's folder.
+    pub fn resolve_paths(&mut self, base: &Path) {
+        if let EnvironmentConfig::Tabular(t) = self
+            && t.csv.is_relative()
+        {
+            let joined = base.join(&t.csv);
+            t.csv = std::path::absolute(&joined).unwrap_or(joined);
+        }
+    }
+
+    /// Builds the environment.
+    pub fn build(&self) -> archforge::error::Result<Arc<dyn Environment>> {
+        Ok(match self {
+            EnvironmentConfig::Nb201(c) => Arc::new(Nb201::new(c.clone())?),
+            EnvironmentConfig::Tabular(c) => Arc::new(Tabular::load(c, Path::new("."))?),
+            EnvironmentConfig::Toy(c) => Arc::new(Toy::new(c.length, c.options)?),
+        })
+    }
+}
+
+/// A `[[controller]]` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ControllerConfig {
+    /// Random search.
+    Random(RandomConfig),
+    /// Regularized evolution.
+    Evolution(EvolutionConfig),
+}
+
+impl ControllerConfig {
+    /// The registered kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ControllerConfig::Random(_) => "random",
+            ControllerConfig::Evolution(_) => "evolution",
+        }
+    }
+
+    /// The name in reports: the entry's `name`, else its kind.
+    pub fn name(&self) -> String {
+        let name = match self {
+            ControllerConfig::Random(c) => &c.name,
+            ControllerConfig::Evolution(c) => &c.name,
+        };
+        name.clone().unwrap_or_else(|| self.kind().to_string())
+    }
+
+    /// Proposals evaluated between observations.
+    pub fn batch(&self) -> usize {
+        match self {
+            ControllerConfig::Random(c) => c.batch,
+            ControllerConfig::Evolution(c) => c.batch,
+        }
+    }
+
+    /// Checks the settings: `Err((key, why))` names the offending key.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.batch() == 0 {
+            return Err(("batch", "batch must be at least 1".into()));
+        }
+        match self {
+            ControllerConfig::Random(_) => Ok(()),
+            ControllerConfig::Evolution(c) if c.population == 0 => {
+                Err(("population", "population must be at least 1".into()))
+            }
+            ControllerConfig::Evolution(c) if c.sample == 0 => Err(("sample", "sample must be at least 1".into())),
+            ControllerConfig::Evolution(_) => Ok(()),
+        }
+    }
+
+    /// Builds a fresh controller.
+    pub fn build(&self) -> archforge::error::Result<Box<dyn Controller>> {
+        Ok(match self {
+            ControllerConfig::Random(_) => Box::new(RandomSearch),
+            ControllerConfig::Evolution(c) => Box::new(Evolution::new(c.clone())?),
+        })
+    }
+}
+
+/// The `[evaluator]` section.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum EvaluatorConfig {
+    /// Look candidates up in the environment's table.
+    #[default]
+    Table,
+}
+
+impl EvaluatorConfig {
+    /// The registered kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EvaluatorConfig::Table => "table",
+        }
+    }
+
+    /// Checks that the evaluator can score `env`'s candidates.
+    pub fn check(&self, env: &dyn Environment) -> Result<(), String> {
+        match self {
+            EvaluatorConfig::Table if env.table().is_none() => Err(format!(
+                "evaluator `table` needs an environment with a benchmark table; `{}` has none",
+                env.spec().name
+            )),
+            EvaluatorConfig::Table => Ok(()),
+        }
+    }
+
+    /// A fresh evaluator chain for one run: cache (as the budget section says) in front of
+    /// failure isolation in front of the evaluator proper.
+    pub fn build(&self, env: &dyn Environment, budget: &BudgetConfig) -> Result<Box<dyn Evaluator>, String> {
+        self.check(env)?;
+        let proper = match self {
+            EvaluatorConfig::Table => TableEvaluator::new(env.table().expect("checked above")),
+        };
+        let isolated = Isolated(proper);
+        Ok(match budget.cache {
+            CacheMode::Off => Box::new(isolated),
+            CacheMode::Exact => Box::new(CachedEvaluator::new(isolated, CacheKey::Exact, budget.count_duplicates)),
+            CacheMode::Canonical => {
+                Box::new(CachedEvaluator::new(isolated, CacheKey::Canonical, budget.count_duplicates))
+            }
+        })
+    }
+}

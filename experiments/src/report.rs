@@ -1,0 +1,247 @@
+//! Reports of a finished experiment, written into the run folder:
+//! - `summary.csv` / `summary.md`: per controller and budget checkpoint, the mean, standard
+//!   deviation (over seeds, n - 1), median, min and max of the *reported* metric of the
+//!   architecture with the best reward so far, and the relative improvement over the random
+//!   search mean at the same budget, `RI = 100 * (mean - mean_random) / mean_random`;
+//! - `best_so_far.svg`: mean and a one-standard-deviation band per controller vs evaluations;
+//! - `best.json` and `best.dot`: the best architecture over all runs (by reward), with its
+//!   metrics and graph.
+
+use crate::config::ExperimentFile;
+use crate::plot;
+use anyhow::{Context, Result};
+use archforge::search::RunResult;
+use archforge::{Environment, search};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// One line of `summary.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SummaryRow {
+    /// The controller's name.
+    pub controller: String,
+    /// The budget checkpoint (evaluations).
+    pub evaluations: u64,
+    /// Runs that reached the checkpoint with a scored architecture.
+    pub runs: usize,
+    /// Mean reported metric of the best-so-far architecture.
+    pub mean: f64,
+    /// Its standard deviation over runs (n - 1).
+    pub std: f64,
+    /// Its median.
+    pub median: f64,
+    /// Its minimum.
+    pub min: f64,
+    /// Its maximum.
+    pub max: f64,
+    /// Relative improvement over random search's mean at the same budget, in percent.
+    pub relative_improvement: Option<f64>,
+}
+
+/// The best architecture of an experiment, as written to `best.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BestArch {
+    /// Which controller found it.
+    pub controller: String,
+    /// In which run.
+    pub seed: u64,
+    /// After how many evaluations.
+    pub step: u64,
+    /// Its label.
+    pub arch: String,
+    /// Its decisions.
+    pub decisions: Vec<usize>,
+    /// Its canonical hash.
+    pub hash: String,
+    /// Its reward.
+    pub reward: f64,
+    /// Its search metric.
+    pub search_metric: Option<f64>,
+    /// Its reported metric.
+    pub reported_metric: Option<f64>,
+    /// Its parameters.
+    pub params: Option<u64>,
+    /// Its multiply-accumulates.
+    pub macs: Option<u64>,
+}
+
+/// What [`write`] produced.
+pub struct Report {
+    /// The summary rows.
+    pub summary: Vec<SummaryRow>,
+    /// The best architecture.
+    pub best: Option<BestArch>,
+}
+
+/// Mean, sample standard deviation, median, min, max of `values` (not empty).
+pub fn describe(values: &[f64]) -> (f64, f64, f64, f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = if values.len() > 1 {
+        values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    let median = if sorted.len() % 2 == 0 {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    } else {
+        sorted[mid]
+    };
+    (mean, var.sqrt(), median, sorted[0], sorted[sorted.len() - 1])
+}
+
+/// The reported metric of each run's best-so-far architecture after `evaluations`.
+pub fn best_reported_at<'a>(runs: impl Iterator<Item = &'a RunResult>, evaluations: u64) -> Vec<f64> {
+    runs.filter_map(|r| {
+        r.best_so_far
+            .get(evaluations as usize - 1)
+            .and_then(|b| b.as_ref())
+            .and_then(|b| b.row.reported_metric)
+    })
+    .collect()
+}
+
+/// Summary rows for every controller (in `names` order) at every checkpoint.
+pub fn summarize(results: &[RunResult], names: &[String], checkpoints: &[u64], random: Option<&str>) -> Vec<SummaryRow> {
+    let at = |name: &str, b: u64| best_reported_at(results.iter().filter(|r| r.controller == name), b);
+    let mut rows = Vec::new();
+    for name in names {
+        for &b in checkpoints {
+            let values = at(name, b);
+            if values.is_empty() {
+                continue;
+            }
+            let (mean, std, median, min, max) = describe(&values);
+            let relative_improvement = random.and_then(|r| {
+                let base = at(r, b);
+                (!base.is_empty()).then(|| {
+                    let base_mean = describe(&base).0;
+                    100.0 * (mean - base_mean) / base_mean
+                })
+            });
+            rows.push(SummaryRow {
+                controller: name.clone(),
+                evaluations: b,
+                runs: values.len(),
+                mean,
+                std,
+                median,
+                min,
+                max,
+                relative_improvement,
+            });
+        }
+    }
+    rows
+}
+
+/// The summary as a Markdown table.
+pub fn markdown(rows: &[SummaryRow]) -> String {
+    let mut md = String::from(
+        "| controller | evaluations | runs | mean ± std | median | min | max | RI vs random (%) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in rows {
+        let ri = r.relative_improvement.map_or_else(|| "–".into(), |v| format!("{v:+.3}"));
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {:.3} ± {:.3} | {:.3} | {:.3} | {:.3} | {} |",
+            r.controller, r.evaluations, r.runs, r.mean, r.std, r.median, r.min, r.max, ri
+        );
+    }
+    md
+}
+
+/// Writes every report file into `out`.
+pub fn write(out: &Path, file: &ExperimentFile, env: &dyn Environment, results: &[RunResult]) -> Result<Report> {
+    let experiment = &file.experiment;
+    let mut names: Vec<String> = Vec::new();
+    for r in results {
+        if !names.contains(&r.controller) {
+            names.push(r.controller.clone());
+        }
+    }
+    let random = experiment
+        .controller
+        .iter()
+        .find(|c| c.kind() == "random" && names.contains(&c.name()))
+        .map(|c| c.name());
+    let summary = summarize(results, &names, &file.checkpoints(), random.as_deref());
+
+    let path = out.join("summary.csv");
+    let mut writer = csv::Writer::from_path(&path).with_context(|| format!("writing {}", path.display()))?;
+    for row in &summary {
+        writer.serialize(row).with_context(|| format!("writing {}", path.display()))?;
+    }
+    writer.flush().with_context(|| format!("writing {}", path.display()))?;
+    let title = format!(
+        "# {}\n\nReported metric of the architecture with the best search reward so far.\n\n",
+        experiment.name
+    );
+    std::fs::write(out.join("summary.md"), title + &markdown(&summary))?;
+
+    let curves: Vec<plot::Curve> = names
+        .iter()
+        .map(|name| {
+            let runs: Vec<&RunResult> = results.iter().filter(|r| &r.controller == name).collect();
+            let points = (1..=experiment.budget.evaluations)
+                .filter_map(|b| {
+                    let values = best_reported_at(runs.iter().copied(), b);
+                    (!values.is_empty()).then(|| {
+                        let (mean, std, ..) = describe(&values);
+                        (b as f64, mean, std)
+                    })
+                })
+                .collect();
+            plot::Curve {
+                name: name.clone(),
+                points,
+            }
+        })
+        .collect();
+    plot::best_so_far(&out.join("best_so_far.svg"), &experiment.name, &curves)?;
+
+    let best = results
+        .iter()
+        .filter_map(|r| r.best())
+        .max_by(|a, b| a.reward.total_cmp(&b.reward))
+        .map(|b| BestArch {
+            controller: b.row.controller.clone(),
+            seed: b.row.seed,
+            step: b.row.step,
+            arch: b.row.arch.clone(),
+            decisions: search::parse_decisions(&b.row.decisions).unwrap_or_default(),
+            hash: b.row.hash.clone(),
+            reward: b.reward,
+            search_metric: b.row.search_metric,
+            reported_metric: b.row.reported_metric,
+            params: b.row.params,
+            macs: b.row.macs,
+        });
+    if let Some(best) = &best {
+        let candidate = env.build(&best.decisions)?;
+        let mut doc = serde_json::to_value(best)?;
+        doc["graph"] = serde_json::from_str(&candidate.arch.to_json())?;
+        std::fs::write(out.join("best.json"), serde_json::to_string_pretty(&doc)? + "\n")?;
+        std::fs::write(out.join("best.dot"), candidate.arch.to_dot())?;
+    }
+    Ok(Report { summary, best })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_uses_the_sample_deviation_and_true_median() {
+        let (mean, std, median, min, max) = describe(&[1.0, 2.0, 3.0, 10.0]);
+        assert_eq!(mean, 4.0);
+        assert!((std - (38.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert_eq!(median, 2.5);
+        assert_eq!((min, max), (1.0, 10.0));
+        assert_eq!(describe(&[5.0]).1, 0.0);
+    }
+}

@@ -1,0 +1,247 @@
+//! The runner: executes an experiment's runs (controllers x seeds) in parallel into one run
+//! folder. Everything is checked and built before the first evaluation; every evaluation is
+//! flushed to `evaluations.csv` as it happens; when all runs are done the ledger is put in a
+//! reproducible order (controller, seed, proposal) and the reports are written.
+//!
+//! Each run owns its controller, its evaluator chain and a generator seeded by its seed alone,
+//! so a run's evaluations do not depend on which thread ran it or what ran beside it.
+
+use crate::config::ExperimentFile;
+use crate::report;
+use anyhow::{Context, Result, anyhow, bail};
+use archforge::budget::BudgetLimits;
+use archforge::ledger::{Ledger, Row};
+use archforge::objective::Objective;
+use archforge::search::{self, RunResult, RunSettings, StopReason};
+use archforge::{Environment, rng};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// What to run: which controllers (indices into the file's list) and seeds.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Controller indices.
+    pub controllers: Vec<usize>,
+    /// Seeds, each run once per controller.
+    pub seeds: Vec<u64>,
+    /// The run folder (must not exist, or be empty).
+    pub out: PathBuf,
+    /// Runs at a time.
+    pub jobs: usize,
+}
+
+/// A finished experiment.
+pub struct Finished {
+    /// The run folder.
+    pub out: PathBuf,
+    /// One result per run, in plan order (controller, then seed).
+    pub results: Vec<RunResult>,
+    /// The summary rows written to `summary.csv`.
+    pub summary: Vec<report::SummaryRow>,
+    /// The best evaluation over all runs, if any succeeded.
+    pub best: Option<report::BestArch>,
+}
+
+/// Runs `plan` for `file`.
+pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
+    let experiment = &file.experiment;
+    let env: Arc<dyn Environment> = experiment
+        .environment
+        .build()
+        .map_err(|e| anyhow!("{}: environment: {e}", file.path.display()))?;
+    experiment
+        .evaluator
+        .check(env.as_ref())
+        .map_err(|e| anyhow!("{}: {e}", file.path.display()))?;
+    for &c in &plan.controllers {
+        experiment.controller[c]
+            .build()
+            .map_err(|e| anyhow!("{}: {e}", file.path.display()))?;
+    }
+    let maximize = env.table().is_none_or(|t| t.maximize);
+    let objective = Objective {
+        kind: experiment.objective.kind,
+        maximize,
+        invalid_reward: experiment.objective.invalid_reward,
+    };
+    let limits = BudgetLimits {
+        evaluations: experiment.budget.evaluations,
+        simulated_seconds: experiment.budget.simulated_seconds,
+        wall_seconds: experiment.budget.wall_seconds,
+    };
+
+    create_run_folder(&plan.out)?;
+    std::fs::write(plan.out.join("experiment.toml"), file.resolved_toml())
+        .with_context(|| format!("writing {}", plan.out.join("experiment.toml").display()))?;
+    let ledger_path = plan.out.join("evaluations.csv");
+    let ledger = Ledger::create(&ledger_path)?;
+
+    let tasks: Vec<(usize, u64)> = plan
+        .controllers
+        .iter()
+        .flat_map(|&c| plan.seeds.iter().map(move |&s| (c, s)))
+        .collect();
+    let progress = ProgressBar::new(tasks.len() as u64 * limits.evaluations);
+    progress.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} evaluations ({per_sec}) {msg}")
+            .expect("the progress template is valid")
+            .progress_chars("=> "),
+    );
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<RunResult>>>> = Mutex::new((0..tasks.len()).map(|_| None).collect());
+    let jobs = plan.jobs.clamp(1, tasks.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&(c, seed)) = tasks.get(i) else { break };
+                    let config = &experiment.controller[c];
+                    let settings = RunSettings {
+                        controller: config.name(),
+                        seed,
+                        batch: config.batch(),
+                        limits,
+                        objective,
+                    };
+                    let run = || -> Result<RunResult> {
+                        let mut controller = config.build()?;
+                        let mut evaluator = experiment
+                            .evaluator
+                            .build(env.as_ref(), &experiment.budget)
+                            .map_err(|e| anyhow!(e))?;
+                        let mut generator = rng::seeded(seed);
+                        let mut sink = |row: &Row| {
+                            if row.counted {
+                                progress.inc(1);
+                            }
+                            ledger.append(row)
+                        };
+                        let result = search::run(
+                            env.as_ref(),
+                            controller.as_mut(),
+                            evaluator.as_mut(),
+                            &settings,
+                            &mut generator,
+                            &mut sink,
+                        )
+                        .with_context(|| format!("controller `{}`, seed {seed}", settings.controller))?;
+                        if result.stop == StopReason::Exhausted {
+                            tracing::warn!(
+                                "controller `{}`, seed {seed}: stopped after {} evaluations, proposing only repeats",
+                                settings.controller,
+                                result.best_so_far.len()
+                            );
+                        }
+                        Ok(result)
+                    };
+                    let outcome = run();
+                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(outcome);
+                }
+            });
+        }
+    });
+    progress.finish_and_clear();
+
+    let mut finished = Vec::with_capacity(tasks.len());
+    let mut failures = Vec::new();
+    for r in results.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        match r.expect("every task ran") {
+            Ok(result) => finished.push(result),
+            Err(e) => failures.push(format!("{e:#}")),
+        }
+    }
+    drop(ledger);
+    order_ledger(&ledger_path, &tasks, experiment)?;
+    let report = report::write(&plan.out, file, env.as_ref(), &finished)?;
+    if let Some(first) = failures.first() {
+        bail!(
+            "{} of {} runs failed (the others' results are in {}); first: {first}",
+            failures.len(),
+            tasks.len(),
+            plan.out.display()
+        );
+    }
+    Ok(Finished {
+        out: plan.out.clone(),
+        results: finished,
+        summary: report.summary,
+        best: report.best,
+    })
+}
+
+fn create_run_folder(out: &Path) -> Result<()> {
+    if out.exists() {
+        let empty = out.is_dir() && std::fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(false);
+        if !empty {
+            bail!("{} already exists; choose another --out (results are never overwritten)", out.display());
+        }
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))
+}
+
+/// Rewrites the ledger sorted by (controller order in the plan, seed, proposal).
+fn order_ledger(path: &Path, tasks: &[(usize, u64)], experiment: &crate::config::Experiment) -> Result<()> {
+    let mut rows = Ledger::read(path)?;
+    let position = |row: &Row| {
+        tasks
+            .iter()
+            .position(|&(c, s)| s == row.seed && experiment.controller[c].name() == row.controller)
+            .unwrap_or(usize::MAX)
+    };
+    rows.sort_by_cached_key(|r| (position(r), r.proposal));
+    Ledger::rewrite(path, &rows)?;
+    Ok(())
+}
+
+/// The default run folder: `runs/<name>-<UTC timestamp>`, with a suffix if that exists.
+pub fn default_out(name: &str) -> PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let base = format!("{name}-{}", utc_stamp(secs));
+    let mut candidate = PathBuf::from("runs").join(&base);
+    let mut n = 2;
+    while candidate.exists() {
+        candidate = PathBuf::from("runs").join(format!("{base}-{n}"));
+        n += 1;
+    }
+    candidate
+}
+
+/// `YYYYMMDD-HHMMSS` in UTC for seconds since the Unix epoch.
+fn utc_stamp(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utc_stamp;
+
+    #[test]
+    fn timestamps_are_civil_utc() {
+        assert_eq!(utc_stamp(0), "19700101-000000");
+        assert_eq!(utc_stamp(1_795_804_442), "20261127-183402");
+        assert_eq!(utc_stamp(951_782_400), "20000229-000000");
+    }
+}

@@ -1,0 +1,29 @@
+//! Failure isolation: an evaluator wrapper that turns a panic inside the wrapped evaluator
+//! into a `Failed` outcome, so one broken candidate never ends a run or loses its results.
+
+use super::{Evaluator, Outcome};
+use crate::budget::Budget;
+use crate::candidate::Candidate;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+/// Wraps an evaluator so that its panics become `Failed` outcomes.
+pub struct Isolated<E>(pub E);
+
+impl<E: Evaluator> Evaluator for Isolated<E> {
+    fn evaluate(&mut self, candidate: &Candidate, budget: &mut Budget) -> Outcome {
+        // The wrapped evaluator may be left mid-update by a panic; it is only ever asked for
+        // further independent evaluations, which is what its own state must tolerate.
+        match catch_unwind(AssertUnwindSafe(|| self.0.evaluate(candidate, budget))) {
+            Ok(outcome) => outcome,
+            Err(payload) => {
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                budget.charge(1, 0.0);
+                Outcome::failed(format!("evaluator panicked: {message}"))
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! Evaluators score candidates. An evaluation always ends in an [`Outcome`] — `Ok` with
+//! metrics, `Invalid` (the architecture cannot be scored: not in the table, shapes that do not
+//! fit) or `Failed` (something broke: a NaN loss, a panic) — and never in a panic or an error
+//! that stops the run. Evaluators charge what they cost to the run's [`Budget`].
+//!
+//! Implementations: [`TableEvaluator`] (tabular benchmarks). Wrappers that are evaluators
+//! themselves: [`CachedEvaluator`] (function-equivalence cache keyed by the canonical hash)
+//! and [`Isolated`] (turns a panic into a `Failed` outcome).
+
+mod cache;
+mod isolate;
+mod table;
+
+pub use cache::{CacheKey, CachedEvaluator};
+pub use isolate::Isolated;
+pub use table::{Table, TableEvaluator, TableRow};
+
+use crate::budget::Budget;
+use crate::candidate::Candidate;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// How an evaluation ended, with the reason when it did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Scored.
+    Ok,
+    /// The candidate cannot be scored (not in the table, does not build).
+    Invalid(String),
+    /// The evaluation broke (NaN loss, panic); the run goes on.
+    Failed(String),
+}
+
+/// [`Status`] without its reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusKind {
+    /// Scored.
+    Ok,
+    /// Cannot be scored.
+    Invalid,
+    /// Broke.
+    Failed,
+}
+
+impl Status {
+    /// The status without its reason.
+    pub fn kind(&self) -> StatusKind {
+        match self {
+            Status::Ok => StatusKind::Ok,
+            Status::Invalid(_) => StatusKind::Invalid,
+            Status::Failed(_) => StatusKind::Failed,
+        }
+    }
+
+    /// The reason for `Invalid` and `Failed`, empty for `Ok`.
+    pub fn reason(&self) -> &str {
+        match self {
+            Status::Ok => "",
+            Status::Invalid(r) | Status::Failed(r) => r,
+        }
+    }
+}
+
+impl fmt::Display for StatusKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StatusKind::Ok => "ok",
+            StatusKind::Invalid => "invalid",
+            StatusKind::Failed => "failed",
+        })
+    }
+}
+
+/// What an evaluation measured. Missing values are `None`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Metrics {
+    /// The metric the search optimises (a validation accuracy).
+    pub search: Option<f64>,
+    /// The metric the result is reported by (a test accuracy); never shown to controllers.
+    pub reported: Option<f64>,
+    /// Trainable parameters.
+    pub params: Option<u64>,
+    /// Multiply-accumulates of one forward pass on one example.
+    pub macs: Option<u64>,
+    /// Measured inference latency in milliseconds.
+    pub latency_ms: Option<f64>,
+    /// Simulated cost in seconds (a table's recorded training time).
+    pub simulated_seconds: f64,
+}
+
+/// The result of one evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// How it ended.
+    pub status: Status,
+    /// What it measured.
+    pub metrics: Metrics,
+    /// Served from the cache rather than evaluated.
+    pub cached: bool,
+}
+
+impl Outcome {
+    /// A successful evaluation.
+    pub fn ok(metrics: Metrics) -> Self {
+        Outcome {
+            status: Status::Ok,
+            metrics,
+            cached: false,
+        }
+    }
+
+    /// A candidate that cannot be scored.
+    pub fn invalid(reason: impl Into<String>) -> Self {
+        Outcome {
+            status: Status::Invalid(reason.into()),
+            metrics: Metrics::default(),
+            cached: false,
+        }
+    }
+
+    /// An evaluation that broke.
+    pub fn failed(reason: impl Into<String>) -> Self {
+        Outcome {
+            status: Status::Failed(reason.into()),
+            metrics: Metrics::default(),
+            cached: false,
+        }
+    }
+}
+
+/// Scores candidates.
+pub trait Evaluator: Send {
+    /// Scores `candidate`, charging its cost to `budget`.
+    fn evaluate(&mut self, candidate: &Candidate, budget: &mut Budget) -> Outcome;
+}
+
+impl<E: Evaluator + ?Sized> Evaluator for Box<E> {
+    fn evaluate(&mut self, candidate: &Candidate, budget: &mut Budget) -> Outcome {
+        (**self).evaluate(candidate, budget)
+    }
+}

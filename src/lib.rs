@@ -1,0 +1,44 @@
+//! # archforge — the core contracts of neural architecture search
+//!
+//! An architecture is an *environment*: a controller makes a sequence of discrete design
+//! decisions, the environment turns a finished sequence into a [`Candidate`] (a typed graph of
+//! operations, [`Arch`]), an [`Evaluator`] scores it into an [`Outcome`], an [`Objective`] turns
+//! the outcome into the scalar reward the controller learns from, and the [`Ledger`] records
+//! every evaluation as it happens.
+//!
+//! The crate holds only the contracts and the machinery every part shares:
+//! - [`env`]: the decision process ([`Environment`], [`Choice`], [`EnvSpec`]);
+//! - [`arch`]: the architecture graph with shapes, parameter and MAC counts, a canonical hash
+//!   under which isomorphic cells agree, and JSON / Graphviz DOT export;
+//! - [`controller`]: the passive [`Controller`] (propose / observe / checkpoint / restore);
+//! - [`evaluator`]: [`Evaluator`], [`Outcome`], the benchmark [`Table`] and the wrappers that
+//!   are evaluators themselves (function-equivalence cache, failure isolation);
+//! - [`budget`], [`objective`], [`ledger`];
+//! - [`search`]: one search run, the loop that ties the parts together.
+//!
+//! Concrete controllers live in `archforge-controllers`, concrete environments in
+//! `archforge-environments`; neither knows the other.
+
+pub mod arch;
+pub mod budget;
+pub mod candidate;
+pub mod controller;
+pub mod env;
+pub mod error;
+pub mod evaluator;
+pub mod ledger;
+pub mod objective;
+pub mod rng;
+pub mod search;
+pub mod toy;
+
+pub use arch::{Arch, ArchHash, Op, Shape};
+pub use budget::{Budget, BudgetLimits};
+pub use candidate::Candidate;
+pub use controller::{Checkpoint, Controller, Evaluated, Proposal};
+pub use env::{Choice, DecisionKindSpec, EnvSpec, Environment};
+pub use error::Error;
+pub use evaluator::{Evaluator, Metrics, Outcome, Status, Table, TableRow};
+pub use ledger::{Ledger, Row};
+pub use objective::Objective;
+pub use rng::Rng;
