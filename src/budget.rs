@@ -55,7 +55,10 @@ impl Budget {
     /// Whether any limit has been reached.
     pub fn exhausted(&self) -> bool {
         self.evaluations >= self.limits.evaluations
-            || self.limits.simulated_seconds.is_some_and(|s| self.simulated_seconds >= s)
+            || self
+                .limits
+                .simulated_seconds
+                .is_some_and(|s| self.simulated_seconds >= s)
             || self
                 .limits
                 .wall_seconds

@@ -41,7 +41,12 @@ pub trait Controller: Send {
     fn kind(&self) -> &'static str;
 
     /// Up to `n` new decision sequences to evaluate.
-    fn propose(&mut self, env: &dyn Environment, n: usize, rng: &mut crate::Rng) -> Result<Vec<Proposal>>;
+    fn propose(
+        &mut self,
+        env: &dyn Environment,
+        n: usize,
+        rng: &mut crate::Rng,
+    ) -> Result<Vec<Proposal>>;
 
     /// The results of earlier proposals, in the order they were evaluated.
     fn observe(&mut self, env: &dyn Environment, results: &[Evaluated]) -> Result<()>;
@@ -73,6 +78,7 @@ impl Checkpoint {
                 self.controller
             )));
         }
-        serde_json::from_value(self.state).map_err(|e| crate::Error::Checkpoint(format!("{controller}: {e}")))
+        serde_json::from_value(self.state)
+            .map_err(|e| crate::Error::Checkpoint(format!("{controller}: {e}")))
     }
 }

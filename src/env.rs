@@ -119,7 +119,11 @@ pub fn validate(env: &dyn Environment, decisions: &[usize]) -> Result<()> {
 }
 
 /// The legal options of `choice` at `position`, or an error when the mask leaves none.
-pub fn legal_options(env: &dyn Environment, position: usize, choice: &Choice) -> Result<Vec<usize>> {
+pub fn legal_options(
+    env: &dyn Environment,
+    position: usize,
+    choice: &Choice,
+) -> Result<Vec<usize>> {
     let legal = choice.legal_options();
     if legal.is_empty() {
         let kind = env
@@ -138,7 +142,11 @@ pub fn legal_options(env: &dyn Environment, position: usize, choice: &Choice) ->
 
 /// Extends `prefix` to a complete sequence, each further decision drawn uniformly from the
 /// legal options of its choice.
-pub fn complete_uniformly(env: &dyn Environment, prefix: &mut Vec<usize>, rng: &mut crate::Rng) -> Result<()> {
+pub fn complete_uniformly(
+    env: &dyn Environment,
+    prefix: &mut Vec<usize>,
+    rng: &mut crate::Rng,
+) -> Result<()> {
     while let Some(choice) = env.next_choice(prefix)? {
         let legal = legal_options(env, prefix.len(), &choice)?;
         prefix.push(legal[rng.random_range(0..legal.len())]);

@@ -16,7 +16,9 @@ pub enum Error {
         reason: String,
     },
     /// A choice whose mask leaves no legal option.
-    #[error("no legal option for decision {position} (kind `{kind}`): the mask excludes all {options} options")]
+    #[error(
+        "no legal option for decision {position} (kind `{kind}`): the mask excludes all {options} options"
+    )]
     NoLegalOption {
         /// Position in the sequence.
         position: usize,

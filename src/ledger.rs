@@ -76,7 +76,10 @@ impl Ledger {
 
     /// Appends one row and flushes it to disk.
     pub fn append(&self, row: &Row) -> Result<()> {
-        let mut writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let csv_error = |source| Error::Csv {
             path: self.path.clone(),
             source,

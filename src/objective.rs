@@ -16,8 +16,10 @@ pub enum RewardKind {
 
 impl RewardKind {
     /// Every reward kind with a one-line description, for `archforge list`.
-    pub const ALL: &'static [(&'static str, &'static str)] =
-        &[("search-metric", "the search metric itself, negated when smaller is better")];
+    pub const ALL: &'static [(&'static str, &'static str)] = &[(
+        "search-metric",
+        "the search metric itself, negated when smaller is better",
+    )];
 }
 
 /// The objective of a run.

@@ -114,7 +114,11 @@ pub fn run(
                 }
                 Err(e) => {
                     budget.charge(1, 0.0);
-                    (String::new(), String::new(), Outcome::invalid(e.to_string()))
+                    (
+                        String::new(),
+                        String::new(),
+                        Outcome::invalid(e.to_string()),
+                    )
                 }
             };
             let wall_seconds = started.elapsed().as_secs_f64();
@@ -178,7 +182,11 @@ pub fn run(
 
 /// Decisions as the ledger writes them: `3-0-4`.
 pub fn join_decisions(decisions: &[usize]) -> String {
-    decisions.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("-")
+    decisions
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 /// Parses [`join_decisions`]' format.
@@ -187,4 +195,204 @@ pub fn parse_decisions(text: &str) -> Option<Vec<usize>> {
         return Some(Vec::new());
     }
     text.split('-').map(|d| d.trim().parse().ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evaluator::{CacheKey, CachedEvaluator, Isolated, StatusKind, TableEvaluator};
+    use crate::objective::RewardKind;
+    use crate::toy::Toy;
+    use crate::{Candidate, Checkpoint, Proposal};
+
+    /// Proposes a fixed cycle of sequences and remembers what it observed.
+    struct Scripted {
+        script: Vec<Vec<usize>>,
+        next: usize,
+        seen: Vec<Evaluated>,
+    }
+
+    impl Controller for Scripted {
+        fn kind(&self) -> &'static str {
+            "scripted"
+        }
+        fn propose(
+            &mut self,
+            _: &dyn Environment,
+            n: usize,
+            _: &mut crate::Rng,
+        ) -> Result<Vec<Proposal>> {
+            Ok((0..n)
+                .map(|_| {
+                    self.next += 1;
+                    Proposal {
+                        decisions: self.script[(self.next - 1) % self.script.len()].clone(),
+                    }
+                })
+                .collect())
+        }
+        fn observe(&mut self, _: &dyn Environment, results: &[Evaluated]) -> Result<()> {
+            self.seen.extend_from_slice(results);
+            Ok(())
+        }
+        fn checkpoint(&self) -> Result<Checkpoint> {
+            Checkpoint::new("scripted", &self.next)
+        }
+        fn restore(&mut self, c: Checkpoint) -> Result<()> {
+            self.next = c.into_state("scripted")?;
+            Ok(())
+        }
+    }
+
+    fn settings(evaluations: u64) -> RunSettings {
+        RunSettings {
+            controller: "scripted".into(),
+            seed: 0,
+            batch: 2,
+            limits: BudgetLimits {
+                evaluations,
+                simulated_seconds: None,
+                wall_seconds: None,
+            },
+            objective: Objective {
+                kind: RewardKind::SearchMetric,
+                maximize: true,
+                invalid_reward: -5.0,
+            },
+        }
+    }
+
+    fn scripted(script: &[&[usize]]) -> Scripted {
+        Scripted {
+            script: script.iter().map(|s| s.to_vec()).collect(),
+            next: 0,
+            seen: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn every_proposal_becomes_a_row_and_the_best_is_tracked() {
+        let toy = Toy::new(4, 3).unwrap();
+        let mut controller = scripted(&[&[0, 0, 0, 0], &[2, 0, 2, 0], &[2, 2, 0, 0]]);
+        let mut evaluator = TableEvaluator::new(toy.table().unwrap());
+        let mut rows = Vec::new();
+        let result = run(
+            &toy,
+            &mut controller,
+            &mut evaluator,
+            &settings(5),
+            &mut crate::rng::seeded(0),
+            &mut |r| {
+                rows.push(r.clone());
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(rows.len(), 5);
+        assert_eq!(
+            rows.iter().map(|r| r.step).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5]
+        );
+        // [2, 2, 0, 0] is masked out at position 1: it does not build and is invalid.
+        assert_eq!(rows[2].status, "invalid");
+        assert_eq!(rows[2].reward, Some(-5.0));
+        assert_eq!(controller.seen[2].status, StatusKind::Invalid);
+        assert_eq!(result.best_so_far.len(), 5);
+        assert_eq!(result.best_so_far[0].as_ref().unwrap().reward, 50.0);
+        assert_eq!(result.best().unwrap().row.decisions, "2-0-2-0");
+        assert_eq!(controller.seen.len(), 5);
+    }
+
+    #[test]
+    fn free_repeats_cost_nothing_and_end_an_exhausted_search() {
+        let toy = Toy::new(4, 3).unwrap();
+        let mut controller = scripted(&[&[0, 0, 0, 0], &[1, 0, 1, 0]]);
+        let inner = TableEvaluator::new(toy.table().unwrap());
+        let mut evaluator = CachedEvaluator::new(inner, CacheKey::Exact, false);
+        let mut rows = 0u64;
+        let result = run(
+            &toy,
+            &mut controller,
+            &mut evaluator,
+            &settings(10),
+            &mut crate::rng::seeded(0),
+            &mut |r| {
+                rows += 1;
+                assert_eq!(r.counted, !r.cached);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(result.stop, StopReason::Exhausted);
+        assert_eq!(result.best_so_far.len(), 2);
+        assert!(rows >= MAX_FREE_PROPOSALS);
+    }
+
+    #[test]
+    fn counted_repeats_cost_budget_but_are_not_evaluated_again() {
+        struct Counting(u32);
+        impl Evaluator for Counting {
+            fn evaluate(&mut self, _: &Candidate, budget: &mut crate::Budget) -> Outcome {
+                self.0 += 1;
+                budget.charge(1, 2.0);
+                Outcome::ok(crate::Metrics {
+                    search: Some(1.0),
+                    simulated_seconds: 2.0,
+                    ..Default::default()
+                })
+            }
+        }
+        let toy = Toy::new(4, 3).unwrap();
+        let mut cached = CachedEvaluator::new(Counting(0), CacheKey::Canonical, true);
+        let c = toy.build(&[0, 0, 0, 0]).unwrap();
+        let mut budget = crate::Budget::new(settings(10).limits);
+        assert!(!cached.evaluate(&c, &mut budget).cached);
+        assert!(cached.evaluate(&c, &mut budget).cached);
+        assert_eq!(budget.evaluations(), 2);
+        assert_eq!(budget.simulated_seconds(), 4.0);
+    }
+
+    #[test]
+    fn a_panicking_evaluator_becomes_a_failed_row_and_the_run_goes_on() {
+        struct Panics;
+        impl Evaluator for Panics {
+            fn evaluate(&mut self, c: &Candidate, _: &mut crate::Budget) -> Outcome {
+                panic!("shape mismatch in {}", c.label);
+            }
+        }
+        let toy = Toy::new(4, 3).unwrap();
+        let mut controller = scripted(&[&[0, 0, 0, 0]]);
+        let mut evaluator = Isolated(Panics);
+        let mut rows = Vec::new();
+        let result = run(
+            &toy,
+            &mut controller,
+            &mut evaluator,
+            &settings(3),
+            &mut crate::rng::seeded(0),
+            &mut |r| {
+                rows.push(r.clone());
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(rows.len(), 3);
+        assert!(
+            rows.iter()
+                .all(|r| r.status == "failed" && r.reason.contains("shape mismatch in 0-0-0-0"))
+        );
+        assert!(rows.iter().all(|r| r.reward.is_none()));
+        assert!(result.best().is_none());
+        assert!(controller.seen.iter().all(|e| e.reward.is_none()));
+    }
+
+    #[test]
+    fn decisions_round_trip_through_the_ledger_format() {
+        assert_eq!(
+            parse_decisions(&join_decisions(&[3, 0, 12])),
+            Some(vec![3, 0, 12])
+        );
+        assert_eq!(parse_decisions(""), Some(vec![]));
+        assert_eq!(parse_decisions("1-x"), None);
+    }
 }

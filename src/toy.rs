@@ -78,11 +78,16 @@ impl Toy {
                 );
             }
             // Next sequence in mixed-radix order.
-            let Some(i) = seq.iter().rposition(|&d| d + 1 < options) else { break };
+            let Some(i) = seq.iter().rposition(|&d| d + 1 < options) else {
+                break;
+            };
             seq[i] += 1;
             seq[i + 1..].fill(0);
         }
-        toy.table = Arc::new(Table { rows, maximize: true });
+        toy.table = Arc::new(Table {
+            rows,
+            maximize: true,
+        });
         Ok(toy)
     }
 

@@ -141,3 +141,86 @@ impl Controller for Evolution {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use archforge::evaluator::StatusKind;
+    use archforge::toy::Toy;
+
+    fn evaluated(decisions: Vec<usize>, reward: Option<f64>) -> Evaluated {
+        Evaluated {
+            decisions,
+            reward,
+            status: if reward.is_some() {
+                StatusKind::Ok
+            } else {
+                StatusKind::Failed
+            },
+        }
+    }
+
+    #[test]
+    fn the_oldest_member_leaves_and_failures_never_join() {
+        let toy = Toy::new(4, 3).unwrap();
+        let mut evo = Evolution::new(EvolutionConfig {
+            population: 2,
+            ..EvolutionConfig::default()
+        })
+        .unwrap();
+        let results = [
+            evaluated(vec![0, 0, 0, 0], Some(1.0)),
+            evaluated(vec![1, 0, 0, 0], None),
+            evaluated(vec![2, 0, 0, 0], Some(2.0)),
+            evaluated(vec![0, 1, 0, 0], Some(3.0)),
+        ];
+        evo.observe(&toy, &results).unwrap();
+        let members: Vec<_> = evo
+            .state
+            .population
+            .iter()
+            .map(|m| m.decisions.clone())
+            .collect();
+        assert_eq!(members, [vec![2, 0, 0, 0], vec![0, 1, 0, 0]]);
+    }
+
+    #[test]
+    fn after_the_initial_population_children_are_one_mutation_from_a_member() {
+        let toy = Toy::new(4, 3).unwrap();
+        let mut evo = Evolution::new(EvolutionConfig::default()).unwrap();
+        let mut rng = archforge::rng::seeded(5);
+        let initial = evo.propose(&toy, 10, &mut rng).unwrap();
+        let results: Vec<_> = initial
+            .iter()
+            .map(|p| {
+                evaluated(
+                    p.decisions.clone(),
+                    Some(p.decisions.iter().sum::<usize>() as f64),
+                )
+            })
+            .collect();
+        evo.observe(&toy, &results).unwrap();
+        for child in evo.propose(&toy, 20, &mut rng).unwrap() {
+            let distance = |m: &Member| {
+                m.decisions
+                    .iter()
+                    .zip(&child.decisions)
+                    .filter(|(a, b)| a != b)
+                    .count()
+            };
+            assert!(evo.state.population.iter().any(|m| distance(m) == 1));
+        }
+    }
+
+    #[test]
+    fn zero_population_or_sample_is_refused() {
+        for (population, sample) in [(0, 3), (10, 0)] {
+            let config = EvolutionConfig {
+                population,
+                sample,
+                ..EvolutionConfig::default()
+            };
+            assert!(Evolution::new(config).is_err());
+        }
+    }
+}

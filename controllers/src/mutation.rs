@@ -22,7 +22,11 @@ pub fn mutate_one(env: &dyn Environment, parent: &[usize], rng: &mut Rng) -> Res
         return Ok(parent.to_vec());
     }
     let (position, legal) = &mutable[rng.random_range(0..mutable.len())];
-    let others: Vec<usize> = legal.iter().copied().filter(|&o| o != parent[*position]).collect();
+    let others: Vec<usize> = legal
+        .iter()
+        .copied()
+        .filter(|&o| o != parent[*position])
+        .collect();
     let mut child = parent[..*position].to_vec();
     child.push(others[rng.random_range(0..others.len())]);
     while let Some(choice) = env.next_choice(&child)? {
@@ -36,4 +40,22 @@ pub fn mutate_one(env: &dyn Environment, parent: &[usize], rng: &mut Rng) -> Res
         }
     }
     Ok(child)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use archforge::toy::Toy;
+
+    #[test]
+    fn mutation_changes_exactly_one_decision_and_stays_legal() {
+        let toy = Toy::new(6, 3).unwrap();
+        let mut rng = archforge::rng::seeded(1);
+        let parent = vec![2, 0, 2, 1, 0, 0];
+        for _ in 0..200 {
+            let child = mutate_one(&toy, &parent, &mut rng).unwrap();
+            archforge::env::validate(&toy, &child).unwrap();
+            assert_eq!(child.iter().zip(&parent).filter(|(a, b)| a != b).count(), 1);
+        }
+    }
 }

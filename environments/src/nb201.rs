@@ -12,7 +12,9 @@
 
 use archforge::arch::{Conv, NodeId, PoolKind};
 use archforge::error::{Error, Result};
-use archforge::{Arch, Candidate, Choice, DecisionKindSpec, EnvSpec, Environment, Op, Shape, Table, TableRow};
+use archforge::{
+    Arch, Candidate, Choice, DecisionKindSpec, EnvSpec, Environment, Op, Shape, Table, TableRow,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -22,7 +24,13 @@ use std::sync::{Arc, OnceLock};
 const TABLE_CSV: &str = include_str!("../data/nb201.csv");
 
 /// The five operations, by decision index (the table's op codes).
-pub const OPS: [&str; 5] = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"];
+pub const OPS: [&str; 5] = [
+    "none",
+    "skip_connect",
+    "nor_conv_1x1",
+    "nor_conv_3x3",
+    "avg_pool_3x3",
+];
 
 /// The cell's edges `(from, to)` in decision order.
 pub const EDGES: [(usize, usize); 6] = [(0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3)];
@@ -133,7 +141,10 @@ fn parse_table(text: &str) -> Result<Vec<Record>> {
         reason,
     };
     let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let headers = reader.headers().map_err(|e| table_error(e.to_string()))?.clone();
+    let headers = reader
+        .headers()
+        .map_err(|e| table_error(e.to_string()))?
+        .clone();
     let mut records = Vec::with_capacity(15_625);
     for (line, row) in reader.records().enumerate() {
         let row = row.map_err(|e| table_error(e.to_string()))?;
@@ -152,18 +163,27 @@ fn parse_table(text: &str) -> Result<Vec<Record>> {
                     .parse()
                     .ok()
                     .filter(|o| *o < OPS.len())
-                    .ok_or_else(|| table_error(format!("row {}: bad op code `{value}`", line + 2)))?;
+                    .ok_or_else(|| {
+                        table_error(format!("row {}: bad op code `{value}`", line + 2))
+                    })?;
             } else if name != "index" {
-                let v: f64 = value
-                    .parse()
-                    .map_err(|_| table_error(format!("row {}: `{name}` is not a number", line + 2)))?;
+                let v: f64 = value.parse().map_err(|_| {
+                    table_error(format!("row {}: `{name}` is not a number", line + 2))
+                })?;
                 metrics.insert(name.to_string(), v);
             }
         }
         if arch_str != arch_string(&ops) {
-            return Err(table_error(format!("row {}: arch_str does not match the op codes", line + 2)));
+            return Err(table_error(format!(
+                "row {}: arch_str does not match the op codes",
+                line + 2
+            )));
         }
-        records.push(Record { ops, arch_str, metrics });
+        records.push(Record {
+            ops,
+            arch_str,
+            metrics,
+        });
     }
     Ok(records)
 }
@@ -186,7 +206,9 @@ impl Nb201 {
     /// The environment for `config`, scored by the embedded table.
     pub fn new(config: Nb201Config) -> Result<Self> {
         if config.channels == 0 || config.cells == 0 {
-            return Err(Error::Arch("nb201: channels and cells must be at least 1".into()));
+            return Err(Error::Arch(
+                "nb201: channels and cells must be at least 1".into(),
+            ));
         }
         let (search, reported) = config.dataset.columns();
         let mut rows = HashMap::with_capacity(15_625);
@@ -209,7 +231,10 @@ impl Nb201 {
         Ok(Nb201 {
             spec,
             config,
-            table: Arc::new(Table { rows, maximize: true }),
+            table: Arc::new(Table {
+                rows,
+                maximize: true,
+            }),
         })
     }
 
@@ -232,7 +257,14 @@ impl Nb201 {
         }
     }
 
-    fn add_cell(&self, arch: &mut Arch, ops: &[usize; 6], x: NodeId, channels: usize, place: &str) -> Result<NodeId> {
+    fn add_cell(
+        &self,
+        arch: &mut Arch,
+        ops: &[usize; 6],
+        x: NodeId,
+        channels: usize,
+        place: &str,
+    ) -> Result<NodeId> {
         let mut nodes = vec![x];
         for to in 1..4 {
             let mut terms = Vec::new();
@@ -245,16 +277,34 @@ impl Nb201 {
         Ok(nodes[3])
     }
 
-    fn add_reduction(&self, arch: &mut Arch, x: NodeId, channels: usize, place: &str) -> Result<NodeId> {
-        let a = arch.add(format!("{place}.conv_a"), Op::Conv(Conv::relu_conv_bn(channels, 3, 2)), &[x])?;
-        let b = arch.add(format!("{place}.conv_b"), Op::Conv(Conv::relu_conv_bn(channels, 3, 1)), &[a])?;
+    fn add_reduction(
+        &self,
+        arch: &mut Arch,
+        x: NodeId,
+        channels: usize,
+        place: &str,
+    ) -> Result<NodeId> {
+        let a = arch.add(
+            format!("{place}.conv_a"),
+            Op::Conv(Conv::relu_conv_bn(channels, 3, 2)),
+            &[x],
+        )?;
+        let b = arch.add(
+            format!("{place}.conv_b"),
+            Op::Conv(Conv::relu_conv_bn(channels, 3, 1)),
+            &[a],
+        )?;
         let pool = Op::Pool {
             kind: PoolKind::Avg,
             kernel: 2,
             stride: 2,
         };
         let p = arch.add(format!("{place}.shortcut_pool"), pool, &[x])?;
-        let s = arch.add(format!("{place}.shortcut_conv"), Op::Conv(Conv::plain(channels, 1, 1)), &[p])?;
+        let s = arch.add(
+            format!("{place}.shortcut_conv"),
+            Op::Conv(Conv::plain(channels, 1, 1)),
+            &[p],
+        )?;
         arch.add(format!("{place}.sum"), Op::Add, &[b, s])
     }
 
@@ -269,7 +319,13 @@ impl Nb201 {
                 x = self.add_reduction(&mut arch, x, channels, &format!("reduce{stage}"))?;
             }
             for cell in 0..self.config.cells {
-                x = self.add_cell(&mut arch, ops, x, channels, &format!("stage{stage}.cell{cell}"))?;
+                x = self.add_cell(
+                    &mut arch,
+                    ops,
+                    x,
+                    channels,
+                    &format!("stage{stage}.cell{cell}"),
+                )?;
             }
         }
         let x = arch.add("lastact", Op::BnRelu, &[x])?;
@@ -392,10 +448,12 @@ mod tests {
         assert!(e.build(&[0; 5]).is_err());
         assert!(e.build(&[5, 0, 0, 0, 0, 0]).is_err());
         assert!(e.next_choice(&[0; 7]).is_err());
-        assert!(Nb201::new(Nb201Config {
-            channels: 0,
-            ..Nb201Config::default()
-        })
-        .is_err());
+        assert!(
+            Nb201::new(Nb201Config {
+                channels: 0,
+                ..Nb201Config::default()
+            })
+            .is_err()
+        );
     }
 }

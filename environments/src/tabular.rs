@@ -10,7 +10,9 @@
 //! same decisions — is an error naming the file and the row.
 
 use archforge::error::{Error, Result};
-use archforge::{Arch, Candidate, Choice, DecisionKindSpec, EnvSpec, Environment, Op, Table, TableRow};
+use archforge::{
+    Arch, Candidate, Choice, DecisionKindSpec, EnvSpec, Environment, Op, Table, TableRow,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -98,12 +100,19 @@ impl Tabular {
         })?;
         let headers = reader.headers().map_err(|e| error(e.to_string()))?.clone();
         let column = |name: &str| {
-            headers.iter().position(|h| h.trim() == name).ok_or_else(|| {
-                let have: Vec<&str> = headers.iter().collect();
-                error(format!("no column `{name}` (columns: {})", have.join(", ")))
-            })
+            headers
+                .iter()
+                .position(|h| h.trim() == name)
+                .ok_or_else(|| {
+                    let have: Vec<&str> = headers.iter().collect();
+                    error(format!("no column `{name}` (columns: {})", have.join(", ")))
+                })
         };
-        let decision_cols: Vec<usize> = config.decisions.iter().map(|d| column(&d.column)).collect::<Result<_>>()?;
+        let decision_cols: Vec<usize> = config
+            .decisions
+            .iter()
+            .map(|d| column(&d.column))
+            .collect::<Result<_>>()?;
         let search_col = column(&config.search_metric)?;
         let reported_col = column(&config.reported_metric)?;
         let cost_col = config.cost.as_deref().map(column).transpose()?;
@@ -136,9 +145,13 @@ impl Tabular {
             .iter()
             .enumerate()
             .map(|(k, d)| match &d.options {
-                Some(list) if list.is_empty() => Err(error(format!("decision `{}` lists no options", d.column))),
+                Some(list) if list.is_empty() => {
+                    Err(error(format!("decision `{}` lists no options", d.column)))
+                }
                 Some(list) => Ok(list.iter().map(OptionValue::as_cell).collect()),
-                None => Ok(distinct_sorted(raw.iter().map(|(_, values, _)| values[k].as_str()))),
+                None => Ok(distinct_sorted(
+                    raw.iter().map(|(_, values, _)| values[k].as_str()),
+                )),
             })
             .collect::<Result<_>>()?;
         let columns: Vec<String> = config.decisions.iter().map(|d| d.column.clone()).collect();
@@ -146,12 +159,18 @@ impl Tabular {
         let mut rows = HashMap::new();
         let mut first_line: HashMap<String, u64> = HashMap::new();
         for (line, values, row) in raw {
-            if values.iter().zip(&options).any(|(v, opts)| !opts.contains(v)) {
+            if values
+                .iter()
+                .zip(&options)
+                .any(|(v, opts)| !opts.contains(v))
+            {
                 continue;
             }
             let label = label(&columns, &values);
             if let Some(first) = first_line.insert(label.clone(), line) {
-                return Err(error(format!("rows {first} and {line} both describe {label}")));
+                return Err(error(format!(
+                    "rows {first} and {line} both describe {label}"
+                )));
             }
             rows.insert(label, row);
         }
@@ -223,7 +242,9 @@ impl Environment for Tabular {
             }
         }
         match prefix.len() {
-            n if n < self.columns.len() => Ok(Some(Choice::new(n, self.spec.kinds[n].labels.len()))),
+            n if n < self.columns.len() => {
+                Ok(Some(Choice::new(n, self.spec.kinds[n].labels.len())))
+            }
             n if n == self.columns.len() => Ok(None),
             _ => Err(Error::InvalidDecisions {
                 decisions: prefix.to_vec(),
@@ -242,10 +263,18 @@ impl Environment for Tabular {
         let mut arch = Arch::new(None);
         let mut x = arch.input();
         for (column, value) in self.columns.iter().zip(&values) {
-            x = arch.add(column.clone(), Op::Labelled(format!("{column}={value}")), &[x])?;
+            x = arch.add(
+                column.clone(),
+                Op::Labelled(format!("{column}={value}")),
+                &[x],
+            )?;
         }
         arch.finish(x)?;
-        Ok(Candidate::new(decisions.to_vec(), label(&self.columns, &values), arch))
+        Ok(Candidate::new(
+            decisions.to_vec(),
+            label(&self.columns, &values),
+            arch,
+        ))
     }
 
     fn table(&self) -> Option<Arc<Table>> {
@@ -282,7 +311,10 @@ mod tests {
     #[test]
     fn options_come_from_the_columns_and_rows_are_looked_up() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "depth,act,val,test\n10,relu,1,2\n2,tanh,3,4\n10,tanh,5,6\n");
+        write(
+            dir.path(),
+            "depth,act,val,test\n10,relu,1,2\n2,tanh,3,4\n10,tanh,5,6\n",
+        );
         let env = Tabular::load(&config("t.csv", &["depth", "act"]), dir.path()).unwrap();
         assert_eq!(env.spec().kinds[0].labels, ["2", "10"]);
         assert_eq!(env.spec().kinds[1].labels, ["relu", "tanh"]);
@@ -315,9 +347,17 @@ mod tests {
         };
         assert!(err("a,val,test\n1,2,3\n", &["b"]).contains("no column `b`"));
         assert!(err("a,val,test\n1,x,3\n", &["a"]).contains("row 2: val `x` is not a number"));
-        assert!(err("a,val,test\n1,2,3\n1,4,5\n", &["a"]).contains("rows 2 and 3 both describe a=1"));
+        assert!(
+            err("a,val,test\n1,2,3\n1,4,5\n", &["a"]).contains("rows 2 and 3 both describe a=1")
+        );
         assert!(err("a,val,test\n", &["a"]).contains("no rows"));
-        let missing = Tabular::load(&config("nope.csv", &["a"]), dir.path()).err().unwrap().to_string();
-        assert!(missing.contains("nope.csv") && missing.contains("cannot read"), "{missing}");
+        let missing = Tabular::load(&config("nope.csv", &["a"]), dir.path())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            missing.contains("nope.csv") && missing.contains("cannot read"),
+            "{missing}"
+        );
     }
 }

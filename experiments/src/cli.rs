@@ -77,7 +77,12 @@ pub fn main(cli: Cli) -> Result<()> {
         } => {
             let mut file = ExperimentFile::load(&file)?;
             file.override_with(seed, None, budget)?;
-            let names: Vec<String> = file.experiment.controller.iter().map(|c| c.name()).collect();
+            let names: Vec<String> = file
+                .experiment
+                .controller
+                .iter()
+                .map(|c| c.name())
+                .collect();
             let index = match (&controller, names.len()) {
                 (None, 1) => 0,
                 (None, _) => bail!(
@@ -87,7 +92,10 @@ pub fn main(cli: Cli) -> Result<()> {
                     names.join(", ")
                 ),
                 (Some(name), _) => names.iter().position(|n| n == name).ok_or_else(|| {
-                    anyhow::anyhow!("unknown controller `{name}`; the file has: {}", names.join(", "))
+                    anyhow::anyhow!(
+                        "unknown controller `{name}`; the file has: {}",
+                        names.join(", ")
+                    )
                 })?,
             };
             let plan = Plan {
@@ -122,7 +130,8 @@ pub fn main(cli: Cli) -> Result<()> {
                 controllers: (0..e.controller.len()).collect(),
                 seeds: (e.seed..=e.seed + (e.seeds - 1)).collect(),
                 out: out.unwrap_or_else(|| runner::default_out(&e.name)),
-                jobs: jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                jobs: jobs
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             };
             let started = Instant::now();
             let finished = runner::execute(&file, &plan)?;

@@ -161,17 +161,16 @@ impl ExperimentFile {
     /// Parses and checks experiment text that came from `path`.
     pub fn parse(path: &Path, text: String) -> Result<Self, ConfigError> {
         let mut experiment: Experiment = toml::from_str(&text).map_err(|e| {
+            let message = e.message().trim().replace('\n', " ");
             let location = match e.span() {
                 Some(span) => {
-                    let (line, column) = line_column(&text, span.start);
+                    let offset = refine(&text, span.start, &message);
+                    let (line, column) = line_column(&text, offset);
                     format!("{}:{line}:{column}", path.display())
                 }
                 None => path.display().to_string(),
             };
-            ConfigError {
-                location,
-                message: e.message().trim().replace('\n', " "),
-            }
+            ConfigError { location, message }
         })?;
         if experiment.name.is_empty() {
             experiment.name = path
@@ -180,7 +179,11 @@ impl ExperimentFile {
         }
         let base = path.parent().unwrap_or(Path::new("."));
         experiment.environment.resolve_paths(base);
-        let file = ExperimentFile { path: path.into(), text, experiment };
+        let file = ExperimentFile {
+            path: path.into(),
+            text,
+            experiment,
+        };
         file.check()?;
         Ok(file)
     }
@@ -198,7 +201,12 @@ impl ExperimentFile {
     }
 
     /// Applies command-line overrides and re-checks.
-    pub fn override_with(&mut self, seed: Option<u64>, seeds: Option<u64>, evaluations: Option<u64>) -> Result<(), ConfigError> {
+    pub fn override_with(
+        &mut self,
+        seed: Option<u64>,
+        seeds: Option<u64>,
+        evaluations: Option<u64>,
+    ) -> Result<(), ConfigError> {
         let e = &mut self.experiment;
         if let Some(seed) = seed {
             e.seed = seed;
@@ -227,23 +235,41 @@ impl ExperimentFile {
         if e.seed.checked_add(e.seeds - 1).is_none() {
             return Err(self.error(
                 at("", "seed"),
-                format!("seeds {} .. {} + {} overflow a 64-bit seed", e.seed, e.seed, e.seeds),
+                format!(
+                    "seeds {} .. {} + {} overflow a 64-bit seed",
+                    e.seed, e.seed, e.seeds
+                ),
             ));
         }
         let b = &e.budget;
         if b.evaluations == 0 {
-            return Err(self.error(at("budget", "evaluations"), "the budget must allow at least 1 evaluation"));
+            return Err(self.error(
+                at("budget", "evaluations"),
+                "the budget must allow at least 1 evaluation",
+            ));
         }
-        for (key, value) in [("simulated_seconds", b.simulated_seconds), ("wall_seconds", b.wall_seconds)] {
+        for (key, value) in [
+            ("simulated_seconds", b.simulated_seconds),
+            ("wall_seconds", b.wall_seconds),
+        ] {
             if value.is_some_and(|v| !(v > 0.0 && v.is_finite())) {
-                return Err(self.error(at("budget", key), format!("{key} must be a positive number")));
+                return Err(self.error(
+                    at("budget", key),
+                    format!("{key} must be a positive number"),
+                ));
             }
         }
         if !e.objective.invalid_reward.is_finite() {
-            return Err(self.error(at("objective", "invalid_reward"), "invalid_reward must be a finite number"));
+            return Err(self.error(
+                at("objective", "invalid_reward"),
+                "invalid_reward must be a finite number",
+            ));
         }
         if e.controller.is_empty() {
-            return Err(self.error(at("", "controller"), "at least one [[controller]] is needed"));
+            return Err(self.error(
+                at("", "controller"),
+                "at least one [[controller]] is needed",
+            ));
         }
         let mut names = HashSet::new();
         for (i, c) in e.controller.iter().enumerate() {
@@ -255,17 +281,28 @@ impl ExperimentFile {
             if !names.insert(c.name()) {
                 return Err(self.error(
                     entry(Some("name")),
-                    format!("two controllers are named `{}`; give each a distinct `name`", c.name()),
+                    format!(
+                        "two controllers are named `{}`; give each a distinct `name`",
+                        c.name()
+                    ),
                 ));
             }
             if let Err((key, why)) = c.check() {
                 return Err(self.error(entry(Some(key)), why));
             }
         }
-        if let Some(&bad) = e.report.checkpoints.iter().find(|&&c| c == 0 || c > b.evaluations) {
+        if let Some(&bad) = e
+            .report
+            .checkpoints
+            .iter()
+            .find(|&&c| c == 0 || c > b.evaluations)
+        {
             return Err(self.error(
                 at("report", "checkpoints"),
-                format!("checkpoint {bad} is outside 1..={} (the budget)", b.evaluations),
+                format!(
+                    "checkpoint {bad} is outside 1..={} (the budget)",
+                    b.evaluations
+                ),
             ));
         }
         Ok(())
@@ -304,8 +341,43 @@ impl ExperimentFile {
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
     (line, column)
+}
+
+/// Serde reports unknown fields and variants at the enclosing table; point at the offending
+/// key (`name =`) or value (`"name"`) itself when it follows in the text.
+fn refine(text: &str, start: usize, message: &str) -> usize {
+    let quoted = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+    };
+    let found = if let Some(key) = quoted("unknown field `") {
+        text[start..]
+            .lines()
+            .scan(start, |offset, line| {
+                let at = *offset;
+                *offset += line.len() + 1;
+                Some((at, line))
+            })
+            .find(|(_, line)| {
+                let t = line.trim_start();
+                t.strip_prefix(key)
+                    .is_some_and(|r| r.trim_start().starts_with('='))
+            })
+            .map(|(at, line)| at + line.len() - line.trim_start().len())
+    } else if let Some(value) = quoted("unknown variant `") {
+        text[start..]
+            .find(&format!("\"{value}\""))
+            .map(|i| start + i)
+    } else {
+        None
+    };
+    found.unwrap_or(start)
 }
 
 /// Finds a section (and key) in TOML text by scanning its lines: headers `[section]` and
@@ -317,7 +389,12 @@ fn locate(text: &str, at: KeyPath<'_>) -> Option<(usize, usize)> {
     for (n, line) in text.lines().enumerate() {
         let trimmed = line.trim_start();
         if trimmed.starts_with('[') {
-            let name = trimmed.trim_start_matches('[').split(']').next().unwrap_or("").trim();
+            let name = trimmed
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .trim();
             in_section = false;
             if name == at.section {
                 let wanted = at.index.unwrap_or(0);
@@ -373,17 +450,41 @@ population = 5
 
     #[test]
     fn errors_name_line_and_column() {
-        let err = parse(&GOOD.replace("population = 5", "popsize = 5")).unwrap_err().to_string();
-        assert!(err.starts_with("exp.toml:9:1: unknown field `popsize`"), "{err}");
-        let err = parse(&GOOD.replace("\"toy\"", "\"toys\"")).unwrap_err().to_string();
-        assert!(err.starts_with("exp.toml:3:") && err.contains("`nb201`"), "{err}");
-        let err = parse(&GOOD.replace("evaluations = 30", "evaluations = 0")).unwrap_err().to_string();
-        assert_eq!(err, "exp.toml:6:1: the budget must allow at least 1 evaluation");
-        let err = parse(&GOOD.replace("population = 5", "population = 0")).unwrap_err().to_string();
+        let err = parse(&GOOD.replace("population = 5", "popsize = 5"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("exp.toml:11:1: unknown field `popsize`"),
+            "{err}"
+        );
+        let err = parse(&GOOD.replace("\"toy\"", "\"toys\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("exp.toml:4:8: unknown variant `toys`") && err.contains("`nb201`"),
+            "{err}"
+        );
+        let err = parse(&GOOD.replace("evaluations = 30", "evaluations = 0"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "exp.toml:6:1: the budget must allow at least 1 evaluation"
+        );
+        let err = parse(&GOOD.replace("population = 5", "population = 0"))
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("exp.toml:11:1: "), "{err}");
-        let err = parse(&format!("seed = 18446744073709551615\nseeds = 2\n{GOOD}")).unwrap_err().to_string();
-        assert!(err.starts_with("exp.toml:1:1: seeds") && err.contains("overflow"), "{err}");
-        let err = parse(&GOOD.replace("evaluations = 30", "evaluations = \"x\"")).unwrap_err().to_string();
+        let err = parse(&format!("seed = 18446744073709551615\nseeds = 2\n{GOOD}"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("exp.toml:1:1: seeds") && err.contains("overflow"),
+            "{err}"
+        );
+        let err = parse(&GOOD.replace("evaluations = 30", "evaluations = \"x\""))
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("exp.toml:6:15: invalid type"), "{err}");
     }
 

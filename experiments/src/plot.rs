@@ -52,16 +52,22 @@ pub fn best_so_far(path: &Path, title: &str, curves: &[Curve]) -> Result<()> {
             .draw()?;
         for (i, curve) in curves.iter().enumerate() {
             let colour = COLOURS[i % COLOURS.len()];
-            let mut band: Vec<(f64, f64)> = curve.points.iter().map(|&(x, m, s)| (x, m + s)).collect();
+            let mut band: Vec<(f64, f64)> =
+                curve.points.iter().map(|&(x, m, s)| (x, m + s)).collect();
             band.extend(curve.points.iter().rev().map(|&(x, m, s)| (x, m - s)));
-            chart.draw_series(std::iter::once(Polygon::new(band, colour.mix(0.15).filled())))?;
+            chart.draw_series(std::iter::once(Polygon::new(
+                band,
+                colour.mix(0.15).filled(),
+            )))?;
             chart
                 .draw_series(LineSeries::new(
                     curve.points.iter().map(|&(x, m, _)| (x, m)),
                     colour.stroke_width(2),
                 ))?
                 .label(curve.name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+                });
         }
         chart
             .configure_series_labels()

@@ -17,19 +17,37 @@ pub type Entry = (&'static str, &'static str);
 
 /// Every environment kind.
 pub const ENVIRONMENTS: &[Entry] = &[
-    ("nb201", "NAS-Bench-201 cells (6 edges x 5 ops), scored by the embedded benchmark table"),
-    ("tabular", "any CSV benchmark of your own: one categorical decision per column"),
-    ("toy", "a small masked space with a known best sequence, for checking controllers"),
+    (
+        "nb201",
+        "NAS-Bench-201 cells (6 edges x 5 ops), scored by the embedded benchmark table",
+    ),
+    (
+        "tabular",
+        "any CSV benchmark of your own: one categorical decision per column",
+    ),
+    (
+        "toy",
+        "a small masked space with a known best sequence, for checking controllers",
+    ),
 ];
 
 /// Every controller kind.
 pub const CONTROLLERS: &[Entry] = &[
-    ("random", "random search: each decision uniform over its legal options"),
-    ("evolution", "regularized evolution: tournament of S from the P most recent, mutate one decision"),
+    (
+        "random",
+        "random search: each decision uniform over its legal options",
+    ),
+    (
+        "evolution",
+        "regularized evolution: tournament of S from the P most recent, mutate one decision",
+    ),
 ];
 
 /// Every evaluator kind.
-pub const EVALUATORS: &[Entry] = &[("table", "look the candidate up in the environment's benchmark table")];
+pub const EVALUATORS: &[Entry] = &[(
+    "table",
+    "look the candidate up in the environment's benchmark table",
+)];
 
 /// The `[environment]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,7 +128,9 @@ impl ControllerConfig {
             ControllerConfig::Evolution(c) if c.population == 0 => {
                 Err(("population", "population must be at least 1".into()))
             }
-            ControllerConfig::Evolution(c) if c.sample == 0 => Err(("sample", "sample must be at least 1".into())),
+            ControllerConfig::Evolution(c) if c.sample == 0 => {
+                Err(("sample", "sample must be at least 1".into()))
+            }
             ControllerConfig::Evolution(_) => Ok(()),
         }
     }
@@ -154,7 +174,11 @@ impl EvaluatorConfig {
 
     /// A fresh evaluator chain for one run: cache (as the budget section says) in front of
     /// failure isolation in front of the evaluator proper.
-    pub fn build(&self, env: &dyn Environment, budget: &BudgetConfig) -> Result<Box<dyn Evaluator>, String> {
+    pub fn build(
+        &self,
+        env: &dyn Environment,
+        budget: &BudgetConfig,
+    ) -> Result<Box<dyn Evaluator>, String> {
         self.check(env)?;
         let proper = match self {
             EvaluatorConfig::Table => TableEvaluator::new(env.table().expect("checked above")),
@@ -162,10 +186,16 @@ impl EvaluatorConfig {
         let isolated = Isolated(proper);
         Ok(match budget.cache {
             CacheMode::Off => Box::new(isolated),
-            CacheMode::Exact => Box::new(CachedEvaluator::new(isolated, CacheKey::Exact, budget.count_duplicates)),
-            CacheMode::Canonical => {
-                Box::new(CachedEvaluator::new(isolated, CacheKey::Canonical, budget.count_duplicates))
-            }
+            CacheMode::Exact => Box::new(CachedEvaluator::new(
+                isolated,
+                CacheKey::Exact,
+                budget.count_duplicates,
+            )),
+            CacheMode::Canonical => Box::new(CachedEvaluator::new(
+                isolated,
+                CacheKey::Canonical,
+                budget.count_duplicates,
+            )),
         })
     }
 }

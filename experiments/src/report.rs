@@ -91,11 +91,20 @@ pub fn describe(values: &[f64]) -> (f64, f64, f64, f64, f64) {
     } else {
         sorted[mid]
     };
-    (mean, var.sqrt(), median, sorted[0], sorted[sorted.len() - 1])
+    (
+        mean,
+        var.sqrt(),
+        median,
+        sorted[0],
+        sorted[sorted.len() - 1],
+    )
 }
 
 /// The reported metric of each run's best-so-far architecture after `evaluations`.
-pub fn best_reported_at<'a>(runs: impl Iterator<Item = &'a RunResult>, evaluations: u64) -> Vec<f64> {
+pub fn best_reported_at<'a>(
+    runs: impl Iterator<Item = &'a RunResult>,
+    evaluations: u64,
+) -> Vec<f64> {
     runs.filter_map(|r| {
         r.best_so_far
             .get(evaluations as usize - 1)
@@ -106,8 +115,14 @@ pub fn best_reported_at<'a>(runs: impl Iterator<Item = &'a RunResult>, evaluatio
 }
 
 /// Summary rows for every controller (in `names` order) at every checkpoint.
-pub fn summarize(results: &[RunResult], names: &[String], checkpoints: &[u64], random: Option<&str>) -> Vec<SummaryRow> {
-    let at = |name: &str, b: u64| best_reported_at(results.iter().filter(|r| r.controller == name), b);
+pub fn summarize(
+    results: &[RunResult],
+    names: &[String],
+    checkpoints: &[u64],
+    random: Option<&str>,
+) -> Vec<SummaryRow> {
+    let at =
+        |name: &str, b: u64| best_reported_at(results.iter().filter(|r| r.controller == name), b);
     let mut rows = Vec::new();
     for name in names {
         for &b in checkpoints {
@@ -145,7 +160,9 @@ pub fn markdown(rows: &[SummaryRow]) -> String {
         "| controller | evaluations | runs | mean ± std | median | min | max | RI vs random (%) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
-        let ri = r.relative_improvement.map_or_else(|| "–".into(), |v| format!("{v:+.3}"));
+        let ri = r
+            .relative_improvement
+            .map_or_else(|| "–".into(), |v| format!("{v:+.3}"));
         let _ = writeln!(
             md,
             "| {} | {} | {} | {:.3} ± {:.3} | {:.3} | {:.3} | {:.3} | {} |",
@@ -156,7 +173,12 @@ pub fn markdown(rows: &[SummaryRow]) -> String {
 }
 
 /// Writes every report file into `out`.
-pub fn write(out: &Path, file: &ExperimentFile, env: &dyn Environment, results: &[RunResult]) -> Result<Report> {
+pub fn write(
+    out: &Path,
+    file: &ExperimentFile,
+    env: &dyn Environment,
+    results: &[RunResult],
+) -> Result<Report> {
     let experiment = &file.experiment;
     let mut names: Vec<String> = Vec::new();
     for r in results {
@@ -172,11 +194,16 @@ pub fn write(out: &Path, file: &ExperimentFile, env: &dyn Environment, results: 
     let summary = summarize(results, &names, &file.checkpoints(), random.as_deref());
 
     let path = out.join("summary.csv");
-    let mut writer = csv::Writer::from_path(&path).with_context(|| format!("writing {}", path.display()))?;
+    let mut writer =
+        csv::Writer::from_path(&path).with_context(|| format!("writing {}", path.display()))?;
     for row in &summary {
-        writer.serialize(row).with_context(|| format!("writing {}", path.display()))?;
+        writer
+            .serialize(row)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
-    writer.flush().with_context(|| format!("writing {}", path.display()))?;
+    writer
+        .flush()
+        .with_context(|| format!("writing {}", path.display()))?;
     let title = format!(
         "# {}\n\nReported metric of the architecture with the best search reward so far.\n\n",
         experiment.name
@@ -225,7 +252,10 @@ pub fn write(out: &Path, file: &ExperimentFile, env: &dyn Environment, results: 
         let candidate = env.build(&best.decisions)?;
         let mut doc = serde_json::to_value(best)?;
         doc["graph"] = serde_json::from_str(&candidate.arch.to_json())?;
-        std::fs::write(out.join("best.json"), serde_json::to_string_pretty(&doc)? + "\n")?;
+        std::fs::write(
+            out.join("best.json"),
+            serde_json::to_string_pretty(&doc)? + "\n",
+        )?;
         std::fs::write(out.join("best.dot"), candidate.arch.to_dot())?;
     }
     Ok(Report { summary, best })
@@ -239,7 +269,7 @@ mod tests {
     fn describe_uses_the_sample_deviation_and_true_median() {
         let (mean, std, median, min, max) = describe(&[1.0, 2.0, 3.0, 10.0]);
         assert_eq!(mean, 4.0);
-        assert!((std - (38.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert!((std - (50.0f64 / 3.0).sqrt()).abs() < 1e-12);
         assert_eq!(median, 2.5);
         assert_eq!((min, max), (1.0, 10.0));
         assert_eq!(describe(&[5.0]).1, 0.0);

@@ -45,34 +45,101 @@ pub struct Finished {
     pub best: Option<report::BestArch>,
 }
 
+/// An experiment checked and built, ready to run any of its (controller, seed) runs.
+pub struct Prepared<'a> {
+    file: &'a ExperimentFile,
+    env: Arc<dyn Environment>,
+    objective: Objective,
+    limits: BudgetLimits,
+}
+
+impl<'a> Prepared<'a> {
+    /// Builds the environment and checks that the evaluator and every controller can work
+    /// with it, before anything runs.
+    pub fn new(file: &'a ExperimentFile) -> Result<Self> {
+        let experiment = &file.experiment;
+        let env: Arc<dyn Environment> = experiment
+            .environment
+            .build()
+            .map_err(|e| anyhow!("{}: environment: {e}", file.path.display()))?;
+        experiment
+            .evaluator
+            .check(env.as_ref())
+            .map_err(|e| anyhow!("{}: {e}", file.path.display()))?;
+        for config in &experiment.controller {
+            config
+                .build()
+                .map_err(|e| anyhow!("{}: {e}", file.path.display()))?;
+        }
+        let objective = Objective {
+            kind: experiment.objective.kind,
+            maximize: env.table().is_none_or(|t| t.maximize),
+            invalid_reward: experiment.objective.invalid_reward,
+        };
+        let limits = BudgetLimits {
+            evaluations: experiment.budget.evaluations,
+            simulated_seconds: experiment.budget.simulated_seconds,
+            wall_seconds: experiment.budget.wall_seconds,
+        };
+        Ok(Prepared {
+            file,
+            env,
+            objective,
+            limits,
+        })
+    }
+
+    /// The environment.
+    pub fn env(&self) -> &dyn Environment {
+        self.env.as_ref()
+    }
+
+    /// Runs controller `c` (index into the file's list) on `seed`, handing each row to `sink`.
+    pub fn run(
+        &self,
+        c: usize,
+        seed: u64,
+        sink: &mut dyn FnMut(&Row) -> archforge::error::Result<()>,
+    ) -> Result<RunResult> {
+        let experiment = &self.file.experiment;
+        let config = &experiment.controller[c];
+        let settings = RunSettings {
+            controller: config.name(),
+            seed,
+            batch: config.batch(),
+            limits: self.limits,
+            objective: self.objective,
+        };
+        let mut controller = config.build()?;
+        let mut evaluator = experiment
+            .evaluator
+            .build(self.env.as_ref(), &experiment.budget)
+            .map_err(|e| anyhow!(e))?;
+        let mut generator = rng::seeded(seed);
+        let result = search::run(
+            self.env.as_ref(),
+            controller.as_mut(),
+            evaluator.as_mut(),
+            &settings,
+            &mut generator,
+            sink,
+        )
+        .with_context(|| format!("controller `{}`, seed {seed}", settings.controller))?;
+        if result.stop == StopReason::Exhausted {
+            tracing::warn!(
+                "controller `{}`, seed {seed}: stopped after {} evaluations, proposing only repeats",
+                settings.controller,
+                result.best_so_far.len()
+            );
+        }
+        Ok(result)
+    }
+}
+
 /// Runs `plan` for `file`.
 pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
     let experiment = &file.experiment;
-    let env: Arc<dyn Environment> = experiment
-        .environment
-        .build()
-        .map_err(|e| anyhow!("{}: environment: {e}", file.path.display()))?;
-    experiment
-        .evaluator
-        .check(env.as_ref())
-        .map_err(|e| anyhow!("{}: {e}", file.path.display()))?;
-    for &c in &plan.controllers {
-        experiment.controller[c]
-            .build()
-            .map_err(|e| anyhow!("{}: {e}", file.path.display()))?;
-    }
-    let maximize = env.table().is_none_or(|t| t.maximize);
-    let objective = Objective {
-        kind: experiment.objective.kind,
-        maximize,
-        invalid_reward: experiment.objective.invalid_reward,
-    };
-    let limits = BudgetLimits {
-        evaluations: experiment.budget.evaluations,
-        simulated_seconds: experiment.budget.simulated_seconds,
-        wall_seconds: experiment.budget.wall_seconds,
-    };
-
+    let prepared = Prepared::new(file)?;
     create_run_folder(&plan.out)?;
     std::fs::write(plan.out.join("experiment.toml"), file.resolved_toml())
         .with_context(|| format!("writing {}", plan.out.join("experiment.toml").display()))?;
@@ -84,61 +151,33 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
         .iter()
         .flat_map(|&c| plan.seeds.iter().map(move |&s| (c, s)))
         .collect();
-    let progress = ProgressBar::new(tasks.len() as u64 * limits.evaluations);
+    let progress = ProgressBar::new(tasks.len() as u64 * experiment.budget.evaluations);
     progress.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} evaluations ({per_sec}) {msg}")
-            .expect("the progress template is valid")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} evaluations ({per_sec}) {msg}",
+        )
+        .expect("the progress template is valid")
+        .progress_chars("=> "),
     );
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<RunResult>>>> = Mutex::new((0..tasks.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Option<Result<RunResult>>>> =
+        Mutex::new((0..tasks.len()).map(|_| None).collect());
     let jobs = plan.jobs.clamp(1, tasks.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&(c, seed)) = tasks.get(i) else { break };
-                    let config = &experiment.controller[c];
-                    let settings = RunSettings {
-                        controller: config.name(),
-                        seed,
-                        batch: config.batch(),
-                        limits,
-                        objective,
+                    let Some(&(c, seed)) = tasks.get(i) else {
+                        break;
                     };
-                    let run = || -> Result<RunResult> {
-                        let mut controller = config.build()?;
-                        let mut evaluator = experiment
-                            .evaluator
-                            .build(env.as_ref(), &experiment.budget)
-                            .map_err(|e| anyhow!(e))?;
-                        let mut generator = rng::seeded(seed);
-                        let mut sink = |row: &Row| {
-                            if row.counted {
-                                progress.inc(1);
-                            }
-                            ledger.append(row)
-                        };
-                        let result = search::run(
-                            env.as_ref(),
-                            controller.as_mut(),
-                            evaluator.as_mut(),
-                            &settings,
-                            &mut generator,
-                            &mut sink,
-                        )
-                        .with_context(|| format!("controller `{}`, seed {seed}", settings.controller))?;
-                        if result.stop == StopReason::Exhausted {
-                            tracing::warn!(
-                                "controller `{}`, seed {seed}: stopped after {} evaluations, proposing only repeats",
-                                settings.controller,
-                                result.best_so_far.len()
-                            );
+                    let mut sink = |row: &Row| {
+                        if row.counted {
+                            progress.inc(1);
                         }
-                        Ok(result)
+                        ledger.append(row)
                     };
-                    let outcome = run();
+                    let outcome = prepared.run(c, seed, &mut sink);
                     results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(outcome);
                 }
             });
@@ -156,7 +195,7 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
     }
     drop(ledger);
     order_ledger(&ledger_path, &tasks, experiment)?;
-    let report = report::write(&plan.out, file, env.as_ref(), &finished)?;
+    let report = report::write(&plan.out, file, prepared.env(), &finished)?;
     if let Some(first) = failures.first() {
         bail!(
             "{} of {} runs failed (the others' results are in {}); first: {first}",
@@ -175,16 +214,26 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
 
 fn create_run_folder(out: &Path) -> Result<()> {
     if out.exists() {
-        let empty = out.is_dir() && std::fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(false);
+        let empty = out.is_dir()
+            && std::fs::read_dir(out)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
         if !empty {
-            bail!("{} already exists; choose another --out (results are never overwritten)", out.display());
+            bail!(
+                "{} already exists; choose another --out (results are never overwritten)",
+                out.display()
+            );
         }
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))
 }
 
 /// Rewrites the ledger sorted by (controller order in the plan, seed, proposal).
-fn order_ledger(path: &Path, tasks: &[(usize, u64)], experiment: &crate::config::Experiment) -> Result<()> {
+fn order_ledger(
+    path: &Path,
+    tasks: &[(usize, u64)],
+    experiment: &crate::config::Experiment,
+) -> Result<()> {
     let mut rows = Ledger::read(path)?;
     let position = |row: &Row| {
         tasks

@@ -39,8 +39,8 @@ impl Arch {
 
     /// Rebuilds an architecture from [`Arch::to_json`]'s output, re-checking every shape.
     pub fn from_json(text: &str) -> Result<Arch> {
-        let doc: ArchJson =
-            serde_json::from_str(text).map_err(|e| Error::Arch(format!("architecture JSON: {e}")))?;
+        let doc: ArchJson = serde_json::from_str(text)
+            .map_err(|e| Error::Arch(format!("architecture JSON: {e}")))?;
         let mut arch = Arch::new(doc.input_shape);
         let mut ids: Vec<NodeId> = vec![arch.input()];
         for (i, n) in doc.nodes.into_iter().enumerate().skip(1) {
@@ -67,7 +67,9 @@ impl Arch {
 
     /// The graph in Graphviz DOT: one box per node labelled with its name, op and shape.
     pub fn to_dot(&self) -> String {
-        let mut dot = String::from("digraph arch {\n  rankdir=TB;\n  node [shape=box, fontname=\"Helvetica\"];\n");
+        let mut dot = String::from(
+            "digraph arch {\n  rankdir=TB;\n  node [shape=box, fontname=\"Helvetica\"];\n",
+        );
         for id in self.node_ids() {
             let n = self.node(id);
             let shape = n.shape.map(|s| format!("\\n{s}")).unwrap_or_default();
@@ -101,7 +103,9 @@ mod tests {
     #[test]
     fn json_round_trip_keeps_the_graph_and_its_hash() {
         let mut a = Arch::new(Some(Shape::new(3, 8, 8)));
-        let c = a.add("c", Op::Conv(Conv::conv_bn(4, 3, 1)), &[a.input()]).unwrap();
+        let c = a
+            .add("c", Op::Conv(Conv::conv_bn(4, 3, 1)), &[a.input()])
+            .unwrap();
         let d = a.add("d", Op::Conv(Conv::conv_bn(4, 1, 1)), &[c]).unwrap();
         let cat = a.add("cat", Op::Concat, &[d, c]).unwrap();
         a.finish(cat).unwrap();
@@ -119,7 +123,9 @@ mod tests {
     #[test]
     fn dot_has_one_line_per_node_and_edge() {
         let mut a = Arch::new(None);
-        let x = a.add("x", Op::Labelled("k=\"3\"".into()), &[a.input()]).unwrap();
+        let x = a
+            .add("x", Op::Labelled("k=\"3\"".into()), &[a.input()])
+            .unwrap();
         a.finish(x).unwrap();
         let dot = a.to_dot();
         assert!(dot.starts_with("digraph arch {"));

@@ -69,7 +69,11 @@ impl Arch {
                             .copied()
                             .collect();
                         terms.sort_unstable();
-                        if terms.is_empty() { Value::Zero } else { Value::Sum(terms) }
+                        if terms.is_empty() {
+                            Value::Zero
+                        } else {
+                            Value::Sum(terms)
+                        }
                     }
                     HashRole::Opaque => {
                         if !inputs.is_empty() && inputs.iter().all(|v| matches!(v, Value::Zero)) {
@@ -158,7 +162,10 @@ mod tests {
             a.canonical_hash()
         };
         assert_eq!(plain(false, conv()), plain(true, conv()));
-        assert_ne!(plain(false, conv()), plain(false, Op::Conv(Conv::relu_conv_bn(4, 1, 1))));
+        assert_ne!(
+            plain(false, conv()),
+            plain(false, Op::Conv(Conv::relu_conv_bn(4, 1, 1)))
+        );
     }
 
     #[test]

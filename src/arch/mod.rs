@@ -117,8 +117,14 @@ impl Arch {
                 inputs.len()
             )));
         }
-        if let Some(bad) = inputs.iter().find(|i| self.graph.node_weight(**i).is_none()) {
-            return Err(Error::Arch(format!("node `{name}` reads a missing node {}", bad.index())));
+        if let Some(bad) = inputs
+            .iter()
+            .find(|i| self.graph.node_weight(**i).is_none())
+        {
+            return Err(Error::Arch(format!(
+                "node `{name}` reads a missing node {}",
+                bad.index()
+            )));
         }
         let shapes: Option<Vec<Shape>> = inputs.iter().map(|i| self.graph[*i].shape).collect();
         let shape = match (&op, shapes) {
@@ -211,7 +217,9 @@ mod tests {
     #[test]
     fn shapes_are_inferred_and_mismatches_refused() {
         let mut a = Arch::new(Some(Shape::new(3, 8, 8)));
-        let c = a.add("c", Op::Conv(Conv::conv_bn(4, 3, 2)), &[a.input()]).unwrap();
+        let c = a
+            .add("c", Op::Conv(Conv::conv_bn(4, 3, 2)), &[a.input()])
+            .unwrap();
         assert_eq!(a.node(c).shape, Some(Shape::new(4, 4, 4)));
         let err = a.add("sum", Op::Add, &[a.input(), c]).unwrap_err();
         assert!(err.to_string().contains("adds 3x8x8 and 4x4x4"), "{err}");
@@ -222,7 +230,10 @@ mod tests {
     #[test]
     fn zero_width_and_oversized_windows_are_errors() {
         let mut a = Arch::new(Some(Shape::new(3, 1, 1)));
-        assert!(a.add("c", Op::Conv(Conv::plain(0, 1, 1)), &[a.input()]).is_err());
+        assert!(
+            a.add("c", Op::Conv(Conv::plain(0, 1, 1)), &[a.input()])
+                .is_err()
+        );
         let pool = Op::Pool {
             kind: PoolKind::Max,
             kernel: 2,
@@ -234,7 +245,9 @@ mod tests {
     #[test]
     fn params_and_macs_count_convs_norms_and_linear_layers() {
         let mut a = Arch::new(Some(Shape::new(3, 32, 32)));
-        let stem = a.add("stem", Op::Conv(Conv::conv_bn(16, 3, 1)), &[a.input()]).unwrap();
+        let stem = a
+            .add("stem", Op::Conv(Conv::conv_bn(16, 3, 1)), &[a.input()])
+            .unwrap();
         let gap = a.add("gap", Op::GlobalAvgPool, &[stem]).unwrap();
         let fc = a
             .add(
@@ -255,7 +268,9 @@ mod tests {
     #[test]
     fn shapeless_graphs_have_no_counts() {
         let mut a = Arch::new(None);
-        let x = a.add("lr", Op::Labelled("lr=0.1".into()), &[a.input()]).unwrap();
+        let x = a
+            .add("lr", Op::Labelled("lr=0.1".into()), &[a.input()])
+            .unwrap();
         a.finish(x).unwrap();
         assert_eq!(a.params(), None);
         assert_eq!(a.macs(), None);

@@ -149,7 +149,9 @@ impl Op {
                     s.push_str("_bn");
                 }
                 s.push_str(&format!("(c{}", c.out_channels));
-                for (name, value, default) in [("s", c.stride, 1), ("d", c.dilation, 1), ("g", c.groups, 1)] {
+                for (name, value, default) in
+                    [("s", c.stride, 1), ("d", c.dilation, 1), ("g", c.groups, 1)]
+                {
                     if value != default {
                         s.push_str(&format!(",{name}{value}"));
                     }
@@ -160,7 +162,11 @@ impl Op {
                 s.push(')');
                 s
             }
-            Op::Pool { kind, kernel, stride } => {
+            Op::Pool {
+                kind,
+                kernel,
+                stride,
+            } => {
                 let k = match kind {
                     PoolKind::Avg => "avg",
                     PoolKind::Max => "max",
@@ -211,10 +217,17 @@ impl Op {
             }
             Op::Concat => {
                 let s = one()?;
-                if let Some(other) = inputs.iter().find(|i| (i.height, i.width) != (s.height, s.width)) {
+                if let Some(other) = inputs
+                    .iter()
+                    .find(|i| (i.height, i.width) != (s.height, s.width))
+                {
                     return Err(format!("concatenates {s} and {other}"));
                 }
-                Ok(Shape::new(inputs.iter().map(|i| i.channels).sum(), s.height, s.width))
+                Ok(Shape::new(
+                    inputs.iter().map(|i| i.channels).sum(),
+                    s.height,
+                    s.width,
+                ))
             }
             Op::Conv(c) => {
                 let s = one()?;
@@ -222,7 +235,11 @@ impl Op {
                     return Err(format!("{} has a zero size", self.key()));
                 }
                 if s.channels % c.groups != 0 || c.out_channels % c.groups != 0 {
-                    return Err(format!("{} does not divide {} input channels into groups", self.key(), s.channels));
+                    return Err(format!(
+                        "{} does not divide {} input channels into groups",
+                        self.key(),
+                        s.channels
+                    ));
                 }
                 let h = window_out(s.height, c.kernel[0], c.stride, c.padding(0), c.dilation)?;
                 let w = window_out(s.width, c.kernel[1], c.stride, c.padding(1), c.dilation)?;
@@ -285,11 +302,19 @@ impl Op {
     }
 }
 
-fn window_out(size: usize, kernel: usize, stride: usize, pad: usize, dilation: usize) -> Result<usize, String> {
+fn window_out(
+    size: usize,
+    kernel: usize,
+    stride: usize,
+    pad: usize,
+    dilation: usize,
+) -> Result<usize, String> {
     let span = dilation * (kernel - 1) + 1;
     let padded = size + 2 * pad;
     if padded < span {
-        return Err(format!("a {kernel}x{kernel} window does not fit a size of {size}"));
+        return Err(format!(
+            "a {kernel}x{kernel} window does not fit a size of {size}"
+        ));
     }
     Ok((padded - span) / stride + 1)
 }

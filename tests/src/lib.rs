@@ -1,1 +1,82 @@
-//! x
+//! # archforge-tests — end-to-end and conformance checks
+//!
+//! Helpers for the tests in `tests/tests/`: where the experiment files are, how to run the
+//! real `archforge` binary, and how to read a run folder back.
+//!
+//! The binary is the one `cargo test --workspace` builds beside the test executables
+//! (`target/<profile>/archforge`); the experiments crate's own integration tests make Cargo
+//! build it in the same invocation.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The folder holding the shipped experiment files.
+pub fn experiments_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../experiments")
+}
+
+/// Every shipped experiment file, sorted.
+pub fn experiment_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(experiments_dir())
+        .expect("the experiments folder is readable")
+        .map(|e| e.expect("a readable entry").path())
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "toml")
+                && p.file_name().is_some_and(|n| n != "Cargo.toml")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The `archforge` binary built by this `cargo test` run.
+pub fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable has a path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executables live in target/<profile>/deps");
+    let bin = profile_dir.join(format!("archforge{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` so Cargo builds the binary",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs `archforge` with `args` in `dir`.
+pub fn archforge(dir: &Path, args: &[&str]) -> Output {
+    Command::new(binary())
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary starts")
+}
+
+/// Standard error of a finished command, as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Standard output of a finished command, as text.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A CSV file's header and rows, as text.
+pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut reader =
+        csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let header = reader
+        .headers()
+        .expect("a header")
+        .iter()
+        .map(String::from)
+        .collect();
+    let rows = reader
+        .records()
+        .map(|r| r.expect("a row").iter().map(String::from).collect())
+        .collect();
+    (header, rows)
+}

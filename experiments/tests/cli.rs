@@ -1,0 +1,143 @@
+//! The binary's handling of bad command lines and bad experiment files: one line on stderr
+//! naming the file and place, exit code 1, no panic, nothing written.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn archforge(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_archforge"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary starts")
+}
+
+const GOOD: &str = r#"name = "t"
+[environment]
+kind = "toy"
+[budget]
+evaluations = 10
+[[controller]]
+kind = "random"
+"#;
+
+/// Runs `args` on an experiment file with `text`, expecting failure; returns stderr.
+fn fails(text: &str, args: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("exp.toml"), text).unwrap();
+    let mut all = args.to_vec();
+    all.push("exp.toml");
+    all.extend(["--out", "out"]);
+    let out = archforge(dir.path(), &all);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        !dir.path().join("out").exists(),
+        "nothing is written on a bad file"
+    );
+    err
+}
+
+#[test]
+fn unknown_keys_and_names_point_into_the_file() {
+    let err = fails(
+        &GOOD.replace("evaluations = 10", "evaluations = 10\nevals = 3"),
+        &["run"],
+    );
+    assert!(err.contains("exp.toml:6:1: unknown field `evals`"), "{err}");
+    let err = fails(&GOOD.replace("\"random\"", "\"randm\""), &["compare"]);
+    assert!(
+        err.contains("exp.toml:7:8: unknown variant `randm`") && err.contains("`evolution`"),
+        "{err}"
+    );
+    let err = fails(&GOOD.replace("\"toy\"", "\"nb202\""), &["run"]);
+    assert!(
+        err.contains("exp.toml:3:8: unknown variant `nb202`") && err.contains("`nb201`, `tabular`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn impossible_settings_are_refused_before_running() {
+    let err = fails(
+        &GOOD.replace("evaluations = 10", "evaluations = 0"),
+        &["run"],
+    );
+    assert!(
+        err.contains("exp.toml:5:1: the budget must allow at least 1 evaluation"),
+        "{err}"
+    );
+    let err = fails(
+        &format!("seed = 18446744073709551615\n{GOOD}"),
+        &["compare", "--seeds", "3"],
+    );
+    assert!(err.contains("overflow"), "{err}");
+    let missing = GOOD.replace(
+        "kind = \"toy\"",
+        "kind = \"tabular\"\ncsv = \"nope.csv\"\nsearch_metric = \"a\"\nreported_metric = \"b\"\ndecisions = [{ column = \"x\" }]",
+    );
+    let err = fails(&missing, &["run"]);
+    assert!(
+        err.contains("nope.csv") && err.contains("cannot read"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_table_without_the_named_columns_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.csv"), "x,acc\n1,2\n").unwrap();
+    let text = GOOD.replace(
+        "kind = \"toy\"",
+        "kind = \"tabular\"\ncsv = \"t.csv\"\nsearch_metric = \"acc\"\nreported_metric = \"test\"\ndecisions = [{ column = \"x\" }]",
+    );
+    std::fs::write(dir.path().join("exp.toml"), text).unwrap();
+    let out = archforge(dir.path(), &["run", "exp.toml", "--out", "out"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("no column `test` (columns: x, acc)"), "{err}");
+}
+
+#[test]
+fn run_needs_one_controller_and_a_known_name() {
+    let two = format!("{GOOD}[[controller]]\nkind = \"evolution\"\n");
+    let err = fails(&two, &["run"]);
+    assert!(
+        err.contains("pick one with --controller (random, evolution)"),
+        "{err}"
+    );
+    let err = fails(&two, &["run", "--controller", "mcts"]);
+    assert!(err.contains("unknown controller `mcts`"), "{err}");
+}
+
+#[test]
+fn a_missing_file_is_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = archforge(dir.path(), &["run", "missing.toml"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        err.starts_with("error: missing.toml: cannot read the experiment file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn list_names_every_registered_part() {
+    let out = archforge(Path::new("."), &["list"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    for name in [
+        "nb201",
+        "tabular",
+        "toy",
+        "random",
+        "evolution",
+        "table",
+        "search-metric",
+    ] {
+        assert!(text.contains(name), "{name} missing from:\n{text}");
+    }
+}

@@ -1,0 +1,261 @@
+//! End-to-end runs of the real binary on the shipped experiment files: the run folder holds
+//! every promised file, the same file and seed give the same evaluations, and results are
+//! never overwritten.
+
+use archforge_tests::{archforge, experiments_dir, read_csv, stderr, stdout};
+use std::path::Path;
+
+fn exp(name: &str) -> String {
+    experiments_dir().join(name).display().to_string()
+}
+
+/// The ledger without its wall-clock column.
+fn ledger_without_wall_time(dir: &Path) -> Vec<Vec<String>> {
+    let (header, rows) = read_csv(&dir.join("evaluations.csv"));
+    let wall = header
+        .iter()
+        .position(|h| h == "wall_seconds")
+        .expect("a wall_seconds column");
+    rows.into_iter()
+        .map(|mut r| {
+            r.remove(wall);
+            r
+        })
+        .collect()
+}
+
+#[test]
+fn run_writes_a_complete_run_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = archforge(
+        dir.path(),
+        &[
+            "run",
+            &exp("nb201-evolution.toml"),
+            "--seed",
+            "4",
+            "--budget",
+            "40",
+            "--out",
+            "r",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = dir.path().join("r");
+    for f in [
+        "experiment.toml",
+        "evaluations.csv",
+        "summary.csv",
+        "summary.md",
+        "best_so_far.svg",
+        "best.json",
+        "best.dot",
+    ] {
+        assert!(run.join(f).exists(), "{f} missing");
+    }
+    let (header, rows) = read_csv(&run.join("evaluations.csv"));
+    for column in [
+        "controller",
+        "seed",
+        "step",
+        "arch",
+        "search_metric",
+        "reported_metric",
+        "reward",
+        "status",
+    ] {
+        assert!(
+            header.iter().any(|h| h == column),
+            "column {column} missing"
+        );
+    }
+    assert_eq!(rows.len(), 40);
+    assert!(rows.iter().all(|r| r[1] == "4"));
+    let resolved = std::fs::read_to_string(run.join("experiment.toml")).unwrap();
+    assert!(
+        resolved.contains("seed = 4") && resolved.contains("evaluations = 40"),
+        "{resolved}"
+    );
+    let best: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("best.json")).unwrap()).unwrap();
+    assert!(best["reported_metric"].as_f64().is_some());
+    assert!(
+        best["graph"]["nodes"]
+            .as_array()
+            .is_some_and(|n| n.len() > 100)
+    );
+    assert!(stdout(&out).contains("Best architecture"));
+    let svg = std::fs::read_to_string(run.join("best_so_far.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("evolution"));
+}
+
+#[test]
+fn the_same_file_and_seed_give_the_same_evaluations() {
+    let dir = tempfile::tempdir().unwrap();
+    for out in ["a", "b"] {
+        let o = archforge(
+            dir.path(),
+            &[
+                "compare",
+                &exp("tabular-example.toml"),
+                "--seeds",
+                "4",
+                "--jobs",
+                "2",
+                "--out",
+                out,
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let a = ledger_without_wall_time(&dir.path().join("a"));
+    assert!(!a.is_empty());
+    assert_eq!(a, ledger_without_wall_time(&dir.path().join("b")));
+    let summary =
+        |d: &str| std::fs::read_to_string(dir.path().join(d).join("summary.csv")).unwrap();
+    assert_eq!(summary("a"), summary("b"));
+    let o = archforge(
+        dir.path(),
+        &[
+            "compare",
+            &exp("tabular-example.toml"),
+            "--seeds",
+            "4",
+            "--seed",
+            "9",
+            "--out",
+            "c",
+        ],
+    );
+    assert!(o.status.success());
+    assert_ne!(a, ledger_without_wall_time(&dir.path().join("c")));
+}
+
+#[test]
+fn compare_reports_every_controller_against_random_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = archforge(
+        dir.path(),
+        &[
+            "compare",
+            &exp("nb201-compare.toml"),
+            "--seeds",
+            "3",
+            "--budget",
+            "60",
+            "--out",
+            "r",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (header, rows) = read_csv(&dir.path().join("r/summary.csv"));
+    assert_eq!(header[..3], ["controller", "evaluations", "runs"]);
+    let ri = header
+        .iter()
+        .position(|h| h == "relative_improvement")
+        .unwrap();
+    // Checkpoints above the overridden budget are dropped; the budget itself is reported.
+    let keys: Vec<(String, String)> = rows.iter().map(|r| (r[0].clone(), r[1].clone())).collect();
+    assert_eq!(
+        keys,
+        [
+            ("random", "50"),
+            ("random", "60"),
+            ("evolution", "50"),
+            ("evolution", "60")
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    assert!(rows.iter().all(|r| r[2] == "3"));
+    assert!(
+        rows.iter()
+            .filter(|r| r[0] == "random")
+            .all(|r| r[ri].parse::<f64>().unwrap() == 0.0)
+    );
+    let (_, ledger) = read_csv(&dir.path().join("r/evaluations.csv"));
+    assert_eq!(ledger.len(), 2 * 3 * 60);
+    let md = std::fs::read_to_string(dir.path().join("r/summary.md")).unwrap();
+    assert!(md.contains("| evolution | 60 | 3 |"), "{md}");
+}
+
+#[test]
+fn free_duplicates_and_invalid_rows_are_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = archforge(
+        dir.path(),
+        &[
+            "compare",
+            &exp("tabular-example.toml"),
+            "--seeds",
+            "3",
+            "--out",
+            "r",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (header, rows) = read_csv(&dir.path().join("r/evaluations.csv"));
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    // The simulated-seconds budget or the 12 evaluations end each run; repeats served by the
+    // cache are recorded but not counted.
+    let counted = rows.iter().filter(|r| r[col("counted")] == "true").count();
+    assert!(counted <= 2 * 3 * 12);
+    let cached: Vec<_> = rows.iter().filter(|r| r[col("cached")] == "true").collect();
+    assert!(!cached.is_empty());
+    for r in cached {
+        assert_eq!(r[col("counted")], "false");
+    }
+    let invalid: Vec<_> = rows
+        .iter()
+        .filter(|r| r[col("status")] == "invalid")
+        .collect();
+    assert!(!invalid.is_empty());
+    for r in invalid {
+        assert_eq!(r[col("reward")], "0.0");
+        assert!(r[col("reason")].contains("not in the table"));
+    }
+}
+
+#[test]
+fn an_existing_run_folder_is_never_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("r")).unwrap();
+    std::fs::write(dir.path().join("r/keep.txt"), "results").unwrap();
+    let o = archforge(
+        dir.path(),
+        &[
+            "run",
+            &exp("toy-evolution.toml"),
+            "--controller",
+            "random",
+            "--out",
+            "r",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("r/keep.txt")).unwrap(),
+        "results"
+    );
+}
+
+#[test]
+fn the_default_run_folder_is_under_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = archforge(
+        dir.path(),
+        &["run", &exp("nb201-random.toml"), "--budget", "5"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let runs: Vec<_> = std::fs::read_dir(dir.path().join("runs"))
+        .unwrap()
+        .collect();
+    assert_eq!(runs.len(), 1);
+    let name = runs[0]
+        .as_ref()
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .into_owned();
+    assert!(name.starts_with("nb201-random-20"), "{name}");
+}
