@@ -89,17 +89,16 @@ pub trait Environment: Send + Sync {
 pub fn validate(env: &dyn Environment, decisions: &[usize]) -> Result<()> {
     for position in 0..=decisions.len() {
         match env.next_choice(&decisions[..position])? {
-            Some(choice) if position < decisions.len() => {
-                if !choice.is_legal(decisions[position]) {
-                    return Err(Error::InvalidDecisions {
-                        decisions: decisions.to_vec(),
-                        reason: format!(
-                            "option {} is not legal at position {position}",
-                            decisions[position]
-                        ),
-                    });
-                }
+            Some(choice) if position < decisions.len() && !choice.is_legal(decisions[position]) => {
+                return Err(Error::InvalidDecisions {
+                    decisions: decisions.to_vec(),
+                    reason: format!(
+                        "option {} is not legal at position {position}",
+                        decisions[position]
+                    ),
+                });
             }
+            Some(_) if position < decisions.len() => {}
             Some(_) => {
                 return Err(Error::InvalidDecisions {
                     decisions: decisions.to_vec(),
