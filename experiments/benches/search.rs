@@ -11,19 +11,30 @@ use std::path::Path;
 fn load(name: &str) -> ExperimentFile {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
     let mut file = ExperimentFile::load(&path).expect("the shipped experiment loads");
-    file.override_with(None, None, Some(100)).expect("a valid override");
+    file.override_with(None, None, Some(100))
+        .expect("a valid override");
     file
 }
 
 fn benches(c: &mut Criterion) {
     let random = load("nb201-random.toml");
     let prepared = Prepared::new(&random).expect("the experiment builds");
-    c.bench_function("nb201 build candidate (skeleton graph + counts + hash)", |b| {
-        b.iter(|| {
-            let candidate = prepared.env().build(black_box(&[3, 2, 1, 4, 0, 3])).unwrap();
-            black_box((candidate.arch.params(), candidate.arch.macs(), candidate.hash))
-        })
-    });
+    c.bench_function(
+        "nb201 build candidate (skeleton graph + counts + hash)",
+        |b| {
+            b.iter(|| {
+                let candidate = prepared
+                    .env()
+                    .build(black_box(&[3, 2, 1, 4, 0, 3]))
+                    .unwrap();
+                black_box((
+                    candidate.arch.params(),
+                    candidate.arch.macs(),
+                    candidate.hash,
+                ))
+            })
+        },
+    );
     c.bench_function("nb201 random search, 100 evaluations", |b| {
         b.iter(|| prepared.run(0, black_box(1), &mut |_| Ok(())).unwrap())
     });

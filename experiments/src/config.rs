@@ -259,6 +259,12 @@ impl ExperimentFile {
                 ));
             }
         }
+        if !b.count_duplicates && b.cache == CacheMode::Off {
+            return Err(self.error(
+                at("budget", "count_duplicates"),
+                "count_duplicates = false needs a cache (`exact` or `canonical`) to recognise repeats",
+            ));
+        }
         if !e.objective.invalid_reward.is_finite() {
             return Err(self.error(
                 at("objective", "invalid_reward"),
@@ -486,6 +492,19 @@ population = 5
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("exp.toml:6:15: invalid type"), "{err}");
+    }
+
+    #[test]
+    fn free_repeats_need_a_cache() {
+        let text = GOOD.replace(
+            "evaluations = 30",
+            "evaluations = 30\ncount_duplicates = false\ncache = \"off\"",
+        );
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(
+            err.starts_with("exp.toml:7:1: count_duplicates = false needs a cache"),
+            "{err}"
+        );
     }
 
     #[test]

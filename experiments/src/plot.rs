@@ -1,4 +1,5 @@
-//! Plots, drawn as SVG with plotters: best-so-far curves with a band per controller.
+//! Plots, drawn as SVG with plotters: best-so-far curves with a band per controller, against
+//! evaluations on a log scale so that the early search is as visible as the late one.
 
 use anyhow::{Result, anyhow};
 use plotters::prelude::*;
@@ -44,10 +45,15 @@ pub fn best_so_far(path: &Path, title: &str, curves: &[Curve]) -> Result<()> {
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(60)
-            .build_cartesian_2d(1.0..x_max.max(2.0), (y_min - pad)..(y_max + pad))?;
+            .build_cartesian_2d(
+                (1.0..x_max.max(2.0)).log_scale(),
+                (y_min - pad)..(y_max + pad),
+            )?;
         chart
             .configure_mesh()
-            .x_desc("evaluations")
+            .x_desc("evaluations (log scale)")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.2}"))
             .y_desc("reported metric of best-so-far (mean ± std)")
             .draw()?;
         for (i, curve) in curves.iter().enumerate() {

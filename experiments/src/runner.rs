@@ -235,10 +235,15 @@ fn order_ledger(
     experiment: &crate::config::Experiment,
 ) -> Result<()> {
     let mut rows = Ledger::read(path)?;
+    let order: std::collections::HashMap<(String, u64), usize> = tasks
+        .iter()
+        .enumerate()
+        .map(|(i, &(c, s))| ((experiment.controller[c].name(), s), i))
+        .collect();
     let position = |row: &Row| {
-        tasks
-            .iter()
-            .position(|&(c, s)| s == row.seed && experiment.controller[c].name() == row.controller)
+        order
+            .get(&(row.controller.clone(), row.seed))
+            .copied()
             .unwrap_or(usize::MAX)
     };
     rows.sort_by_cached_key(|r| (position(r), r.proposal));

@@ -92,20 +92,19 @@ fn run_writes_a_complete_run_folder() {
 #[test]
 fn the_same_file_and_seed_give_the_same_evaluations() {
     let dir = tempfile::tempdir().unwrap();
-    for out in ["a", "b"] {
-        let o = archforge(
-            dir.path(),
-            &[
-                "compare",
-                &exp("tabular-example.toml"),
-                "--seeds",
-                "4",
-                "--jobs",
-                "2",
-                "--out",
-                out,
-            ],
-        );
+    // One run at a time, then two in parallel: the ledger must not depend on scheduling.
+    for (out, jobs) in [("a", "1"), ("b", "2")] {
+        let args = [
+            "compare",
+            &exp("tabular-example.toml"),
+            "--seeds",
+            "4",
+            "--jobs",
+            jobs,
+            "--out",
+            out,
+        ];
+        let o = archforge(dir.path(), &args);
         assert!(o.status.success(), "{}", stderr(&o));
     }
     let a = ledger_without_wall_time(&dir.path().join("a"));
@@ -258,4 +257,43 @@ fn the_default_run_folder_is_under_runs() {
         .to_string_lossy()
         .into_owned();
     assert!(name.starts_with("nb201-random-20"), "{name}");
+}
+
+#[test]
+fn a_killed_run_keeps_every_evaluation_already_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(archforge_tests::binary())
+        .args([
+            "compare",
+            &exp("nb201-compare.toml"),
+            "--seeds",
+            "100000",
+            "--jobs",
+            "2",
+            "--out",
+            "r",
+        ])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ledger = dir.path().join("r/evaluations.csv");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_to_string(&ledger).map_or(0, |t| t.lines().count()) < 500 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run wrote nothing in 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (header, rows) = read_csv(&ledger);
+    assert!(rows.len() >= 499);
+    assert!(
+        rows.iter().all(|r| r.len() == header.len()),
+        "every written row is whole"
+    );
+    assert!(!dir.path().join("r/summary.csv").exists());
 }
