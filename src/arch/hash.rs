@@ -49,25 +49,32 @@ impl Arch {
     /// The canonical hash of the function this architecture computes. A graph without an
     /// output hashes as the value of its last node.
     pub fn canonical_hash(&self) -> ArchHash {
+        // Node `n`'s value is `values[representative[n]]`: a transparent node shares its
+        // input's value instead of copying it.
         let mut values: Vec<Value> = Vec::with_capacity(self.len());
+        let mut representative: Vec<usize> = Vec::with_capacity(self.len());
+        let mut op_digests: Vec<(&super::Op, u64)> = Vec::new();
+        let mut inputs = Vec::new();
         for id in self.node_ids() {
             let node = self.node(id);
-            let inputs: Vec<&Value> = self.inputs(id).iter().map(|i| &values[i.index()]).collect();
+            self.inputs_into(id, &mut inputs);
+            let input = |k: usize| &values[representative[inputs[k].index()]];
             let value = if id == self.input() {
                 Value::Sum(vec![hash_words("input", &[])])
             } else {
                 match node.op.hash_role() {
-                    HashRole::Transparent => inputs[0].clone(),
+                    HashRole::Transparent => {
+                        representative.push(representative[inputs[0].index()]);
+                        continue;
+                    }
                     HashRole::Zero => Value::Zero,
                     HashRole::Sum => {
-                        let mut terms: Vec<u64> = inputs
-                            .iter()
-                            .flat_map(|v| match v {
-                                Value::Zero => &[][..],
-                                Value::Sum(t) => &t[..],
-                            })
-                            .copied()
-                            .collect();
+                        let mut terms: Vec<u64> = Vec::new();
+                        for k in 0..inputs.len() {
+                            if let Value::Sum(t) = input(k) {
+                                terms.extend_from_slice(t);
+                            }
+                        }
                         terms.sort_unstable();
                         if terms.is_empty() {
                             Value::Zero
@@ -76,19 +83,35 @@ impl Arch {
                         }
                     }
                     HashRole::Opaque => {
-                        if !inputs.is_empty() && inputs.iter().all(|v| matches!(v, Value::Zero)) {
+                        if !inputs.is_empty()
+                            && (0..inputs.len()).all(|k| matches!(input(k), Value::Zero))
+                        {
                             Value::Zero
                         } else {
-                            let digests: Vec<u64> = inputs.iter().map(|v| v.digest()).collect();
-                            Value::Sum(vec![hash_words(&node.op.key(), &digests)])
+                            let op_digest = match op_digests.iter().find(|(op, _)| *op == &node.op)
+                            {
+                                Some(&(_, d)) => d,
+                                None => {
+                                    let d = hash_words(&node.op.key(), &[]);
+                                    op_digests.push((&node.op, d));
+                                    d
+                                }
+                            };
+                            let mut words = Vec::with_capacity(inputs.len() + 1);
+                            words.push(op_digest);
+                            words.extend((0..inputs.len()).map(|k| input(k).digest()));
+                            Value::Sum(vec![hash_words("op", &words)])
                         }
                     }
                 }
             };
+            representative.push(values.len());
             values.push(value);
         }
-        let result = self.output().map_or(values.len() - 1, |o| o.index());
-        ArchHash(values[result].digest())
+        let result = self
+            .output()
+            .map_or(representative.len() - 1, |o| o.index());
+        ArchHash(values[representative[result]].digest())
     }
 }
 

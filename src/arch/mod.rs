@@ -18,6 +18,7 @@ pub use op::{Conv, Op, PoolKind};
 use crate::error::{Error, Result};
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -170,13 +171,25 @@ impl Arch {
 
     /// The inputs of `id` in slot order.
     pub fn inputs(&self, id: NodeId) -> Vec<NodeId> {
-        let mut edges: Vec<(usize, NodeId)> = self
-            .graph
-            .edges_directed(id, Direction::Incoming)
-            .map(|e| (*e.weight(), petgraph::visit::EdgeRef::source(&e)))
-            .collect();
-        edges.sort_unstable();
-        edges.into_iter().map(|(_, n)| n).collect()
+        let mut inputs = Vec::new();
+        self.inputs_into(id, &mut inputs);
+        inputs
+    }
+
+    /// Fills `inputs` with the inputs of `id` in slot order (a reusable buffer for
+    /// traversals that visit every node).
+    pub(crate) fn inputs_into(&self, id: NodeId, inputs: &mut Vec<NodeId>) {
+        inputs.clear();
+        // petgraph lists a node's edges in reverse order of addition, and `add` adds them in
+        // slot order and never changes them.
+        let edges = self.graph.edges_directed(id, Direction::Incoming);
+        inputs.extend(edges.map(|e| e.source()));
+        inputs.reverse();
+        debug_assert!(
+            self.graph
+                .edges_directed(id, Direction::Incoming)
+                .all(|e| inputs.get(*e.weight()) == Some(&e.source()))
+        );
     }
 
     /// The shape of the output, when known.
@@ -186,27 +199,32 @@ impl Arch {
 
     /// Total trainable parameters, or `None` when shapes are unknown.
     pub fn params(&self) -> Option<u64> {
-        self.sum_over_nodes(|op, inputs, _| op.params(inputs))
+        self.counts().map(|(params, _)| params)
     }
 
     /// Total multiply-accumulates of one forward pass on one example, or `None` when shapes
     /// are unknown.
     pub fn macs(&self) -> Option<u64> {
-        self.sum_over_nodes(|op, inputs, out| op.macs(inputs, out))
+        self.counts().map(|(_, macs)| macs)
     }
 
-    fn sum_over_nodes(&self, count: impl Fn(&Op, &[Shape], Shape) -> u64) -> Option<u64> {
-        let mut total = 0;
+    /// Parameters and multiply-accumulates together, in one pass over the graph.
+    pub fn counts(&self) -> Option<(u64, u64)> {
+        let (mut params, mut macs) = (0, 0);
+        let mut inputs = Vec::new();
+        let mut shapes = Vec::new();
         for id in self.graph.node_indices() {
             let node = &self.graph[id];
-            let inputs: Vec<Shape> = self
-                .inputs(id)
-                .into_iter()
-                .map(|i| self.graph[i].shape)
-                .collect::<Option<_>>()?;
-            total += count(&node.op, &inputs, node.shape?);
+            self.inputs_into(id, &mut inputs);
+            shapes.clear();
+            for i in &inputs {
+                shapes.push(self.graph[*i].shape?);
+            }
+            let out = node.shape?;
+            params += node.op.params(&shapes);
+            macs += node.op.macs(&shapes, out);
         }
-        Some(total)
+        Some((params, macs))
     }
 }
 

@@ -50,11 +50,12 @@ impl Evaluator for TableEvaluator {
         };
         let cost = row.cost.unwrap_or(0.0);
         budget.charge(1, cost);
+        let counts = candidate.arch.counts();
         Outcome::ok(Metrics {
             search: Some(row.search),
             reported: Some(row.reported),
-            params: candidate.arch.params(),
-            macs: candidate.arch.macs(),
+            params: counts.map(|(params, _)| params),
+            macs: counts.map(|(_, macs)| macs),
             latency_ms: None,
             simulated_seconds: cost,
         })
