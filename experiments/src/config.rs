@@ -339,7 +339,9 @@ impl ExperimentFile {
 
     /// The experiment as TOML, resolved.
     pub fn resolved_toml(&self) -> String {
-        toml::to_string_pretty(&self.experiment).expect("an experiment is always serialisable")
+        let mut resolved = self.experiment.clone();
+        resolved.report.checkpoints = self.checkpoints();
+        toml::to_string_pretty(&resolved).expect("an experiment is always serialisable")
     }
 }
 
@@ -450,8 +452,11 @@ population = 5
         assert_eq!(f.checkpoints(), [10, 20, 30]);
         let resolved = f.resolved_toml();
         assert!(resolved.contains("count_duplicates = true"), "{resolved}");
-        // The resolved file reads back to the same experiment.
-        assert_eq!(parse(&resolved).unwrap().experiment, f.experiment);
+        // The resolved file reads back to the same experiment, its checkpoints spelled out.
+        let back = parse(&resolved).unwrap();
+        assert_eq!(back.experiment.report.checkpoints, [10, 20, 30]);
+        assert_eq!(back.experiment.controller, f.experiment.controller);
+        assert_eq!(back.checkpoints(), f.checkpoints());
     }
 
     #[test]
