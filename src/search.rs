@@ -53,23 +53,38 @@ pub enum StopReason {
     Exhausted,
 }
 
-/// What a run leaves besides its ledger rows.
+/// What a run leaves besides its ledger rows: its best-so-far curve, kept compactly as the
+/// sequence of improvements and, per counted evaluation, which improvement was best then.
 #[derive(Debug, Clone)]
 pub struct RunResult {
     /// The controller's name.
     pub controller: String,
     /// The seed.
     pub seed: u64,
-    /// After each counted evaluation `i` (index `i - 1`), the best evaluation so far.
-    pub best_so_far: Vec<Option<Best>>,
+    /// Every evaluation that improved on the best so far, in order.
+    pub improvements: Vec<Best>,
+    /// After counted evaluation `i` (index `i - 1`), the index of the best improvement so far.
+    pub curve: Vec<Option<u32>>,
     /// Why it ended.
     pub stop: StopReason,
 }
 
 impl RunResult {
+    /// Counted evaluations the run made.
+    pub fn evaluations(&self) -> usize {
+        self.curve.len()
+    }
+
+    /// The best evaluation after `evaluations` counted evaluations; a run that ended earlier
+    /// answers with the best it ended with.
+    pub fn best_at(&self, evaluations: usize) -> Option<&Best> {
+        let reached = evaluations.min(self.curve.len()).checked_sub(1)?;
+        self.curve[reached].map(|i| &self.improvements[i as usize])
+    }
+
     /// The best evaluation of the whole run.
     pub fn best(&self) -> Option<&Best> {
-        self.best_so_far.last().and_then(Option::as_ref)
+        self.improvements.last()
     }
 }
 
@@ -86,14 +101,23 @@ pub fn run(
     let mut result = RunResult {
         controller: settings.controller.clone(),
         seed: settings.seed,
-        best_so_far: Vec::new(),
+        improvements: Vec::new(),
+        curve: Vec::new(),
         stop: StopReason::Budget,
     };
-    let mut best: Option<Best> = None;
     let mut proposals = 0u64;
     let mut free_in_a_row = 0u64;
     while !budget.exhausted() {
-        let batch = controller.propose(env, settings.batch, rng)?;
+        // Never ask for more than the evaluations left.
+        let left = settings
+            .limits
+            .evaluations
+            .saturating_sub(budget.evaluations());
+        let n = settings
+            .batch
+            .min(usize::try_from(left).unwrap_or(usize::MAX))
+            .max(1);
+        let batch = controller.propose(env, n, rng)?;
         if batch.is_empty() {
             return Err(Error::Controller {
                 controller: settings.controller.clone(),
@@ -151,17 +175,17 @@ pub fn run(
             sink(&row)?;
             proposals += 1;
             if let Some(r) = reward.filter(|_| outcome.status == Status::Ok)
-                && best.as_ref().is_none_or(|b| r > b.reward)
+                && result.best().is_none_or(|b| r > b.reward)
             {
-                best = Some(Best {
+                result.improvements.push(Best {
                     row: row.clone(),
                     reward: r,
                 });
             }
             if counted {
                 free_in_a_row = 0;
-                let spent = budget.evaluations() as usize;
-                result.best_so_far.resize(spent, best.clone());
+                let current = result.improvements.len().checked_sub(1).map(|i| i as u32);
+                result.curve.resize(budget.evaluations() as usize, current);
             } else {
                 free_in_a_row += 1;
             }
@@ -297,8 +321,12 @@ mod tests {
         assert_eq!(rows[2].status, "invalid");
         assert_eq!(rows[2].reward, Some(-5.0));
         assert_eq!(controller.seen[2].status, StatusKind::Invalid);
-        assert_eq!(result.best_so_far.len(), 5);
-        assert_eq!(result.best_so_far[0].as_ref().unwrap().reward, 50.0);
+        assert_eq!(result.evaluations(), 5);
+        assert_eq!(result.best_at(1).unwrap().reward, 50.0);
+        assert_eq!(result.best_at(2).unwrap().reward, 100.0);
+        // Past the end of the run, the final best.
+        assert_eq!(result.best_at(50).unwrap().reward, 100.0);
+        assert!(result.best_at(0).is_none());
         assert_eq!(result.best().unwrap().row.decisions, "2-0-2-0");
         assert_eq!(controller.seen.len(), 5);
     }
@@ -324,7 +352,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(result.stop, StopReason::Exhausted);
-        assert_eq!(result.best_so_far.len(), 2);
+        assert_eq!(result.evaluations(), 2);
         assert!(rows >= MAX_FREE_PROPOSALS);
     }
 
@@ -354,9 +382,11 @@ mod tests {
 
     #[test]
     fn a_panicking_evaluator_becomes_a_failed_row_and_the_run_goes_on() {
+        /// Charges its evaluation, then panics.
         struct Panics;
         impl Evaluator for Panics {
-            fn evaluate(&mut self, c: &Candidate, _: &mut crate::Budget) -> Outcome {
+            fn evaluate(&mut self, c: &Candidate, budget: &mut crate::Budget) -> Outcome {
+                budget.charge(1, 0.0);
                 panic!("shape mismatch in {}", c.label);
             }
         }
@@ -376,7 +406,8 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(rows.len(), 3);
+        // Charged once each: three rows at steps 1, 2, 3.
+        assert_eq!(rows.iter().map(|r| r.step).collect::<Vec<_>>(), [1, 2, 3]);
         assert!(
             rows.iter()
                 .all(|r| r.status == "failed" && r.reason.contains("shape mismatch in 0-0-0-0"))

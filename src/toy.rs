@@ -39,7 +39,7 @@ impl Toy {
     /// A toy space of `length` decisions with `options` options each (at least 2; the table
     /// lists every sequence, so keep `options ^ length` small).
     pub fn new(length: usize, options: usize) -> Result<Self> {
-        if length == 0 || options < 2 || (options as f64).powi(length as i32) > 1e6 {
+        if length == 0 || options < 2 || (options as f64).powf(length as f64) > 1e6 {
             return Err(Error::InvalidDecisions {
                 decisions: vec![],
                 reason: "toy: length >= 1, options >= 2 and at most 1e6 sequences".into(),

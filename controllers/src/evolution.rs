@@ -67,12 +67,13 @@ pub struct Evolution {
 }
 
 impl Evolution {
-    /// A controller for `config`; P and S must be at least 1.
+    /// A controller for `config`; P and S must be at least 1, and S at most P.
     pub fn new(config: EvolutionConfig) -> Result<Self> {
-        if config.population == 0 || config.sample == 0 {
+        if config.population == 0 || config.sample == 0 || config.sample > config.population {
             return Err(Error::Controller {
                 controller: "evolution".into(),
-                reason: "population and sample must be at least 1".into(),
+                reason: "population and sample must be at least 1, sample at most population"
+                    .into(),
             });
         }
         Ok(Evolution {
@@ -165,6 +166,7 @@ mod tests {
         let toy = Toy::new(4, 3).unwrap();
         let mut evo = Evolution::new(EvolutionConfig {
             population: 2,
+            sample: 2,
             ..EvolutionConfig::default()
         })
         .unwrap();
@@ -213,8 +215,8 @@ mod tests {
     }
 
     #[test]
-    fn zero_population_or_sample_is_refused() {
-        for (population, sample) in [(0, 3), (10, 0)] {
+    fn impossible_population_or_sample_is_refused() {
+        for (population, sample) in [(0, 3), (10, 0), (3, 4)] {
             let config = EvolutionConfig {
                 population,
                 sample,

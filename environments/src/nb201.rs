@@ -32,6 +32,12 @@ pub const OPS: [&str; 5] = [
     "avg_pool_3x3",
 ];
 
+/// The widest first stage accepted (the benchmark uses 16).
+pub const MAX_CHANNELS: usize = 1024;
+
+/// The most cells per stage accepted (the benchmark uses 5).
+pub const MAX_CELLS: usize = 64;
+
 /// The cell's edges `(from, to)` in decision order.
 pub const EDGES: [(usize, usize); 6] = [(0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3)];
 
@@ -205,10 +211,12 @@ pub fn arch_string(ops: &[usize; 6]) -> String {
 impl Nb201 {
     /// The environment for `config`, scored by the embedded table.
     pub fn new(config: Nb201Config) -> Result<Self> {
-        if config.channels == 0 || config.cells == 0 {
-            return Err(Error::Arch(
-                "nb201: channels and cells must be at least 1".into(),
-            ));
+        if !(1..=MAX_CHANNELS).contains(&config.channels)
+            || !(1..=MAX_CELLS).contains(&config.cells)
+        {
+            return Err(Error::Arch(format!(
+                "nb201: channels must be in 1..={MAX_CHANNELS} and cells in 1..={MAX_CELLS}"
+            )));
         }
         let (search, reported) = config.dataset.columns();
         let mut rows = HashMap::with_capacity(15_625);
@@ -448,12 +456,13 @@ mod tests {
         assert!(e.build(&[0; 5]).is_err());
         assert!(e.build(&[5, 0, 0, 0, 0, 0]).is_err());
         assert!(e.next_choice(&[0; 7]).is_err());
-        assert!(
-            Nb201::new(Nb201Config {
-                channels: 0,
+        for (channels, cells) in [(0, 5), (16, 0), (1 << 40, 5), (16, 100_000_000)] {
+            let config = Nb201Config {
+                channels,
+                cells,
                 ..Nb201Config::default()
-            })
-            .is_err()
-        );
+            };
+            assert!(Nb201::new(config).is_err());
+        }
     }
 }

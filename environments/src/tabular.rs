@@ -5,9 +5,12 @@
 //! in the experiment file or, if not, the column's distinct values (sorted numerically when
 //! they are all numbers, else as text).
 //!
+//! Listed numeric options match cells by value (`1` matches `1.0`), text options exactly.
+//!
 //! A combination of options with no row is still a candidate; the `table` evaluator scores it
-//! `Invalid`. A bad table — a missing column, a metric that is not a number, two rows with the
-//! same decisions — is an error naming the file and the row.
+//! `Invalid`. A bad table or decision list — a missing column, a metric that is not a number, a
+//! negative cost, two rows with the same decisions, an option that matches no row, an option
+//! or a column listed twice — is an error naming the file (and the row).
 
 use archforge::error::{Error, Result};
 use archforge::{
@@ -43,6 +46,16 @@ pub enum OptionValue {
 }
 
 impl OptionValue {
+    /// Whether a table cell holds this option: numbers compare by value (`1` matches `1.0`),
+    /// text exactly.
+    fn matches(&self, cell: &str) -> bool {
+        match self {
+            OptionValue::Integer(i) => cell.parse::<f64>().is_ok_and(|v| v == *i as f64),
+            OptionValue::Float(f) => cell.parse::<f64>().is_ok_and(|v| v == *f),
+            OptionValue::Text(t) => cell == t,
+        }
+    }
+
     fn as_cell(&self) -> String {
         match self {
             OptionValue::Integer(i) => i.to_string(),
@@ -108,6 +121,17 @@ impl Tabular {
                     error(format!("no column `{name}` (columns: {})", have.join(", ")))
                 })
         };
+        let mut seen_columns = std::collections::HashSet::new();
+        if let Some(d) = config
+            .decisions
+            .iter()
+            .find(|d| !seen_columns.insert(d.column.as_str()))
+        {
+            return Err(error(format!(
+                "decision column `{}` is listed twice",
+                d.column
+            )));
+        }
         let decision_cols: Vec<usize> = config
             .decisions
             .iter()
@@ -129,10 +153,14 @@ impl Tabular {
                     .filter(|v| v.is_finite())
                     .ok_or_else(|| error(format!("row {line}: {what} `{text}` is not a number")))
             };
+            let cost = cost_col.map(|c| number(c, "cost")).transpose()?;
+            if let Some(negative) = cost.filter(|c| *c < 0.0) {
+                return Err(error(format!("row {line}: cost {negative} is negative")));
+            }
             let row = TableRow {
                 search: number(search_col, &config.search_metric)?,
                 reported: number(reported_col, &config.reported_metric)?,
-                cost: cost_col.map(|c| number(c, "cost")).transpose()?,
+                cost,
             };
             raw.push((line, decision_cols.iter().map(|&c| cell(c)).collect(), row));
         }
@@ -140,7 +168,8 @@ impl Tabular {
             return Err(error("the table has no rows".into()));
         }
 
-        let options: Vec<Vec<String>> = config
+        // Each decision's options: the listed ones, or the column's distinct values.
+        let options: Vec<Vec<OptionValue>> = config
             .decisions
             .iter()
             .enumerate()
@@ -148,24 +177,55 @@ impl Tabular {
                 Some(list) if list.is_empty() => {
                     Err(error(format!("decision `{}` lists no options", d.column)))
                 }
-                Some(list) => Ok(list.iter().map(OptionValue::as_cell).collect()),
-                None => Ok(distinct_sorted(
-                    raw.iter().map(|(_, values, _)| values[k].as_str()),
-                )),
+                Some(list) => Ok(list.clone()),
+                None => Ok(
+                    distinct_sorted(raw.iter().map(|(_, values, _)| values[k].as_str()))
+                        .into_iter()
+                        .map(OptionValue::Text)
+                        .collect(),
+                ),
             })
             .collect::<Result<_>>()?;
+        let labels: Vec<Vec<String>> = options
+            .iter()
+            .map(|opts| opts.iter().map(OptionValue::as_cell).collect())
+            .collect();
+        for (d, opts) in config.decisions.iter().zip(&labels) {
+            if let Some(dup) = opts
+                .iter()
+                .enumerate()
+                .find(|(i, o)| opts[..*i].contains(o))
+            {
+                return Err(error(format!(
+                    "decision `{}` lists option `{}` twice",
+                    d.column, dup.1
+                )));
+            }
+        }
         let columns: Vec<String> = config.decisions.iter().map(|d| d.column.clone()).collect();
 
         let mut rows = HashMap::new();
         let mut first_line: HashMap<String, u64> = HashMap::new();
+        let mut used: Vec<Vec<bool>> = options.iter().map(|o| vec![false; o.len()]).collect();
         for (line, values, row) in raw {
-            if values
+            // The option each cell holds; a row with a value outside the options is outside
+            // the space.
+            let Some(chosen) = values
                 .iter()
                 .zip(&options)
-                .any(|(v, opts)| !opts.contains(v))
-            {
+                .map(|(v, opts)| opts.iter().position(|o| o.matches(v)))
+                .collect::<Option<Vec<usize>>>()
+            else {
                 continue;
+            };
+            for (k, &j) in chosen.iter().enumerate() {
+                used[k][j] = true;
             }
+            let values: Vec<String> = chosen
+                .iter()
+                .zip(&labels)
+                .map(|(&j, l)| l[j].clone())
+                .collect();
             let label = label(&columns, &values);
             if let Some(first) = first_line.insert(label.clone(), line) {
                 return Err(error(format!(
@@ -174,11 +234,19 @@ impl Tabular {
             }
             rows.insert(label, row);
         }
+        for (k, d) in config.decisions.iter().enumerate() {
+            if let Some(j) = used[k].iter().position(|u| !u) {
+                return Err(error(format!(
+                    "decision `{}`: option `{}` matches no row of the table",
+                    d.column, labels[k][j]
+                )));
+            }
+        }
         let spec = EnvSpec {
             name: "tabular".into(),
             kinds: columns
                 .iter()
-                .zip(&options)
+                .zip(&labels)
                 .map(|(c, o)| DecisionKindSpec {
                     name: c.clone(),
                     labels: o.clone(),
@@ -333,6 +401,34 @@ mod tests {
         let env = Tabular::load(&cfg, dir.path()).unwrap();
         assert_eq!(env.spec().kinds[0].labels, ["3", "1"]);
         assert_eq!(env.table().unwrap().rows.len(), 2);
+    }
+
+    #[test]
+    fn numeric_options_match_cells_by_value() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "lr,val,test\n1.0,1,2\n2.50,3,4\n");
+        let mut cfg = config("t.csv", &["lr"]);
+        cfg.decisions[0].options = Some(vec![OptionValue::Integer(1), OptionValue::Float(2.5)]);
+        let env = Tabular::load(&cfg, dir.path()).unwrap();
+        assert_eq!(env.table().unwrap().rows.len(), 2);
+        assert_eq!(env.build(&[1]).unwrap().label, "lr=2.5");
+    }
+
+    #[test]
+    fn bad_decision_lists_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a,b,val,test,cost\n1,x,1,2,3\n2,y,3,4,5\n");
+        let err = |cfg: &TabularConfig| Tabular::load(cfg, dir.path()).err().unwrap().to_string();
+        let mut cfg = config("t.csv", &["a"]);
+        cfg.decisions[0].options = Some(vec![OptionValue::Integer(1), OptionValue::Integer(7)]);
+        assert!(err(&cfg).contains("decision `a`: option `7` matches no row"));
+        cfg.decisions[0].options = Some(vec![OptionValue::Integer(1), OptionValue::Float(1.0)]);
+        assert!(err(&cfg).contains("lists option `1` twice"));
+        assert!(err(&config("t.csv", &["a", "a"])).contains("`a` is listed twice"));
+        write(dir.path(), "a,val,test,cost\n1,1,2,-3\n");
+        let mut cfg = config("t.csv", &["a"]);
+        cfg.cost = Some("cost".into());
+        assert!(err(&cfg).contains("row 2: cost -3 is negative"));
     }
 
     #[test]

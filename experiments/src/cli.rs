@@ -107,7 +107,7 @@ pub fn main(cli: Cli) -> Result<()> {
             let started = Instant::now();
             let finished = runner::execute(&file, &plan)?;
             print_best(finished.best.as_ref());
-            let evaluations: usize = finished.results.iter().map(|r| r.best_so_far.len()).sum();
+            let evaluations: usize = finished.results.iter().map(|r| r.evaluations()).sum();
             println!(
                 "\n{evaluations} evaluations in {:.2} s; results in {}",
                 started.elapsed().as_secs_f64(),
@@ -138,7 +138,7 @@ pub fn main(cli: Cli) -> Result<()> {
             let wall = started.elapsed().as_secs_f64();
             println!("{}", report::markdown(&finished.summary));
             print_best(finished.best.as_ref());
-            let evaluations: usize = finished.results.iter().map(|r| r.best_so_far.len()).sum();
+            let evaluations: usize = finished.results.iter().map(|r| r.evaluations()).sum();
             println!(
                 "\n{} runs, {evaluations} evaluations in {wall:.2} s ({:.0} evaluations/s); results in {}",
                 finished.results.len(),

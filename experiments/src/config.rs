@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+/// The most seeds per controller a comparison may run.
+pub const MAX_SEEDS: u64 = 1_000_000;
+
 /// A whole experiment file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -173,9 +176,21 @@ impl ExperimentFile {
             ConfigError { location, message }
         })?;
         if experiment.name.is_empty() {
-            experiment.name = path
+            let stem = path
                 .file_stem()
                 .map_or_else(|| "experiment".into(), |s| s.to_string_lossy().into_owned());
+            experiment.name = stem
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || matches!(c, '_' | '.') {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect::<String>()
+                .trim_start_matches('.')
+                .to_string();
         }
         let base = path.parent().unwrap_or(Path::new("."));
         experiment.environment.resolve_paths(base);
@@ -207,6 +222,30 @@ impl ExperimentFile {
         seeds: Option<u64>,
         evaluations: Option<u64>,
     ) -> Result<(), ConfigError> {
+        let flag = |name: &str, message: String| ConfigError {
+            location: name.into(),
+            message,
+        };
+        if seeds == Some(0) {
+            return Err(flag("--seeds", "must be at least 1".into()));
+        }
+        if seeds.is_some_and(|n| n > MAX_SEEDS) {
+            return Err(flag(
+                "--seeds",
+                format!("at most {MAX_SEEDS} seeds per controller"),
+            ));
+        }
+        if evaluations == Some(0) {
+            return Err(flag("--budget", "must allow at least 1 evaluation".into()));
+        }
+        let first = seed.unwrap_or(self.experiment.seed);
+        let count = seeds.unwrap_or(self.experiment.seeds);
+        if (seed.is_some() || seeds.is_some()) && first.checked_add(count - 1).is_none() {
+            return Err(flag(
+                if seed.is_some() { "--seed" } else { "--seeds" },
+                format!("seeds {first} .. {first} + {count} overflow a 64-bit seed"),
+            ));
+        }
         let e = &mut self.experiment;
         if let Some(seed) = seed {
             e.seed = seed;
@@ -229,8 +268,19 @@ impl ExperimentFile {
             index: None,
             key: Some(key),
         };
-        if e.seeds == 0 {
-            return Err(self.error(at("", "seeds"), "seeds must be at least 1"));
+        if !e
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            || e.name.starts_with('.')
+        {
+            return Err(self.error(
+                at("", "name"),
+                "name may only hold letters, digits, `-`, `_` and `.` (it names the run folder)",
+            ));
+        }
+        if e.seeds == 0 || e.seeds > MAX_SEEDS {
+            return Err(self.error(at("", "seeds"), format!("seeds must be in 1..={MAX_SEEDS}")));
         }
         if e.seed.checked_add(e.seeds - 1).is_none() {
             return Err(self.error(
@@ -319,16 +369,18 @@ impl ExperimentFile {
         let budget = self.experiment.budget.evaluations;
         let mut points = self.experiment.report.checkpoints.clone();
         if points.is_empty() {
-            let mut scale = 10;
+            let mut scale: u64 = 10;
             'series: loop {
                 for m in [1, 2, 5] {
-                    let p = m * scale;
-                    if p >= budget {
-                        break 'series;
+                    match scale.checked_mul(m) {
+                        Some(p) if p < budget => points.push(p),
+                        _ => break 'series,
                     }
-                    points.push(p);
                 }
-                scale *= 10;
+                scale = match scale.checked_mul(10) {
+                    Some(next) => next,
+                    None => break,
+                };
             }
         }
         points.push(budget);

@@ -128,6 +128,13 @@ impl ControllerConfig {
             ControllerConfig::Evolution(c) if c.population == 0 => {
                 Err(("population", "population must be at least 1".into()))
             }
+            ControllerConfig::Evolution(c) if c.sample > c.population => Err((
+                "sample",
+                format!(
+                    "sample ({}) must not exceed population ({})",
+                    c.sample, c.population
+                ),
+            )),
             ControllerConfig::Evolution(c) if c.sample == 0 => {
                 Err(("sample", "sample must be at least 1".into()))
             }
@@ -145,30 +152,40 @@ impl ControllerConfig {
 }
 
 /// The `[evaluator]` section.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum EvaluatorConfig {
     /// Look candidates up in the environment's table.
-    #[default]
-    Table,
+    Table(TableEvaluatorConfig),
 }
+
+impl Default for EvaluatorConfig {
+    fn default() -> Self {
+        EvaluatorConfig::Table(TableEvaluatorConfig {})
+    }
+}
+
+/// The table evaluator's settings: none (a struct, so that unknown keys are refused).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableEvaluatorConfig {}
 
 impl EvaluatorConfig {
     /// The registered kind.
     pub fn kind(&self) -> &'static str {
         match self {
-            EvaluatorConfig::Table => "table",
+            EvaluatorConfig::Table(_) => "table",
         }
     }
 
     /// Checks that the evaluator can score `env`'s candidates.
     pub fn check(&self, env: &dyn Environment) -> Result<(), String> {
         match self {
-            EvaluatorConfig::Table if env.table().is_none() => Err(format!(
+            EvaluatorConfig::Table(_) if env.table().is_none() => Err(format!(
                 "evaluator `table` needs an environment with a benchmark table; `{}` has none",
                 env.spec().name
             )),
-            EvaluatorConfig::Table => Ok(()),
+            EvaluatorConfig::Table(_) => Ok(()),
         }
     }
 
@@ -181,7 +198,7 @@ impl EvaluatorConfig {
     ) -> Result<Box<dyn Evaluator>, String> {
         self.check(env)?;
         let proper = match self {
-            EvaluatorConfig::Table => TableEvaluator::new(env.table().expect("checked above")),
+            EvaluatorConfig::Table(_) => TableEvaluator::new(env.table().expect("checked above")),
         };
         let isolated = Isolated(proper);
         Ok(match budget.cache {

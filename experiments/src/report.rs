@@ -1,9 +1,11 @@
 //! Reports of a finished experiment, written into the run folder:
 //! - `summary.csv` / `summary.md`: per controller and budget checkpoint, the mean, standard
 //!   deviation (over seeds, n - 1), median, min and max of the *reported* metric of the
-//!   architecture with the best reward so far, and the relative improvement over the random
-//!   search mean at the same budget, `RI = 100 * (mean - mean_random) / mean_random`;
-//! - `best_so_far.svg`: mean and a one-standard-deviation band per controller vs evaluations;
+//!   architecture with the best reward so far (a run that ended early counts with its final
+//!   best), and the relative improvement over the random search mean at the same budget,
+//!   `RI = 100 * (mean - mean_random) / mean_random` (negated when smaller is better);
+//! - `best_so_far.svg`: mean and a one-standard-deviation band per controller vs evaluations,
+//!   up to the longest run;
 //! - `best.json` and `best.dot`: the best architecture over all runs (by reward), with its
 //!   metrics and graph.
 
@@ -100,29 +102,30 @@ pub fn describe(values: &[f64]) -> (f64, f64, f64, f64, f64) {
     )
 }
 
-/// The reported metric of each run's best-so-far architecture after `evaluations`.
+/// The reported metric of each run's best-so-far architecture after `evaluations`. A run
+/// that ended earlier (its simulated or wall-clock budget spent, or nothing new left to
+/// propose) counts with the best it ended with.
 pub fn best_reported_at<'a>(
     runs: impl Iterator<Item = &'a RunResult>,
     evaluations: u64,
 ) -> Vec<f64> {
-    runs.filter_map(|r| {
-        r.best_so_far
-            .get(evaluations as usize - 1)
-            .and_then(|b| b.as_ref())
-            .and_then(|b| b.row.reported_metric)
-    })
-    .collect()
+    runs.filter_map(|r| r.best_at(evaluations as usize)?.row.reported_metric)
+        .collect()
 }
 
-/// Summary rows for every controller (in `names` order) at every checkpoint.
+/// Summary rows for every controller (in `names` order) at every checkpoint. The relative
+/// improvement is signed so that positive means better than random search: negated when
+/// smaller metrics are better (`maximize = false`).
 pub fn summarize(
     results: &[RunResult],
     names: &[String],
     checkpoints: &[u64],
     random: Option<&str>,
+    maximize: bool,
 ) -> Vec<SummaryRow> {
     let at =
         |name: &str, b: u64| best_reported_at(results.iter().filter(|r| r.controller == name), b);
+    let sign = if maximize { 1.0 } else { -1.0 };
     let mut rows = Vec::new();
     for name in names {
         for &b in checkpoints {
@@ -135,7 +138,7 @@ pub fn summarize(
                 let base = at(r, b);
                 (!base.is_empty()).then(|| {
                     let base_mean = describe(&base).0;
-                    100.0 * (mean - base_mean) / base_mean
+                    sign * 100.0 * (mean - base_mean) / base_mean.abs()
                 })
             });
             rows.push(SummaryRow {
@@ -191,7 +194,14 @@ pub fn write(
         .iter()
         .find(|c| c.kind() == "random" && names.contains(&c.name()))
         .map(|c| c.name());
-    let summary = summarize(results, &names, &file.checkpoints(), random.as_deref());
+    let maximize = env.table().is_none_or(|t| t.maximize);
+    let summary = summarize(
+        results,
+        &names,
+        &file.checkpoints(),
+        random.as_deref(),
+        maximize,
+    );
 
     let path = out.join("summary.csv");
     let mut writer =
@@ -214,7 +224,8 @@ pub fn write(
         .iter()
         .map(|name| {
             let runs: Vec<&RunResult> = results.iter().filter(|r| &r.controller == name).collect();
-            let points = (1..=experiment.budget.evaluations)
+            let longest = runs.iter().map(|r| r.evaluations()).max().unwrap_or(0) as u64;
+            let points = (1..=longest)
                 .filter_map(|b| {
                     let values = best_reported_at(runs.iter().copied(), b);
                     (!values.is_empty()).then(|| {

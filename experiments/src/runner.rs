@@ -129,7 +129,7 @@ impl<'a> Prepared<'a> {
             tracing::warn!(
                 "controller `{}`, seed {seed}: stopped after {} evaluations, proposing only repeats",
                 settings.controller,
-                result.best_so_far.len()
+                result.evaluations()
             );
         }
         Ok(result)
@@ -151,7 +151,8 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
         .iter()
         .flat_map(|&c| plan.seeds.iter().map(move |&s| (c, s)))
         .collect();
-    let progress = ProgressBar::new(tasks.len() as u64 * experiment.budget.evaluations);
+    let progress =
+        ProgressBar::new((tasks.len() as u64).saturating_mul(experiment.budget.evaluations));
     progress.set_style(
         ProgressStyle::with_template(
             "{elapsed_precise} [{bar:40}] {pos}/{len} evaluations ({per_sec}) {msg}",

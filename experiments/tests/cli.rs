@@ -141,3 +141,35 @@ fn list_names_every_registered_part() {
         assert!(text.contains(name), "{name} missing from:\n{text}");
     }
 }
+
+#[test]
+fn bad_flags_are_blamed_on_the_flag() {
+    let err = fails(GOOD, &["run", "--budget", "0"]);
+    assert!(
+        err.contains("error: --budget: must allow at least 1 evaluation"),
+        "{err}"
+    );
+    let err = fails(GOOD, &["compare", "--seeds", "0"]);
+    assert!(err.contains("error: --seeds: must be at least 1"), "{err}");
+    let err = fails(
+        GOOD,
+        &["compare", "--seeds", "3", "--seed", "18446744073709551614"],
+    );
+    assert!(
+        err.contains("error: --seed: seeds") && err.contains("overflow"),
+        "{err}"
+    );
+    let err = fails(GOOD, &["compare", "--seeds", "4000000000"]);
+    assert!(err.contains("error: --seeds: at most"), "{err}");
+}
+
+#[test]
+fn unknown_evaluator_keys_and_unsafe_names_are_refused() {
+    let err = fails(
+        &GOOD.replace("[budget]", "[evaluator]\nkind = \"table\"\nx = 1\n[budget]"),
+        &["run"],
+    );
+    assert!(err.contains("exp.toml:6:1: unknown field `x`"), "{err}");
+    let err = fails(&GOOD.replace("name = \"t\"", "name = \"../t\""), &["run"]);
+    assert!(err.contains("exp.toml:1:1: name may only hold"), "{err}");
+}

@@ -43,9 +43,11 @@ impl Shape {
         }
     }
 
-    /// Number of values in one example.
+    /// Number of values in one example (saturating at `u64::MAX`).
     pub fn elements(&self) -> u64 {
-        (self.channels * self.height * self.width) as u64
+        (self.channels as u64)
+            .saturating_mul(self.height as u64)
+            .saturating_mul(self.width as u64)
     }
 }
 
@@ -221,8 +223,8 @@ impl Arch {
                 shapes.push(self.graph[*i].shape?);
             }
             let out = node.shape?;
-            params += node.op.params(&shapes);
-            macs += node.op.macs(&shapes, out);
+            params = node.op.params(&shapes).saturating_add(params);
+            macs = node.op.macs(&shapes, out).saturating_add(macs);
         }
         Some((params, macs))
     }

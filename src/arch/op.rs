@@ -270,18 +270,19 @@ impl Op {
     }
 
     /// Trainable parameters (batch-norm scale and shift counted, running statistics not).
+    /// Counts saturate at `u64::MAX` rather than overflow.
     pub fn params(&self, inputs: &[Shape]) -> u64 {
         let c_in = inputs.first().map_or(0, |s| s.channels) as u64;
         match self {
             Op::Conv(c) => {
                 let out = c.out_channels as u64;
-                let weights = out * (c_in / c.groups as u64) * (c.kernel[0] * c.kernel[1]) as u64;
-                weights + if c.bias { out } else { 0 } + if c.batch_norm { 2 * out } else { 0 }
+                let per_output = (c_in / c.groups as u64).saturating_mul(kernel_area(c));
+                let extra = u64::from(c.bias) + 2 * u64::from(c.batch_norm);
+                out.saturating_mul(per_output.saturating_add(extra))
             }
-            Op::BnRelu => 2 * c_in,
+            Op::BnRelu => c_in.saturating_mul(2),
             Op::Linear { out_features, bias } => {
-                let out = *out_features as u64;
-                c_in * out + if *bias { out } else { 0 }
+                (*out_features as u64).saturating_mul(c_in.saturating_add(u64::from(*bias)))
             }
             _ => 0,
         }
@@ -289,17 +290,22 @@ impl Op {
 
     /// Multiply-accumulate operations of one forward pass on one example: convolutions and
     /// linear layers (the count NAS-Bench-201 reports as FLOPs); norms, pooling and additions
-    /// are not counted.
+    /// are not counted. Counts saturate at `u64::MAX` rather than overflow.
     pub fn macs(&self, inputs: &[Shape], output: Shape) -> u64 {
         let c_in = inputs.first().map_or(0, |s| s.channels) as u64;
         match self {
-            Op::Conv(c) => {
-                output.elements() * (c_in / c.groups as u64) * (c.kernel[0] * c.kernel[1]) as u64
-            }
-            Op::Linear { out_features, .. } => c_in * *out_features as u64,
+            Op::Conv(c) => output
+                .elements()
+                .saturating_mul(c_in / c.groups as u64)
+                .saturating_mul(kernel_area(c)),
+            Op::Linear { out_features, .. } => c_in.saturating_mul(*out_features as u64),
             _ => 0,
         }
     }
+}
+
+fn kernel_area(c: &Conv) -> u64 {
+    (c.kernel[0] as u64).saturating_mul(c.kernel[1] as u64)
 }
 
 fn window_out(

@@ -13,6 +13,7 @@ impl<E: Evaluator> Evaluator for Isolated<E> {
     fn evaluate(&mut self, candidate: &Candidate, budget: &mut Budget) -> Outcome {
         // The wrapped evaluator may be left mid-update by a panic; it is only ever asked for
         // further independent evaluations, which is what its own state must tolerate.
+        let spent_before = budget.evaluations();
         match catch_unwind(AssertUnwindSafe(|| self.0.evaluate(candidate, budget))) {
             Ok(outcome) => outcome,
             Err(payload) => {
@@ -21,7 +22,10 @@ impl<E: Evaluator> Evaluator for Isolated<E> {
                     .map(|s| s.to_string())
                     .or_else(|| payload.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "unknown panic".into());
-                budget.charge(1, 0.0);
+                // An evaluation is charged once, whether or not the evaluator got to charge it.
+                if budget.evaluations() == spent_before {
+                    budget.charge(1, 0.0);
+                }
                 Outcome::failed(format!("evaluator panicked: {message}"))
             }
         }

@@ -49,8 +49,8 @@ impl Evaluator for TableEvaluator {
             return Outcome::invalid(format!("`{}` is not in the table", candidate.label));
         };
         let cost = row.cost.unwrap_or(0.0);
-        budget.charge(1, cost);
         let counts = candidate.arch.counts();
+        budget.charge(1, cost);
         Outcome::ok(Metrics {
             search: Some(row.search),
             reported: Some(row.reported),

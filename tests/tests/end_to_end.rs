@@ -194,10 +194,37 @@ fn free_duplicates_and_invalid_rows_are_recorded() {
     assert!(o.status.success(), "{}", stderr(&o));
     let (header, rows) = read_csv(&dir.path().join("r/evaluations.csv"));
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
-    // The simulated-seconds budget or the 12 evaluations end each run; repeats served by the
-    // cache are recorded but not counted.
-    let counted = rows.iter().filter(|r| r[col("counted")] == "true").count();
-    assert!(counted <= 2 * 3 * 12);
+    // Each run ends at 12 counted evaluations or once 1,500 simulated seconds are spent;
+    // repeats served by the cache are recorded but neither counted nor charged.
+    for controller in ["random", "evolution"] {
+        for seed in ["0", "1", "2"] {
+            let run: Vec<_> = rows
+                .iter()
+                .filter(|r| {
+                    r[col("controller")] == controller
+                        && r[col("seed")] == seed
+                        && r[col("counted")] == "true"
+                })
+                .collect();
+            let seconds: f64 = run
+                .iter()
+                .map(|r| r[col("simulated_seconds")].parse::<f64>().unwrap())
+                .sum();
+            assert!(
+                run.len() == 12 || seconds >= 1500.0,
+                "{controller} {seed}: {} evaluations, {seconds} s",
+                run.len()
+            );
+            assert!(
+                run.len() <= 12
+                    && seconds
+                        - run.last().unwrap()[col("simulated_seconds")]
+                            .parse::<f64>()
+                            .unwrap()
+                        < 1500.0
+            );
+        }
+    }
     let cached: Vec<_> = rows.iter().filter(|r| r[col("cached")] == "true").collect();
     assert!(!cached.is_empty());
     for r in cached {
@@ -296,4 +323,43 @@ fn a_killed_run_keeps_every_evaluation_already_written() {
         "every written row is whole"
     );
     assert!(!dir.path().join("r/summary.csv").exists());
+}
+
+#[test]
+fn runs_that_end_early_count_with_their_final_best_at_every_checkpoint() {
+    // With 1,500 simulated seconds, no run reaches 30 evaluations; the summary still reports
+    // every controller at 10, 20 and 30 over all 3 runs.
+    let dir = tempfile::tempdir().unwrap();
+    let o = archforge(
+        dir.path(),
+        &[
+            "compare",
+            &exp("tabular-example.toml"),
+            "--seeds",
+            "3",
+            "--budget",
+            "30",
+            "--out",
+            "r",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (_, ledger) = read_csv(&dir.path().join("r/evaluations.csv"));
+    assert!(ledger.len() < 2 * 3 * 30);
+    let (_, rows) = read_csv(&dir.path().join("r/summary.csv"));
+    let keys: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|r| (r[0].as_str(), r[1].as_str(), r[2].as_str()))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("random", "10", "3"),
+            ("random", "20", "3"),
+            ("random", "30", "3"),
+            ("evolution", "10", "3"),
+            ("evolution", "20", "3"),
+            ("evolution", "30", "3"),
+        ]
+    );
 }
