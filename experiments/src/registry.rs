@@ -82,6 +82,9 @@ impl EnvironmentConfig {
     }
 }
 
+/// The most proposals a controller may be asked for at a time.
+pub const MAX_BATCH: usize = 100_000;
+
 /// A `[[controller]]` entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -120,8 +123,8 @@ impl ControllerConfig {
 
     /// Checks the settings: `Err((key, why))` names the offending key.
     pub fn check(&self) -> Result<(), (&'static str, String)> {
-        if self.batch() == 0 {
-            return Err(("batch", "batch must be at least 1".into()));
+        if !(1..=MAX_BATCH).contains(&self.batch()) {
+            return Err(("batch", format!("batch must be in 1..={MAX_BATCH}")));
         }
         match self {
             ControllerConfig::Random(_) => Ok(()),
