@@ -178,7 +178,18 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
                         }
                         ledger.append(row)
                     };
-                    let outcome = prepared.run(c, seed, &mut sink);
+                    // A panic in one run (a controller's bug, say) fails that run alone;
+                    // the others go on and every row already written stays.
+                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        prepared.run(c, seed, &mut sink)
+                    }))
+                    .unwrap_or_else(|payload| {
+                        let name = experiment.controller[c].name();
+                        let message = archforge::evaluator::panic_message(payload.as_ref());
+                        Err(anyhow!(
+                            "controller `{name}`, seed {seed}: panicked: {message}"
+                        ))
+                    });
                     results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(outcome);
                 }
             });

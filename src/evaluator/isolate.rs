@@ -17,11 +17,7 @@ impl<E: Evaluator> Evaluator for Isolated<E> {
         match catch_unwind(AssertUnwindSafe(|| self.0.evaluate(candidate, budget))) {
             Ok(outcome) => outcome,
             Err(payload) => {
-                let message = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".into());
+                let message = panic_message(payload.as_ref());
                 // An evaluation is charged once, whether or not the evaluator got to charge it.
                 if budget.evaluations() == spent_before {
                     budget.charge(1, 0.0);
@@ -30,4 +26,13 @@ impl<E: Evaluator> Evaluator for Isolated<E> {
             }
         }
     }
+}
+
+/// The text a panic was raised with (`panic!("...")`'s message), for one-line reports.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }

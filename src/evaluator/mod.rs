@@ -12,7 +12,7 @@ mod isolate;
 mod table;
 
 pub use cache::{CacheKey, CachedEvaluator};
-pub use isolate::Isolated;
+pub use isolate::{Isolated, panic_message};
 pub use table::{Table, TableEvaluator, TableRow};
 
 use crate::budget::Budget;
