@@ -49,6 +49,14 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A dataset that cannot be loaded or split as asked.
+    #[error("{path}: {reason}")]
+    Data {
+        /// The file or folder (or `<embedded digits>`).
+        path: PathBuf,
+        /// What is wrong, and what was expected.
+        reason: String,
+    },
     /// Reading or writing a file.
     #[error("{path}: {source}")]
     Io {

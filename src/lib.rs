@@ -23,6 +23,7 @@ pub mod arch;
 pub mod budget;
 pub mod candidate;
 pub mod controller;
+pub mod data;
 pub mod env;
 pub mod error;
 pub mod evaluator;
