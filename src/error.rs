@@ -57,6 +57,9 @@ pub enum Error {
         /// What is wrong, and what was expected.
         reason: String,
     },
+    /// Training that cannot go on (a NaN or infinite loss).
+    #[error("training: {0}")]
+    Training(String),
     /// Reading or writing a file.
     #[error("{path}: {source}")]
     Io {

@@ -28,6 +28,7 @@ pub mod env;
 pub mod error;
 pub mod evaluator;
 pub mod ledger;
+pub mod nn;
 pub mod objective;
 pub mod rng;
 pub mod search;

@@ -115,7 +115,7 @@ impl Arch {
     }
 }
 
-fn hash_words(tag: &str, words: &[u64]) -> u64 {
+pub(crate) fn hash_words(tag: &str, words: &[u64]) -> u64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     let mut h = OFFSET;

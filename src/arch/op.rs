@@ -103,6 +103,8 @@ pub enum Op {
     },
     /// Batch norm (affine) followed by ReLU.
     BnRelu,
+    /// ReLU.
+    Relu,
     /// Mean over the spatial positions: `C x H x W -> C x 1 x 1`.
     GlobalAvgPool,
     /// A fully connected layer on a `C x 1 x 1` input.
@@ -174,6 +176,7 @@ impl Op {
                 format!("{k}_pool{kernel}x{kernel}(s{stride})")
             }
             Op::BnRelu => "bn_relu".into(),
+            Op::Relu => "relu".into(),
             Op::GlobalAvgPool => "global_avg_pool".into(),
             Op::Linear { out_features, bias } => {
                 format!("linear({out_features}{})", if *bias { ",bias" } else { "" })
@@ -207,7 +210,7 @@ impl Op {
         let one = || first.ok_or_else(|| "needs an input".to_string());
         match self {
             Op::Input | Op::Labelled(_) => Err("has no shape rule".into()),
-            Op::Output | Op::Zero | Op::Identity | Op::BnRelu => one(),
+            Op::Output | Op::Zero | Op::Identity | Op::BnRelu | Op::Relu => one(),
             Op::Add => {
                 let s = one()?;
                 match inputs.iter().find(|i| **i != s) {

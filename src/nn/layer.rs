@@ -1,0 +1,127 @@
+//! The trainable layers behind the operations that have weights: a convolution (with its
+//! optional batch norm), batch norm on its own (`BnRelu`), and a linear layer. One [`Layer`]
+//! per weighted node; parameter-free operations need none.
+//!
+//! Weights are initialised from the caller's generator, not the engine's global one, so a
+//! layer's initial values depend only on its seed — whatever runs beside it on other threads.
+//! The distribution is PyTorch's default: `U(-1/sqrt(fan_in), 1/sqrt(fan_in))` for weights and
+//! biases, batch norm at scale 1 and shift 0.
+
+use crate::arch::{Op, Shape};
+use burn::module::Param;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
+use burn::prelude::*;
+use rand::Rng as _;
+
+/// A parameter of `shape` drawn uniformly from `[-bound, bound]`.
+fn uniform<const D: usize>(
+    shape: [usize; D],
+    bound: f64,
+    rng: &mut crate::Rng,
+    device: &Device,
+) -> Param<Tensor<D>> {
+    let n = shape.iter().product();
+    let values: Vec<f32> = (0..n)
+        .map(|_| rng.random_range(-bound..=bound) as f32)
+        .collect();
+    Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
+}
+
+/// A convolution and its optional batch norm.
+#[derive(Module, Debug)]
+pub struct ConvLayer {
+    conv: Conv2d,
+    norm: Option<BatchNorm>,
+}
+
+/// The weights of one operation.
+// A store holds few layers, each made once: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum Layer {
+    /// `Op::Conv`.
+    Conv(ConvLayer),
+    /// `Op::BnRelu`'s batch norm.
+    Norm(BatchNorm),
+    /// `Op::Linear`.
+    Linear(Linear),
+}
+
+impl Layer {
+    /// The layer for `op` on an input of shape `input`, on `device`, initialised from `rng`;
+    /// `None` for an operation without weights.
+    pub fn new(op: &Op, input: Shape, device: &Device, rng: &mut crate::Rng) -> Option<Layer> {
+        match op {
+            Op::Conv(c) => {
+                let pad = |axis: usize| c.dilation * (c.kernel[axis] - 1) / 2;
+                let mut conv = Conv2dConfig::new([input.channels, c.out_channels], c.kernel)
+                    .with_stride([c.stride, c.stride])
+                    .with_dilation([c.dilation, c.dilation])
+                    .with_groups(c.groups)
+                    .with_padding(PaddingConfig2d::Explicit(pad(0), pad(0), pad(1), pad(1)))
+                    .with_bias(c.bias)
+                    .with_initializer(Initializer::Zeros)
+                    .init(device);
+                let per_group = input.channels / c.groups;
+                let bound = 1.0 / ((per_group * c.kernel[0] * c.kernel[1]) as f64).sqrt();
+                conv.weight = uniform(
+                    [c.out_channels, per_group, c.kernel[0], c.kernel[1]],
+                    bound,
+                    rng,
+                    device,
+                );
+                if c.bias {
+                    conv.bias = Some(uniform([c.out_channels], bound, rng, device));
+                }
+                let norm = c
+                    .batch_norm
+                    .then(|| BatchNormConfig::new(c.out_channels).init(device));
+                Some(Layer::Conv(ConvLayer { conv, norm }))
+            }
+            Op::BnRelu => Some(Layer::Norm(
+                BatchNormConfig::new(input.channels).init(device),
+            )),
+            Op::Linear { out_features, bias } => {
+                let mut linear = LinearConfig::new(input.channels, *out_features)
+                    .with_bias(*bias)
+                    .with_initializer(Initializer::Zeros)
+                    .init(device);
+                let bound = 1.0 / (input.channels as f64).sqrt();
+                linear.weight = uniform([input.channels, *out_features], bound, rng, device);
+                if *bias {
+                    linear.bias = Some(uniform([*out_features], bound, rng, device));
+                }
+                Some(Layer::Linear(linear))
+            }
+            _ => None,
+        }
+    }
+
+    /// Applies the layer (`op` says what surrounds the weights: a ReLU before a convolution,
+    /// the ReLU after `BnRelu`'s norm).
+    pub fn forward(&self, op: &Op, x: Tensor<4>) -> Tensor<4> {
+        match (self, op) {
+            (Layer::Conv(l), Op::Conv(c)) => {
+                let x = if c.relu_before {
+                    burn::tensor::activation::relu(x)
+                } else {
+                    x
+                };
+                let y = l.conv.forward(x);
+                match &l.norm {
+                    Some(norm) => norm.forward(y),
+                    None => y,
+                }
+            }
+            (Layer::Norm(norm), _) => burn::tensor::activation::relu(norm.forward(x)),
+            (Layer::Linear(linear), _) => {
+                let [b, c, h, w] = x.dims();
+                let y = linear.forward(x.reshape([b, c * h * w]));
+                let [b, n] = y.dims();
+                y.reshape([b, n, 1, 1])
+            }
+            (Layer::Conv(_), _) => unreachable!("a convolution layer is only made for Op::Conv"),
+        }
+    }
+}

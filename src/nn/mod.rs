@@ -1,0 +1,26 @@
+//! The trainer: the only part of archforge that talks to the deep-learning engine (burn, on
+//! its pure-Rust Flex CPU backend). It turns a candidate's [`Arch`](crate::Arch) into a network
+//! whose weights live in a [`WeightStore`] keyed by place, operation and shape — shared by
+//! every candidate of a run for weight sharing, or fresh for stand-alone training — and trains
+//! and scores it on a [`Dataset`](crate::data::Dataset).
+//!
+//! - [`layer`]: the weighted layers behind convolutions, norms and linear layers;
+//! - [`store`]: the weight store, candidate plans, the forward pass, safetensors files;
+//! - [`train`]: optimisers, schedules, the training loop and accuracy;
+//! - [`reference`]: the reference CNN the trainer is calibrated with.
+
+pub mod layer;
+pub mod reference;
+pub mod store;
+pub mod train;
+
+#[cfg(test)]
+mod tests;
+
+pub use store::{Plan, WeightStore, Weights};
+pub use train::{TrainConfig, accuracy, train};
+
+/// The engine device for training: the CPU (Flex) backend with automatic differentiation.
+pub fn training_device() -> burn::prelude::Device {
+    burn::prelude::Device::flex().autodiff()
+}

@@ -1,0 +1,245 @@
+//! Trainer checks on the embedded digits: the loss falls, shared weights are shared, the
+//! reference CNN learns, files round-trip, runs repeat, NaN losses are errors.
+
+use super::reference::reference_cnn;
+use super::*;
+use crate::arch::{Arch, Conv, Op, Shape};
+use crate::data::{DataConfig, Splits};
+use burn::prelude::*;
+use std::path::Path;
+
+fn digits() -> Splits {
+    DataConfig::default().load(Path::new(".")).unwrap()
+}
+
+fn quick(epochs: usize) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        ..TrainConfig::default()
+    }
+}
+
+#[test]
+fn the_loss_falls_on_a_fixed_batch() {
+    let data = digits();
+    let batch = data.train.select(&(0..64).collect::<Vec<_>>());
+    let arch = reference_cnn(data.train.shape, 10).unwrap();
+    let mut store = WeightStore::new(training_device(), 0);
+    let plan = store.plan(&arch).unwrap();
+    let config = TrainConfig {
+        schedule: train::Schedule::Constant,
+        ..quick(1)
+    };
+    let mut rng = crate::rng::seeded(0);
+    let losses: Vec<f64> = (0..40)
+        .map(|_| train(&mut store, &plan, &batch, &config, &mut rng).unwrap()[0])
+        .collect();
+    assert!(losses[39] < 0.5 * losses[0], "{losses:?}");
+}
+
+/// Two candidates that share their first convolution but differ after it.
+fn two_candidates(input: Shape) -> (Arch, Arch) {
+    let build = |second: usize| {
+        let mut a = Arch::new(Some(input));
+        let c = a
+            .add("stem", Op::Conv(Conv::conv_bn(8, 3, 1)), &[a.input()])
+            .unwrap();
+        let d = a
+            .add("mid", Op::Conv(Conv::relu_conv_bn(8, second, 1)), &[c])
+            .unwrap();
+        let g = a.add("gap", Op::GlobalAvgPool, &[d]).unwrap();
+        let f = a
+            .add(
+                "fc",
+                Op::Linear {
+                    out_features: 10,
+                    bias: true,
+                },
+                &[g],
+            )
+            .unwrap();
+        a.finish(f).unwrap();
+        a
+    };
+    (build(3), build(1))
+}
+
+#[test]
+fn shared_weights_are_shared() {
+    let data = digits();
+    let (a, b) = two_candidates(data.train.shape);
+    let mut store = WeightStore::new(training_device(), 0);
+    let plan_a = store.plan(&a).unwrap();
+    let plan_b = store.plan(&b).unwrap();
+    // stem and fc are shared; mid differs by kernel.
+    assert_eq!(store.len(), 4);
+    let shared: Vec<usize> = plan_a
+        .layers()
+        .filter(|l| plan_b.layers().any(|m| m == *l))
+        .collect();
+    assert_eq!(shared.len(), 2);
+    let probe = data.valid.select(&(0..32).collect::<Vec<_>>());
+    let device = training_device().without_autodiff();
+    let output_b = |store: &WeightStore| {
+        let (x, _) = train::batch_tensors(
+            &probe.batches(32, None, Default::default()).next().unwrap(),
+            &probe,
+            &device,
+        );
+        store
+            .weights()
+            .valid()
+            .forward(&plan_b, x)
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap()
+    };
+    let before = output_b(&store);
+    train(
+        &mut store,
+        &plan_a,
+        &data.train.select(&(0..128).collect::<Vec<_>>()),
+        &quick(1),
+        &mut crate::rng::seeded(1),
+    )
+    .unwrap();
+    let after = output_b(&store);
+    assert_ne!(
+        before, after,
+        "training candidate a moved candidate b's output"
+    );
+}
+
+#[test]
+fn the_reference_cnn_learns_the_digits() {
+    let data = digits();
+    let arch = reference_cnn(data.train.shape, 10).unwrap();
+    let mut store = WeightStore::new(training_device(), 0);
+    let plan = store.plan(&arch).unwrap();
+    let losses = train(
+        &mut store,
+        &plan,
+        &data.train,
+        &quick(30),
+        &mut crate::rng::seeded(0),
+    )
+    .unwrap();
+    let test = accuracy(&store, &plan, &data.test, 256);
+    eprintln!(
+        "reference CNN on digits, 30 epochs: test accuracy {test:.2}%, last loss {:.4}",
+        losses[29]
+    );
+    // Over seeds 0..4 this recipe averages 98.6% test accuracy (98.05 to 99.44); one seed's
+    // 359 test images leave about +-0.7 points of noise.
+    assert!(test >= 97.5, "test accuracy {test}");
+}
+
+#[test]
+fn save_then_load_gives_identical_outputs() {
+    let data = digits();
+    let arch = reference_cnn(data.train.shape, 10).unwrap();
+    let mut store = WeightStore::new(training_device(), 0);
+    let plan = store.plan(&arch).unwrap();
+    train(
+        &mut store,
+        &plan,
+        &data.train.select(&(0..128).collect::<Vec<_>>()),
+        &quick(1),
+        &mut crate::rng::seeded(0),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.safetensors");
+    store.save(&path).unwrap();
+    assert!(
+        store.save(&path).is_err(),
+        "an existing file is not replaced"
+    );
+    let mut fresh = WeightStore::new(training_device(), 99);
+    let fresh_plan = fresh.plan(&arch).unwrap();
+    fresh.load(&path).unwrap();
+    assert_eq!(
+        accuracy(&store, &plan, &data.valid, 100),
+        accuracy(&fresh, &fresh_plan, &data.valid, 100)
+    );
+    let device = training_device().without_autodiff();
+    let (x, _) = train::batch_tensors(
+        &data
+            .valid
+            .batches(50, None, Default::default())
+            .next()
+            .unwrap(),
+        &data.valid,
+        &device,
+    );
+    let a = store
+        .weights()
+        .valid()
+        .forward(&plan, x.clone())
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap();
+    let b = fresh
+        .weights()
+        .valid()
+        .forward(&fresh_plan, x)
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn the_same_seed_trains_the_same_network() {
+    let data = digits();
+    let small = data.train.select(&(0..256).collect::<Vec<_>>());
+    let arch = reference_cnn(data.train.shape, 10).unwrap();
+    let run = || {
+        let mut store = WeightStore::new(training_device(), 5);
+        let plan = store.plan(&arch).unwrap();
+        let losses = train(
+            &mut store,
+            &plan,
+            &small,
+            &quick(2),
+            &mut crate::rng::seeded(5),
+        )
+        .unwrap();
+        (losses, accuracy(&store, &plan, &data.valid, 100))
+    };
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn a_diverging_loss_is_an_error() {
+    let data = digits();
+    let arch = reference_cnn(data.train.shape, 10).unwrap();
+    let mut store = WeightStore::new(training_device(), 0);
+    let plan = store.plan(&arch).unwrap();
+    let config = TrainConfig {
+        learning_rate: 1e30,
+        schedule: train::Schedule::Constant,
+        ..quick(3)
+    };
+    let err = train(
+        &mut store,
+        &plan,
+        &data.train,
+        &config,
+        &mut crate::rng::seeded(0),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("the loss is"), "{err}");
+}
+
+#[test]
+fn shapeless_or_untrainable_architectures_are_refused() {
+    let mut a = Arch::new(None);
+    let x = a
+        .add("lr", Op::Labelled("lr=0.1".into()), &[a.input()])
+        .unwrap();
+    a.finish(x).unwrap();
+    let mut store = WeightStore::new(training_device(), 0);
+    assert!(store.plan(&a).is_err());
+    let _: Tensor<1> = Tensor::zeros([1], store.device());
+}

@@ -1,0 +1,291 @@
+//! Training and scoring: SGD with momentum (dampening 0, as in PyTorch) or Adam (epsilon
+//! 1e-8), weight decay, a cosine, step or constant learning-rate schedule per step,
+//! cross-entropy with optional label smoothing, optional gradient clipping (by norm, per
+//! tensor). A NaN or infinite loss ends the training with an error, which evaluators record
+//! as a failed evaluation. Accuracy is measured with batch norm's running statistics.
+
+use super::store::{Plan, WeightStore};
+use crate::data::{Augment, Batch, Dataset};
+use crate::error::{Error, Result};
+use burn::grad_clipping::GradientClippingConfig;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Which optimiser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OptimizerKind {
+    /// SGD with momentum.
+    Sgd,
+    /// Adam.
+    Adam,
+}
+
+/// How the learning rate changes over the training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Schedule {
+    /// Constant.
+    Constant,
+    /// Cosine from the learning rate down to 0 over all steps.
+    Cosine,
+    /// Multiplied by `step_gamma` every `step_epochs` epochs.
+    Step,
+}
+
+/// The `[training]` section: how a network is trained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Passes over the training split.
+    #[serde(default = "defaults::epochs")]
+    pub epochs: usize,
+    /// Images per step.
+    #[serde(default = "defaults::batch_size")]
+    pub batch_size: usize,
+    /// The optimiser.
+    #[serde(default = "defaults::optimizer")]
+    pub optimizer: OptimizerKind,
+    /// The (initial) learning rate.
+    #[serde(default = "defaults::learning_rate")]
+    pub learning_rate: f64,
+    /// SGD momentum.
+    #[serde(default = "defaults::momentum")]
+    pub momentum: f64,
+    /// L2 weight decay.
+    #[serde(default = "defaults::weight_decay")]
+    pub weight_decay: f64,
+    /// The learning-rate schedule.
+    #[serde(default = "defaults::schedule")]
+    pub schedule: Schedule,
+    /// `step` schedule: epochs between decays.
+    #[serde(default = "defaults::step_epochs")]
+    pub step_epochs: usize,
+    /// `step` schedule: the factor at each decay.
+    #[serde(default = "defaults::step_gamma")]
+    pub step_gamma: f64,
+    /// Label smoothing of the cross-entropy (0: off).
+    #[serde(default)]
+    pub label_smoothing: f64,
+    /// Clip each gradient tensor to this norm (none: off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grad_clip: Option<f64>,
+    /// Augmentation of training batches.
+    #[serde(default)]
+    pub augment: Augment,
+}
+
+mod defaults {
+    use super::*;
+    pub fn epochs() -> usize {
+        10
+    }
+    pub fn batch_size() -> usize {
+        64
+    }
+    pub fn optimizer() -> OptimizerKind {
+        OptimizerKind::Sgd
+    }
+    pub fn learning_rate() -> f64 {
+        0.05
+    }
+    pub fn momentum() -> f64 {
+        0.9
+    }
+    pub fn weight_decay() -> f64 {
+        5e-4
+    }
+    pub fn schedule() -> Schedule {
+        Schedule::Cosine
+    }
+    pub fn step_epochs() -> usize {
+        30
+    }
+    pub fn step_gamma() -> f64 {
+        0.1
+    }
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        toml_defaults()
+    }
+}
+
+fn toml_defaults() -> TrainConfig {
+    TrainConfig {
+        epochs: defaults::epochs(),
+        batch_size: defaults::batch_size(),
+        optimizer: defaults::optimizer(),
+        learning_rate: defaults::learning_rate(),
+        momentum: defaults::momentum(),
+        weight_decay: defaults::weight_decay(),
+        schedule: defaults::schedule(),
+        step_epochs: defaults::step_epochs(),
+        step_gamma: defaults::step_gamma(),
+        label_smoothing: 0.0,
+        grad_clip: None,
+        augment: Augment::default(),
+    }
+}
+
+impl TrainConfig {
+    /// Checks the settings; `Err((key, why))` names the offending key.
+    pub fn check(&self) -> std::result::Result<(), (&'static str, String)> {
+        if self.epochs == 0 {
+            return Err(("epochs", "epochs must be at least 1".into()));
+        }
+        if self.batch_size == 0 {
+            return Err(("batch_size", "batch_size must be at least 1".into()));
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            return Err((
+                "learning_rate",
+                "learning_rate must be a positive number".into(),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return Err(("momentum", "momentum must be in [0, 1)".into()));
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return Err((
+                "label_smoothing",
+                "label_smoothing must be in [0, 1)".into(),
+            ));
+        }
+        if self.weight_decay < 0.0 {
+            return Err(("weight_decay", "weight_decay must not be negative".into()));
+        }
+        if self.grad_clip.is_some_and(|c| c <= 0.0) {
+            return Err(("grad_clip", "grad_clip must be positive".into()));
+        }
+        if self.schedule == Schedule::Step && self.step_epochs == 0 {
+            return Err(("step_epochs", "step_epochs must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The optimiser these settings describe.
+    pub fn optimizer(&self) -> ModuleOptimizer {
+        let decay =
+            (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32));
+        let clip = self
+            .grad_clip
+            .map(|c| GradientClippingConfig::Norm(c as f32));
+        match self.optimizer {
+            OptimizerKind::Sgd => {
+                let momentum = (self.momentum > 0.0).then(|| {
+                    MomentumConfig::new()
+                        .with_momentum(self.momentum)
+                        .with_dampening(0.0)
+                        .with_nesterov(false)
+                });
+                SgdConfig::new()
+                    .with_momentum(momentum)
+                    .with_weight_decay(decay)
+                    .with_gradient_clipping(clip)
+                    .init()
+            }
+            OptimizerKind::Adam => AdamConfig::new()
+                .with_epsilon(1e-8)
+                .with_weight_decay(decay)
+                .with_grad_clipping(clip)
+                .init(),
+        }
+    }
+
+    /// The learning rate at `step` of `total` steps, `steps_per_epoch` to an epoch.
+    pub fn learning_rate_at(&self, step: usize, total: usize, steps_per_epoch: usize) -> f64 {
+        match self.schedule {
+            Schedule::Constant => self.learning_rate,
+            Schedule::Cosine => {
+                let t = step as f64 / total.max(1) as f64;
+                0.5 * self.learning_rate * (1.0 + (std::f64::consts::PI * t).cos())
+            }
+            Schedule::Step => {
+                let epoch = step / steps_per_epoch.max(1);
+                self.learning_rate * self.step_gamma.powi((epoch / self.step_epochs) as i32)
+            }
+        }
+    }
+}
+
+/// Images and labels of a batch as tensors on `device`.
+pub fn batch_tensors(
+    batch: &Batch,
+    data: &Dataset,
+    device: &Device,
+) -> (Tensor<4>, Tensor<1, Int>) {
+    let s = data.shape;
+    let x = Tensor::<4>::from_data(
+        TensorData::new(
+            batch.images.clone(),
+            [batch.len(), s.channels, s.height, s.width],
+        ),
+        device,
+    );
+    let labels: Vec<i64> = batch.labels.iter().map(|&l| l as i64).collect();
+    let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [batch.len()]), device);
+    (x, y)
+}
+
+/// Trains `plan`'s network in `store` on `data` for `config.epochs` epochs, batches shuffled
+/// (and augmented) from `rng`. Returns the mean loss of each epoch.
+pub fn train(
+    store: &mut WeightStore,
+    plan: &Plan,
+    data: &Dataset,
+    config: &TrainConfig,
+    rng: &mut crate::Rng,
+) -> Result<Vec<f64>> {
+    let mut optimizer = config.optimizer();
+    let loss_fn = CrossEntropyLossConfig::new()
+        .with_smoothing((config.label_smoothing > 0.0).then_some(config.label_smoothing as f32))
+        .init(store.device());
+    let steps_per_epoch = data.len().div_ceil(config.batch_size);
+    let total = steps_per_epoch * config.epochs;
+    let mut step = 0;
+    let mut epoch_losses = Vec::with_capacity(config.epochs);
+    for epoch in 0..config.epochs {
+        let mut sum = 0.0;
+        let mut n = 0;
+        for batch in data.batches(config.batch_size, Some(rng), config.augment) {
+            let (x, y) = batch_tensors(&batch, data, store.device());
+            let logits = store.weights().forward(plan, x);
+            let loss = loss_fn.forward(logits, y);
+            let value = loss.clone().into_scalar::<f32>() as f64;
+            if !value.is_finite() {
+                return Err(Error::Training(format!(
+                    "the loss is {value} at epoch {} step {step}",
+                    epoch + 1
+                )));
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), store.weights());
+            let lr = config.learning_rate_at(step, total, steps_per_epoch);
+            store.update(|w| optimizer.step(lr, w, grads));
+            sum += value * batch.len() as f64;
+            n += batch.len();
+            step += 1;
+        }
+        epoch_losses.push(sum / n.max(1) as f64);
+    }
+    Ok(epoch_losses)
+}
+
+/// Top-1 accuracy (in percent) of `plan`'s network on `data`, batch norm on its running
+/// statistics.
+pub fn accuracy(store: &WeightStore, plan: &Plan, data: &Dataset, batch_size: usize) -> f64 {
+    let weights = store.weights().valid();
+    let device = store.device().clone().without_autodiff();
+    let mut correct = 0i64;
+    for batch in data.batches(batch_size, None, Augment::default()) {
+        let (x, y) = batch_tensors(&batch, data, &device);
+        let predicted = weights.forward(plan, x).argmax(1).reshape([batch.len()]);
+        correct += predicted.equal(y).int().sum().into_scalar::<i64>();
+    }
+    100.0 * correct as f64 / data.len().max(1) as f64
+}
