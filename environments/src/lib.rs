@@ -12,5 +12,5 @@
 pub mod nb201;
 pub mod tabular;
 
-pub use nb201::{Nb201, Nb201Config, Nb201Dataset};
+pub use nb201::{Images, Nb201, Nb201Config, Nb201Dataset};
 pub use tabular::{Tabular, TabularConfig, TabularDecision};

@@ -120,7 +120,17 @@ impl Default for Nb201Config {
 pub struct Nb201 {
     spec: EnvSpec,
     config: Nb201Config,
+    images: Images,
     table: Arc<Table>,
+}
+
+/// What the networks take and tell apart: the shape of one input image and the classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Images {
+    /// One image's shape.
+    pub shape: Shape,
+    /// Number of classes.
+    pub classes: usize,
 }
 
 /// One parsed row of the embedded table.
@@ -209,8 +219,19 @@ pub fn arch_string(ops: &[usize; 6]) -> String {
 }
 
 impl Nb201 {
-    /// The environment for `config`, scored by the embedded table.
+    /// The environment for `config`, scored by the embedded table, its networks sized for the
+    /// benchmark dataset's images.
     pub fn new(config: Nb201Config) -> Result<Self> {
+        let images = Images {
+            shape: config.dataset.input_shape(),
+            classes: config.dataset.classes(),
+        };
+        Self::for_images(config, images)
+    }
+
+    /// The environment for `config` with networks sized for other images (a trainable run's
+    /// dataset); the table still scores by `config.dataset`.
+    pub fn for_images(config: Nb201Config, images: Images) -> Result<Self> {
         if !(1..=MAX_CHANNELS).contains(&config.channels)
             || !(1..=MAX_CELLS).contains(&config.cells)
         {
@@ -239,6 +260,7 @@ impl Nb201 {
         Ok(Nb201 {
             spec,
             config,
+            images,
             table: Arc::new(Table {
                 rows,
                 maximize: true,
@@ -319,7 +341,7 @@ impl Nb201 {
     /// The whole skeleton with `ops` in every cell.
     pub fn network(&self, ops: &[usize; 6]) -> Result<Arch> {
         let c = self.config.channels;
-        let mut arch = Arch::new(Some(self.config.dataset.input_shape()));
+        let mut arch = Arch::new(Some(self.images.shape));
         let mut x = arch.add("stem", Op::Conv(Conv::conv_bn(c, 3, 1)), &[arch.input()])?;
         for stage in 0..3 {
             let channels = c << stage;
@@ -338,7 +360,7 @@ impl Nb201 {
         }
         let x = arch.add("lastact", Op::BnRelu, &[x])?;
         let x = arch.add("pool", Op::GlobalAvgPool, &[x])?;
-        let classes = self.config.dataset.classes();
+        let classes = self.images.classes;
         let x = arch.add(
             "classifier",
             Op::Linear {

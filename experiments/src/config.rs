@@ -6,6 +6,8 @@
 //! valid ones (serde's own wording), an unknown key is an error.
 
 use crate::registry::{ControllerConfig, EnvironmentConfig, EvaluatorConfig};
+use archforge::data::DataConfig;
+use archforge::nn::TrainConfig;
 use archforge::objective::RewardKind;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -42,6 +44,12 @@ pub struct Experiment {
     /// What the reports show.
     #[serde(default)]
     pub report: ReportConfig,
+    /// The data trainable evaluators train on (default: the embedded digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataConfig>,
+    /// How trainable evaluators train.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<TrainConfig>,
 }
 
 fn one() -> u64 {
@@ -140,6 +148,13 @@ pub struct KeyPath<'a> {
     pub key: Option<&'a str>,
 }
 
+impl KeyPath<'_> {
+    /// The same place without its key: the section header.
+    fn with_no_key(self) -> Self {
+        KeyPath { key: None, ..self }
+    }
+}
+
 /// An experiment file as read: its text, path and parsed content.
 #[derive(Debug, Clone)]
 pub struct ExperimentFile {
@@ -194,6 +209,14 @@ impl ExperimentFile {
         }
         let base = path.parent().unwrap_or(Path::new("."));
         experiment.environment.resolve_paths(base);
+        if experiment.evaluator.trains() {
+            let data = experiment.data.get_or_insert_with(DataConfig::default);
+            if let Some(p) = data.path.as_mut().filter(|p| p.is_relative()) {
+                let joined = base.join(&*p);
+                *p = std::path::absolute(&joined).unwrap_or(joined);
+            }
+            experiment.training.get_or_insert_with(TrainConfig::default);
+        }
         let file = ExperimentFile {
             path: path.into(),
             text,
@@ -320,6 +343,22 @@ impl ExperimentFile {
                 at("objective", "invalid_reward"),
                 "invalid_reward must be a finite number",
             ));
+        }
+        if !e.evaluator.trains() {
+            for (section, present) in [
+                ("data", e.data.is_some()),
+                ("training", e.training.is_some()),
+            ] {
+                if present {
+                    return Err(self.error(
+                        at(section, "").with_no_key(),
+                        format!("[{section}] is only used by evaluators that train (`standalone`)"),
+                    ));
+                }
+            }
+        }
+        if let Some(Err((key, why))) = e.training.as_ref().map(TrainConfig::check) {
+            return Err(self.error(at("training", key), why));
         }
         if e.controller.is_empty() {
             return Err(self.error(

@@ -3,11 +3,14 @@
 //! controller or an environment = one variant and one match arm here.
 
 use crate::config::{BudgetConfig, CacheMode};
+use archforge::data::Splits;
+use archforge::evaluator::StandaloneEvaluator;
 use archforge::evaluator::{CacheKey, CachedEvaluator, Isolated, TableEvaluator};
+use archforge::nn::TrainConfig;
 use archforge::toy::{Toy, ToyConfig};
 use archforge::{Controller, Environment, Evaluator};
 use archforge_controllers::{Evolution, EvolutionConfig, RandomConfig, RandomSearch};
-use archforge_environments::{Nb201, Nb201Config, Tabular, TabularConfig};
+use archforge_environments::{Images, Nb201, Nb201Config, Tabular, TabularConfig};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
@@ -44,10 +47,16 @@ pub const CONTROLLERS: &[Entry] = &[
 ];
 
 /// Every evaluator kind.
-pub const EVALUATORS: &[Entry] = &[(
-    "table",
-    "look the candidate up in the environment's benchmark table",
-)];
+pub const EVALUATORS: &[Entry] = &[
+    (
+        "table",
+        "look the candidate up in the environment's benchmark table",
+    ),
+    (
+        "standalone",
+        "train each candidate from scratch on [data] as [training] says",
+    ),
+];
 
 /// The `[environment]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,10 +81,13 @@ impl EnvironmentConfig {
         }
     }
 
-    /// Builds the environment.
-    pub fn build(&self) -> archforge::error::Result<Arc<dyn Environment>> {
+    /// Builds the environment; `images` sizes its networks for a trainable run's data.
+    pub fn build(&self, images: Option<Images>) -> archforge::error::Result<Arc<dyn Environment>> {
         Ok(match self {
-            EnvironmentConfig::Nb201(c) => Arc::new(Nb201::new(c.clone())?),
+            EnvironmentConfig::Nb201(c) => match images {
+                Some(images) => Arc::new(Nb201::for_images(c.clone(), images)?),
+                None => Arc::new(Nb201::new(c.clone())?),
+            },
             EnvironmentConfig::Tabular(c) => Arc::new(Tabular::load(c, Path::new("."))?),
             EnvironmentConfig::Toy(c) => Arc::new(Toy::new(c.length, c.options)?),
         })
@@ -159,26 +171,43 @@ impl ControllerConfig {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum EvaluatorConfig {
     /// Look candidates up in the environment's table.
-    Table(TableEvaluatorConfig),
+    Table(NoSettings),
+    /// Train each candidate from scratch.
+    Standalone(NoSettings),
 }
 
 impl Default for EvaluatorConfig {
     fn default() -> Self {
-        EvaluatorConfig::Table(TableEvaluatorConfig {})
+        EvaluatorConfig::Table(NoSettings {})
     }
 }
 
-/// The table evaluator's settings: none (a struct, so that unknown keys are refused).
+/// An evaluator without settings of its own (a struct, so that unknown keys are refused).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TableEvaluatorConfig {}
+pub struct NoSettings {}
+
+/// What a trainable evaluator trains on: the run's data and the `[training]` settings.
+#[derive(Clone)]
+pub struct Training {
+    /// The data, loaded once per experiment.
+    pub data: Arc<Splits>,
+    /// How to train.
+    pub config: TrainConfig,
+}
 
 impl EvaluatorConfig {
     /// The registered kind.
     pub fn kind(&self) -> &'static str {
         match self {
             EvaluatorConfig::Table(_) => "table",
+            EvaluatorConfig::Standalone(_) => "standalone",
         }
+    }
+
+    /// Whether the evaluator trains networks (and so needs `[data]` and `[training]`).
+    pub fn trains(&self) -> bool {
+        matches!(self, EvaluatorConfig::Standalone(_))
     }
 
     /// Checks that the evaluator can score `env`'s candidates.
@@ -188,20 +217,46 @@ impl EvaluatorConfig {
                 "evaluator `table` needs an environment with a benchmark table; `{}` has none",
                 env.spec().name
             )),
+            EvaluatorConfig::Standalone(_) => {
+                let mut decisions = Vec::new();
+                archforge::env::complete_uniformly(env, &mut decisions, &mut archforge::rng::seeded(0))
+                    .and_then(|()| env.build(&decisions))
+                    .ok()
+                    .filter(|c| c.arch.output_shape().is_some())
+                    .map(|_| ())
+                    .ok_or_else(|| {
+                        format!(
+                            "evaluator `standalone` needs an environment whose candidates are networks with shapes; `{}` has none",
+                            env.spec().name
+                        )
+                    })
+            }
             EvaluatorConfig::Table(_) => Ok(()),
         }
     }
 
-    /// A fresh evaluator chain for one run: cache (as the budget section says) in front of
-    /// failure isolation in front of the evaluator proper.
+    /// A fresh evaluator chain for the run with seed `seed`: cache (as the budget section
+    /// says) in front of failure isolation in front of the evaluator proper.
     pub fn build(
         &self,
         env: &dyn Environment,
         budget: &BudgetConfig,
+        training: Option<&Training>,
+        seed: u64,
     ) -> Result<Box<dyn Evaluator>, String> {
         self.check(env)?;
-        let proper = match self {
-            EvaluatorConfig::Table(_) => TableEvaluator::new(env.table().expect("checked above")),
+        let proper: Box<dyn Evaluator> = match (self, training) {
+            (EvaluatorConfig::Table(_), _) => {
+                Box::new(TableEvaluator::new(env.table().expect("checked above")))
+            }
+            (EvaluatorConfig::Standalone(_), Some(t)) => Box::new(StandaloneEvaluator::new(
+                t.data.clone(),
+                t.config.clone(),
+                seed,
+            )),
+            (EvaluatorConfig::Standalone(_), None) => {
+                return Err("evaluator `standalone` needs data to train on".into());
+            }
         };
         let isolated = Isolated(proper);
         Ok(match budget.cache {

@@ -7,6 +7,7 @@
 //! so a run's evaluations do not depend on which thread ran it or what ran beside it.
 
 use crate::config::ExperimentFile;
+use crate::registry::Training;
 use crate::report;
 use anyhow::{Context, Result, anyhow, bail};
 use archforge::budget::BudgetLimits;
@@ -14,6 +15,7 @@ use archforge::ledger::{Ledger, Row};
 use archforge::objective::Objective;
 use archforge::search::{self, RunResult, RunSettings, StopReason};
 use archforge::{Environment, rng};
+use archforge_environments::Images;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,27 +51,43 @@ pub struct Finished {
 pub struct Prepared<'a> {
     file: &'a ExperimentFile,
     env: Arc<dyn Environment>,
+    training: Option<Training>,
     objective: Objective,
     limits: BudgetLimits,
 }
 
 impl<'a> Prepared<'a> {
-    /// Builds the environment and checks that the evaluator and every controller can work
-    /// with it, before anything runs.
+    /// Loads the data (for evaluators that train), builds the environment and checks that the
+    /// evaluator and every controller can work with it, before anything runs.
     pub fn new(file: &'a ExperimentFile) -> Result<Self> {
         let experiment = &file.experiment;
+        let located =
+            |what: &str, e: &dyn std::fmt::Display| anyhow!("{}: {what}{e}", file.path.display());
+        let training = match (&experiment.data, &experiment.training) {
+            (Some(data), Some(config)) if experiment.evaluator.trains() => {
+                let base = file.path.parent().unwrap_or(std::path::Path::new("."));
+                let data = data.load(base).map_err(|e| located("data: ", &e))?;
+                Some(Training {
+                    data: Arc::new(data),
+                    config: config.clone(),
+                })
+            }
+            _ => None,
+        };
+        let images = training.as_ref().map(|t| Images {
+            shape: t.data.train.shape,
+            classes: t.data.train.classes,
+        });
         let env: Arc<dyn Environment> = experiment
             .environment
-            .build()
-            .map_err(|e| anyhow!("{}: environment: {e}", file.path.display()))?;
+            .build(images)
+            .map_err(|e| located("environment: ", &e))?;
         experiment
             .evaluator
             .check(env.as_ref())
-            .map_err(|e| anyhow!("{}: {e}", file.path.display()))?;
+            .map_err(|e| located("", &e))?;
         for config in &experiment.controller {
-            config
-                .build()
-                .map_err(|e| anyhow!("{}: {e}", file.path.display()))?;
+            config.build().map_err(|e| located("", &e))?;
         }
         let objective = Objective {
             kind: experiment.objective.kind,
@@ -84,6 +102,7 @@ impl<'a> Prepared<'a> {
         Ok(Prepared {
             file,
             env,
+            training,
             objective,
             limits,
         })
@@ -113,7 +132,12 @@ impl<'a> Prepared<'a> {
         let mut controller = config.build()?;
         let mut evaluator = experiment
             .evaluator
-            .build(self.env.as_ref(), &experiment.budget)
+            .build(
+                self.env.as_ref(),
+                &experiment.budget,
+                self.training.as_ref(),
+                seed,
+            )
             .map_err(|e| anyhow!(e))?;
         let mut generator = rng::seeded(seed);
         let result = search::run(

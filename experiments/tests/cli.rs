@@ -173,3 +173,37 @@ fn unknown_evaluator_keys_and_unsafe_names_are_refused() {
     let err = fails(&GOOD.replace("name = \"t\"", "name = \"../t\""), &["run"]);
     assert!(err.contains("exp.toml:1:1: name may only hold"), "{err}");
 }
+
+#[test]
+fn training_settings_are_checked_and_only_allowed_where_used() {
+    let standalone = GOOD
+        .replace(
+            "kind = \"toy\"",
+            "kind = \"nb201\"\nchannels = 4\ncells = 1",
+        )
+        .replace(
+            "[budget]",
+            "[evaluator]\nkind = \"standalone\"\n[training]\nepochs = 0\n[budget]",
+        );
+    let err = fails(&standalone, &["run"]);
+    assert!(
+        err.contains("exp.toml:9:1: epochs must be at least 1"),
+        "{err}"
+    );
+    let err = fails(
+        &GOOD.replace("[budget]", "[data]\nsource = \"digits\"\n[budget]"),
+        &["run"],
+    );
+    assert!(
+        err.contains("exp.toml:4:1: [data] is only used by evaluators that train"),
+        "{err}"
+    );
+    let tabular_trained = GOOD.replace("[budget]", "[evaluator]\nkind = \"standalone\"\n[budget]");
+    let err = fails(&tabular_trained, &["run"]);
+    assert!(
+        err.contains(
+            "needs an environment whose candidates are networks with shapes; `toy` has none"
+        ),
+        "{err}"
+    );
+}

@@ -3,16 +3,19 @@
 //! fit) or `Failed` (something broke: a NaN loss, a panic) — and never in a panic or an error
 //! that stops the run. Evaluators charge what they cost to the run's [`Budget`].
 //!
-//! Implementations: [`TableEvaluator`] (tabular benchmarks). Wrappers that are evaluators
+//! Implementations: [`TableEvaluator`] (tabular benchmarks), [`StandaloneEvaluator`]
+//! (training each candidate from scratch). Wrappers that are evaluators
 //! themselves: [`CachedEvaluator`] (function-equivalence cache keyed by the canonical hash)
 //! and [`Isolated`] (turns a panic into a `Failed` outcome).
 
 mod cache;
 mod isolate;
+mod standalone;
 mod table;
 
 pub use cache::{CacheKey, CachedEvaluator};
 pub use isolate::{Isolated, panic_message};
+pub use standalone::StandaloneEvaluator;
 pub use table::{Table, TableEvaluator, TableRow};
 
 use crate::budget::Budget;

@@ -7,8 +7,10 @@
 //! - [`layer`]: the weighted layers behind convolutions, norms and linear layers;
 //! - [`store`]: the weight store, candidate plans, the forward pass, safetensors files;
 //! - [`train`]: optimisers, schedules, the training loop and accuracy;
+//! - [`latency`]: measured batch-1 inference latency;
 //! - [`reference`]: the reference CNN the trainer is calibrated with.
 
+pub mod latency;
 pub mod layer;
 pub mod reference;
 pub mod store;
@@ -17,6 +19,7 @@ pub mod train;
 #[cfg(test)]
 mod tests;
 
+pub use latency::latency_ms;
 pub use store::{Plan, WeightStore, Weights};
 pub use train::{TrainConfig, accuracy, train};
 

@@ -8,7 +8,8 @@ use archforge::env::{complete_uniformly, validate};
 use archforge::evaluator::StatusKind;
 use archforge::{Controller, Environment, Evaluated, rng};
 use archforge_experiments::config::ExperimentFile;
-use archforge_experiments::registry::{CONTROLLERS, ENVIRONMENTS};
+use archforge_experiments::registry::{CONTROLLERS, ENVIRONMENTS, EVALUATORS};
+use archforge_experiments::runner::Prepared;
 use archforge_tests::experiment_files;
 use std::collections::HashSet;
 
@@ -24,15 +25,11 @@ fn every_registered_kind_has_an_example_experiment() {
     let files = loaded();
     let envs: HashSet<String> = files
         .iter()
-        .map(|f| {
-            f.experiment
-                .environment
-                .build()
-                .unwrap()
-                .spec()
-                .name
-                .clone()
-        })
+        .map(|f| Prepared::new(f).unwrap().env().spec().name.clone())
+        .collect();
+    let evaluators: HashSet<&str> = files
+        .iter()
+        .map(|f| f.experiment.evaluator.kind())
         .collect();
     let controllers: HashSet<&str> = files
         .iter()
@@ -42,6 +39,12 @@ fn every_registered_kind_has_an_example_experiment() {
         assert!(
             envs.contains(*name),
             "no experiment file uses environment `{name}`"
+        );
+    }
+    for (name, _) in EVALUATORS {
+        assert!(
+            evaluators.contains(name),
+            "no experiment file uses evaluator `{name}`"
         );
     }
     for (name, _) in CONTROLLERS {
@@ -100,13 +103,14 @@ fn step(
 #[test]
 fn environments_and_controllers_keep_the_contracts() {
     for file in loaded() {
-        let env = file.experiment.environment.build().unwrap();
-        check_environment(env.as_ref());
+        let prepared = Prepared::new(&file).unwrap();
+        let env = prepared.env();
+        check_environment(env);
         for config in &file.experiment.controller {
             let mut original = config.build().unwrap();
             let mut rng = rng::seeded(3);
             for _ in 0..15 {
-                step(original.as_mut(), env.as_ref(), &mut rng);
+                step(original.as_mut(), env, &mut rng);
             }
             let checkpoint = original.checkpoint().unwrap();
             let mut restored = config.build().unwrap();
@@ -114,8 +118,8 @@ fn environments_and_controllers_keep_the_contracts() {
             let mut rng_restored = rng.clone();
             for _ in 0..5 {
                 assert_eq!(
-                    step(original.as_mut(), env.as_ref(), &mut rng),
-                    step(restored.as_mut(), env.as_ref(), &mut rng_restored),
+                    step(original.as_mut(), env, &mut rng),
+                    step(restored.as_mut(), env, &mut rng_restored),
                     "{} in {}",
                     config.name(),
                     file.path.display()

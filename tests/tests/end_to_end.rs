@@ -363,3 +363,37 @@ fn runs_that_end_early_count_with_their_final_best_at_every_checkpoint() {
         ]
     );
 }
+
+#[test]
+fn standalone_training_scores_real_networks() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = archforge(
+        dir.path(),
+        &[
+            "run",
+            &exp("digits-nb201-standalone.toml"),
+            "--budget",
+            "2",
+            "--out",
+            "r",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (header, rows) = read_csv(&dir.path().join("r/evaluations.csv"));
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        assert_eq!(r[col("status")], "ok", "{r:?}");
+        // Trained networks tell the ten digits apart far better than chance.
+        let valid: f64 = r[col("search_metric")].parse().unwrap();
+        let test: f64 = r[col("reported_metric")].parse().unwrap();
+        assert!(valid > 60.0 && test > 60.0, "{valid} {test}");
+        assert!(r[col("latency_ms")].parse::<f64>().unwrap() > 0.0);
+        assert!(r[col("params")].parse::<u64>().unwrap() > 1000);
+    }
+    let resolved = std::fs::read_to_string(dir.path().join("r/experiment.toml")).unwrap();
+    assert!(
+        resolved.contains("[training]") && resolved.contains("[data]"),
+        "{resolved}"
+    );
+}
