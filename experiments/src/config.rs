@@ -352,7 +352,7 @@ impl ExperimentFile {
                 if present {
                     return Err(self.error(
                         at(section, "").with_no_key(),
-                        format!("[{section}] is only used by evaluators that train (`standalone`)"),
+                        format!("[{section}] is only used by evaluators that train (`standalone`, `supernet`)"),
                     ));
                 }
             }

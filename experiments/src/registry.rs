@@ -4,8 +4,8 @@
 
 use crate::config::{BudgetConfig, CacheMode};
 use archforge::data::Splits;
-use archforge::evaluator::StandaloneEvaluator;
 use archforge::evaluator::{CacheKey, CachedEvaluator, Isolated, TableEvaluator};
+use archforge::evaluator::{StandaloneEvaluator, SupernetEvaluator, SupernetSettings};
 use archforge::nn::TrainConfig;
 use archforge::toy::{Toy, ToyConfig};
 use archforge::{Controller, Environment, Evaluator};
@@ -174,6 +174,8 @@ pub enum EvaluatorConfig {
     Table(NoSettings),
     /// Train each candidate from scratch.
     Standalone(NoSettings),
+    /// Weight sharing.
+    Supernet(SupernetSettings),
 }
 
 impl Default for EvaluatorConfig {
@@ -202,12 +204,16 @@ impl EvaluatorConfig {
         match self {
             EvaluatorConfig::Table(_) => "table",
             EvaluatorConfig::Standalone(_) => "standalone",
+            EvaluatorConfig::Supernet(_) => "supernet",
         }
     }
 
     /// Whether the evaluator trains networks (and so needs `[data]` and `[training]`).
     pub fn trains(&self) -> bool {
-        matches!(self, EvaluatorConfig::Standalone(_))
+        matches!(
+            self,
+            EvaluatorConfig::Standalone(_) | EvaluatorConfig::Supernet(_)
+        )
     }
 
     /// Checks that the evaluator can score `env`'s candidates.
@@ -217,7 +223,7 @@ impl EvaluatorConfig {
                 "evaluator `table` needs an environment with a benchmark table; `{}` has none",
                 env.spec().name
             )),
-            EvaluatorConfig::Standalone(_) => {
+            EvaluatorConfig::Standalone(_) | EvaluatorConfig::Supernet(_) => {
                 let mut decisions = Vec::new();
                 archforge::env::complete_uniformly(env, &mut decisions, &mut archforge::rng::seeded(0))
                     .and_then(|()| env.build(&decisions))
@@ -226,7 +232,8 @@ impl EvaluatorConfig {
                     .map(|_| ())
                     .ok_or_else(|| {
                         format!(
-                            "evaluator `standalone` needs an environment whose candidates are networks with shapes; `{}` has none",
+                            "evaluator `{}` needs an environment whose candidates are networks with shapes; `{}` has none",
+                            self.kind(),
                             env.spec().name
                         )
                     })
@@ -239,12 +246,12 @@ impl EvaluatorConfig {
     /// says) in front of failure isolation in front of the evaluator proper.
     pub fn build(
         &self,
-        env: &dyn Environment,
+        env: &Arc<dyn Environment>,
         budget: &BudgetConfig,
         training: Option<&Training>,
         seed: u64,
     ) -> Result<Box<dyn Evaluator>, String> {
-        self.check(env)?;
+        self.check(env.as_ref())?;
         let proper: Box<dyn Evaluator> = match (self, training) {
             (EvaluatorConfig::Table(_), _) => {
                 Box::new(TableEvaluator::new(env.table().expect("checked above")))
@@ -254,8 +261,18 @@ impl EvaluatorConfig {
                 t.config.clone(),
                 seed,
             )),
-            (EvaluatorConfig::Standalone(_), None) => {
-                return Err("evaluator `standalone` needs data to train on".into());
+            (EvaluatorConfig::Supernet(settings), Some(t)) => Box::new(SupernetEvaluator::new(
+                env.clone(),
+                t.data.clone(),
+                t.config.clone(),
+                settings.clone(),
+                seed,
+            )),
+            (EvaluatorConfig::Standalone(_) | EvaluatorConfig::Supernet(_), None) => {
+                return Err(format!(
+                    "evaluator `{}` needs data to train on",
+                    self.kind()
+                ));
             }
         };
         let isolated = Isolated(proper);

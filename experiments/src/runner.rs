@@ -132,12 +132,7 @@ impl<'a> Prepared<'a> {
         let mut controller = config.build()?;
         let mut evaluator = experiment
             .evaluator
-            .build(
-                self.env.as_ref(),
-                &experiment.budget,
-                self.training.as_ref(),
-                seed,
-            )
+            .build(&self.env, &experiment.budget, self.training.as_ref(), seed)
             .map_err(|e| anyhow!(e))?;
         let mut generator = rng::seeded(seed);
         let result = search::run(

@@ -184,6 +184,14 @@ pub struct Batches<'a> {
     rng: Option<crate::Rng>,
 }
 
+impl Batches<'_> {
+    /// Skips the first `n` batches without building them.
+    pub fn skip_batches(mut self, n: usize) -> Self {
+        self.next = n.saturating_mul(self.size).min(self.order.len());
+        self
+    }
+}
+
 impl Iterator for Batches<'_> {
     type Item = Batch;
 

@@ -4,18 +4,20 @@
 //! that stops the run. Evaluators charge what they cost to the run's [`Budget`].
 //!
 //! Implementations: [`TableEvaluator`] (tabular benchmarks), [`StandaloneEvaluator`]
-//! (training each candidate from scratch). Wrappers that are evaluators
+//! (training each candidate from scratch), [`SupernetEvaluator`] (weight sharing). Wrappers that are evaluators
 //! themselves: [`CachedEvaluator`] (function-equivalence cache keyed by the canonical hash)
 //! and [`Isolated`] (turns a panic into a `Failed` outcome).
 
 mod cache;
 mod isolate;
 mod standalone;
+mod supernet;
 mod table;
 
 pub use cache::{CacheKey, CachedEvaluator};
 pub use isolate::{Isolated, panic_message};
 pub use standalone::StandaloneEvaluator;
+pub use supernet::{SupernetEvaluator, SupernetSettings};
 pub use table::{Table, TableEvaluator, TableRow};
 
 use crate::budget::Budget;

@@ -98,6 +98,17 @@ impl Layer {
         }
     }
 
+    /// Sets the momentum with which batch norm (if any) updates its running statistics.
+    pub fn set_batch_norm_momentum(&mut self, momentum: f64) {
+        match self {
+            Layer::Conv(ConvLayer {
+                norm: Some(norm), ..
+            })
+            | Layer::Norm(norm) => norm.momentum = momentum,
+            _ => {}
+        }
+    }
+
     /// Applies the layer (`op` says what surrounds the weights: a ReLU before a convolution,
     /// the ReLU after `BnRelu`'s norm).
     pub fn forward(&self, op: &Op, x: Tensor<4>) -> Tensor<4> {

@@ -21,7 +21,7 @@ mod tests;
 
 pub use latency::latency_ms;
 pub use store::{Plan, WeightStore, Weights};
-pub use train::{TrainConfig, accuracy, train};
+pub use train::{Stepper, TrainConfig, accuracy, recalibrate_batch_norm, train};
 
 /// The engine device for training: the CPU (Flex) backend with automatic differentiation.
 pub fn training_device() -> burn::prelude::Device {

@@ -191,6 +191,14 @@ impl WeightStore {
 }
 
 impl Weights {
+    /// The same weights with every batch norm's running-statistics momentum set to `momentum`.
+    pub fn with_batch_norm_momentum(mut self, momentum: f64) -> Self {
+        for layer in &mut self.layers {
+            layer.set_batch_norm_momentum(momentum);
+        }
+        self
+    }
+
     /// The logits of `plan`'s network on `x` (`[batch, classes]`). Batch norm uses batch
     /// statistics (and updates its running ones) on an autodiff device; elsewhere
     /// ([`Module::valid`]) it uses the running statistics.

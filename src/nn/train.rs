@@ -8,7 +8,7 @@ use super::store::{Plan, WeightStore};
 use crate::data::{Augment, Batch, Dataset};
 use crate::error::{Error, Result};
 use burn::grad_clipping::GradientClippingConfig;
-use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
@@ -233,6 +233,47 @@ pub fn batch_tensors(
     (x, y)
 }
 
+/// One optimiser with its loss: takes training steps on any plan of one store.
+pub struct Stepper {
+    optimizer: ModuleOptimizer,
+    loss: CrossEntropyLoss,
+}
+
+impl Stepper {
+    /// An optimiser and loss as `config` says, for weights on `device`.
+    pub fn new(config: &TrainConfig, device: &Device) -> Self {
+        let loss = CrossEntropyLossConfig::new()
+            .with_smoothing((config.label_smoothing > 0.0).then_some(config.label_smoothing as f32))
+            .init(device);
+        Stepper {
+            optimizer: config.optimizer(),
+            loss,
+        }
+    }
+
+    /// One step on `batch` at learning rate `lr`: returns the batch's loss, or an error when
+    /// it is NaN or infinite (the weights are then left as they were).
+    pub fn step(
+        &mut self,
+        store: &mut WeightStore,
+        plan: &Plan,
+        batch: &Batch,
+        data: &Dataset,
+        lr: f64,
+    ) -> Result<f64> {
+        let (x, y) = batch_tensors(batch, data, store.device());
+        let logits = store.weights().forward(plan, x);
+        let loss = self.loss.forward(logits, y);
+        let value = loss.clone().into_scalar::<f32>() as f64;
+        if !value.is_finite() {
+            return Err(Error::Training(format!("the loss is {value}")));
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), store.weights());
+        store.update(|w| self.optimizer.step(lr, w, grads));
+        Ok(value)
+    }
+}
+
 /// Trains `plan`'s network in `store` on `data` for `config.epochs` epochs, batches shuffled
 /// (and augmented) from `rng`. Returns the mean loss of each epoch.
 pub fn train(
@@ -242,36 +283,27 @@ pub fn train(
     config: &TrainConfig,
     rng: &mut crate::Rng,
 ) -> Result<Vec<f64>> {
-    let mut optimizer = config.optimizer();
-    let loss_fn = CrossEntropyLossConfig::new()
-        .with_smoothing((config.label_smoothing > 0.0).then_some(config.label_smoothing as f32))
-        .init(store.device());
+    let mut stepper = Stepper::new(config, store.device());
     let steps_per_epoch = data.len().div_ceil(config.batch_size);
     let total = steps_per_epoch * config.epochs;
     let mut step = 0;
     let mut epoch_losses = Vec::with_capacity(config.epochs);
     for epoch in 0..config.epochs {
         let mut sum = 0.0;
-        let mut n = 0;
         for batch in data.batches(config.batch_size, Some(rng), config.augment) {
-            let (x, y) = batch_tensors(&batch, data, store.device());
-            let logits = store.weights().forward(plan, x);
-            let loss = loss_fn.forward(logits, y);
-            let value = loss.clone().into_scalar::<f32>() as f64;
-            if !value.is_finite() {
-                return Err(Error::Training(format!(
-                    "the loss is {value} at epoch {} step {step}",
-                    epoch + 1
-                )));
-            }
-            let grads = GradientsParams::from_grads(loss.backward(), store.weights());
             let lr = config.learning_rate_at(step, total, steps_per_epoch);
-            store.update(|w| optimizer.step(lr, w, grads));
-            sum += value * batch.len() as f64;
-            n += batch.len();
+            let loss = stepper
+                .step(store, plan, &batch, data, lr)
+                .map_err(|e| match e {
+                    Error::Training(m) => {
+                        Error::Training(format!("{m} at epoch {} step {step}", epoch + 1))
+                    }
+                    other => other,
+                })?;
+            sum += loss * batch.len() as f64;
             step += 1;
         }
-        epoch_losses.push(sum / n.max(1) as f64);
+        epoch_losses.push(sum / data.len().max(1) as f64);
     }
     Ok(epoch_losses)
 }
@@ -289,3 +321,29 @@ pub fn accuracy(store: &WeightStore, plan: &Plan, data: &Dataset, batch_size: us
     }
     100.0 * correct as f64 / data.len().max(1) as f64
 }
+
+/// Re-estimates batch norm's running statistics for `plan` from the first `batches` training
+/// batches of `data` (in order): each norm's statistics become the plain average over those
+/// batches, as if only this network had ever been trained. No weight changes.
+pub fn recalibrate_batch_norm(
+    store: &mut WeightStore,
+    plan: &Plan,
+    data: &Dataset,
+    batch_size: usize,
+    batches: usize,
+) {
+    for (k, batch) in data
+        .batches(batch_size, None, Augment::default())
+        .take(batches)
+        .enumerate()
+    {
+        // Momentum 1/(k+1): the running value becomes the mean of the k+1 batches seen.
+        store.update(|w| w.with_batch_norm_momentum(1.0 / (k as f64 + 1.0)));
+        let (x, _) = batch_tensors(&batch, data, store.device());
+        let _ = store.weights().forward(plan, x);
+    }
+    store.update(|w| w.with_batch_norm_momentum(DEFAULT_BN_MOMENTUM));
+}
+
+/// Batch norm's momentum during training (PyTorch's and the engine's default).
+pub const DEFAULT_BN_MOMENTUM: f64 = 0.1;

@@ -9,17 +9,23 @@ fn exp(name: &str) -> String {
     experiments_dir().join(name).display().to_string()
 }
 
-/// The ledger without its wall-clock column.
+/// The ledger without its wall-clock columns (evaluation time, measured latency).
 fn ledger_without_wall_time(dir: &Path) -> Vec<Vec<String>> {
     let (header, rows) = read_csv(&dir.join("evaluations.csv"));
-    let wall = header
+    let timed: Vec<usize> = header
         .iter()
-        .position(|h| h == "wall_seconds")
-        .expect("a wall_seconds column");
+        .enumerate()
+        .filter(|(_, h)| *h == "wall_seconds" || *h == "latency_ms")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(timed.len(), 2);
     rows.into_iter()
-        .map(|mut r| {
-            r.remove(wall);
-            r
+        .map(|r| {
+            r.into_iter()
+                .enumerate()
+                .filter(|(i, _)| !timed.contains(i))
+                .map(|(_, v)| v)
+                .collect()
         })
         .collect()
 }
@@ -396,4 +402,24 @@ fn standalone_training_scores_real_networks() {
         resolved.contains("[training]") && resolved.contains("[data]"),
         "{resolved}"
     );
+}
+
+#[test]
+fn weight_sharing_runs_repeat_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    for out in ["a", "b"] {
+        let args = [
+            "run",
+            &exp("digits-nb201-supernet-evolution.toml"),
+            "--budget",
+            "12",
+            "--out",
+            out,
+        ];
+        let o = archforge(dir.path(), &args);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let a = ledger_without_wall_time(&dir.path().join("a"));
+    assert_eq!(a.len(), 12);
+    assert_eq!(a, ledger_without_wall_time(&dir.path().join("b")));
 }
