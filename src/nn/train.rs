@@ -112,24 +112,20 @@ mod defaults {
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        toml_defaults()
-    }
-}
-
-fn toml_defaults() -> TrainConfig {
-    TrainConfig {
-        epochs: defaults::epochs(),
-        batch_size: defaults::batch_size(),
-        optimizer: defaults::optimizer(),
-        learning_rate: defaults::learning_rate(),
-        momentum: defaults::momentum(),
-        weight_decay: defaults::weight_decay(),
-        schedule: defaults::schedule(),
-        step_epochs: defaults::step_epochs(),
-        step_gamma: defaults::step_gamma(),
-        label_smoothing: 0.0,
-        grad_clip: None,
-        augment: Augment::default(),
+        TrainConfig {
+            epochs: defaults::epochs(),
+            batch_size: defaults::batch_size(),
+            optimizer: defaults::optimizer(),
+            learning_rate: defaults::learning_rate(),
+            momentum: defaults::momentum(),
+            weight_decay: defaults::weight_decay(),
+            schedule: defaults::schedule(),
+            step_epochs: defaults::step_epochs(),
+            step_gamma: defaults::step_gamma(),
+            label_smoothing: 0.0,
+            grad_clip: None,
+            augment: Augment::default(),
+        }
     }
 }
 
