@@ -103,10 +103,12 @@ pub fn main(cli: Cli) -> Result<()> {
                 seeds: vec![file.experiment.seed],
                 out: out.unwrap_or_else(|| runner::default_out(&file.experiment.name)),
                 jobs: 1,
+                finalists: true,
             };
             let started = Instant::now();
             let finished = runner::execute(&file, &plan)?;
             print_best(finished.best.as_ref());
+            print_finalists(&finished.finalists);
             let evaluations: usize = finished.results.iter().map(|r| r.evaluations()).sum();
             println!(
                 "\n{evaluations} evaluations in {:.2} s; results in {}",
@@ -132,6 +134,7 @@ pub fn main(cli: Cli) -> Result<()> {
                 out: out.unwrap_or_else(|| runner::default_out(&e.name)),
                 jobs: jobs
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                finalists: false,
             };
             let started = Instant::now();
             let finished = runner::execute(&file, &plan)?;
@@ -181,4 +184,26 @@ fn print_best(best: Option<&report::BestArch>) {
     println!("  reported metric  {}", num(b.reported_metric));
     println!("  params           {}", count(b.params));
     println!("  MACs             {}", count(b.macs));
+}
+
+fn print_finalists(finalists: &[crate::finalists::Finalist]) {
+    if finalists.is_empty() {
+        return;
+    }
+    let num = |v: Option<f64>| v.map_or_else(|| "–".into(), |v| format!("{v:.2}"));
+    println!("\nFinalists retrained stand-alone:");
+    println!("| rank | search metric | final valid | final test | params | status | arch |");
+    println!("|---:|---:|---:|---:|---:|---|---|");
+    for f in finalists {
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            f.rank,
+            num(f.search_metric),
+            num(f.final_valid),
+            num(f.final_test),
+            f.params.map_or_else(|| "–".into(), |p| p.to_string()),
+            f.status,
+            f.arch
+        );
+    }
 }

@@ -50,6 +50,32 @@ pub struct Experiment {
     /// How trainable evaluators train.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training: Option<TrainConfig>,
+    /// Finalists retrained stand-alone at the end of `archforge run`.
+    #[serde(rename = "final", default, skip_serializing_if = "Option::is_none")]
+    pub finalists: Option<FinalConfig>,
+}
+
+/// The `[final]` section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FinalConfig {
+    /// How many of the best distinct architectures (by reward) to retrain.
+    #[serde(default = "one_usize")]
+    pub top_k: usize,
+    /// Epochs of the retraining (default: `[training] epochs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<usize>,
+}
+
+fn one_usize() -> usize {
+    1
+}
+
+impl Experiment {
+    /// Whether the experiment trains networks: its evaluator does, or it retrains finalists.
+    pub fn trains(&self) -> bool {
+        self.evaluator.trains() || self.finalists.is_some()
+    }
 }
 
 fn one() -> u64 {
@@ -209,7 +235,7 @@ impl ExperimentFile {
         }
         let base = path.parent().unwrap_or(Path::new("."));
         experiment.environment.resolve_paths(base);
-        if experiment.evaluator.trains() {
+        if experiment.trains() {
             let data = experiment.data.get_or_insert_with(DataConfig::default);
             if let Some(p) = data.path.as_mut().filter(|p| p.is_relative()) {
                 let joined = base.join(&*p);
@@ -344,7 +370,7 @@ impl ExperimentFile {
                 "invalid_reward must be a finite number",
             ));
         }
-        if !e.evaluator.trains() {
+        if !e.trains() {
             for (section, present) in [
                 ("data", e.data.is_some()),
                 ("training", e.training.is_some()),
@@ -352,9 +378,19 @@ impl ExperimentFile {
                 if present {
                     return Err(self.error(
                         at(section, "").with_no_key(),
-                        format!("[{section}] is only used by evaluators that train (`standalone`, `supernet`)"),
+                        format!(
+                            "[{section}] is only used by evaluators that train (`standalone`, `supernet`) and by [final]"
+                        ),
                     ));
                 }
+            }
+        }
+        if let Some(f) = &e.finalists {
+            if !(1..=100).contains(&f.top_k) {
+                return Err(self.error(at("final", "top_k"), "top_k must be in 1..=100"));
+            }
+            if f.epochs == Some(0) {
+                return Err(self.error(at("final", "epochs"), "epochs must be at least 1"));
             }
         }
         if let Some(Err((key, why))) = e.training.as_ref().map(TrainConfig::check) {

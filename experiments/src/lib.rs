@@ -4,12 +4,14 @@
 //! - [`config`]: experiment files (TOML), checked as a whole, written back resolved;
 //! - [`registry`]: the one place that names every environment, controller and evaluator;
 //! - [`runner`]: controllers x seeds in parallel, one flushed ledger, one run folder;
+//! - [`finalists`]: the best architectures retrained stand-alone at the end of a run;
 //! - [`report`] and [`plot`]: summary tables (CSV, Markdown), best-so-far curves (SVG), the
 //!   best architecture (JSON, DOT);
 //! - [`cli`]: the command line (`run`, `compare`, `list`).
 
 pub mod cli;
 pub mod config;
+pub mod finalists;
 pub mod plot;
 pub mod registry;
 pub mod report;

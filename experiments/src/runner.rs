@@ -33,6 +33,8 @@ pub struct Plan {
     pub out: PathBuf,
     /// Runs at a time.
     pub jobs: usize,
+    /// Retrain the finalists (`[final]`) when the runs are done (`archforge run`).
+    pub finalists: bool,
 }
 
 /// A finished experiment.
@@ -45,6 +47,8 @@ pub struct Finished {
     pub summary: Vec<report::SummaryRow>,
     /// The best evaluation over all runs, if any succeeded.
     pub best: Option<report::BestArch>,
+    /// The retrained finalists, when asked for.
+    pub finalists: Vec<crate::finalists::Finalist>,
 }
 
 /// An experiment checked and built, ready to run any of its (controller, seed) runs.
@@ -64,7 +68,7 @@ impl<'a> Prepared<'a> {
         let located =
             |what: &str, e: &dyn std::fmt::Display| anyhow!("{}: {what}{e}", file.path.display());
         let training = match (&experiment.data, &experiment.training) {
-            (Some(data), Some(config)) if experiment.evaluator.trains() => {
+            (Some(data), Some(config)) if experiment.trains() => {
                 let base = file.path.parent().unwrap_or(std::path::Path::new("."));
                 let data = data.load(base).map_err(|e| located("data: ", &e))?;
                 Some(Training {
@@ -227,6 +231,17 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
     drop(ledger);
     order_ledger(&ledger_path, &tasks, experiment)?;
     let report = report::write(&plan.out, file, prepared.env(), &finished)?;
+    let finalists = match (&experiment.finalists, &prepared.training, plan.finalists) {
+        (Some(finals), Some(training), true) if failures.is_empty() => crate::finalists::retrain(
+            &plan.out,
+            prepared.env(),
+            training,
+            finals,
+            &Ledger::read(&ledger_path)?,
+            plan.seeds.first().copied().unwrap_or(experiment.seed),
+        )?,
+        _ => Vec::new(),
+    };
     if let Some(first) = failures.first() {
         bail!(
             "{} of {} runs failed (the others' results are in {}); first: {first}",
@@ -240,6 +255,7 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
         results: finished,
         summary: report.summary,
         best: report.best,
+        finalists,
     })
 }
 

@@ -16,7 +16,7 @@ mod table;
 
 pub use cache::{CacheKey, CachedEvaluator};
 pub use isolate::{Isolated, panic_message};
-pub use standalone::StandaloneEvaluator;
+pub use standalone::{StandaloneEvaluator, Trained, train_candidate};
 pub use supernet::{SupernetEvaluator, SupernetSettings};
 pub use table::{Table, TableEvaluator, TableRow};
 
@@ -128,6 +128,17 @@ impl Outcome {
     pub fn failed(reason: impl Into<String>) -> Self {
         Outcome {
             status: Status::Failed(reason.into()),
+            metrics: Metrics::default(),
+            cached: false,
+        }
+    }
+}
+
+impl From<Status> for Outcome {
+    /// An outcome with no metrics (an invalid or failed evaluation).
+    fn from(status: Status) -> Self {
+        Outcome {
+            status,
             metrics: Metrics::default(),
             cached: false,
         }

@@ -6,7 +6,7 @@
 //! Initial weights and batch order come from the run's seed and the candidate's canonical hash,
 //! so a candidate evaluated twice (or in another order) trains identically.
 
-use super::{Evaluator, Metrics, Outcome};
+use super::{Evaluator, Metrics, Outcome, Status};
 use crate::budget::Budget;
 use crate::candidate::Candidate;
 use crate::data::Splits;
@@ -27,28 +27,56 @@ impl StandaloneEvaluator {
     }
 }
 
+/// A candidate trained stand-alone: its weights, its plan and what it scored.
+pub struct Trained {
+    /// The trained weights.
+    pub store: WeightStore,
+    /// The candidate's plan through them.
+    pub plan: crate::nn::Plan,
+    /// Validation accuracy (search), test accuracy (reported), params, MACs, latency.
+    pub metrics: Metrics,
+}
+
+/// Trains `candidate` from scratch on `data` as `config` says, with weights and batch order
+/// seeded from `seed` and the candidate's canonical hash. `Err` is the status to record
+/// instead: `Invalid` when the trainer cannot run the graph, `Failed` when the loss diverges.
+pub fn train_candidate(
+    candidate: &Candidate,
+    data: &Splits,
+    config: &TrainConfig,
+    seed: u64,
+) -> Result<Trained, Status> {
+    let seed = crate::arch::hash::hash_words("standalone", &[seed, candidate.hash.0]);
+    let mut store = WeightStore::new(training_device(), seed);
+    let plan = store
+        .plan(&candidate.arch)
+        .map_err(|e| Status::Invalid(e.to_string()))?;
+    let mut rng = crate::rng::seeded(seed);
+    train(&mut store, &plan, &data.train, config, &mut rng)
+        .map_err(|e| Status::Failed(e.to_string()))?;
+    let batch = config.batch_size.max(256);
+    let counts = candidate.arch.counts();
+    let metrics = Metrics {
+        search: Some(accuracy(&store, &plan, &data.valid, batch)),
+        reported: Some(accuracy(&store, &plan, &data.test, batch)),
+        params: counts.map(|(p, _)| p),
+        macs: counts.map(|(_, m)| m),
+        latency_ms: Some(latency_ms(&store, &plan, data.train.shape)),
+        simulated_seconds: 0.0,
+    };
+    Ok(Trained {
+        store,
+        plan,
+        metrics,
+    })
+}
+
 impl Evaluator for StandaloneEvaluator {
     fn evaluate(&mut self, candidate: &Candidate, budget: &mut Budget) -> Outcome {
         budget.charge(1, 0.0);
-        let seed = crate::arch::hash::hash_words("standalone", &[self.seed, candidate.hash.0]);
-        let mut store = WeightStore::new(training_device(), seed);
-        let plan = match store.plan(&candidate.arch) {
-            Ok(plan) => plan,
-            Err(e) => return Outcome::invalid(e.to_string()),
-        };
-        let mut rng = crate::rng::seeded(seed);
-        if let Err(e) = train(&mut store, &plan, &self.data.train, &self.config, &mut rng) {
-            return Outcome::failed(e.to_string());
+        match train_candidate(candidate, &self.data, &self.config, self.seed) {
+            Ok(trained) => Outcome::ok(trained.metrics),
+            Err(status) => Outcome::from(status),
         }
-        let batch = self.config.batch_size.max(256);
-        let counts = candidate.arch.counts();
-        Outcome::ok(Metrics {
-            search: Some(accuracy(&store, &plan, &self.data.valid, batch)),
-            reported: Some(accuracy(&store, &plan, &self.data.test, batch)),
-            params: counts.map(|(p, _)| p),
-            macs: counts.map(|(_, m)| m),
-            latency_ms: Some(latency_ms(&store, &plan, self.data.train.shape)),
-            simulated_seconds: 0.0,
-        })
     }
 }

@@ -423,3 +423,40 @@ fn weight_sharing_runs_repeat_exactly() {
     assert_eq!(a.len(), 12);
     assert_eq!(a, ledger_without_wall_time(&dir.path().join("b")));
 }
+
+#[test]
+fn finalists_are_retrained_and_the_best_keeps_its_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = archforge(
+        dir.path(),
+        &[
+            "run",
+            &exp("digits-nb201-supernet-random.toml"),
+            "--budget",
+            "6",
+            "--out",
+            "r",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("Finalists retrained stand-alone"));
+    let (header, rows) = read_csv(&dir.path().join("r/finalists.csv"));
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_ne!(
+        rows[0][col("hash")],
+        rows[1][col("hash")],
+        "finalists are distinct functions"
+    );
+    for r in &rows {
+        assert_eq!(r[col("status")], "ok");
+        assert!(r[col("final_test")].parse::<f64>().unwrap() > 80.0, "{r:?}");
+    }
+    for f in [
+        "final_best.safetensors",
+        "final_best.json",
+        "final_best.dot",
+    ] {
+        assert!(dir.path().join("r").join(f).exists(), "{f} missing");
+    }
+}
