@@ -359,17 +359,7 @@ impl Nb201 {
             }
         }
         let x = arch.add("lastact", Op::BnRelu, &[x])?;
-        let x = arch.add("pool", Op::GlobalAvgPool, &[x])?;
-        let classes = self.images.classes;
-        let x = arch.add(
-            "classifier",
-            Op::Linear {
-                out_features: classes,
-                bias: true,
-            },
-            &[x],
-        )?;
-        arch.finish(x)?;
+        arch.finish_with_classifier(x, self.images.classes)?;
         Ok(arch)
     }
 }

@@ -151,6 +151,18 @@ impl Arch {
         Ok(id)
     }
 
+    /// Ends a network with the usual head: global average pooling of `features`, a linear
+    /// classifier (with bias) to `classes` outputs, and the output node.
+    pub fn finish_with_classifier(&mut self, features: NodeId, classes: usize) -> Result<NodeId> {
+        let pooled = self.add("pool", Op::GlobalAvgPool, &[features])?;
+        let linear = Op::Linear {
+            out_features: classes,
+            bias: true,
+        };
+        let logits = self.add("classifier", linear, &[pooled])?;
+        self.finish(logits)
+    }
+
     /// The node with id `id`.
     pub fn node(&self, id: NodeId) -> &Node {
         &self.graph[id]

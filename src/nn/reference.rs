@@ -25,15 +25,6 @@ pub fn reference_cnn(input: Shape, classes: usize) -> Result<Arch> {
             x = arch.add(format!("block{i}.pool"), pool, &[x])?;
         }
     }
-    let x = arch.add("pool", Op::GlobalAvgPool, &[x])?;
-    let x = arch.add(
-        "classifier",
-        Op::Linear {
-            out_features: classes,
-            bias: true,
-        },
-        &[x],
-    )?;
-    arch.finish(x)?;
+    arch.finish_with_classifier(x, classes)?;
     Ok(arch)
 }
