@@ -61,6 +61,21 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Train one architecture of the file's environment stand-alone on `[data]` as
+    /// `[training]` says (the embedded digits and default settings where absent).
+    Train {
+        /// The experiment file.
+        file: PathBuf,
+        /// The architecture as its decisions, `-`-separated (the ledger's `decisions` column).
+        #[arg(long)]
+        arch: String,
+        /// The seed (default: the file's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The run folder (default: runs/<name>-train-<timestamp>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// List the registered environments, controllers, evaluators and objectives.
     List,
 }
@@ -150,6 +165,12 @@ pub fn main(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Train {
+            file,
+            arch,
+            seed,
+            out,
+        } => train_one(&file, &arch, seed, out),
         Command::List => {
             let section = |title: &str, entries: &[(&str, &str)]| {
                 println!("{title}:");
@@ -206,4 +227,70 @@ fn print_finalists(finalists: &[crate::finalists::Finalist]) {
             f.arch
         );
     }
+}
+
+/// `archforge train`: one architecture, trained stand-alone, written to a run folder.
+fn train_one(
+    path: &std::path::Path,
+    arch: &str,
+    seed: Option<u64>,
+    out: Option<PathBuf>,
+) -> Result<()> {
+    let mut file = ExperimentFile::load(path)?;
+    file.override_with(seed, None, None)?;
+    file.ensure_training();
+    let prepared = runner::Prepared::new(&file)?;
+    let training = prepared
+        .training()
+        .expect("ensure_training provides data and settings");
+    let decisions = archforge::search::parse_decisions(arch).ok_or_else(|| {
+        anyhow::anyhow!("--arch `{arch}`: expected decisions separated by `-`, e.g. 3-0-1-2-4-3")
+    })?;
+    let candidate = prepared
+        .env()
+        .build(&decisions)
+        .map_err(|e| anyhow::anyhow!("--arch `{arch}`: {e}"))?;
+    let out =
+        out.unwrap_or_else(|| runner::default_out(&format!("{}-train", file.experiment.name)));
+    runner::create_run_folder(&out)?;
+    std::fs::write(out.join("experiment.toml"), file.resolved_toml())?;
+    let started = Instant::now();
+    let trained = archforge::evaluator::train_candidate(
+        &candidate,
+        &training.data,
+        &training.config,
+        file.experiment.seed,
+    )
+    .map_err(|status| anyhow::anyhow!("{arch}: {} ({})", status.kind(), status.reason()))?;
+    let seconds = started.elapsed().as_secs_f64();
+    let m = &trained.metrics;
+    let summary = serde_json::json!({
+        "arch": candidate.label,
+        "decisions": candidate.decisions,
+        "hash": candidate.hash.to_string(),
+        "valid_accuracy": m.search,
+        "test_accuracy": m.reported,
+        "params": m.params,
+        "macs": m.macs,
+        "latency_ms": m.latency_ms,
+        "train_seconds": seconds,
+    });
+    std::fs::write(
+        out.join("trained.json"),
+        serde_json::to_string_pretty(&summary)? + "\n",
+    )?;
+    trained.store.save(&out.join("weights.safetensors"))?;
+    std::fs::write(out.join("arch.json"), candidate.arch.to_json() + "\n")?;
+    std::fs::write(out.join("arch.dot"), candidate.arch.to_dot())?;
+    let num = |v: Option<f64>| v.map_or_else(|| "–".into(), |v| format!("{v:.2}"));
+    println!("Trained {} in {seconds:.1} s:", candidate.label);
+    println!("  valid accuracy   {}", num(m.search));
+    println!("  test accuracy    {}", num(m.reported));
+    println!(
+        "  params           {}",
+        m.params.map_or_else(|| "–".into(), |p| p.to_string())
+    );
+    println!("  latency (ms)     {}", num(m.latency_ms));
+    println!("results in {}", out.display());
+    Ok(())
 }

@@ -174,13 +174,6 @@ pub struct KeyPath<'a> {
     pub key: Option<&'a str>,
 }
 
-impl KeyPath<'_> {
-    /// The same place without its key: the section header.
-    fn with_no_key(self) -> Self {
-        KeyPath { key: None, ..self }
-    }
-}
-
 /// An experiment file as read: its text, path and parsed content.
 #[derive(Debug, Clone)]
 pub struct ExperimentFile {
@@ -235,21 +228,30 @@ impl ExperimentFile {
         }
         let base = path.parent().unwrap_or(Path::new("."));
         experiment.environment.resolve_paths(base);
-        if experiment.trains() {
-            let data = experiment.data.get_or_insert_with(DataConfig::default);
-            if let Some(p) = data.path.as_mut().filter(|p| p.is_relative()) {
-                let joined = base.join(&*p);
-                *p = std::path::absolute(&joined).unwrap_or(joined);
-            }
-            experiment.training.get_or_insert_with(TrainConfig::default);
-        }
-        let file = ExperimentFile {
+        let trains = experiment.trains();
+        let mut file = ExperimentFile {
             path: path.into(),
             text,
             experiment,
         };
+        if trains {
+            file.ensure_training();
+        }
         file.check()?;
         Ok(file)
+    }
+
+    /// Fills in `[data]` and `[training]` with their defaults where absent (the data path made
+    /// absolute), for evaluators and commands that train.
+    pub fn ensure_training(&mut self) {
+        let base = self.path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let e = &mut self.experiment;
+        let data = e.data.get_or_insert_with(DataConfig::default);
+        if let Some(p) = data.path.as_mut().filter(|p| p.is_relative()) {
+            let joined = base.join(&*p);
+            *p = std::path::absolute(&joined).unwrap_or(joined);
+        }
+        e.training.get_or_insert_with(TrainConfig::default);
     }
 
     /// An error at `at`, located as precisely as the text allows.
@@ -369,21 +371,6 @@ impl ExperimentFile {
                 at("objective", "invalid_reward"),
                 "invalid_reward must be a finite number",
             ));
-        }
-        if !e.trains() {
-            for (section, present) in [
-                ("data", e.data.is_some()),
-                ("training", e.training.is_some()),
-            ] {
-                if present {
-                    return Err(self.error(
-                        at(section, "").with_no_key(),
-                        format!(
-                            "[{section}] is only used by evaluators that train (`standalone`, `supernet`) and by [final]"
-                        ),
-                    ));
-                }
-            }
         }
         if let Some(f) = &e.finalists {
             if !(1..=100).contains(&f.top_k) {

@@ -68,7 +68,7 @@ impl<'a> Prepared<'a> {
         let located =
             |what: &str, e: &dyn std::fmt::Display| anyhow!("{}: {what}{e}", file.path.display());
         let training = match (&experiment.data, &experiment.training) {
-            (Some(data), Some(config)) if experiment.trains() => {
+            (Some(data), Some(config)) => {
                 let base = file.path.parent().unwrap_or(std::path::Path::new("."));
                 let data = data.load(base).map_err(|e| located("data: ", &e))?;
                 Some(Training {
@@ -110,6 +110,11 @@ impl<'a> Prepared<'a> {
             objective,
             limits,
         })
+    }
+
+    /// What trainable evaluators train on, when the experiment trains.
+    pub fn training(&self) -> Option<&Training> {
+        self.training.as_ref()
     }
 
     /// The environment.
@@ -259,7 +264,8 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
     })
 }
 
-fn create_run_folder(out: &Path) -> Result<()> {
+/// Creates the run folder, refusing one that exists and is not empty.
+pub fn create_run_folder(out: &Path) -> Result<()> {
     if out.exists() {
         let empty = out.is_dir()
             && std::fs::read_dir(out)

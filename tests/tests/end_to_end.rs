@@ -460,3 +460,60 @@ fn finalists_are_retrained_and_the_best_keeps_its_weights() {
         assert!(dir.path().join("r").join(f).exists(), "{f} missing");
     }
 }
+
+#[test]
+fn train_writes_weights_and_its_resolved_file_trains_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "train",
+        &exp("digits-nb201-standalone.toml"),
+        "--arch",
+        "3-2-1-4-0-3",
+        "--out",
+        "t",
+    ];
+    let o = archforge(dir.path(), &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let trained: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("t/trained.json")).unwrap())
+            .unwrap();
+    assert!(
+        trained["test_accuracy"].as_f64().unwrap() > 80.0,
+        "{trained}"
+    );
+    for f in [
+        "weights.safetensors",
+        "arch.json",
+        "arch.dot",
+        "experiment.toml",
+    ] {
+        assert!(dir.path().join("t").join(f).exists(), "{f} missing");
+    }
+    let resolved = dir.path().join("t/experiment.toml").display().to_string();
+    let again = archforge(
+        dir.path(),
+        &["train", &resolved, "--arch", "3-2-1-4-0-3", "--out", "u"],
+    );
+    assert!(again.status.success(), "{}", stderr(&again));
+    let retrained: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("u/trained.json")).unwrap())
+            .unwrap();
+    assert_eq!(trained["test_accuracy"], retrained["test_accuracy"]);
+    let bad = archforge(
+        dir.path(),
+        &[
+            "train",
+            &exp("digits-nb201-standalone.toml"),
+            "--arch",
+            "3-2",
+            "--out",
+            "v",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("the sequence is incomplete"),
+        "{}",
+        stderr(&bad)
+    );
+}
