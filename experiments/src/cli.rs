@@ -76,6 +76,21 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Rank check: N random architectures trained stand-alone (2 seeds) and scored by a
+    /// supernet; Kendall tau and Spearman rho for the supernet and training-free baselines.
+    RankCheck {
+        /// The experiment file (its environment, [data], [training], supernet settings).
+        file: PathBuf,
+        /// How many distinct architectures.
+        #[arg(long)]
+        archs: usize,
+        /// The seed (default: the file's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The run folder (default: runs/<name>-rank-check-<timestamp>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// List the registered environments, controllers, evaluators and objectives.
     List,
 }
@@ -171,6 +186,30 @@ pub fn main(cli: Cli) -> Result<()> {
             seed,
             out,
         } => train_one(&file, &arch, seed, out),
+        Command::RankCheck {
+            file,
+            archs,
+            seed,
+            out,
+        } => {
+            let mut file = ExperimentFile::load(&file)?;
+            file.override_with(seed, None, None)?;
+            let out = out.unwrap_or_else(|| {
+                runner::default_out(&format!("{}-rank-check", file.experiment.name))
+            });
+            let started = Instant::now();
+            let summary = crate::rank_check::run(&mut file, archs, &out)?;
+            println!("| scorer | Kendall tau | Spearman rho |\n|---|---:|---:|");
+            for c in &summary {
+                println!("| {} | {:.3} | {:.3} |", c.scorer, c.kendall, c.spearman);
+            }
+            println!(
+                "\n{archs} architectures in {:.1} s; results in {}",
+                started.elapsed().as_secs_f64(),
+                out.display()
+            );
+            Ok(())
+        }
         Command::List => {
             let section = |title: &str, entries: &[(&str, &str)]| {
                 println!("{title}:");

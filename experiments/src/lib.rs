@@ -7,12 +7,15 @@
 //! - [`finalists`]: the best architectures retrained stand-alone at the end of a run;
 //! - [`report`] and [`plot`]: summary tables (CSV, Markdown), best-so-far curves (SVG), the
 //!   best architecture (JSON, DOT);
-//! - [`cli`]: the command line (`run`, `compare`, `list`).
+//! - [`rank_check`] and [`rank`]: supernet vs stand-alone rank correlations;
+//! - [`cli`]: the command line (`run`, `compare`, `train`, `rank-check`, `list`).
 
 pub mod cli;
 pub mod config;
 pub mod finalists;
 pub mod plot;
+pub mod rank;
+pub mod rank_check;
 pub mod registry;
 pub mod report;
 pub mod runner;

@@ -1,5 +1,6 @@
 //! Plots, drawn as SVG with plotters: best-so-far curves with a band per controller, against
-//! evaluations on a log scale so that the early search is as visible as the late one.
+//! evaluations on a log scale so that the early search is as visible as the late one; scatter
+//! plots for rank checks.
 
 use anyhow::{Result, anyhow};
 use plotters::prelude::*;
@@ -81,6 +82,54 @@ pub fn best_so_far(path: &Path, title: &str, curves: &[Curve]) -> Result<()> {
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .draw()?;
+        root.present()?;
+        Ok(())
+    };
+    draw().map_err(|e| anyhow!("drawing {}: {e}", path.display()))
+}
+
+/// Draws `points` as a scatter plot with axis labels.
+pub fn scatter(
+    path: &Path,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    points: &[(f64, f64)],
+) -> Result<()> {
+    let range = |values: Vec<f64>| {
+        let (lo, hi) = values
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(*v), hi.max(*v))
+            });
+        if lo.is_finite() {
+            let pad = ((hi - lo) * 0.05).max(1e-3);
+            (lo - pad)..(hi + pad)
+        } else {
+            0.0..1.0
+        }
+    };
+    let xs = range(points.iter().map(|p| p.0).collect());
+    let ys = range(points.iter().map(|p| p.1).collect());
+    let draw = || -> Result<(), Box<dyn std::error::Error>> {
+        let root = SVGBackend::new(path, (700, 560)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(xs, ys)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .draw()?;
+        chart.draw_series(
+            points
+                .iter()
+                .map(|&p| Circle::new(p, 4, COLOURS[0].filled())),
+        )?;
         root.present()?;
         Ok(())
     };

@@ -117,6 +117,11 @@ impl<'a> Prepared<'a> {
         self.training.as_ref()
     }
 
+    /// The environment, shared.
+    pub fn shared_env(&self) -> Arc<dyn Environment> {
+        self.env.clone()
+    }
+
     /// The environment.
     pub fn env(&self) -> &dyn Environment {
         self.env.as_ref()

@@ -517,3 +517,52 @@ fn train_writes_weights_and_its_resolved_file_trains_again() {
         stderr(&bad)
     );
 }
+
+#[test]
+fn rank_check_writes_correlations_for_every_scorer() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"
+name = "rc"
+[environment]
+kind = "nb201"
+channels = 4
+cells = 1
+[evaluator]
+kind = "supernet"
+warmup_epochs = 1
+train_steps = 2
+bn_batches = 2
+valid_batches = 2
+[data]
+subset = { train = 256, valid = 128 }
+[training]
+epochs = 2
+[budget]
+evaluations = 1
+[[controller]]
+kind = "random"
+"#;
+    std::fs::write(dir.path().join("rc.toml"), text).unwrap();
+    let o = archforge(
+        dir.path(),
+        &["rank-check", "rc.toml", "--archs", "4", "--out", "r"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (header, rows) = read_csv(&dir.path().join("r/rank_summary.csv"));
+    assert_eq!(header, ["scorer", "kendall", "spearman"]);
+    let scorers: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(
+        scorers,
+        ["supernet", "params", "conv_nodes", "seed_to_seed"]
+    );
+    let (_, scored) = read_csv(&dir.path().join("r/rank_check.csv"));
+    assert_eq!(scored.len(), 4);
+    let hashes: std::collections::HashSet<&str> = scored.iter().map(|r| r[2].as_str()).collect();
+    assert_eq!(hashes.len(), 4, "distinct canonical hashes");
+    assert!(dir.path().join("r/rank_scatter.svg").exists());
+    let too_few = archforge(
+        dir.path(),
+        &["rank-check", "rc.toml", "--archs", "2", "--out", "s"],
+    );
+    assert_eq!(too_few.status.code(), Some(1));
+}

@@ -1,0 +1,83 @@
+//! Rank correlations for `archforge rank-check`: Kendall's tau-b and Spearman's rho (Pearson
+//! on average ranks), both handling ties.
+
+/// Average ranks (1-based) of `values`, ties sharing the mean of their positions.
+pub fn ranks(values: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    let mut ranks = vec![0.0; values.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && values[order[j + 1]] == values[order[i]] {
+            j += 1;
+        }
+        let rank = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &order[i..=j] {
+            ranks[k] = rank;
+        }
+        i = j + 1;
+    }
+    ranks
+}
+
+fn pearson(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let cov: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let vx: f64 = x.iter().map(|a| (a - mx).powi(2)).sum();
+    let vy: f64 = y.iter().map(|b| (b - my).powi(2)).sum();
+    if vx == 0.0 || vy == 0.0 {
+        f64::NAN
+    } else {
+        cov / (vx * vy).sqrt()
+    }
+}
+
+/// Spearman's rho; NaN when either side is constant.
+pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
+    pearson(&ranks(x), &ranks(y))
+}
+
+/// Kendall's tau-b; NaN when either side is constant.
+pub fn kendall(x: &[f64], y: &[f64]) -> f64 {
+    let (mut concordant, mut discordant, mut ties_x, mut ties_y) = (0f64, 0f64, 0f64, 0f64);
+    for i in 0..x.len() {
+        for j in i + 1..x.len() {
+            let dx = (x[i] - x[j]).signum() * f64::from(x[i] != x[j]);
+            let dy = (y[i] - y[j]).signum() * f64::from(y[i] != y[j]);
+            match (dx == 0.0, dy == 0.0) {
+                (true, true) => {}
+                (true, false) => ties_x += 1.0,
+                (false, true) => ties_y += 1.0,
+                (false, false) if dx == dy => concordant += 1.0,
+                (false, false) => discordant += 1.0,
+            }
+        }
+    }
+    let denominator =
+        ((concordant + discordant + ties_x) * (concordant + discordant + ties_y)).sqrt();
+    if denominator == 0.0 {
+        f64::NAN
+    } else {
+        (concordant - discordant) / denominator
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn perfect_reversed_and_tied_orders() {
+        let x = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(kendall(&x, &[10.0, 20.0, 30.0, 40.0]), 1.0);
+        assert_eq!(spearman(&x, &[4.0, 3.0, 2.0, 1.0]), -1.0);
+        assert_eq!(ranks(&[5.0, 1.0, 5.0, 2.0]), [3.5, 1.0, 3.5, 2.0]);
+        // One swapped pair of six: tau = (5 - 1) / 6.
+        assert!((kendall(&x, &[1.0, 3.0, 2.0, 4.0]) - 4.0 / 6.0).abs() < 1e-12);
+        // Ties: tau-b of x against [1, 1, 2, 2] is 4 / sqrt(6 * 4).
+        assert!((kendall(&x, &[1.0, 1.0, 2.0, 2.0]) - 4.0 / 24f64.sqrt()).abs() < 1e-12);
+        assert!(kendall(&x, &[1.0; 4]).is_nan());
+    }
+}
