@@ -112,15 +112,7 @@ pub fn retrain(
         finalists.push(finalist);
     }
 
-    let path = out.join("finalists.csv");
-    let mut writer =
-        csv::Writer::from_path(&path).with_context(|| format!("writing {}", path.display()))?;
-    for f in &finalists {
-        writer
-            .serialize(f)
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    writer.flush()?;
+    crate::report::write_csv(&out.join("finalists.csv"), &finalists)?;
     if let Some((_, trained, candidate)) = best {
         trained.store.save(&out.join("final_best.safetensors"))?;
         std::fs::write(out.join("final_best.json"), candidate.arch.to_json() + "\n")?;

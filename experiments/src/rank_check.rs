@@ -10,6 +10,7 @@ use crate::config::ExperimentFile;
 use crate::plot;
 use crate::rank::{kendall, spearman};
 use crate::registry::EvaluatorConfig;
+use crate::report::write_csv;
 use crate::runner::{Prepared, create_run_folder};
 use anyhow::{Result, bail};
 use archforge::budget::{Budget, BudgetLimits};
@@ -194,13 +195,4 @@ fn distinct_candidates(
         );
     }
     Ok(out)
-}
-
-fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
-    let mut writer = csv::Writer::from_path(path)?;
-    for r in rows {
-        writer.serialize(r)?;
-    }
-    writer.flush()?;
-    Ok(())
 }

@@ -175,6 +175,16 @@ pub fn markdown(rows: &[SummaryRow]) -> String {
     md
 }
 
+/// Writes `rows` as a CSV file with a header row.
+pub fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
+    let context = || format!("writing {}", path.display());
+    let mut writer = csv::Writer::from_path(path).with_context(context)?;
+    for row in rows {
+        writer.serialize(row).with_context(context)?;
+    }
+    writer.flush().with_context(context)
+}
+
 /// Writes every report file into `out`.
 pub fn write(
     out: &Path,
@@ -203,17 +213,7 @@ pub fn write(
         maximize,
     );
 
-    let path = out.join("summary.csv");
-    let mut writer =
-        csv::Writer::from_path(&path).with_context(|| format!("writing {}", path.display()))?;
-    for row in &summary {
-        writer
-            .serialize(row)
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    writer
-        .flush()
-        .with_context(|| format!("writing {}", path.display()))?;
+    write_csv(&out.join("summary.csv"), &summary)?;
     let title = format!(
         "# {}\n\nReported metric of the architecture with the best search reward so far.\n\n",
         experiment.name
