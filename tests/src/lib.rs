@@ -54,6 +54,18 @@ pub fn archforge(dir: &Path, args: &[&str]) -> Output {
         .expect("the binary starts")
 }
 
+/// Runs `archforge` with `args` in `dir`, failing the test with its error output unless it
+/// succeeds.
+pub fn archforge_ok(dir: &Path, args: &[&str]) -> Output {
+    let output = archforge(dir, args);
+    assert!(
+        output.status.success(),
+        "archforge {args:?}: {}",
+        stderr(&output)
+    );
+    output
+}
+
 /// Standard error of a finished command, as text.
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()

@@ -2,7 +2,7 @@
 //! every promised file, the same file and seed give the same evaluations, and results are
 //! never overwritten.
 
-use archforge_tests::{archforge, experiments_dir, read_csv, stderr, stdout};
+use archforge_tests::{archforge, archforge_ok, experiments_dir, read_csv, stderr, stdout};
 use std::path::Path;
 
 fn exp(name: &str) -> String {
@@ -33,7 +33,7 @@ fn ledger_without_wall_time(dir: &Path) -> Vec<Vec<String>> {
 #[test]
 fn run_writes_a_complete_run_folder() {
     let dir = tempfile::tempdir().unwrap();
-    let out = archforge(
+    let out = archforge_ok(
         dir.path(),
         &[
             "run",
@@ -46,7 +46,6 @@ fn run_writes_a_complete_run_folder() {
             "r",
         ],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     let run = dir.path().join("r");
     for f in [
         "experiment.toml",
@@ -110,8 +109,7 @@ fn the_same_file_and_seed_give_the_same_evaluations() {
             "--out",
             out,
         ];
-        let o = archforge(dir.path(), &args);
-        assert!(o.status.success(), "{}", stderr(&o));
+        archforge_ok(dir.path(), &args);
     }
     let a = ledger_without_wall_time(&dir.path().join("a"));
     assert!(!a.is_empty());
@@ -139,7 +137,7 @@ fn the_same_file_and_seed_give_the_same_evaluations() {
 #[test]
 fn compare_reports_every_controller_against_random_search() {
     let dir = tempfile::tempdir().unwrap();
-    let o = archforge(
+    archforge_ok(
         dir.path(),
         &[
             "compare",
@@ -152,7 +150,6 @@ fn compare_reports_every_controller_against_random_search() {
             "r",
         ],
     );
-    assert!(o.status.success(), "{}", stderr(&o));
     let (header, rows) = read_csv(&dir.path().join("r/summary.csv"));
     assert_eq!(header[..3], ["controller", "evaluations", "runs"]);
     let ri = header
@@ -186,7 +183,7 @@ fn compare_reports_every_controller_against_random_search() {
 #[test]
 fn free_duplicates_and_invalid_rows_are_recorded() {
     let dir = tempfile::tempdir().unwrap();
-    let o = archforge(
+    archforge_ok(
         dir.path(),
         &[
             "compare",
@@ -197,7 +194,6 @@ fn free_duplicates_and_invalid_rows_are_recorded() {
             "r",
         ],
     );
-    assert!(o.status.success(), "{}", stderr(&o));
     let (header, rows) = read_csv(&dir.path().join("r/evaluations.csv"));
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
     // Each run ends at 12 counted evaluations or once 1,500 simulated seconds are spent;
@@ -274,11 +270,10 @@ fn an_existing_run_folder_is_never_overwritten() {
 #[test]
 fn the_default_run_folder_is_under_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let o = archforge(
+    archforge_ok(
         dir.path(),
         &["run", &exp("nb201-random.toml"), "--budget", "5"],
     );
-    assert!(o.status.success(), "{}", stderr(&o));
     let runs: Vec<_> = std::fs::read_dir(dir.path().join("runs"))
         .unwrap()
         .collect();
@@ -336,7 +331,7 @@ fn runs_that_end_early_count_with_their_final_best_at_every_checkpoint() {
     // With 1,500 simulated seconds, no run reaches 30 evaluations; the summary still reports
     // every controller at 10, 20 and 30 over all 3 runs.
     let dir = tempfile::tempdir().unwrap();
-    let o = archforge(
+    archforge_ok(
         dir.path(),
         &[
             "compare",
@@ -349,7 +344,6 @@ fn runs_that_end_early_count_with_their_final_best_at_every_checkpoint() {
             "r",
         ],
     );
-    assert!(o.status.success(), "{}", stderr(&o));
     let (_, ledger) = read_csv(&dir.path().join("r/evaluations.csv"));
     assert!(ledger.len() < 2 * 3 * 30);
     let (_, rows) = read_csv(&dir.path().join("r/summary.csv"));
@@ -373,7 +367,7 @@ fn runs_that_end_early_count_with_their_final_best_at_every_checkpoint() {
 #[test]
 fn standalone_training_scores_real_networks() {
     let dir = tempfile::tempdir().unwrap();
-    let o = archforge(
+    archforge_ok(
         dir.path(),
         &[
             "run",
@@ -384,7 +378,6 @@ fn standalone_training_scores_real_networks() {
             "r",
         ],
     );
-    assert!(o.status.success(), "{}", stderr(&o));
     let (header, rows) = read_csv(&dir.path().join("r/evaluations.csv"));
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
     assert_eq!(rows.len(), 2);
@@ -416,8 +409,7 @@ fn weight_sharing_runs_repeat_exactly() {
             "--out",
             out,
         ];
-        let o = archforge(dir.path(), &args);
-        assert!(o.status.success(), "{}", stderr(&o));
+        archforge_ok(dir.path(), &args);
     }
     let a = ledger_without_wall_time(&dir.path().join("a"));
     assert_eq!(a.len(), 12);
@@ -427,7 +419,7 @@ fn weight_sharing_runs_repeat_exactly() {
 #[test]
 fn finalists_are_retrained_and_the_best_keeps_its_weights() {
     let dir = tempfile::tempdir().unwrap();
-    let o = archforge(
+    let o = archforge_ok(
         dir.path(),
         &[
             "run",
@@ -438,7 +430,6 @@ fn finalists_are_retrained_and_the_best_keeps_its_weights() {
             "r",
         ],
     );
-    assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("Finalists retrained stand-alone"));
     let (header, rows) = read_csv(&dir.path().join("r/finalists.csv"));
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
@@ -472,8 +463,7 @@ fn train_writes_weights_and_its_resolved_file_trains_again() {
         "--out",
         "t",
     ];
-    let o = archforge(dir.path(), &args);
-    assert!(o.status.success(), "{}", stderr(&o));
+    archforge_ok(dir.path(), &args);
     let trained: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("t/trained.json")).unwrap())
             .unwrap();
@@ -490,11 +480,10 @@ fn train_writes_weights_and_its_resolved_file_trains_again() {
         assert!(dir.path().join("t").join(f).exists(), "{f} missing");
     }
     let resolved = dir.path().join("t/experiment.toml").display().to_string();
-    let again = archforge(
+    archforge_ok(
         dir.path(),
         &["train", &resolved, "--arch", "3-2-1-4-0-3", "--out", "u"],
     );
-    assert!(again.status.success(), "{}", stderr(&again));
     let retrained: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("u/trained.json")).unwrap())
             .unwrap();
@@ -543,11 +532,10 @@ evaluations = 1
 kind = "random"
 "#;
     std::fs::write(dir.path().join("rc.toml"), text).unwrap();
-    let o = archforge(
+    archforge_ok(
         dir.path(),
         &["rank-check", "rc.toml", "--archs", "4", "--out", "r"],
     );
-    assert!(o.status.success(), "{}", stderr(&o));
     let (header, rows) = read_csv(&dir.path().join("r/rank_summary.csv"));
     assert_eq!(header, ["scorer", "kendall", "spearman"]);
     let scorers: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
