@@ -146,9 +146,28 @@ pub fn complete_uniformly(
     prefix: &mut Vec<usize>,
     rng: &mut crate::Rng,
 ) -> Result<()> {
+    complete_with(env, prefix, |_, legal| {
+        legal[rng.random_range(0..legal.len())]
+    })
+}
+
+/// Extends `prefix` to a complete sequence, each further decision the option
+/// `pick(position, legal options)` returns; an option that is not legal is an error.
+pub fn complete_with(
+    env: &dyn Environment,
+    prefix: &mut Vec<usize>,
+    mut pick: impl FnMut(usize, &[usize]) -> usize,
+) -> Result<()> {
     while let Some(choice) = env.next_choice(prefix)? {
         let legal = legal_options(env, prefix.len(), &choice)?;
-        prefix.push(legal[rng.random_range(0..legal.len())]);
+        let option = pick(prefix.len(), &legal);
+        if !legal.contains(&option) {
+            return Err(Error::InvalidDecisions {
+                decisions: prefix.clone(),
+                reason: format!("option {option} is not legal at this step"),
+            });
+        }
+        prefix.push(option);
         if prefix.len() > env.spec().max_length {
             return Err(Error::InvalidDecisions {
                 decisions: prefix.clone(),

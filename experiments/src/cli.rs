@@ -81,9 +81,13 @@ pub enum Command {
     RankCheck {
         /// The experiment file (its environment, [data], [training], supernet settings).
         file: PathBuf,
-        /// How many distinct architectures.
+        /// How many distinct random architectures to train and score.
+        #[arg(long, required_unless_present = "truth", conflicts_with = "truth")]
+        archs: Option<usize>,
+        /// Reuse the architectures and stand-alone accuracies of an earlier rank check
+        /// (its `standalone.csv` or `rank_check.csv`): only the supernet is trained.
         #[arg(long)]
-        archs: usize,
+        truth: Option<PathBuf>,
         /// The seed (default: the file's `seed`).
         #[arg(long)]
         seed: Option<u64>,
@@ -189,6 +193,7 @@ pub fn main(cli: Cli) -> Result<()> {
         Command::RankCheck {
             file,
             archs,
+            truth,
             seed,
             out,
         } => {
@@ -198,13 +203,17 @@ pub fn main(cli: Cli) -> Result<()> {
                 runner::default_out(&format!("{}-rank-check", file.experiment.name))
             });
             let started = Instant::now();
-            let summary = crate::rank_check::run(&mut file, archs, &out)?;
+            let source = match (&truth, archs) {
+                (Some(path), _) => crate::rank_check::Source::Truth(path),
+                (None, n) => crate::rank_check::Source::Random(n.unwrap_or(0)),
+            };
+            let summary = crate::rank_check::run(&mut file, source, &out)?;
             println!("| scorer | Kendall tau | Spearman rho |\n|---|---:|---:|");
             for c in &summary {
                 println!("| {} | {:.3} | {:.3} |", c.scorer, c.kendall, c.spearman);
             }
             println!(
-                "\n{archs} architectures in {:.1} s; results in {}",
+                "\nrank check in {:.1} s; results in {}",
                 started.elapsed().as_secs_f64(),
                 out.display()
             );

@@ -380,6 +380,11 @@ impl ExperimentFile {
                 return Err(self.error(at("final", "epochs"), "epochs must be at least 1"));
             }
         }
+        if let EvaluatorConfig::Supernet(settings) = &e.evaluator
+            && let Err((key, why)) = settings.check()
+        {
+            return Err(self.error(at("evaluator", key), why));
+        }
         if let Some(Err((key, why))) = e.training.as_ref().map(TrainConfig::check) {
             return Err(self.error(at("training", key), why));
         }

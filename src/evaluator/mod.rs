@@ -10,12 +10,14 @@
 
 mod cache;
 mod isolate;
+mod sampling;
 mod standalone;
 mod supernet;
 mod table;
 
 pub use cache::{CacheKey, CachedEvaluator};
 pub use isolate::{Isolated, panic_message};
+pub use sampling::Sampling;
 pub use standalone::{StandaloneEvaluator, Trained, train_candidate};
 pub use supernet::{SupernetEvaluator, SupernetSettings};
 pub use table::{Table, TableEvaluator, TableRow};

@@ -1,15 +1,15 @@
 //! Weight sharing: one store of weights for the whole run (a supernet), trained on the
-//! candidates it is asked to score. First a warm-up of uniform single-path sampling (SPOS):
-//! `warmup_epochs` epochs in which every step trains one architecture drawn uniformly from
-//! the environment. Then, for each candidate: `train_steps` steps on its own path, batch norm
-//! recalibrated on `bn_batches` training batches, and its accuracy on the first
-//! `valid_batches` validation batches is the search metric (the same number of test batches
-//! gives the reported metric). The store persists across the run — that is the point.
-//!
-//! The learning rate stays at `[training] learning_rate` (the run's length is not known in
-//! advance); batches come in shuffled epochs seeded by the run's seed.
+//! candidates it is asked to score. First a warm-up of `warmup_epochs` epochs in which every
+//! step trains paths drawn by the `sampling` rule ([`Sampling`]: uniform single-path, SPOS,
+//! or FairNAS's strict fairness), the learning rate following `warmup_schedule` over the
+//! warm-up (from `[training] learning_rate`). Then, for each candidate: `train_steps` steps on
+//! its own path at `finetune_learning_rate`, batch norm recalibrated on `bn_batches` training
+//! batches, and its accuracy on the first `valid_batches` validation batches is the search
+//! metric (the same number of test batches gives the reported metric). The store persists
+//! across the run — that is the point. Batches come in shuffled epochs seeded by the run's
+//! seed.
 
-use super::{Evaluator, Metrics, Outcome};
+use super::{Evaluator, Metrics, Outcome, Sampling};
 use crate::budget::Budget;
 use crate::candidate::Candidate;
 use crate::data::{Dataset, Splits};
@@ -17,13 +17,13 @@ use crate::env::Environment;
 use crate::error::Result;
 use crate::nn::{
     Plan, Stepper, TrainConfig, WeightStore, accuracy, latency_ms, recalibrate_batch_norm,
-    training_device,
+    train::Schedule, training_device,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// The `[evaluator]` settings for `kind = "supernet"`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SupernetSettings {
     /// Epochs of uniform single-path training before the first candidate is scored.
@@ -38,6 +38,36 @@ pub struct SupernetSettings {
     /// Validation (and test) batches a candidate is scored on.
     #[serde(default = "defaults::valid_batches")]
     pub valid_batches: usize,
+    /// Which paths each warm-up step trains.
+    #[serde(default)]
+    pub sampling: Sampling,
+    /// The learning rate over the warm-up, from `[training] learning_rate` (`cosine` ends
+    /// the warm-up at 0).
+    #[serde(default = "defaults::warmup_schedule")]
+    pub warmup_schedule: Schedule,
+    /// The learning rate of the steps on each candidate (default: `[training]
+    /// learning_rate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finetune_learning_rate: Option<f64>,
+}
+
+impl SupernetSettings {
+    /// Checks the settings; `Err((key, why))` names the offending key.
+    pub fn check(&self) -> std::result::Result<(), (&'static str, String)> {
+        if self.valid_batches == 0 {
+            return Err(("valid_batches", "valid_batches must be at least 1".into()));
+        }
+        if self
+            .finetune_learning_rate
+            .is_some_and(|lr| !(lr > 0.0 && lr.is_finite()))
+        {
+            return Err((
+                "finetune_learning_rate",
+                "finetune_learning_rate must be a positive number".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 mod defaults {
@@ -53,6 +83,9 @@ mod defaults {
     pub fn valid_batches() -> usize {
         8
     }
+    pub fn warmup_schedule() -> super::Schedule {
+        super::Schedule::Constant
+    }
 }
 
 impl Default for SupernetSettings {
@@ -62,6 +95,9 @@ impl Default for SupernetSettings {
             train_steps: defaults::train_steps(),
             bn_batches: defaults::bn_batches(),
             valid_batches: defaults::valid_batches(),
+            sampling: Sampling::default(),
+            warmup_schedule: defaults::warmup_schedule(),
+            finetune_learning_rate: None,
         }
     }
 }
@@ -114,8 +150,8 @@ impl SupernetEvaluator {
         self.data.train.len().div_ceil(self.config.batch_size)
     }
 
-    /// One training step of `plan` on the next batch of the endless, seeded batch stream.
-    fn step(&mut self, plan: &Plan) -> Result<f64> {
+    /// One training step of `plans` on the next batch of the endless, seeded batch stream.
+    fn step(&mut self, plans: &[Plan], lr: f64) -> Result<f64> {
         if self.position >= self.steps_per_epoch() {
             self.epoch += 1;
             self.position = 0;
@@ -136,29 +172,30 @@ impl SupernetEvaluator {
             .next()
             .expect("the position is within the epoch");
         self.position += 1;
-        self.stepper.step(
-            &mut self.store,
-            plan,
-            &batch,
-            &self.data.train,
-            self.config.learning_rate,
-        )
+        self.stepper
+            .step_paths(&mut self.store, plans, &batch, &self.data.train, lr)
     }
 
-    /// Uniform single-path training: each step trains an architecture drawn uniformly.
+    /// The warm-up: each step trains the paths the sampling rule draws.
     fn warm_up(&mut self) -> Result<()> {
         let mut rng = crate::rng::seeded(crate::arch::hash::hash_words("warm-up", &[self.seed]));
         let env = self.env.clone();
-        for _ in 0..self.settings.warmup_epochs * self.steps_per_epoch() {
-            let mut decisions = Vec::new();
-            crate::env::complete_uniformly(env.as_ref(), &mut decisions, &mut rng)?;
-            let Ok(candidate) = env.build(&decisions) else {
-                continue;
-            };
-            let Ok(plan) = self.store.plan(&candidate.arch) else {
-                continue;
-            };
-            self.step(&plan)?;
+        let per_epoch = self.steps_per_epoch();
+        let total = self.settings.warmup_epochs * per_epoch;
+        let schedule = TrainConfig {
+            schedule: self.settings.warmup_schedule,
+            ..self.config.clone()
+        };
+        for step in 0..total {
+            let mut plans = Vec::new();
+            for decisions in self.settings.sampling.paths(env.as_ref(), &mut rng)? {
+                if let Ok(plan) = env.build(&decisions).and_then(|c| self.store.plan(&c.arch)) {
+                    plans.push(plan);
+                }
+            }
+            if !plans.is_empty() {
+                self.step(&plans, schedule.learning_rate_at(step, total, per_epoch))?;
+            }
         }
         Ok(())
     }
@@ -184,8 +221,12 @@ impl Evaluator for SupernetEvaluator {
             Ok(plan) => plan,
             Err(e) => return Outcome::invalid(e.to_string()),
         };
+        let lr = self
+            .settings
+            .finetune_learning_rate
+            .unwrap_or(self.config.learning_rate);
         for _ in 0..self.settings.train_steps {
-            if let Err(e) = self.step(&plan) {
+            if let Err(e) = self.step(std::slice::from_ref(&plan), lr) {
                 return Outcome::failed(e.to_string());
             }
         }

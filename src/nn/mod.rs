@@ -21,7 +21,10 @@ mod tests;
 
 pub use latency::latency_ms;
 pub use store::{Plan, WeightStore, Weights};
-pub use train::{Stepper, TrainConfig, accuracy, recalibrate_batch_norm, train};
+pub use train::{
+    Distillation, Stepper, Teacher, TrainConfig, accuracy, recalibrate_batch_norm, train,
+    train_with,
+};
 
 /// The engine device for training: the CPU (Flex) backend with automatic differentiation.
 pub fn training_device() -> burn::prelude::Device {

@@ -135,6 +135,85 @@ fn the_reference_cnn_learns_the_digits() {
 }
 
 #[test]
+fn the_distillation_loss_is_its_formula() {
+    let device = Device::flex();
+    let tensor = |rows: [[f32; 3]; 2]| Tensor::<2>::from_data(rows, &device);
+    let student = [[1.0, 2.0, 3.0], [0.0, 0.5, -1.0]];
+    let teacher = [[3.0, 1.0, 0.0], [1.0, 1.0, 1.0]];
+    let hard = 0.7;
+    let d = Distillation {
+        temperature: 2.0,
+        weight: 0.6,
+    };
+    let loss = d
+        .loss(
+            tensor(student),
+            tensor(teacher),
+            Tensor::<1>::from_data([hard as f32], &device),
+        )
+        .into_scalar::<f32>() as f64;
+    let softmax = |row: [f32; 3]| {
+        let e: Vec<f64> = row.iter().map(|&v| (v as f64 / 2.0).exp()).collect();
+        let sum: f64 = e.iter().sum();
+        e.into_iter().map(|v| v / sum).collect::<Vec<f64>>()
+    };
+    let kl: f64 = (0..2)
+        .map(|r| {
+            let (p, q) = (softmax(teacher[r]), softmax(student[r]));
+            (0..3).map(|k| p[k] * (p[k] / q[k]).ln()).sum::<f64>()
+        })
+        .sum::<f64>()
+        / 2.0;
+    let expected = 0.4 * hard + 0.6 * 4.0 * kl;
+    assert!((loss - expected).abs() < 1e-5, "{loss} vs {expected}");
+}
+
+#[test]
+fn a_student_learns_from_its_teachers_logits_alone() {
+    let data = digits();
+    let arch = reference_cnn(data.train.shape, 10).unwrap();
+    let mut teacher = WeightStore::new(training_device(), 0);
+    let plan = teacher.plan(&arch).unwrap();
+    train(
+        &mut teacher,
+        &plan,
+        &data.train,
+        &quick(5),
+        &mut crate::rng::seeded(0),
+    )
+    .unwrap();
+    let teacher_accuracy = accuracy(&teacher, &plan, &data.test, 256);
+    // Weight 1: the labels play no part, only the teacher's softened outputs.
+    let distillation = Distillation {
+        temperature: 4.0,
+        weight: 1.0,
+    };
+    let mut student = WeightStore::new(training_device(), 1);
+    let student_plan = student.plan(&arch).unwrap();
+    let config = quick(5);
+    let stepper = Stepper::new(&config, student.device()).with_teacher(Teacher::new(
+        &teacher,
+        plan,
+        distillation,
+    ));
+    train_with(
+        stepper,
+        &mut student,
+        &student_plan,
+        &data.train,
+        &config,
+        &mut crate::rng::seeded(1),
+    )
+    .unwrap();
+    let student_accuracy = accuracy(&student, &student_plan, &data.test, 256);
+    eprintln!(
+        "teacher {teacher_accuracy:.2}%, student taught by logits only {student_accuracy:.2}%"
+    );
+    assert!(teacher_accuracy > 90.0, "teacher {teacher_accuracy}");
+    assert!(student_accuracy > 85.0, "student {student_accuracy}");
+}
+
+#[test]
 fn save_then_load_gives_identical_outputs() {
     let data = digits();
     let arch = reference_cnn(data.train.shape, 10).unwrap();

@@ -1,10 +1,12 @@
 //! Training and scoring: SGD with momentum (dampening 0, as in PyTorch) or Adam (epsilon
 //! 1e-8), weight decay, a cosine, step or constant learning-rate schedule per step,
 //! cross-entropy with optional label smoothing, optional gradient clipping (by norm, per
-//! tensor). A NaN or infinite loss ends the training with an error, which evaluators record
-//! as a failed evaluation. Accuracy is measured with batch norm's running statistics.
+//! tensor), and knowledge distillation from a teacher network's logits. One step may train
+//! several paths of a shared store on the same batch, their losses summed (fair sampling).
+//! A NaN or infinite loss ends the training with an error, which evaluators record as a
+//! failed evaluation. Accuracy is measured with batch norm's running statistics.
 
-use super::store::{Plan, WeightStore};
+use super::store::{Plan, WeightStore, Weights};
 use crate::data::{Augment, Batch, Dataset};
 use crate::error::{Error, Result};
 use burn::grad_clipping::GradientClippingConfig;
@@ -229,10 +231,76 @@ pub fn batch_tensors(
     (x, y)
 }
 
+/// Knowledge distillation (Hinton et al. 2015): the loss becomes
+/// `(1 - weight) * CE(student, labels) + weight * T^2 * KL(softmax(teacher / T) || softmax(student / T))`
+/// with `T` the temperature.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Distillation {
+    /// The softmax temperature `T` (> 0).
+    pub temperature: f64,
+    /// The share of the distillation term, in [0, 1].
+    pub weight: f64,
+}
+
+impl Distillation {
+    /// Checks the settings; `Err((key, why))` names the offending key.
+    pub fn check(&self) -> std::result::Result<(), (&'static str, String)> {
+        if !(self.temperature > 0.0 && self.temperature.is_finite()) {
+            return Err(("temperature", "temperature must be positive".into()));
+        }
+        if !(0.0..=1.0).contains(&self.weight) {
+            return Err(("weight", "weight must be in [0, 1]".into()));
+        }
+        Ok(())
+    }
+
+    /// The distillation loss of `student` logits against `teacher` logits (no gradient flows
+    /// into the teacher) and the labels' cross-entropy `hard`.
+    pub fn loss(&self, student: Tensor<2>, teacher: Tensor<2>, hard: Tensor<1>) -> Tensor<1> {
+        use burn::tensor::activation::{log_softmax, softmax};
+        let t = self.temperature;
+        let rows = student.dims()[0].max(1) as f64;
+        let target = softmax(teacher.detach() / t, 1);
+        let log_target = target.clone().clamp_min(1e-12).log();
+        let kl = (target * (log_target - log_softmax(student / t, 1))).sum() / rows;
+        hard * (1.0 - self.weight) + kl * (self.weight * t * t)
+    }
+}
+
+/// A trained network whose logits a student learns from: its weights frozen, batch norm on
+/// running statistics.
+pub struct Teacher {
+    weights: Weights,
+    plan: Plan,
+    device: Device,
+    distillation: Distillation,
+}
+
+impl Teacher {
+    /// `plan`'s network in `store` as a teacher, distilled as `distillation` says.
+    pub fn new(store: &WeightStore, plan: Plan, distillation: Distillation) -> Self {
+        Teacher {
+            weights: store.weights().valid(),
+            plan,
+            device: store.device().clone().without_autodiff(),
+            distillation,
+        }
+    }
+
+    /// The teacher's logits for `batch`, as a constant on `device`.
+    fn logits(&self, batch: &Batch, data: &Dataset, device: &Device) -> Tensor<2> {
+        let (x, _) = batch_tensors(batch, data, &self.device);
+        let logits = self.weights.forward(&self.plan, x);
+        Tensor::from_data(logits.into_data(), device)
+    }
+}
+
 /// One optimiser with its loss: takes training steps on any plan of one store.
 pub struct Stepper {
     optimizer: ModuleOptimizer,
     loss: CrossEntropyLoss,
+    teacher: Option<Teacher>,
 }
 
 impl Stepper {
@@ -244,7 +312,14 @@ impl Stepper {
         Stepper {
             optimizer: config.optimizer(),
             loss,
+            teacher: None,
         }
+    }
+
+    /// The same stepper, its loss distilled from `teacher`.
+    pub fn with_teacher(mut self, teacher: Teacher) -> Self {
+        self.teacher = Some(teacher);
+        self
     }
 
     /// One step on `batch` at learning rate `lr`: returns the batch's loss, or an error when
@@ -257,9 +332,41 @@ impl Stepper {
         data: &Dataset,
         lr: f64,
     ) -> Result<f64> {
+        self.step_paths(store, std::slice::from_ref(plan), batch, data, lr)
+    }
+
+    /// One step of several paths of `store` on the same `batch`: their losses are summed, so
+    /// each layer gets the sum of its gradients over the paths that use it, and the weights
+    /// are updated once. Returns the summed loss (or an error, as [`Stepper::step`]).
+    pub fn step_paths(
+        &mut self,
+        store: &mut WeightStore,
+        plans: &[Plan],
+        batch: &Batch,
+        data: &Dataset,
+        lr: f64,
+    ) -> Result<f64> {
         let (x, y) = batch_tensors(batch, data, store.device());
-        let logits = store.weights().forward(plan, x);
-        let loss = self.loss.forward(logits, y);
+        let teacher = self
+            .teacher
+            .as_ref()
+            .map(|t| (t.logits(batch, data, store.device()), t.distillation));
+        let mut total: Option<Tensor<1>> = None;
+        for plan in plans {
+            let logits = store.weights().forward(plan, x.clone());
+            let hard = self.loss.forward(logits.clone(), y.clone());
+            let loss = match &teacher {
+                Some((target, distillation)) => distillation.loss(logits, target.clone(), hard),
+                None => hard,
+            };
+            total = Some(match total {
+                Some(sum) => sum + loss,
+                None => loss,
+            });
+        }
+        let Some(loss) = total else {
+            return Ok(0.0);
+        };
         let value = loss.clone().into_scalar::<f32>() as f64;
         if !value.is_finite() {
             return Err(Error::Training(format!("the loss is {value}")));
@@ -279,7 +386,25 @@ pub fn train(
     config: &TrainConfig,
     rng: &mut crate::Rng,
 ) -> Result<Vec<f64>> {
-    let mut stepper = Stepper::new(config, store.device());
+    train_with(
+        Stepper::new(config, store.device()),
+        store,
+        plan,
+        data,
+        config,
+        rng,
+    )
+}
+
+/// [`train`] with a given stepper (one distilling from a teacher, say).
+pub fn train_with(
+    mut stepper: Stepper,
+    store: &mut WeightStore,
+    plan: &Plan,
+    data: &Dataset,
+    config: &TrainConfig,
+    rng: &mut crate::Rng,
+) -> Result<Vec<f64>> {
     let steps_per_epoch = data.len().div_ceil(config.batch_size);
     let total = steps_per_epoch * config.epochs;
     let mut step = 0;

@@ -541,13 +541,55 @@ kind = "random"
     let scorers: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
     assert_eq!(
         scorers,
-        ["supernet", "params", "conv_nodes", "seed_to_seed"]
+        ["supernet", "params", "conv_edges", "seed_to_seed"]
     );
-    let (_, scored) = read_csv(&dir.path().join("r/rank_check.csv"));
+    let (header, scored) = read_csv(&dir.path().join("r/rank_check.csv"));
     assert_eq!(scored.len(), 4);
     let hashes: std::collections::HashSet<&str> = scored.iter().map(|r| r[2].as_str()).collect();
     assert_eq!(hashes.len(), 4, "distinct canonical hashes");
     assert!(dir.path().join("r/rank_scatter.svg").exists());
+    let (_, truth) = read_csv(&dir.path().join("r/standalone.csv"));
+    assert_eq!(truth.len(), 4, "the ground truth is kept as it is trained");
+
+    // The same ground truth, reused: only the supernet is trained again (with other settings).
+    let retuned = text.replace("train_steps = 2", "train_steps = 0");
+    std::fs::write(dir.path().join("rc2.toml"), retuned).unwrap();
+    archforge_ok(
+        dir.path(),
+        &[
+            "rank-check",
+            "rc2.toml",
+            "--truth",
+            "r/standalone.csv",
+            "--out",
+            "t",
+        ],
+    );
+    let (_, again) = read_csv(&dir.path().join("t/rank_check.csv"));
+    let seeds = header.iter().position(|h| h == "standalone_seed1").unwrap();
+    let truth_of = |rows: &[Vec<String>]| -> Vec<(String, String, String)> {
+        rows.iter()
+            .map(|r| (r[1].clone(), r[seeds].clone(), r[seeds + 1].clone()))
+            .collect()
+    };
+    assert_eq!(truth_of(&scored), truth_of(&again));
+    assert!(!dir.path().join("t/standalone.csv").exists());
+
+    // A truth file from another space is refused before anything is trained.
+    let other = text.replace("kind = \"nb201\"", "kind = \"toy\"");
+    std::fs::write(dir.path().join("rc3.toml"), other).unwrap();
+    let refused = archforge(
+        dir.path(),
+        &[
+            "rank-check",
+            "rc3.toml",
+            "--truth",
+            "r/standalone.csv",
+            "--out",
+            "u",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(1));
     let too_few = archforge(
         dir.path(),
         &["rank-check", "rc.toml", "--archs", "2", "--out", "s"],
