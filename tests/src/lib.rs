@@ -92,3 +92,63 @@ pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
         .collect();
     (header, rows)
 }
+
+/// Points an experiment file whose IDX data set (MNIST, Fashion-MNIST) is not installed on
+/// this machine at small stand-in files of the same format and image size (written once per
+/// test process), its `subset` cleared. Returns whether it did: the file is then checked in
+/// every way but with its real images. Files whose data is present or embedded are left alone.
+pub fn use_stand_in_data(file: &mut archforge_experiments::config::ExperimentFile) -> bool {
+    use archforge::data::Source;
+    let Some(data) = file.experiment.data.as_mut() else {
+        return false;
+    };
+    let folder = match (data.source, &data.path) {
+        (Source::Mnist | Source::FashionMnist, Some(p)) => {
+            file.path.parent().unwrap_or(Path::new(".")).join(p)
+        }
+        (Source::FashionMnist, None) => PathBuf::from("/usr/share/datasets/fashion-mnist"),
+        _ => return false,
+    };
+    if folder.exists() {
+        return false;
+    }
+    data.path = Some(stand_in_idx_folder().to_path_buf());
+    data.subset = Default::default();
+    true
+}
+
+/// A folder of IDX files in MNIST's layout: 300 training and 100 test images of 28x28, each
+/// a faint bar whose position is its label.
+fn stand_in_idx_folder() -> &'static Path {
+    static FOLDER: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    FOLDER
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().expect("a temporary folder");
+            for (stem, n) in [("train", 300u32), ("t10k", 100)] {
+                let mut images = vec![0, 0, 8, 3];
+                for v in [n, 28, 28] {
+                    images.extend(v.to_be_bytes());
+                }
+                let mut labels = vec![0, 0, 8, 1];
+                labels.extend(n.to_be_bytes());
+                for i in 0..n {
+                    let label = (i % 10) as usize;
+                    labels.push(label as u8);
+                    images.extend((0..28 * 28).map(|p| {
+                        let row = p / 28;
+                        if row / 2 == label + 4 {
+                            200u8
+                        } else {
+                            (p * 7 % 31) as u8
+                        }
+                    }));
+                }
+                std::fs::write(dir.path().join(format!("{stem}-images-idx3-ubyte")), images)
+                    .expect("stand-in images written");
+                std::fs::write(dir.path().join(format!("{stem}-labels-idx1-ubyte")), labels)
+                    .expect("stand-in labels written");
+            }
+            dir
+        })
+        .path()
+}

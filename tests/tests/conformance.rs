@@ -10,13 +10,24 @@ use archforge::{Controller, Environment, Evaluated, rng};
 use archforge_experiments::config::ExperimentFile;
 use archforge_experiments::registry::{CONTROLLERS, ENVIRONMENTS, EVALUATORS};
 use archforge_experiments::runner::Prepared;
-use archforge_tests::experiment_files;
+use archforge_tests::{experiment_files, use_stand_in_data};
 use std::collections::HashSet;
 
+/// Every shipped file, loaded; one whose IDX data set is not installed here reads stand-in
+/// files of the same format instead (see `use_stand_in_data`).
 fn loaded() -> Vec<ExperimentFile> {
     experiment_files()
         .iter()
-        .map(|p| ExperimentFile::load(p).unwrap_or_else(|e| panic!("{e}")))
+        .map(|p| {
+            let mut file = ExperimentFile::load(p).unwrap_or_else(|e| panic!("{e}"));
+            if use_stand_in_data(&mut file) {
+                eprintln!(
+                    "{}: its data set is not installed here; checked on stand-in files",
+                    p.display()
+                );
+            }
+            file
+        })
         .collect()
 }
 
