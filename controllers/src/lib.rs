@@ -11,6 +11,7 @@
 
 pub mod evolution;
 pub mod mutation;
+pub mod policy;
 pub mod random;
 
 pub use evolution::{Evolution, EvolutionConfig};
