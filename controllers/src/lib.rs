@@ -4,7 +4,8 @@
 //! generic over every [`archforge::Environment`], with its own experiment-file configuration:
 //! - [`random`]: random search, uniform over the legal options of each choice;
 //! - [`evolution`]: regularized (aging) evolution with tournament selection and one-decision
-//!   mutations.
+//!   mutations;
+//! - [`policy_gradient`]: an LSTM policy ([`policy`]) trained by REINFORCE or PPO.
 //!
 //! Controllers are passive and own no loop; they draw randomness only from the generator the
 //! runner hands them, so a run is reproducible from its seed and a checkpoint.
@@ -12,9 +13,11 @@
 pub mod evolution;
 pub mod mutation;
 pub mod policy;
+pub mod policy_gradient;
 pub mod random;
 
 pub use evolution::{Evolution, EvolutionConfig};
+pub use policy_gradient::{PolicyGradient, PolicyGradientConfig, RewardTransform};
 pub use random::{RandomConfig, RandomSearch};
 
 fn default_batch() -> usize {

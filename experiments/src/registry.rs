@@ -9,7 +9,9 @@ use archforge::evaluator::{StandaloneEvaluator, SupernetEvaluator, SupernetSetti
 use archforge::nn::TrainConfig;
 use archforge::toy::{Toy, ToyConfig};
 use archforge::{Controller, Environment, Evaluator};
-use archforge_controllers::{Evolution, EvolutionConfig, RandomConfig, RandomSearch};
+use archforge_controllers::{
+    Evolution, EvolutionConfig, PolicyGradient, PolicyGradientConfig, RandomConfig, RandomSearch,
+};
 use archforge_environments::{Images, Nb201, Nb201Config, Tabular, TabularConfig};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -43,6 +45,14 @@ pub const CONTROLLERS: &[Entry] = &[
     (
         "evolution",
         "regularized evolution: tournament of S from the P most recent, mutate one decision",
+    ),
+    (
+        "reinforce",
+        "LSTM policy trained by REINFORCE with a moving-average baseline (NAS, ENAS)",
+    ),
+    (
+        "ppo",
+        "LSTM policy trained by PPO's clipped surrogate (NASNet, MnasNet)",
     ),
 ];
 
@@ -105,6 +115,10 @@ pub enum ControllerConfig {
     Random(RandomConfig),
     /// Regularized evolution.
     Evolution(EvolutionConfig),
+    /// LSTM policy, REINFORCE.
+    Reinforce(PolicyGradientConfig),
+    /// LSTM policy, PPO.
+    Ppo(PolicyGradientConfig),
 }
 
 impl ControllerConfig {
@@ -113,6 +127,8 @@ impl ControllerConfig {
         match self {
             ControllerConfig::Random(_) => "random",
             ControllerConfig::Evolution(_) => "evolution",
+            ControllerConfig::Reinforce(_) => "reinforce",
+            ControllerConfig::Ppo(_) => "ppo",
         }
     }
 
@@ -121,6 +137,7 @@ impl ControllerConfig {
         let name = match self {
             ControllerConfig::Random(c) => &c.name,
             ControllerConfig::Evolution(c) => &c.name,
+            ControllerConfig::Reinforce(c) | ControllerConfig::Ppo(c) => &c.name,
         };
         name.clone().unwrap_or_else(|| self.kind().to_string())
     }
@@ -130,6 +147,7 @@ impl ControllerConfig {
         match self {
             ControllerConfig::Random(c) => c.batch,
             ControllerConfig::Evolution(c) => c.batch,
+            ControllerConfig::Reinforce(c) | ControllerConfig::Ppo(c) => c.batch,
         }
     }
 
@@ -154,6 +172,7 @@ impl ControllerConfig {
                 Err(("sample", "sample must be at least 1".into()))
             }
             ControllerConfig::Evolution(_) => Ok(()),
+            ControllerConfig::Reinforce(c) | ControllerConfig::Ppo(c) => c.check(),
         }
     }
 
@@ -162,6 +181,8 @@ impl ControllerConfig {
         Ok(match self {
             ControllerConfig::Random(_) => Box::new(RandomSearch),
             ControllerConfig::Evolution(c) => Box::new(Evolution::new(c.clone())?),
+            ControllerConfig::Reinforce(c) => Box::new(PolicyGradient::reinforce(c.clone())?),
+            ControllerConfig::Ppo(c) => Box::new(PolicyGradient::ppo(c.clone())?),
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The NAS-Bench-201 protocol on the embedded table: random search at 100 evaluations
-//! reproduces the benchmark's known mean, and regularized evolution beats it at the same
-//! budgets. Runs are seeded, so these checks are deterministic.
+//! reproduces the benchmark's known mean, and regularized evolution and the REINFORCE and
+//! PPO policies beat it at the same budgets. Runs are seeded, so these checks are
+//! deterministic.
 
 use archforge::search::RunResult;
 use archforge_experiments::config::ExperimentFile;
@@ -38,5 +39,17 @@ fn evolution_beats_random_search_at_100_and_300_evaluations() {
         let e = describe(&best_reported_at(evolution.iter(), budget)).0;
         eprintln!("{budget} evaluations: random {r:.3}, evolution {e:.3}");
         assert!(e > r, "at {budget}: evolution {e} vs random {r}");
+    }
+}
+
+#[test]
+fn policy_gradient_beats_random_search_at_300_evaluations() {
+    let random = runs("nb201-random.toml", 300, 50);
+    let r = describe(&best_reported_at(random.iter(), 300)).0;
+    for file in ["nb201-reinforce.toml", "nb201-ppo.toml"] {
+        let learned = runs(file, 300, 50);
+        let l = describe(&best_reported_at(learned.iter(), 300)).0;
+        eprintln!("300 evaluations, 50 seeds: random {r:.3}, {file} {l:.3}");
+        assert!(l > r, "{file}: {l} vs random {r}");
     }
 }

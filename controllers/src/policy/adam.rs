@@ -63,6 +63,9 @@ mod tests {
     fn the_first_step_moves_each_parameter_by_the_learning_rate() {
         let mut x = vec![1.0, 1.0];
         Adam::new(2).step(&mut x, &[0.5, -100.0], 0.1);
-        assert!((x[0] - 0.9).abs() < 1e-6 && (x[1] - 1.1).abs() < 1e-6, "{x:?}");
+        assert!(
+            (x[0] - 0.9).abs() < 1e-6 && (x[1] - 1.1).abs() < 1e-6,
+            "{x:?}"
+        );
     }
 }

@@ -436,13 +436,7 @@ impl Network {
         (scaled, exps.into_iter().map(|e| e / sum).collect())
     }
 
-    fn backward_one(
-        &self,
-        trace: &[StepTrace],
-        coef: f64,
-        entropy_weight: f64,
-        grad: &mut [f64],
-    ) {
+    fn backward_one(&self, trace: &[StepTrace], coef: f64, entropy_weight: f64, grad: &mut [f64]) {
         let h = self.layout.hidden;
         let layers = self.layout.lstm.len();
         // Gradients flowing back into each layer's h and c from the step after.

@@ -39,21 +39,25 @@ fn gradients_match_finite_differences() {
         let (grad, _) = net.backward(&env, &sequences, beta).unwrap();
         let eps = 1e-6;
         let mut worst: f64 = 0.0;
-        for i in 0..net.params.len() {
+        for (i, &analytic) in grad.iter().enumerate() {
             let mut plus = net.clone();
             plus.params[i] += eps;
             let mut minus = net.clone();
             minus.params[i] -= eps;
-            let numeric = (loss(&plus, &env, &sequences, beta) - loss(&minus, &env, &sequences, beta))
+            let numeric = (loss(&plus, &env, &sequences, beta)
+                - loss(&minus, &env, &sequences, beta))
                 / (2.0 * eps);
-            worst = worst.max((numeric - grad[i]).abs() / (1e-6 + numeric.abs().max(grad[i].abs())));
+            worst =
+                worst.max((numeric - analytic).abs() / (1e-6 + numeric.abs().max(analytic.abs())));
             assert!(
-                (numeric - grad[i]).abs() < 1e-6 + 1e-5 * numeric.abs(),
-                "layers {layers}, parameter {i}: analytic {} numeric {numeric}",
-                grad[i]
+                (numeric - analytic).abs() < 1e-6 + 1e-5 * numeric.abs(),
+                "layers {layers}, parameter {i}: analytic {analytic} numeric {numeric}"
             );
         }
-        assert!(grad.iter().any(|g| g.abs() > 1e-4), "a gradient that is all but zero");
+        assert!(
+            grad.iter().any(|g| g.abs() > 1e-4),
+            "a gradient that is all but zero"
+        );
         eprintln!("layers {layers}: worst relative error {worst:.2e}");
     }
 }
