@@ -67,6 +67,9 @@ pub struct RunResult {
     pub curve: Vec<Option<u32>>,
     /// Why it ended.
     pub stop: StopReason,
+    /// The reward of every proposal, in order (NaN where there was none): the learning
+    /// curve.
+    pub rewards: Vec<f32>,
 }
 
 impl RunResult {
@@ -104,6 +107,7 @@ pub fn run(
         improvements: Vec::new(),
         curve: Vec::new(),
         stop: StopReason::Budget,
+        rewards: Vec::new(),
     };
     let mut proposals = 0u64;
     let mut free_in_a_row = 0u64;
@@ -174,6 +178,7 @@ pub fn run(
             };
             sink(&row)?;
             proposals += 1;
+            result.rewards.push(reward.map_or(f32::NAN, |r| r as f32));
             if let Some(r) = reward.filter(|_| outcome.status == Status::Ok)
                 && result.best().is_none_or(|b| r > b.reward)
             {

@@ -1,6 +1,6 @@
-//! Plots, drawn as SVG with plotters: best-so-far curves with a band per controller, against
-//! evaluations on a log scale so that the early search is as visible as the late one; scatter
-//! plots for rank checks.
+//! Plots, drawn as SVG with plotters: curves with a mean +- std band per controller (best so
+//! far against evaluations on a log scale, so that the early search is as visible as the late
+//! one; learning curves of the reward on a linear one); scatter plots for rank checks.
 
 use anyhow::{Result, anyhow};
 use plotters::prelude::*;
@@ -25,8 +25,28 @@ const COLOURS: [RGBColor; 8] = [
     RGBColor(127, 127, 127),
 ];
 
+/// The axes of a curve plot.
+pub struct Axes<'a> {
+    /// The x axis' label.
+    pub x: &'a str,
+    /// The y axis' label.
+    pub y: &'a str,
+    /// Whether x is on a log scale.
+    pub log_x: bool,
+}
+
 /// Draws mean +- std of the best-so-far reported metric against evaluations.
 pub fn best_so_far(path: &Path, title: &str, curves: &[Curve]) -> Result<()> {
+    let axes = Axes {
+        x: "evaluations (log scale)",
+        y: "reported metric of best-so-far (mean ± std)",
+        log_x: true,
+    };
+    lines(path, title, &axes, curves)
+}
+
+/// Draws each curve's mean as a line and its mean +- std as a band.
+pub fn lines(path: &Path, title: &str, axes: &Axes, curves: &[Curve]) -> Result<()> {
     let all = curves.iter().flat_map(|c| c.points.iter());
     let (mut x_max, mut y_min, mut y_max) = (1.0f64, f64::INFINITY, f64::NEG_INFINITY);
     for &(x, m, s) in all {
@@ -41,51 +61,75 @@ pub fn best_so_far(path: &Path, title: &str, curves: &[Curve]) -> Result<()> {
     let draw = || -> Result<(), Box<dyn std::error::Error>> {
         let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
         root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
+        let x_range = 1.0..x_max.max(2.0);
+        let y_range = (y_min - pad)..(y_max + pad);
+        let mut builder = ChartBuilder::on(&root);
+        builder
             .caption(title, ("sans-serif", 22))
             .margin(12)
             .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(
-                (1.0..x_max.max(2.0)).log_scale(),
-                (y_min - pad)..(y_max + pad),
-            )?;
-        chart
-            .configure_mesh()
-            .x_desc("evaluations (log scale)")
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_label_formatter(&|y| format!("{y:.2}"))
-            .y_desc("reported metric of best-so-far (mean ± std)")
-            .draw()?;
-        for (i, curve) in curves.iter().enumerate() {
-            let colour = COLOURS[i % COLOURS.len()];
-            let mut band: Vec<(f64, f64)> =
-                curve.points.iter().map(|&(x, m, s)| (x, m + s)).collect();
-            band.extend(curve.points.iter().rev().map(|&(x, m, s)| (x, m - s)));
-            chart.draw_series(std::iter::once(Polygon::new(
-                band,
-                colour.mix(0.15).filled(),
-            )))?;
+            .y_label_area_size(60);
+        if axes.log_x {
+            let mut chart = builder.build_cartesian_2d(x_range.log_scale(), y_range)?;
             chart
-                .draw_series(LineSeries::new(
-                    curve.points.iter().map(|&(x, m, _)| (x, m)),
-                    colour.stroke_width(2),
-                ))?
-                .label(curve.name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
-                });
+                .configure_mesh()
+                .x_desc(axes.x)
+                .x_label_formatter(&|x| format!("{x:.0}"))
+                .y_label_formatter(&|y| format!("{y:.2}"))
+                .y_desc(axes.y)
+                .draw()?;
+            draw_curves(&mut chart, curves)?;
+        } else {
+            let mut chart = builder.build_cartesian_2d(x_range, y_range)?;
+            chart
+                .configure_mesh()
+                .x_desc(axes.x)
+                .x_label_formatter(&|x| format!("{x:.0}"))
+                .y_label_formatter(&|y| format!("{y:.2}"))
+                .y_desc(axes.y)
+                .draw()?;
+            draw_curves(&mut chart, curves)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()?;
         root.present()?;
         Ok(())
     };
     draw().map_err(|e| anyhow!("drawing {}: {e}", path.display()))
+}
+
+/// The bands, lines and legend of `curves` on `chart`.
+fn draw_curves<'a, X, Y>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+    curves: &[Curve],
+) -> Result<(), Box<dyn std::error::Error + 'a>>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    for (i, curve) in curves.iter().enumerate() {
+        let colour = COLOURS[i % COLOURS.len()];
+        let mut band: Vec<(f64, f64)> = curve.points.iter().map(|&(x, m, s)| (x, m + s)).collect();
+        band.extend(curve.points.iter().rev().map(|&(x, m, s)| (x, m - s)));
+        chart.draw_series(std::iter::once(Polygon::new(
+            band,
+            colour.mix(0.15).filled(),
+        )))?;
+        chart
+            .draw_series(LineSeries::new(
+                curve.points.iter().map(|&(x, m, _)| (x, m)),
+                colour.stroke_width(2),
+            ))?
+            .label(curve.name.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    Ok(())
 }
 
 /// Draws `points` as a scatter plot with axis labels.

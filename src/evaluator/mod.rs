@@ -19,7 +19,7 @@ pub use cache::{CacheKey, CachedEvaluator};
 pub use isolate::{Isolated, panic_message};
 pub use sampling::Sampling;
 pub use standalone::{StandaloneEvaluator, Trained, train_candidate};
-pub use supernet::{SupernetEvaluator, SupernetSettings};
+pub use supernet::{SupernetEvaluator, SupernetMode, SupernetSettings};
 pub use table::{Table, TableEvaluator, TableRow};
 
 use crate::budget::Budget;

@@ -8,6 +8,13 @@
 //! metric (the same number of test batches gives the reported metric). The store persists
 //! across the run — that is the point. Batches come in shuffled epochs seeded by the run's
 //! seed.
+//!
+//! `mode = "enas"` follows ENAS instead: each candidate is scored first, by the shared
+//! weights as they stand (batch norm recalibrated), on the *next* `valid_batches`
+//! validation batches (the validation set taken in turn, so rewards do not fit one batch);
+//! then its path takes `train_steps` training steps. The shared weights are thus trained on
+//! exactly the paths the controller samples, and the controller learns from rewards of the
+//! weights it has trained — one run trains both (usually with `warmup_epochs = 0`).
 
 use super::{Evaluator, Metrics, Outcome, Sampling};
 use crate::budget::Budget;
@@ -41,6 +48,9 @@ pub struct SupernetSettings {
     /// Which paths each warm-up step trains.
     #[serde(default)]
     pub sampling: Sampling,
+    /// Train then score each candidate (`finetune`), or score then train (`enas`).
+    #[serde(default)]
+    pub mode: SupernetMode,
     /// The learning rate over the warm-up, from `[training] learning_rate` (`cosine` ends
     /// the warm-up at 0).
     #[serde(default = "defaults::warmup_schedule")]
@@ -70,6 +80,17 @@ impl SupernetSettings {
     }
 }
 
+/// The order of training and scoring for each candidate (see the module documentation).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SupernetMode {
+    /// `train_steps` on the candidate's path, then a score on fixed validation batches.
+    #[default]
+    Finetune,
+    /// A score on the next validation batches, then `train_steps` on the path (ENAS).
+    Enas,
+}
+
 mod defaults {
     pub fn warmup_epochs() -> usize {
         2
@@ -96,6 +117,7 @@ impl Default for SupernetSettings {
             bn_batches: defaults::bn_batches(),
             valid_batches: defaults::valid_batches(),
             sampling: Sampling::default(),
+            mode: SupernetMode::default(),
             warmup_schedule: defaults::warmup_schedule(),
             finetune_learning_rate: None,
         }
@@ -114,6 +136,8 @@ pub struct SupernetEvaluator {
     epoch: u64,
     position: usize,
     warmed_up: bool,
+    /// ENAS mode: the first validation batch of the next score.
+    valid_cursor: usize,
 }
 
 impl SupernetEvaluator {
@@ -138,6 +162,7 @@ impl SupernetEvaluator {
             epoch: 0,
             position: 0,
             warmed_up: false,
+            valid_cursor: 0,
         }
     }
 
@@ -200,11 +225,37 @@ impl SupernetEvaluator {
         Ok(())
     }
 
-    /// Accuracy on the first `valid_batches` batches of `data`.
-    fn score(&self, plan: &Plan, data: &Dataset) -> f64 {
-        let n = (self.settings.valid_batches * self.config.batch_size).min(data.len());
-        let part = data.select(&(0..n).collect::<Vec<_>>());
-        accuracy(&self.store, plan, &part, self.config.batch_size)
+    /// Accuracy on `valid_batches` batches of `data`, from batch `first` on (wrapping).
+    fn score(&self, plan: &Plan, data: &Dataset, first: usize) -> f64 {
+        let size = self.config.batch_size;
+        let n = (self.settings.valid_batches * size).min(data.len());
+        let start = first * size;
+        let part = data.select(&(0..n).map(|i| (start + i) % data.len()).collect::<Vec<_>>());
+        accuracy(&self.store, plan, &part, size)
+    }
+
+    /// `train_steps` steps on `plan` at the fine-tune learning rate.
+    fn train_path(&mut self, plan: &Plan) -> Result<()> {
+        let lr = self
+            .settings
+            .finetune_learning_rate
+            .unwrap_or(self.config.learning_rate);
+        for _ in 0..self.settings.train_steps {
+            self.step(std::slice::from_ref(plan), lr)?;
+        }
+        Ok(())
+    }
+
+    fn recalibrate(&mut self, plan: &Plan) {
+        if self.settings.bn_batches > 0 {
+            recalibrate_batch_norm(
+                &mut self.store,
+                plan,
+                &self.data.train,
+                self.config.batch_size,
+                self.settings.bn_batches,
+            );
+        }
     }
 }
 
@@ -221,28 +272,32 @@ impl Evaluator for SupernetEvaluator {
             Ok(plan) => plan,
             Err(e) => return Outcome::invalid(e.to_string()),
         };
-        let lr = self
-            .settings
-            .finetune_learning_rate
-            .unwrap_or(self.config.learning_rate);
-        for _ in 0..self.settings.train_steps {
-            if let Err(e) = self.step(std::slice::from_ref(&plan), lr) {
-                return Outcome::failed(e.to_string());
+        let search = match self.settings.mode {
+            SupernetMode::Finetune => {
+                if let Err(e) = self.train_path(&plan) {
+                    return Outcome::failed(e.to_string());
+                }
+                self.recalibrate(&plan);
+                self.score(&plan, &self.data.valid, 0)
             }
-        }
-        if self.settings.bn_batches > 0 {
-            recalibrate_batch_norm(
-                &mut self.store,
-                &plan,
-                &self.data.train,
-                self.config.batch_size,
-                self.settings.bn_batches,
-            );
+            SupernetMode::Enas => {
+                self.recalibrate(&plan);
+                let first = self.valid_cursor;
+                let batches = self.data.valid.len().div_ceil(self.config.batch_size);
+                self.valid_cursor = (first + self.settings.valid_batches) % batches.max(1);
+                self.score(&plan, &self.data.valid, first)
+            }
+        };
+        let reported = self.score(&plan, &self.data.test, 0);
+        if self.settings.mode == SupernetMode::Enas
+            && let Err(e) = self.train_path(&plan)
+        {
+            return Outcome::failed(e.to_string());
         }
         let counts = candidate.arch.counts();
         Outcome::ok(Metrics {
-            search: Some(self.score(&plan, &self.data.valid)),
-            reported: Some(self.score(&plan, &self.data.test)),
+            search: Some(search),
+            reported: Some(reported),
             params: counts.map(|(p, _)| p),
             macs: counts.map(|(_, m)| m),
             latency_ms: Some(latency_ms(&self.store, &plan, self.data.train.shape)),
