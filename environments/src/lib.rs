@@ -5,12 +5,20 @@
 //! - [`nb201`]: the NAS-Bench-201 cell space (6 edges x 5 operations), with the benchmark's
 //!   table embedded in the binary and the CIFAR skeleton built as a graph for parameter and
 //!   MAC counts;
+//! - [`nasnet`]: the NASNet cell space (B blocks of two inputs, two of 13 operations and a
+//!   combiner, for a normal and a reduction cell), trained by the shared trainer;
 //! - [`tabular`]: any CSV of a user's own benchmark, one categorical decision per column.
+//!
+//! [`images`] holds what a trainable space sizes its networks by.
 //!
 //! Environments know nothing of controllers; only the experiments registry names both.
 
+pub mod images;
+pub mod nasnet;
 pub mod nb201;
 pub mod tabular;
 
-pub use nb201::{Images, Nb201, Nb201Config, Nb201Dataset};
+pub use images::Images;
+pub use nasnet::{Nasnet, NasnetConfig};
+pub use nb201::{Nb201, Nb201Config, Nb201Dataset};
 pub use tabular::{Tabular, TabularConfig, TabularDecision};

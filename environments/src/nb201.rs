@@ -10,6 +10,7 @@
 //! table (embedded) scores it: the search metric is the chosen dataset's 12-epoch validation
 //! accuracy, the reported metric its 200-epoch test accuracy.
 
+use crate::Images;
 use archforge::arch::{Conv, NodeId, PoolKind};
 use archforge::error::{Error, Result};
 use archforge::{
@@ -122,15 +123,6 @@ pub struct Nb201 {
     config: Nb201Config,
     images: Images,
     table: Arc<Table>,
-}
-
-/// What the networks take and tell apart: the shape of one input image and the classes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Images {
-    /// One image's shape.
-    pub shape: Shape,
-    /// Number of classes.
-    pub classes: usize,
 }
 
 /// One parsed row of the embedded table.

@@ -12,7 +12,9 @@ use archforge::{Controller, Environment, Evaluator};
 use archforge_controllers::{
     Evolution, EvolutionConfig, PolicyGradient, PolicyGradientConfig, RandomConfig, RandomSearch,
 };
-use archforge_environments::{Images, Nb201, Nb201Config, Tabular, TabularConfig};
+use archforge_environments::{
+    Images, Nasnet, NasnetConfig, Nb201, Nb201Config, Tabular, TabularConfig,
+};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
@@ -25,6 +27,10 @@ pub const ENVIRONMENTS: &[Entry] = &[
     (
         "nb201",
         "NAS-Bench-201 cells (6 edges x 5 ops), scored by the embedded benchmark table",
+    ),
+    (
+        "nasnet",
+        "NASNet cells: B blocks of two inputs, two of 13 operations and a combiner, normal and reduction (trained)",
     ),
     (
         "tabular",
@@ -74,6 +80,8 @@ pub const EVALUATORS: &[Entry] = &[
 pub enum EnvironmentConfig {
     /// NAS-Bench-201.
     Nb201(Nb201Config),
+    /// NASNet cells.
+    Nasnet(NasnetConfig),
     /// A user's table.
     Tabular(TabularConfig),
     /// The toy space.
@@ -98,6 +106,7 @@ impl EnvironmentConfig {
                 Some(images) => Arc::new(Nb201::for_images(c.clone(), images)?),
                 None => Arc::new(Nb201::new(c.clone())?),
             },
+            EnvironmentConfig::Nasnet(c) => Arc::new(Nasnet::new(c.clone(), images)?),
             EnvironmentConfig::Tabular(c) => Arc::new(Tabular::load(c, Path::new("."))?),
             EnvironmentConfig::Toy(c) => Arc::new(Toy::new(c.length, c.options)?),
         })

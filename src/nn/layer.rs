@@ -59,7 +59,7 @@ impl Layer {
                     .with_stride([c.stride, c.stride])
                     .with_dilation([c.dilation, c.dilation])
                     .with_groups(c.groups)
-                    .with_padding(PaddingConfig2d::Explicit(pad(0), pad(0), pad(1), pad(1)))
+                    .with_padding(PaddingConfig2d::Explicit(pad(0), pad(1), pad(0), pad(1)))
                     .with_bias(c.bias)
                     .with_initializer(Initializer::Zeros)
                     .init(device);
