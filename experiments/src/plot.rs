@@ -179,3 +179,80 @@ pub fn scatter(
     };
     draw().map_err(|e| anyhow!("drawing {}: {e}", path.display()))
 }
+
+/// One controller's Pareto front: its points in increasing cost.
+pub struct Front {
+    /// Legend name.
+    pub name: String,
+    /// `(cost, metric)` points.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Draws every evaluation `(cost, metric)` faint and each front bold, as a staircase.
+pub fn pareto(
+    path: &Path,
+    title: &str,
+    x_desc: &str,
+    all: &[(f64, f64)],
+    fronts: &[Front],
+) -> Result<()> {
+    let bounds = |values: &mut dyn Iterator<Item = f64>| {
+        let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+        let pad = ((hi - lo) * 0.05).max(1e-3 * hi.abs().max(1.0));
+        (lo - pad)..(hi + pad)
+    };
+    let xs = bounds(&mut all.iter().map(|p| p.0));
+    let ys = bounds(&mut all.iter().map(|p| p.1));
+    let draw = || -> Result<(), Box<dyn std::error::Error>> {
+        let root = SVGBackend::new(path, (800, 560)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(xs, ys)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc("search metric")
+            .draw()?;
+        chart.draw_series(
+            all.iter()
+                .map(|&p| Circle::new(p, 2, BLACK.mix(0.15).filled())),
+        )?;
+        for (i, front) in fronts.iter().enumerate() {
+            let colour = COLOURS[i % COLOURS.len()];
+            let mut stairs = Vec::new();
+            for (k, &(x, y)) in front.points.iter().enumerate() {
+                if k > 0 {
+                    stairs.push((x, front.points[k - 1].1));
+                }
+                stairs.push((x, y));
+            }
+            chart
+                .draw_series(LineSeries::new(stairs, colour.stroke_width(2)))?
+                .label(front.name.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+                });
+            chart.draw_series(
+                front
+                    .points
+                    .iter()
+                    .map(|&p| Circle::new(p, 4, colour.filled())),
+            )?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
+        root.present()?;
+        Ok(())
+    };
+    draw().map_err(|e| anyhow!("drawing {}: {e}", path.display()))
+}

@@ -242,6 +242,7 @@ pub fn write(
         .collect();
     plot::best_so_far(&out.join("best_so_far.svg"), &experiment.name, &curves)?;
     write_reward_curves(out, &experiment.name, &names, results)?;
+    crate::pareto::write(out, &experiment.name, maximize)?;
 
     let best = results
         .iter()
