@@ -1,6 +1,10 @@
 //! Objectives turn an outcome's metrics into the scalar reward a controller sees. Invalid
 //! candidates get the reward the experiment sets; failed ones get none (learners skip them),
 //! and so does a reward that comes out NaN.
+//!
+//! `mnas` (MnasNet) trades accuracy against measured latency: `ACC * (LAT / T)^w` with
+//! `w = alpha` when `LAT <= T` and `beta` otherwise; the soft preset is
+//! `alpha = beta = -0.07`, the hard one `alpha = 0, beta = -1`.
 
 use crate::evaluator::{Outcome, Status};
 use serde::{Deserialize, Serialize};
@@ -12,14 +16,64 @@ pub enum RewardKind {
     /// The search metric itself (negated when smaller is better).
     #[default]
     SearchMetric,
+    /// MnasNet's latency-aware reward (see [`LatencyTarget`]).
+    Mnas,
+}
+
+/// The latency target of the `mnas` reward.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LatencyTarget {
+    /// T, in milliseconds (> 0).
+    pub target_ms: f64,
+    /// The exponent when the latency meets the target.
+    pub alpha: f64,
+    /// The exponent when it does not.
+    pub beta: f64,
+}
+
+impl LatencyTarget {
+    /// MnasNet's soft constraint: `alpha = beta = -0.07`.
+    pub fn soft(target_ms: f64) -> Self {
+        LatencyTarget {
+            target_ms,
+            alpha: -0.07,
+            beta: -0.07,
+        }
+    }
+
+    /// MnasNet's hard constraint: `alpha = 0, beta = -1`.
+    pub fn hard(target_ms: f64) -> Self {
+        LatencyTarget {
+            target_ms,
+            alpha: 0.0,
+            beta: -1.0,
+        }
+    }
+
+    /// `accuracy * (latency / T)^w`.
+    pub fn reward(&self, accuracy: f64, latency_ms: f64) -> f64 {
+        let ratio = latency_ms / self.target_ms;
+        let w = if latency_ms <= self.target_ms {
+            self.alpha
+        } else {
+            self.beta
+        };
+        accuracy * ratio.powf(w)
+    }
 }
 
 impl RewardKind {
     /// Every reward kind with a one-line description, for `archforge list`.
-    pub const ALL: &'static [(&'static str, &'static str)] = &[(
-        "search-metric",
-        "the search metric itself, negated when smaller is better",
-    )];
+    pub const ALL: &'static [(&'static str, &'static str)] = &[
+        (
+            "search-metric",
+            "the search metric itself, negated when smaller is better",
+        ),
+        (
+            "mnas",
+            "MnasNet: ACC * (LAT / T)^w, w = alpha if LAT <= T else beta (soft: -0.07/-0.07, hard: 0/-1)",
+        ),
+    ];
 }
 
 /// The objective of a run.
@@ -31,6 +85,8 @@ pub struct Objective {
     pub maximize: bool,
     /// The reward of an `Invalid` outcome.
     pub invalid_reward: f64,
+    /// The latency target, for `mnas`.
+    pub latency: Option<LatencyTarget>,
 }
 
 impl Objective {
@@ -39,9 +95,13 @@ impl Objective {
         let reward = match &outcome.status {
             Status::Ok => {
                 let metric = outcome.metrics.search?;
-                match self.kind {
-                    RewardKind::SearchMetric if self.maximize => metric,
-                    RewardKind::SearchMetric => -metric,
+                match (self.kind, self.latency) {
+                    (RewardKind::SearchMetric, _) if self.maximize => metric,
+                    (RewardKind::SearchMetric, _) => -metric,
+                    (RewardKind::Mnas, Some(target)) => {
+                        target.reward(metric, outcome.metrics.latency_ms?)
+                    }
+                    (RewardKind::Mnas, None) => return None,
                 }
             }
             Status::Invalid(_) => self.invalid_reward,
@@ -61,7 +121,45 @@ mod tests {
             kind: RewardKind::SearchMetric,
             maximize,
             invalid_reward: -1.0,
+            latency: None,
         }
+    }
+
+    #[test]
+    fn the_mnas_reward_follows_its_presets() {
+        let at = |target: LatencyTarget, latency: f64| {
+            let objective = Objective {
+                kind: RewardKind::Mnas,
+                maximize: true,
+                invalid_reward: 0.0,
+                latency: Some(target),
+            };
+            objective.reward(&Outcome::ok(Metrics {
+                search: Some(80.0),
+                latency_ms: Some(latency),
+                ..Metrics::default()
+            }))
+        };
+        let soft = LatencyTarget::soft(10.0);
+        assert_eq!(at(soft, 10.0), Some(80.0));
+        // Twice the latency costs about 5% of the reward, half of it gains about 5%.
+        assert!((at(soft, 20.0).unwrap() - 80.0 * 2f64.powf(-0.07)).abs() < 1e-9);
+        assert!(at(soft, 5.0).unwrap() > 80.0);
+        let hard = LatencyTarget::hard(10.0);
+        assert_eq!(at(hard, 5.0), Some(80.0));
+        assert_eq!(at(hard, 20.0), Some(40.0));
+        // Without a measured latency there is nothing to learn from.
+        let objective = Objective {
+            kind: RewardKind::Mnas,
+            maximize: true,
+            invalid_reward: 0.0,
+            latency: Some(hard),
+        };
+        let unmeasured = Outcome::ok(Metrics {
+            search: Some(80.0),
+            ..Metrics::default()
+        });
+        assert_eq!(objective.reward(&unmeasured), None);
     }
 
     #[test]

@@ -285,6 +285,7 @@ mod tests {
             },
             objective: Objective {
                 kind: RewardKind::SearchMetric,
+                latency: None,
                 maximize: true,
                 invalid_reward: -5.0,
             },

@@ -8,7 +8,7 @@
 use crate::registry::{ControllerConfig, EnvironmentConfig, EvaluatorConfig};
 use archforge::data::DataConfig;
 use archforge::nn::TrainConfig;
-use archforge::objective::RewardKind;
+use archforge::objective::{LatencyTarget, RewardKind};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -92,6 +92,28 @@ pub struct ObjectiveConfig {
     /// The reward of an invalid candidate (one not in the table, or that does not build).
     #[serde(default)]
     pub invalid_reward: f64,
+    /// `mnas`: the latency target T in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_ms: Option<f64>,
+    /// `mnas`: `soft` (alpha = beta = -0.07) or `hard` (alpha = 0, beta = -1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<LatencyPreset>,
+    /// `mnas`: the exponent when the target is met (overrides the preset's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
+    /// `mnas`: the exponent when it is not (overrides the preset's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beta: Option<f64>,
+}
+
+/// MnasNet's two constraint presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LatencyPreset {
+    /// alpha = beta = -0.07.
+    Soft,
+    /// alpha = 0, beta = -1.
+    Hard,
 }
 
 impl Default for ObjectiveConfig {
@@ -99,7 +121,27 @@ impl Default for ObjectiveConfig {
         ObjectiveConfig {
             kind: RewardKind::default(),
             invalid_reward: 0.0,
+            target_ms: None,
+            preset: None,
+            alpha: None,
+            beta: None,
         }
+    }
+}
+
+impl ObjectiveConfig {
+    /// The `mnas` latency target these settings give (none for other rewards).
+    pub fn latency_target(&self) -> Option<LatencyTarget> {
+        let target_ms = self.target_ms?;
+        let preset = match self.preset.unwrap_or(LatencyPreset::Soft) {
+            LatencyPreset::Soft => LatencyTarget::soft(target_ms),
+            LatencyPreset::Hard => LatencyTarget::hard(target_ms),
+        };
+        Some(LatencyTarget {
+            target_ms,
+            alpha: self.alpha.unwrap_or(preset.alpha),
+            beta: self.beta.unwrap_or(preset.beta),
+        })
     }
 }
 
@@ -365,6 +407,46 @@ impl ExperimentFile {
                 at("budget", "count_duplicates"),
                 "count_duplicates = false needs a cache (`exact` or `canonical`) to recognise repeats",
             ));
+        }
+        let o = &e.objective;
+        match o.kind {
+            RewardKind::Mnas => {
+                if !o.target_ms.is_some_and(|t| t > 0.0 && t.is_finite()) {
+                    return Err(self.error(
+                        at("objective", "target_ms"),
+                        "the mnas reward needs target_ms, a positive latency in milliseconds",
+                    ));
+                }
+                if !e.evaluator.trains() {
+                    return Err(self.error(
+                        at("evaluator", "kind"),
+                        "the mnas reward needs measured latencies: use a `standalone` or `supernet` evaluator",
+                    ));
+                }
+                for (key, value) in [("alpha", o.alpha), ("beta", o.beta)] {
+                    if value.is_some_and(|v| !v.is_finite()) {
+                        return Err(self.error(
+                            at("objective", key),
+                            format!("{key} must be a finite number"),
+                        ));
+                    }
+                }
+            }
+            RewardKind::SearchMetric => {
+                for (key, set) in [
+                    ("target_ms", o.target_ms.is_some()),
+                    ("preset", o.preset.is_some()),
+                    ("alpha", o.alpha.is_some()),
+                    ("beta", o.beta.is_some()),
+                ] {
+                    if set {
+                        return Err(self.error(
+                            at("objective", key),
+                            format!("{key} is a setting of the `mnas` reward only"),
+                        ));
+                    }
+                }
+            }
         }
         if !e.objective.invalid_reward.is_finite() {
             return Err(self.error(

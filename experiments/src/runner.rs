@@ -97,6 +97,7 @@ impl<'a> Prepared<'a> {
             kind: experiment.objective.kind,
             maximize: env.table().is_none_or(|t| t.maximize),
             invalid_reward: experiment.objective.invalid_reward,
+            latency: experiment.objective.latency_target(),
         };
         let limits = BudgetLimits {
             evaluations: experiment.budget.evaluations,

@@ -6,6 +6,11 @@
 //! layer's initial values depend only on its seed — whatever runs beside it on other threads.
 //! The distribution is PyTorch's default: `U(-1/sqrt(fan_in), 1/sqrt(fan_in))` for weights and
 //! biases, batch norm at scale 1 and shift 0.
+//!
+//! Batch norm in training is computed here from plain tensor operations on a
+//! `[batch, channels, pixels]` view (mean, centred two-pass variance, one scale and shift),
+//! which the engine differentiates without the axis swaps and copies of its own fused
+//! version; the engine's module only holds the parameters and running statistics.
 
 use crate::arch::{Op, Shape};
 use burn::module::Param;
@@ -121,11 +126,11 @@ impl Layer {
                 };
                 let y = l.conv.forward(x);
                 match &l.norm {
-                    Some(norm) => norm.forward(y),
+                    Some(norm) => batch_norm(norm, y),
                     None => y,
                 }
             }
-            (Layer::Norm(norm), _) => burn::tensor::activation::relu(norm.forward(x)),
+            (Layer::Norm(norm), _) => burn::tensor::activation::relu(batch_norm(norm, x)),
             (Layer::Linear(linear), _) => {
                 let [b, c, h, w] = x.dims();
                 let y = linear.forward(x.reshape([b, c * h * w]));
@@ -134,5 +139,72 @@ impl Layer {
             }
             (Layer::Conv(_), _) => unreachable!("a convolution layer is only made for Op::Conv"),
         }
+    }
+}
+
+/// Batch norm of `x` (`[batch, channels, height, width]`): on an autodiff device, with the
+/// batch's statistics (biased variance, as the engine's module), updating the running ones by
+/// `norm.momentum`; elsewhere with the running statistics.
+fn batch_norm(norm: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    if !x.device().is_autodiff() {
+        return norm.forward(x);
+    }
+    let [b, c, h, w] = x.dims();
+    let flat = x.reshape([b, c, h * w]);
+    let mean = flat.clone().mean_dim(2).mean_dim(0);
+    let centered = flat - mean.clone();
+    let variance = centered.clone().square().mean_dim(2).mean_dim(0);
+    let inv_std = (variance.clone() + norm.epsilon).sqrt().recip();
+    let scale = inv_std * norm.gamma.val().reshape([1, c, 1]);
+    let y = centered * scale + norm.beta.val().reshape([1, c, 1]);
+
+    let m = norm.momentum;
+    let update = |state: &burn::module::RunningState<Tensor<1>>, batch: Tensor<3>| {
+        let device = batch.device();
+        let old = state.value_sync().to_device(&device);
+        let new = old * (1.0 - m) + batch.detach().reshape([c]) * m;
+        state.update(new.detach());
+    };
+    update(&norm.running_mean, mean);
+    update(&norm.running_var, variance);
+    y.reshape([b, c, h, w])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tensor of `shape` with values from a fixed generator, on `device`.
+    fn values<const D: usize>(shape: [usize; D], seed: u64, device: &Device) -> Tensor<D> {
+        let mut rng = crate::rng::seeded(seed);
+        let n = shape.iter().product();
+        let v: Vec<f32> = (0..n).map(|_| rng.random_range(-2.0..2.0)).collect();
+        Tensor::from_data(TensorData::new(v, shape), device)
+    }
+
+    #[test]
+    fn batch_norm_matches_the_engines_own_with_its_gradients_and_statistics() {
+        let device = crate::nn::training_device();
+        let ours = BatchNormConfig::new(3).init(&device);
+        let theirs = BatchNormConfig::new(3).init(&device);
+        let x = values([4, 3, 5, 6], 1, &device).require_grad();
+        let weight = values([4, 3, 5, 6], 2, &device);
+        let y_ours = batch_norm(&ours, x.clone());
+        let y_theirs = theirs.forward(x.clone());
+        let close = |a: Tensor<4>, b: Tensor<4>, tol: f32| {
+            let d = (a - b).abs().max().into_scalar::<f32>();
+            assert!(d < tol, "difference {d}");
+        };
+        close(y_ours.clone(), y_theirs.clone(), 1e-5);
+        let g_ours = (y_ours * weight.clone()).sum().backward();
+        let g_theirs = (y_theirs * weight).sum().backward();
+        close(
+            x.grad(&g_ours).unwrap().reshape([4, 3, 5, 6]),
+            x.grad(&g_theirs).unwrap().reshape([4, 3, 5, 6]),
+            1e-4,
+        );
+        let diff = |a: Tensor<1>, b: Tensor<1>| (a - b).abs().max().into_scalar::<f32>();
+        assert!(diff(ours.running_mean.value(), theirs.running_mean.value()) < 1e-6);
+        assert!(diff(ours.running_var.value(), theirs.running_var.value()) < 1e-5);
     }
 }
