@@ -719,4 +719,43 @@ population = 5
         let err = parse(&text).unwrap_err().to_string();
         assert!(err.contains("two controllers are named `random`"), "{err}");
     }
+
+    #[test]
+    fn the_mnas_reward_needs_a_target_and_measured_latencies() {
+        let mnas = |objective: &str, evaluator: &str| {
+            format!("{GOOD}\n[objective]\n{objective}\n[evaluator]\n{evaluator}\n")
+        };
+        let err = parse(&mnas("kind = \"mnas\"", "kind = \"supernet\""))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("needs target_ms"), "{err}");
+        let err = parse(&mnas(
+            "kind = \"mnas\"\ntarget_ms = -1.0",
+            "kind = \"supernet\"",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("needs target_ms"), "{err}");
+        let err = parse(&mnas(
+            "kind = \"mnas\"\ntarget_ms = 5.0",
+            "kind = \"table\"",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("needs measured latencies"), "{err}");
+        let err = parse(&mnas("target_ms = 5.0", "kind = \"table\""))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("of the `mnas` reward only"), "{err}");
+        let ok = parse(&mnas(
+            "kind = \"mnas\"\ntarget_ms = 5.0\npreset = \"hard\"\nbeta = -2.0",
+            "kind = \"supernet\"",
+        ))
+        .unwrap();
+        let target = ok.experiment.objective.latency_target().unwrap();
+        assert_eq!(
+            (target.target_ms, target.alpha, target.beta),
+            (5.0, 0.0, -2.0)
+        );
+    }
 }
