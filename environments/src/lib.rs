@@ -5,6 +5,8 @@
 //! - [`nb201`]: the NAS-Bench-201 cell space (6 edges x 5 operations), with the benchmark's
 //!   table embedded in the binary and the CIFAR skeleton built as a graph for parameter and
 //!   MAC counts;
+//! - [`mnasnet`]: MnasNet's factorized hierarchical space (per block: conv type, kernel,
+//!   squeeze-excite, skip, width and depth relative to a MobileNetV2-like baseline);
 //! - [`nasnet`]: the NASNet cell space (B blocks of two inputs, two of 13 operations and a
 //!   combiner, for a normal and a reduction cell), trained by the shared trainer;
 //! - [`tabular`]: any CSV of a user's own benchmark, one categorical decision per column.
@@ -14,11 +16,13 @@
 //! Environments know nothing of controllers; only the experiments registry names both.
 
 pub mod images;
+pub mod mnasnet;
 pub mod nasnet;
 pub mod nb201;
 pub mod tabular;
 
 pub use images::Images;
+pub use mnasnet::{Mnasnet, MnasnetConfig};
 pub use nasnet::{Nasnet, NasnetConfig};
 pub use nb201::{Nb201, Nb201Config, Nb201Dataset};
 pub use tabular::{Tabular, TabularConfig, TabularDecision};

@@ -13,7 +13,8 @@ use archforge_controllers::{
     Evolution, EvolutionConfig, PolicyGradient, PolicyGradientConfig, RandomConfig, RandomSearch,
 };
 use archforge_environments::{
-    Images, Nasnet, NasnetConfig, Nb201, Nb201Config, Tabular, TabularConfig,
+    Images, Mnasnet, MnasnetConfig, Nasnet, NasnetConfig, Nb201, Nb201Config, Tabular,
+    TabularConfig,
 };
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -27,6 +28,10 @@ pub const ENVIRONMENTS: &[Entry] = &[
     (
         "nb201",
         "NAS-Bench-201 cells (6 edges x 5 ops), scored by the embedded benchmark table",
+    ),
+    (
+        "mnasnet",
+        "MnasNet blocks: conv type, kernel, squeeze-excite, skip, width, depth vs a MobileNetV2-like baseline (trained)",
     ),
     (
         "nasnet",
@@ -80,6 +85,8 @@ pub const EVALUATORS: &[Entry] = &[
 pub enum EnvironmentConfig {
     /// NAS-Bench-201.
     Nb201(Nb201Config),
+    /// MnasNet blocks.
+    Mnasnet(MnasnetConfig),
     /// NASNet cells.
     Nasnet(NasnetConfig),
     /// A user's table.
@@ -106,6 +113,7 @@ impl EnvironmentConfig {
                 Some(images) => Arc::new(Nb201::for_images(c.clone(), images)?),
                 None => Arc::new(Nb201::new(c.clone())?),
             },
+            EnvironmentConfig::Mnasnet(c) => Arc::new(Mnasnet::new(c.clone(), images)?),
             EnvironmentConfig::Nasnet(c) => Arc::new(Nasnet::new(c.clone(), images)?),
             EnvironmentConfig::Tabular(c) => Arc::new(Tabular::load(c, Path::new("."))?),
             EnvironmentConfig::Toy(c) => Arc::new(Toy::new(c.length, c.options)?),

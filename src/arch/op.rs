@@ -107,6 +107,9 @@ pub enum Op {
     Relu,
     /// Mean over the spatial positions: `C x H x W -> C x 1 x 1`.
     GlobalAvgPool,
+    /// Channel gating (squeeze-excite's last step): `x * sigmoid(g)` for inputs `x`
+    /// (`C x H x W`) and `g` (`C x 1 x 1`), in that order.
+    Gate,
     /// A fully connected layer on a `C x 1 x 1` input.
     Linear {
         /// Output features.
@@ -178,6 +181,7 @@ impl Op {
             Op::BnRelu => "bn_relu".into(),
             Op::Relu => "relu".into(),
             Op::GlobalAvgPool => "global_avg_pool".into(),
+            Op::Gate => "gate".into(),
             Op::Linear { out_features, bias } => {
                 format!("linear({out_features}{})", if *bias { ",bias" } else { "" })
             }
@@ -199,6 +203,7 @@ impl Op {
         match self {
             Op::Input => (0, 0),
             Op::Add | Op::Concat => (1, usize::MAX),
+            Op::Gate => (2, 2),
             Op::Labelled(_) => (0, usize::MAX),
             _ => (1, 1),
         }
@@ -259,6 +264,14 @@ impl Op {
                 Ok(Shape::new(s.channels, h, w))
             }
             Op::GlobalAvgPool => Ok(Shape::new(one()?.channels, 1, 1)),
+            Op::Gate => match inputs {
+                [x, g] if *g == Shape::new(x.channels, 1, 1) => Ok(*x),
+                [x, g] => Err(format!(
+                    "gates {x} by {g}; the gate must be {} x 1 x 1",
+                    x.channels
+                )),
+                _ => Err("needs an input and a gate".into()),
+            },
             Op::Linear { out_features, .. } => {
                 let s = one()?;
                 if (s.height, s.width) != (1, 1) {

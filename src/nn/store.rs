@@ -241,6 +241,7 @@ impl Weights {
                     }
                 }
                 (Op::GlobalAvgPool, _) => arg(0).mean_dims(&[2, 3]),
+                (Op::Gate, _) => arg(0) * burn::tensor::activation::sigmoid(arg(1)),
                 (op, None) => unreachable!("plans give {} a layer", op.key()),
             };
             values.push(Some(y));
