@@ -54,7 +54,7 @@ fn unknown_keys_and_names_point_into_the_file() {
     );
     let err = fails(&GOOD.replace("\"toy\"", "\"nb202\""), &["run"]);
     assert!(
-        err.contains("exp.toml:3:8: unknown variant `nb202`") && err.contains("`nb201`, `tabular`"),
+        err.contains("exp.toml:3:8: unknown variant `nb202`") && err.contains("`nb201`, `mnasnet`"),
         "{err}"
     );
 }

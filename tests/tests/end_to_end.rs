@@ -158,16 +158,11 @@ fn compare_reports_every_controller_against_random_search() {
         .unwrap();
     // Checkpoints above the overridden budget are dropped; the budget itself is reported.
     let keys: Vec<(String, String)> = rows.iter().map(|r| (r[0].clone(), r[1].clone())).collect();
-    assert_eq!(
-        keys,
-        [
-            ("random", "50"),
-            ("random", "60"),
-            ("evolution", "50"),
-            ("evolution", "60")
-        ]
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-    );
+    let expected: Vec<(String, String)> = ["random", "evolution", "reinforce", "ppo"]
+        .iter()
+        .flat_map(|c| ["50", "60"].map(|b| (c.to_string(), b.to_string())))
+        .collect();
+    assert_eq!(keys, expected);
     assert!(rows.iter().all(|r| r[2] == "3"));
     assert!(
         rows.iter()
@@ -175,7 +170,10 @@ fn compare_reports_every_controller_against_random_search() {
             .all(|r| r[ri].parse::<f64>().unwrap() == 0.0)
     );
     let (_, ledger) = read_csv(&dir.path().join("r/evaluations.csv"));
-    assert_eq!(ledger.len(), 2 * 3 * 60);
+    assert_eq!(ledger.len(), 4 * 3 * 60);
+    assert!(dir.path().join("r/reward_curve.svg").exists());
+    let (_, front) = read_csv(&dir.path().join("r/pareto_params.csv"));
+    assert!(!front.is_empty());
     let md = std::fs::read_to_string(dir.path().join("r/summary.md")).unwrap();
     assert!(md.contains("| evolution | 60 | 3 |"), "{md}");
 }
