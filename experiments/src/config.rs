@@ -104,6 +104,23 @@ pub struct ObjectiveConfig {
     /// `mnas`: the exponent when it is not (overrides the preset's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub beta: Option<f64>,
+    /// Where latencies come from: each candidate measured, or a per-operation table.
+    #[serde(default)]
+    pub latency: LatencySource,
+    /// The latency table's file (default: `~/.cache/archforge/latency-table.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_table: Option<PathBuf>,
+}
+
+/// Where the latencies of trained candidates come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LatencySource {
+    /// Each candidate's batch-1 latency measured (noisy: runs do not repeat exactly).
+    #[default]
+    Measured,
+    /// Summed from a per-operation lookup table built once per machine (repeatable).
+    Table,
 }
 
 /// MnasNet's two constraint presets.
@@ -125,11 +142,27 @@ impl Default for ObjectiveConfig {
             preset: None,
             alpha: None,
             beta: None,
+            latency: LatencySource::default(),
+            latency_table: None,
         }
     }
 }
 
 impl ObjectiveConfig {
+    /// The latency table's file, when latencies come from one.
+    pub fn latency_table_path(&self) -> Option<PathBuf> {
+        if self.latency != LatencySource::Table {
+            return None;
+        }
+        self.latency_table.clone().or_else(|| {
+            let cache = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                .unwrap_or_else(|| PathBuf::from("."));
+            Some(cache.join("archforge").join("latency-table.json"))
+        })
+    }
+
     /// The `mnas` latency target these settings give (none for other rewards).
     pub fn latency_target(&self) -> Option<LatencyTarget> {
         let target_ms = self.target_ms?;
@@ -270,6 +303,11 @@ impl ExperimentFile {
         }
         let base = path.parent().unwrap_or(Path::new("."));
         experiment.environment.resolve_paths(base);
+        if let Some(table) = &mut experiment.objective.latency_table
+            && table.is_relative()
+        {
+            *table = base.join(&*table);
+        }
         let trains = experiment.trains();
         let mut file = ExperimentFile {
             path: path.into(),
@@ -447,6 +485,12 @@ impl ExperimentFile {
                     }
                 }
             }
+        }
+        if o.latency == LatencySource::Table && !e.evaluator.trains() {
+            return Err(self.error(
+                at("objective", "latency"),
+                "latency = \"table\" needs an evaluator that trains (`standalone` or `supernet`)",
+            ));
         }
         if !e.objective.invalid_reward.is_finite() {
             return Err(self.error(

@@ -4,7 +4,9 @@
 
 use crate::config::{BudgetConfig, CacheMode};
 use archforge::data::Splits;
-use archforge::evaluator::{CacheKey, CachedEvaluator, Isolated, TableEvaluator};
+use archforge::evaluator::{
+    CacheKey, CachedEvaluator, Isolated, SharedLatencyTable, TableEvaluator, TableLatency,
+};
 use archforge::evaluator::{StandaloneEvaluator, SupernetEvaluator, SupernetSettings};
 use archforge::nn::TrainConfig;
 use archforge::toy::{Toy, ToyConfig};
@@ -234,6 +236,8 @@ pub struct Training {
     pub data: Arc<Splits>,
     /// How to train.
     pub config: TrainConfig,
+    /// The latency table candidates' latencies come from, when the objective says so.
+    pub latency: Option<Arc<SharedLatencyTable>>,
 }
 
 impl EvaluatorConfig {
@@ -312,6 +316,10 @@ impl EvaluatorConfig {
                     self.kind()
                 ));
             }
+        };
+        let proper = match training.and_then(|t| t.latency.clone()) {
+            Some(table) => Box::new(TableLatency::new(proper, table)),
+            None => proper,
         };
         let isolated = Isolated(proper);
         Ok(match budget.cache {

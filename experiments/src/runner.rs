@@ -11,7 +11,9 @@ use crate::registry::Training;
 use crate::report;
 use anyhow::{Context, Result, anyhow, bail};
 use archforge::budget::BudgetLimits;
+use archforge::evaluator::SharedLatencyTable;
 use archforge::ledger::{Ledger, Row};
+use archforge::nn::LatencyTable;
 use archforge::objective::Objective;
 use archforge::search::{self, RunResult, RunSettings, StopReason};
 use archforge::{Environment, rng};
@@ -71,9 +73,17 @@ impl<'a> Prepared<'a> {
             (Some(data), Some(config)) => {
                 let base = file.path.parent().unwrap_or(std::path::Path::new("."));
                 let data = data.load(base).map_err(|e| located("data: ", &e))?;
+                let latency = experiment.objective.latency_table_path().map(|path| {
+                    let (table, why) = LatencyTable::open(&path);
+                    if let Some(why) = why {
+                        eprintln!("{why}");
+                    }
+                    SharedLatencyTable::new(table)
+                });
                 Some(Training {
                     data: Arc::new(data),
                     config: config.clone(),
+                    latency,
                 })
             }
             _ => None,
@@ -242,6 +252,12 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
     drop(ledger);
     order_ledger(&ledger_path, &tasks, experiment)?;
     let report = report::write(&plan.out, file, prepared.env(), &finished)?;
+    if let (Some(path), Some(shared)) = (
+        experiment.objective.latency_table_path(),
+        prepared.training.as_ref().and_then(|t| t.latency.as_ref()),
+    ) {
+        save_latency_table(&plan.out, &path, shared)?;
+    }
     let finalists = match (&experiment.finalists, &prepared.training, plan.finalists) {
         (Some(finals), Some(training), true) if failures.is_empty() => crate::finalists::retrain(
             &plan.out,
@@ -268,6 +284,30 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
         best: report.best,
         finalists,
     })
+}
+
+/// Keeps the latency table for the next run on this machine, and writes how far its sums were
+/// from the measured latencies (`latency_check.csv`, and one line on standard error).
+fn save_latency_table(out: &Path, path: &Path, shared: &SharedLatencyTable) -> Result<()> {
+    let table = shared.table.lock().unwrap_or_else(|p| p.into_inner());
+    table.save(path)?;
+    let checks = shared.checks.lock().unwrap_or_else(|p| p.into_inner());
+    report::write_csv(&out.join("latency_check.csv"), &checks)?;
+    if !checks.is_empty() {
+        let errors: Vec<f64> = checks
+            .iter()
+            .map(|c| 100.0 * (c.table_ms - c.measured_ms) / c.measured_ms)
+            .collect();
+        let mean_abs = errors.iter().map(|e| e.abs()).sum::<f64>() / errors.len() as f64;
+        let mean = errors.iter().sum::<f64>() / errors.len() as f64;
+        eprintln!(
+            "latency table ({} entries, {}): its sums differ from the measured latencies by {mean_abs:.1}% on average (mean signed {mean:+.1}%, {} candidates)",
+            table.entries.len(),
+            path.display(),
+            checks.len()
+        );
+    }
+    Ok(())
 }
 
 /// Creates the run folder, refusing one that exists and is not empty.

@@ -4,9 +4,11 @@
 //! that stops the run. Evaluators charge what they cost to the run's [`Budget`].
 //!
 //! Implementations: [`TableEvaluator`] (tabular benchmarks), [`StandaloneEvaluator`]
-//! (training each candidate from scratch), [`SupernetEvaluator`] (weight sharing). Wrappers that are evaluators
-//! themselves: [`CachedEvaluator`] (function-equivalence cache keyed by the canonical hash)
-//! and [`Isolated`] (turns a panic into a `Failed` outcome).
+//! (training each candidate from scratch), [`SupernetEvaluator`] (weight sharing; its warm-up
+//! paths drawn by a [`Sampling`] rule). Wrappers that are evaluators themselves:
+//! [`CachedEvaluator`] (function-equivalence cache keyed by the canonical hash), [`Isolated`]
+//! (turns a panic into a `Failed` outcome) and [`TableLatency`] (latency from a per-operation
+//! lookup table instead of a measurement).
 
 mod cache;
 mod isolate;
@@ -14,6 +16,7 @@ mod sampling;
 mod standalone;
 mod supernet;
 mod table;
+mod table_latency;
 
 pub use cache::{CacheKey, CachedEvaluator};
 pub use isolate::{Isolated, panic_message};
@@ -21,6 +24,7 @@ pub use sampling::Sampling;
 pub use standalone::{StandaloneEvaluator, Trained, train_candidate};
 pub use supernet::{SupernetEvaluator, SupernetMode, SupernetSettings};
 pub use table::{Table, TableEvaluator, TableRow};
+pub use table_latency::{LatencyCheck, SharedLatencyTable, TableLatency};
 
 use crate::budget::Budget;
 use crate::candidate::Candidate;

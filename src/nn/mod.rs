@@ -19,7 +19,7 @@ pub mod train;
 #[cfg(test)]
 mod tests;
 
-pub use latency::latency_ms;
+pub use latency::{LatencyTable, latency_ms, machine_fingerprint};
 pub use store::{Plan, WeightStore, Weights};
 pub use train::{
     Distillation, Stepper, Teacher, TrainConfig, accuracy, recalibrate_batch_norm, train,

@@ -199,9 +199,10 @@ impl Weights {
         self
     }
 
-    /// The logits of `plan`'s network on `x` (`[batch, classes]`). Batch norm uses batch
-    /// statistics (and updates its running ones) on an autodiff device; elsewhere
-    /// ([`Module::valid`]) it uses the running statistics.
+    /// The logits of `plan`'s network on `x` (`[batch, classes]`; an output that is not
+    /// `C x 1 x 1` comes flattened). Batch norm uses batch statistics (and updates its running
+    /// ones) on an autodiff device; elsewhere ([`Module::valid`]) it uses the running
+    /// statistics.
     pub fn forward(&self, plan: &Plan, x: Tensor<4>) -> Tensor<2> {
         let mut values: Vec<Option<Tensor<4>>> = Vec::with_capacity(plan.steps.len());
         let mut x = Some(x);
@@ -247,7 +248,7 @@ impl Weights {
             values.push(Some(y));
         }
         let out = values[plan.output].take().expect("the output is computed");
-        let [b, c, _, _] = out.dims();
-        out.reshape([b, c])
+        let [b, c, h, w] = out.dims();
+        out.reshape([b, c * h * w])
     }
 }
