@@ -79,6 +79,10 @@ pub const EVALUATORS: &[Entry] = &[
         "standalone",
         "train each candidate from scratch on [data] as [training] says",
     ),
+    (
+        "supernet",
+        "weight sharing: one supernet for the run; `finetune` or `enas` mode, uniform or fair sampling",
+    ),
 ];
 
 /// The `[environment]` section.
