@@ -15,6 +15,8 @@
 //!
 //! Environments know nothing of controllers; only the experiments registry names both.
 
+#[cfg(test)]
+mod forward_check;
 pub mod images;
 pub mod mnasnet;
 pub mod nasnet;

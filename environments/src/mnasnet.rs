@@ -282,7 +282,6 @@ impl Environment for Mnasnet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use archforge::env::complete_uniformly;
 
     #[test]
     fn the_baseline_has_the_expected_shape_and_the_options_move_its_cost() {
@@ -314,22 +313,10 @@ mod tests {
 
     #[test]
     fn every_sampled_network_builds_and_runs_a_forward_pass() {
-        use archforge::data::Dataset;
-        use archforge::nn::{WeightStore, accuracy, training_device};
         let shape = Shape::new(1, 28, 28);
         let images = Images { shape, classes: 10 };
         let env = Mnasnet::new(MnasnetConfig { width: 0.5 }, Some(images)).unwrap();
-        let data = Dataset::new(shape, 10, vec![0.1; 2 * 784], vec![1, 7]).unwrap();
-        let mut rng = archforge::rng::seeded(2);
-        let mut store = WeightStore::new(training_device(), 0);
-        for _ in 0..20 {
-            let mut d = Vec::new();
-            complete_uniformly(&env, &mut d, &mut rng).unwrap();
-            let c = env.build(&d).unwrap();
-            let plan = store.plan(&c.arch).unwrap();
-            let a = accuracy(&store, &plan, &data, 2);
-            assert!((0.0..=100.0).contains(&a), "{}: {a}", c.label);
-        }
+        crate::forward_check::sampled_networks_run(&env, shape, 10, 20);
     }
 
     #[test]

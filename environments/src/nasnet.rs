@@ -460,22 +460,10 @@ mod tests {
 
     #[test]
     fn every_sampled_network_runs_a_forward_pass() {
-        use archforge::data::Dataset;
-        use archforge::nn::{WeightStore, accuracy, training_device};
         let shape = Shape::new(1, 12, 12);
         let images = Images { shape, classes: 3 };
         let env = Nasnet::new(NasnetConfig::default(), Some(images)).unwrap();
-        let data = Dataset::new(shape, 3, vec![0.5; 2 * 144], vec![0, 2]).unwrap();
-        let mut rng = archforge::rng::seeded(1);
-        let mut store = WeightStore::new(training_device(), 0);
-        for _ in 0..20 {
-            let mut d = Vec::new();
-            complete_uniformly(&env, &mut d, &mut rng).unwrap();
-            let c = env.build(&d).unwrap();
-            let plan = store.plan(&c.arch).unwrap();
-            let a = accuracy(&store, &plan, &data, 2);
-            assert!((0.0..=100.0).contains(&a), "{}: {a}", c.label);
-        }
+        crate::forward_check::sampled_networks_run(&env, shape, 3, 20);
     }
 
     #[test]
