@@ -3,6 +3,7 @@
 //! one; learning curves of the reward on a linear one); scatter plots for rank checks.
 
 use anyhow::{Result, anyhow};
+use plotters::coord::ranged1d::ValueFormatter;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -71,24 +72,10 @@ pub fn lines(path: &Path, title: &str, axes: &Axes, curves: &[Curve]) -> Result<
             .y_label_area_size(60);
         if axes.log_x {
             let mut chart = builder.build_cartesian_2d(x_range.log_scale(), y_range)?;
-            chart
-                .configure_mesh()
-                .x_desc(axes.x)
-                .x_label_formatter(&|x| format!("{x:.0}"))
-                .y_label_formatter(&|y| format!("{y:.2}"))
-                .y_desc(axes.y)
-                .draw()?;
-            draw_curves(&mut chart, curves)?;
+            draw_curves(&mut chart, axes, curves)?;
         } else {
             let mut chart = builder.build_cartesian_2d(x_range, y_range)?;
-            chart
-                .configure_mesh()
-                .x_desc(axes.x)
-                .x_label_formatter(&|x| format!("{x:.0}"))
-                .y_label_formatter(&|y| format!("{y:.2}"))
-                .y_desc(axes.y)
-                .draw()?;
-            draw_curves(&mut chart, curves)?;
+            draw_curves(&mut chart, axes, curves)?;
         }
         root.present()?;
         Ok(())
@@ -96,15 +83,23 @@ pub fn lines(path: &Path, title: &str, axes: &Axes, curves: &[Curve]) -> Result<
     draw().map_err(|e| anyhow!("drawing {}: {e}", path.display()))
 }
 
-/// The bands, lines and legend of `curves` on `chart`.
+/// The mesh, bands, lines and legend of `curves` on `chart`.
 fn draw_curves<'a, X, Y>(
     chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+    axes: &Axes,
     curves: &[Curve],
 ) -> Result<(), Box<dyn std::error::Error + 'a>>
 where
-    X: Ranged<ValueType = f64>,
-    Y: Ranged<ValueType = f64>,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
+    chart
+        .configure_mesh()
+        .x_desc(axes.x)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{y:.2}"))
+        .y_desc(axes.y)
+        .draw()?;
     for (i, curve) in curves.iter().enumerate() {
         let colour = COLOURS[i % COLOURS.len()];
         let mut band: Vec<(f64, f64)> = curve.points.iter().map(|&(x, m, s)| (x, m + s)).collect();
