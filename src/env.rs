@@ -117,6 +117,37 @@ pub fn validate(env: &dyn Environment, decisions: &[usize]) -> Result<()> {
     Ok(())
 }
 
+/// Checks that `env` keeps its spec's promises on `samples` sequences drawn uniformly (from
+/// a fixed seed, so the same check every time): every choice is of a declared kind with no
+/// more options than that kind has labels, leaves at least one option legal, and sequences
+/// end within `max_length`. Runs before any training, so a space that would trip a
+/// controller mid-run is refused when the experiment is loaded. Sampling cannot visit every
+/// branch of a large space; a rare bad branch still fails at the proposal that reaches it.
+pub fn probe(env: &dyn Environment, samples: usize) -> Result<()> {
+    let spec = env.spec();
+    let mut rng = crate::rng::seeded(0x9e37_79b9);
+    for _ in 0..samples {
+        let mut decisions = Vec::new();
+        complete_uniformly(env, &mut decisions, &mut rng)?;
+        for position in 0..decisions.len() {
+            let choice = env
+                .next_choice(&decisions[..position])?
+                .expect("a completed sequence has a choice at each of its positions");
+            let declared = spec.kinds.get(choice.kind).map(|k| k.labels.len());
+            if declared.is_none_or(|labels| choice.options > labels) {
+                return Err(Error::InvalidDecisions {
+                    decisions: decisions[..position].to_vec(),
+                    reason: format!(
+                        "the environment offers a choice (kind {}, {} options) its spec does not declare",
+                        choice.kind, choice.options
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The legal options of `choice` at `position`, or an error when the mask leaves none.
 pub fn legal_options(
     env: &dyn Environment,
@@ -179,4 +210,58 @@ pub fn complete_with(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::toy::Toy;
+
+    /// The toy space with one promise broken at position 2.
+    struct Broken {
+        toy: Toy,
+        choice: Choice,
+    }
+
+    impl Environment for Broken {
+        fn spec(&self) -> &EnvSpec {
+            self.toy.spec()
+        }
+        fn next_choice(&self, prefix: &[usize]) -> Result<Option<Choice>> {
+            match prefix.len() {
+                2 => Ok(Some(self.choice.clone())),
+                _ => self.toy.next_choice(prefix),
+            }
+        }
+        fn build(&self, decisions: &[usize]) -> Result<Candidate> {
+            self.toy.build(decisions)
+        }
+    }
+
+    #[test]
+    fn the_probe_passes_a_sound_space_and_names_a_broken_promise() {
+        let toy = || Toy::new(4, 3).unwrap();
+        probe(&toy(), 16).unwrap();
+        let no_option = Broken {
+            toy: toy(),
+            choice: Choice {
+                kind: 0,
+                options: 3,
+                mask: Some(vec![false; 3]),
+            },
+        };
+        let err = probe(&no_option, 16).unwrap_err().to_string();
+        assert!(err.contains("no legal option for decision 2"), "{err}");
+        let undeclared = Broken {
+            toy: toy(),
+            choice: Choice::new(1, 3),
+        };
+        let err = probe(&undeclared, 16).unwrap_err().to_string();
+        assert!(err.contains("its spec does not declare"), "{err}");
+        let too_many = Broken {
+            toy: toy(),
+            choice: Choice::new(0, 5),
+        };
+        assert!(probe(&too_many, 16).is_err());
+    }
 }

@@ -14,9 +14,14 @@
 //! block with stride 2 or a new width has none). The first layer of a block carries its
 //! stride. Skeleton: a 3x3 conv-BN-ReLU stem, the blocks, a 1x1 conv-BN-ReLU head, global
 //! average pooling, linear. Widths are rounded to multiples of 4.
+//!
+//! Weight sharing: nodes are named by block, layer and conv family (`conv`, `sep`, `mbconv`),
+//! and every convolution after the stem carries an envelope — its widest input and output
+//! and the 5x5 kernel — so a slicing supernet trains one weight per place for all widths,
+//! kernels and both MBConv expansions.
 
 use crate::Images;
-use archforge::arch::{Conv, NodeId};
+use archforge::arch::{Conv, Envelope, NodeId};
 use archforge::error::{Error, Result};
 use archforge::{Arch, Candidate, Choice, DecisionKindSpec, EnvSpec, Environment, Op, Shape};
 use serde::{Deserialize, Serialize};
@@ -41,6 +46,10 @@ const KINDS: [(&str, &[&str]); 6] = [
 ];
 
 const WIDTHS: [f64; 3] = [0.75, 1.0, 1.25];
+/// MBConv's expansion ratios (`mbconv3`, `mbconv6`).
+const EXPANSIONS: [usize; 2] = [3, 6];
+/// The largest kernel.
+const MAX_KERNEL: usize = 5;
 
 /// The `[environment]` section for `kind = "mnasnet"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,6 +77,14 @@ pub struct Mnasnet {
     spec: EnvSpec,
     config: MnasnetConfig,
     images: Images,
+}
+
+/// The widths of one layer: its input, its output and its squeeze-excite bottleneck.
+#[derive(Debug, Clone, Copy)]
+struct Widths {
+    c_in: usize,
+    c_out: usize,
+    se: usize,
 }
 
 /// One block's decisions.
@@ -148,66 +165,91 @@ impl Mnasnet {
             .join("|")
     }
 
-    /// One layer of `block` on `x` (width `c_in`) to width `c_out` with `stride`.
-    #[allow(clippy::too_many_arguments)]
+    /// One layer of `block` on `x`: from `width.c_in` to `width.c_out` channels with `stride`;
+    /// `widest` holds the largest widths this layer takes in the space, which bound its
+    /// convolutions' envelopes.
     fn add_layer(
         arch: &mut Arch,
         place: &str,
         block: &Block,
         x: NodeId,
-        c_in: usize,
-        c_out: usize,
+        width: Widths,
+        widest: Widths,
         stride: usize,
-        se_width: usize,
     ) -> Result<NodeId> {
         let k = block.kernel;
-        let conv = |out, kernel, stride, groups| {
-            Op::Conv(Conv {
-                out_channels: out,
-                kernel: [kernel, kernel],
-                stride,
-                dilation: 1,
-                groups,
-                relu_before: false,
-                batch_norm: true,
-                bias: false,
-            })
+        let (c_in, c_out) = (width.c_in, width.c_out);
+        let conv = |out, kernel, stride, groups| Conv {
+            out_channels: out,
+            kernel: [kernel, kernel],
+            stride,
+            dilation: 1,
+            groups,
+            relu_before: false,
+            batch_norm: true,
+            bias: false,
+        };
+        let envelope = |in_channels, out_channels, kernel| Envelope {
+            in_channels,
+            out_channels,
+            kernel,
         };
         let relu = |arch: &mut Arch, name: String, x| arch.add(name, Op::Relu, &[x]);
-        let excite = |arch: &mut Arch, x: NodeId, channels: usize| -> Result<NodeId> {
+        // Squeeze-excite on `x` of `channels` (at most `most`) channels.
+        let excite = |arch: &mut Arch, x: NodeId, channels: usize, most: usize| {
             if !block.se {
                 return Ok(x);
             }
             let pooled = arch.add(format!("{place}.se_pool"), Op::GlobalAvgPool, &[x])?;
-            let mut squeeze = Conv::plain(se_width, 1, 1);
+            let mut squeeze = Conv::plain(width.se, 1, 1);
             squeeze.bias = true;
-            let s = arch.add(format!("{place}.se_squeeze"), Op::Conv(squeeze), &[pooled])?;
+            let name = format!("{place}.se_squeeze");
+            let s = arch.add_sliced(name, squeeze, envelope(most, widest.se, 1), pooled)?;
             let s = relu(arch, format!("{place}.se_relu"), s)?;
             let mut expand = Conv::plain(channels, 1, 1);
             expand.bias = true;
-            let g = arch.add(format!("{place}.se_expand"), Op::Conv(expand), &[s])?;
+            let name = format!("{place}.se_expand");
+            let g = arch.add_sliced(name, expand, envelope(widest.se, most, 1), s)?;
             arch.add(format!("{place}.se_gate"), Op::Gate, &[x, g])
         };
+        let (most_in, most_out) = (widest.c_in, widest.c_out);
         let y = match block.conv_op {
             0 => {
-                let y = arch.add(format!("{place}.conv"), conv(c_out, k, stride, 1), &[x])?;
+                let name = format!("{place}.conv");
+                let y = arch.add_sliced(
+                    name,
+                    conv(c_out, k, stride, 1),
+                    envelope(most_in, most_out, MAX_KERNEL),
+                    x,
+                )?;
                 let y = relu(arch, format!("{place}.relu"), y)?;
-                excite(arch, y, c_out)?
+                excite(arch, y, c_out, most_out)?
             }
             1 => {
-                let d = arch.add(format!("{place}.dw"), conv(c_in, k, stride, c_in), &[x])?;
+                let depthwise = conv(c_in, k, stride, c_in);
+                let most = envelope(most_in, most_in, MAX_KERNEL);
+                let d = arch.add_sliced(format!("{place}.dw"), depthwise, most, x)?;
                 let d = relu(arch, format!("{place}.dw_relu"), d)?;
-                let d = excite(arch, d, c_in)?;
-                arch.add(format!("{place}.pw"), conv(c_out, 1, 1, 1), &[d])?
+                let d = excite(arch, d, c_in, most_in)?;
+                let pointwise = conv(c_out, 1, 1, 1);
+                let most = envelope(most_in, most_out, 1);
+                arch.add_sliced(format!("{place}.pw"), pointwise, most, d)?
             }
             op => {
-                let wide = c_in * if op == 2 { 3 } else { 6 };
-                let e = arch.add(format!("{place}.expand"), conv(wide, 1, 1, 1), &[x])?;
+                let wide = c_in * EXPANSIONS[op - 2];
+                let most_wide = most_in * EXPANSIONS[1];
+                let expand = conv(wide, 1, 1, 1);
+                let most = envelope(most_in, most_wide, 1);
+                let e = arch.add_sliced(format!("{place}.expand"), expand, most, x)?;
                 let e = relu(arch, format!("{place}.expand_relu"), e)?;
-                let d = arch.add(format!("{place}.dw"), conv(wide, k, stride, wide), &[e])?;
+                let depthwise = conv(wide, k, stride, wide);
+                let most = envelope(most_wide, most_wide, MAX_KERNEL);
+                let d = arch.add_sliced(format!("{place}.dw"), depthwise, most, e)?;
                 let d = relu(arch, format!("{place}.dw_relu"), d)?;
-                let d = excite(arch, d, wide)?;
-                arch.add(format!("{place}.project"), conv(c_out, 1, 1, 1), &[d])?
+                let d = excite(arch, d, wide, most_wide)?;
+                let project = conv(c_out, 1, 1, 1);
+                let most = envelope(most_wide, most_out, 1);
+                arch.add_sliced(format!("{place}.project"), project, most, d)?
             }
         };
         if block.skip && stride == 1 && c_in == c_out {
@@ -221,22 +263,37 @@ impl Mnasnet {
     pub fn network(&self, decisions: &[usize]) -> Result<Arch> {
         let w = self.config.width;
         let mut arch = Arch::new(Some(self.images.shape));
-        let mut c = scaled(STEM, w);
-        let stem = arch.add("stem", Op::Conv(Conv::conv_bn(c, 3, 1)), &[arch.input()])?;
-        let mut x = arch.add("stem_relu", Op::Relu, &[stem])?;
+        let stem = scaled(STEM, w);
+        let node = arch.add("stem", Op::Conv(Conv::conv_bn(stem, 3, 1)), &[arch.input()])?;
+        let mut x = arch.add("stem_relu", Op::Relu, &[node])?;
+        let (mut c, mut most) = (stem, stem);
         for (i, (block, (base, _, stride))) in
             Self::blocks(decisions).iter().zip(BASELINE).enumerate()
         {
             let c_out = scaled(base, w * WIDTHS[block.width]);
-            let se_width = (c / 4).max(1);
+            let most_out = scaled(base, w * WIDTHS[WIDTHS.len() - 1]);
+            let (se, most_se) = ((c / 4).max(1), (most / 4).max(1));
+            let family = ["conv", "sep", "mbconv", "mbconv"][block.conv_op];
             for layer in 0..block.layers {
                 let s = if layer == 0 { stride } else { 1 };
-                let place = format!("block{i}.layer{layer}");
-                x = Self::add_layer(&mut arch, &place, block, x, c, c_out, s, se_width)?;
-                c = c_out;
+                let place = format!("block{i}.layer{layer}.{family}");
+                let width = Widths { c_in: c, c_out, se };
+                let widest = Widths {
+                    c_in: most,
+                    c_out: most_out,
+                    se: most_se,
+                };
+                x = Self::add_layer(&mut arch, &place, block, x, width, widest, s)?;
+                (c, most) = (c_out, most_out);
             }
         }
-        let head = arch.add("head", Op::Conv(Conv::conv_bn(scaled(HEAD, w), 1, 1)), &[x])?;
+        let head = Conv::conv_bn(scaled(HEAD, w), 1, 1);
+        let envelope = Envelope {
+            in_channels: most,
+            out_channels: head.out_channels,
+            kernel: 1,
+        };
+        let head = arch.add_sliced("head", head, envelope, x)?;
         let head = arch.add("head_relu", Op::Relu, &[head])?;
         arch.finish_with_classifier(head, self.images.classes)?;
         Ok(arch)
@@ -294,7 +351,7 @@ mod tests {
             .arch
             .node_ids()
             .map(|id| c.arch.node(id))
-            .find(|n| n.name == "block4.layer0.project")
+            .find(|n| n.name == "block4.layer0.mbconv.project")
             .unwrap();
         assert_eq!(last.shape, Some(Shape::new(64, 4, 4)));
         let params = |d: &[usize]| env.build(d).unwrap().arch.params().unwrap();
@@ -317,6 +374,31 @@ mod tests {
         let images = Images { shape, classes: 10 };
         let env = Mnasnet::new(MnasnetConfig { width: 0.5 }, Some(images)).unwrap();
         crate::forward_check::sampled_networks_run(&env, shape, 10, 20);
+    }
+
+    #[test]
+    fn a_slicing_store_holds_one_weight_per_place() {
+        use archforge::nn::{WeightStore, training_device};
+        let env = Mnasnet::new(MnasnetConfig { width: 0.5 }, None).unwrap();
+        let mut rng = archforge::rng::seeded(5);
+        let mut slicing = WeightStore::new(training_device(), 0).slicing();
+        let mut exact = WeightStore::new(training_device(), 0);
+        let mut places = std::collections::HashSet::new();
+        for _ in 0..30 {
+            let mut d = Vec::new();
+            archforge::env::complete_uniformly(&env, &mut d, &mut rng).unwrap();
+            let arch = env.build(&d).unwrap().arch;
+            for id in arch.node_ids() {
+                let node = arch.node(id);
+                if matches!(node.op, Op::Conv(_) | Op::Linear { .. }) {
+                    places.insert(node.name.clone());
+                }
+            }
+            slicing.plan(&arch).unwrap();
+            exact.plan(&arch).unwrap();
+        }
+        assert_eq!(slicing.len(), places.len());
+        assert!(exact.len() > 2 * slicing.len(), "{} layers", exact.len());
     }
 
     #[test]

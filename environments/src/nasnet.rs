@@ -15,7 +15,9 @@
 //! channels`, then three stages of `cells` normal cells with a reduction cell before the
 //! second and third, widths F, 2F, 4F; each cell first maps its two inputs to its width with
 //! ReLU-conv1x1-BN (stride 2 when the older input is twice the size); ReLU, global average
-//! pooling and a linear classifier end it. There is no benchmark table: candidates are
+//! pooling and a linear classifier end it. Every operation's output but an identity passes a
+//! drop-path node for ScheduledDropPath in stand-alone training (`[training]
+//! drop_path_keep_prob`). There is no benchmark table: candidates are
 //! trained (`standalone` or `supernet`).
 
 use crate::Images;
@@ -322,7 +324,9 @@ impl Nasnet {
         }
     }
 
-    /// One cell reading `prev` and `cur`, at width `c`.
+    /// One cell reading `prev` and `cur`, at width `c`; `depth` is the cell's position and
+    /// the network's cell count, for ScheduledDropPath on every path but an identity.
+    #[allow(clippy::too_many_arguments)]
     fn add_cell(
         &self,
         arch: &mut Arch,
@@ -331,6 +335,7 @@ impl Nasnet {
         c: usize,
         reduction: bool,
         place: &str,
+        depth: (usize, usize),
     ) -> Result<NodeId> {
         let size = |id: NodeId| arch.node(id).shape.map(|s| s.height);
         let prev_stride = if size(prev) > size(cur) { 2 } else { 1 };
@@ -345,7 +350,14 @@ impl Nasnet {
                 used[input] = true;
                 let stride = if reduction && input < 2 { 2 } else { 1 };
                 let name = format!("{place}.block{b}.{}", ["a", "b"][side]);
-                ys[side] = Self::add_op(arch, &name, block.ops[side], states[input], c, stride)?;
+                let y = Self::add_op(arch, &name, block.ops[side], states[input], c, stride)?;
+                ys[side] = if block.ops[side] == 0 && stride == 1 {
+                    y
+                } else {
+                    let (cell, cells) = depth;
+                    let drop = Op::DropPath { cell, cells };
+                    arch.add(format!("{name}.drop_path"), drop, &[y])?
+                };
             }
             let out = if block.combiner == 0 {
                 arch.add(format!("{place}.block{b}.add"), Op::Add, &ys)?
@@ -375,17 +387,19 @@ impl Nasnet {
         let stem = Op::Conv(Conv::conv_bn(self.config.stem_multiplier * f, 3, 1));
         let stem = arch.add("stem", stem, &[arch.input()])?;
         let (mut prev, mut cur) = (stem, stem);
+        let cells = 3 * self.config.cells + 2;
+        let mut depth = 0;
         for stage in 0..3 {
             let c = f << stage;
-            if stage > 0 {
-                let place = format!("reduce{stage}");
-                let next = self.add_cell(&mut arch, &reduce, (prev, cur), c, true, &place)?;
+            let reduction = (stage > 0).then(|| (format!("reduce{stage}"), &reduce, true));
+            let normal = (0..self.config.cells)
+                .map(|cell| (format!("stage{stage}.cell{cell}"), &normal, false));
+            for (place, blocks, reduces) in reduction.into_iter().chain(normal) {
+                let inputs = (prev, cur);
+                let next =
+                    self.add_cell(&mut arch, blocks, inputs, c, reduces, &place, (depth, cells))?;
                 (prev, cur) = (cur, next);
-            }
-            for cell in 0..self.config.cells {
-                let place = format!("stage{stage}.cell{cell}");
-                let next = self.add_cell(&mut arch, &normal, (prev, cur), c, false, &place)?;
-                (prev, cur) = (cur, next);
+                depth += 1;
             }
         }
         let x = arch.add("lastact", Op::Relu, &[cur])?;

@@ -16,6 +16,9 @@ use archforge::ledger::{Ledger, Row};
 use archforge::nn::LatencyTable;
 use archforge::objective::Objective;
 use archforge::search::{self, RunResult, RunSettings, StopReason};
+
+/// Sequences drawn to check an environment against its spec when an experiment is loaded.
+const PROBE_SAMPLES: usize = 64;
 use archforge::{Environment, rng};
 use archforge_environments::Images;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -96,12 +99,19 @@ impl<'a> Prepared<'a> {
             .environment
             .build(images)
             .map_err(|e| located("environment: ", &e))?;
+        archforge::env::probe(env.as_ref(), PROBE_SAMPLES)
+            .map_err(|e| located("environment: ", &e))?;
         experiment
             .evaluator
             .check(env.as_ref())
             .map_err(|e| located("", &e))?;
         for config in &experiment.controller {
-            config.build().map_err(|e| located("", &e))?;
+            // A throwaway instance proposes once: a controller that cannot work this
+            // environment says so now, not after a supernet's warm-up.
+            config
+                .build()
+                .and_then(|mut c| c.propose(env.as_ref(), 1, &mut archforge::rng::seeded(0)))
+                .map_err(|e| located(&format!("controller `{}`: ", config.name()), &e))?;
         }
         let objective = Objective {
             kind: experiment.objective.kind,

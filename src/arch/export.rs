@@ -55,7 +55,13 @@ impl Arch {
                 _ if Some(i) == doc.output => {
                     return Err(Error::Arch("the output node must have one input".into()));
                 }
-                _ => arch.add(n.node.name, n.node.op, &inputs)?,
+                _ => {
+                    let id = arch.add(n.node.name, n.node.op, &inputs)?;
+                    if let Some(envelope) = n.node.envelope {
+                        arch.set_envelope(id, envelope)?;
+                    }
+                    id
+                }
             };
             ids.push(id);
         }

@@ -13,7 +13,7 @@ pub mod hash;
 pub mod op;
 
 pub use hash::ArchHash;
-pub use op::{Conv, Op, PoolKind};
+pub use op::{Conv, Envelope, Op, PoolKind};
 
 use crate::error::{Error, Result};
 use petgraph::Direction;
@@ -69,6 +69,10 @@ pub struct Node {
     pub op: Op,
     /// Its output shape, when the architecture's input shape is known.
     pub shape: Option<Shape>,
+    /// For a convolution with variants at this place, their largest form (see [`Envelope`]);
+    /// weight-sharing stores that slice keep one weight of that size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envelope: Option<Envelope>,
 }
 
 /// A candidate network (or cell) as a DAG of operations, with one input and one output node.
@@ -88,6 +92,7 @@ impl Arch {
             name: "input".into(),
             op: Op::Input,
             shape,
+            envelope: None,
         });
         Arch {
             graph,
@@ -137,11 +142,51 @@ impl Arch {
                     .map_err(|why| Error::Arch(format!("node `{name}` ({}): {why}", op.key())))?,
             ),
         };
-        let id = self.graph.add_node(Node { name, op, shape });
+        let id = self.graph.add_node(Node {
+            name,
+            op,
+            shape,
+            envelope: None,
+        });
         for (slot, input) in inputs.iter().enumerate() {
             self.graph.add_edge(*input, id, slot);
         }
         Ok(id)
+    }
+
+    /// Adds a convolution `conv` on `input` (as [`Arch::add`]) that is a slice of `envelope`,
+    /// the largest form it takes at this place; a `conv` that does not fit is an error.
+    pub fn add_sliced(
+        &mut self,
+        name: impl Into<String>,
+        conv: Conv,
+        envelope: Envelope,
+        input: NodeId,
+    ) -> Result<NodeId> {
+        let id = self.add(name, Op::Conv(conv), &[input])?;
+        self.set_envelope(id, envelope)?;
+        Ok(id)
+    }
+
+    fn set_envelope(&mut self, id: NodeId, envelope: Envelope) -> Result<()> {
+        let inputs = self.inputs(id);
+        let node = &self.graph[id];
+        let in_channels = inputs.first().and_then(|&i| self.graph[i].shape);
+        match (&node.op, in_channels) {
+            (Op::Conv(conv), Some(input)) => {
+                envelope.widest(conv, input.channels).map_err(|why| {
+                    Error::Arch(format!("node `{}` is not a slice of its envelope: {why}", node.name))
+                })?;
+            }
+            _ => {
+                return Err(Error::Arch(format!(
+                    "node `{}`: only a convolution with a known input shape has an envelope",
+                    node.name
+                )));
+            }
+        }
+        self.graph[id].envelope = Some(envelope);
+        Ok(())
     }
 
     /// Marks `result` as the network's result by adding the output node.

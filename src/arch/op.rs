@@ -64,6 +64,55 @@ impl Conv {
     }
 }
 
+/// The largest form a convolution takes at its place in a search space. A weight-sharing
+/// store that slices keeps one weight of this size there, and every variant uses its leading
+/// input and output channels and the central window of its kernel (elastic width and kernel
+/// size, as in Once-for-All): narrow and small variants train the same numbers as the large
+/// ones instead of weights of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Envelope {
+    /// The most input channels.
+    pub in_channels: usize,
+    /// The most output channels.
+    pub out_channels: usize,
+    /// The largest (square) kernel.
+    pub kernel: usize,
+}
+
+impl Envelope {
+    /// The convolution the envelope stands for at its place: `conv` widened to the envelope's
+    /// output channels and kernel (a depthwise `conv` stays depthwise), or why `conv` on
+    /// `in_channels` inputs is not a slice of it.
+    pub fn widest(&self, conv: &Conv, in_channels: usize) -> Result<Conv, String> {
+        let depthwise = conv.groups > 1 && conv.groups == in_channels;
+        let [kh, kw] = conv.kernel;
+        if kh != kw || kh > self.kernel || (self.kernel - kh) % 2 != 0 {
+            return Err(format!(
+                "a {kh}x{kw} kernel is not the central window of a {0}x{0} one",
+                self.kernel
+            ));
+        }
+        if in_channels > self.in_channels || conv.out_channels > self.out_channels {
+            return Err(format!(
+                "{in_channels} -> {} channels exceed the envelope's {} -> {}",
+                conv.out_channels, self.in_channels, self.out_channels
+            ));
+        }
+        if conv.groups > 1 && !(depthwise && self.in_channels == self.out_channels) {
+            return Err(format!(
+                "only dense and depthwise convolutions slice, not {} groups of {in_channels}",
+                conv.groups
+            ));
+        }
+        Ok(Conv {
+            out_channels: self.out_channels,
+            kernel: [self.kernel; 2],
+            groups: if depthwise { self.in_channels } else { 1 },
+            ..*conv
+        })
+    }
+}
+
 /// Average or max pooling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -110,6 +159,15 @@ pub enum Op {
     /// Channel gating (squeeze-excite's last step): `x * sigmoid(g)` for inputs `x`
     /// (`C x H x W`) and `g` (`C x 1 x 1`), in that order.
     Gate,
+    /// NASNet's ScheduledDropPath on a path of cell `cell` of `cells`: the identity, except in
+    /// training with drop-path on, where each example's path is zeroed with a probability that
+    /// grows with the cell's depth and the progress of training (and kept paths rescaled).
+    DropPath {
+        /// The cell's position in the network, from 0.
+        cell: usize,
+        /// Cells in the network.
+        cells: usize,
+    },
     /// A fully connected layer on a `C x 1 x 1` input.
     Linear {
         /// Output features.
@@ -182,6 +240,7 @@ impl Op {
             Op::Relu => "relu".into(),
             Op::GlobalAvgPool => "global_avg_pool".into(),
             Op::Gate => "gate".into(),
+            Op::DropPath { cell, cells } => format!("drop_path({}/{cells})", cell + 1),
             Op::Linear { out_features, bias } => {
                 format!("linear({out_features}{})", if *bias { ",bias" } else { "" })
             }
@@ -191,7 +250,7 @@ impl Op {
 
     pub(crate) fn hash_role(&self) -> HashRole {
         match self {
-            Op::Identity | Op::Output => HashRole::Transparent,
+            Op::Identity | Op::Output | Op::DropPath { .. } => HashRole::Transparent,
             Op::Zero => HashRole::Zero,
             Op::Add => HashRole::Sum,
             _ => HashRole::Opaque,
@@ -216,6 +275,10 @@ impl Op {
         match self {
             Op::Input | Op::Labelled(_) => Err("has no shape rule".into()),
             Op::Output | Op::Zero | Op::Identity | Op::BnRelu | Op::Relu => one(),
+            Op::DropPath { cell, cells } if cell >= cells => {
+                Err(format!("cell {cell} of {cells} does not exist"))
+            }
+            Op::DropPath { .. } => one(),
             Op::Add => {
                 let s = one()?;
                 match inputs.iter().find(|i| **i != s) {

@@ -7,7 +7,10 @@
 //! batches, and its accuracy on the first `valid_batches` validation batches is the search
 //! metric (the same number of test batches gives the reported metric). The store persists
 //! across the run — that is the point. Batches come in shuffled epochs seeded by the run's
-//! seed.
+//! seed. Convolutions that come in several widths and kernels at one place (a space that gives
+//! them an [`Envelope`](crate::arch::Envelope)) share one weight of the largest size, each
+//! variant training its leading channels and central kernel window (`weight_slicing`, on by
+//! default; off, every variant has weights of its own).
 //!
 //! `mode = "enas"` follows ENAS instead: each candidate is scored first, by the shared
 //! weights as they stand (batch norm recalibrated), on the *next* `valid_batches`
@@ -59,6 +62,10 @@ pub struct SupernetSettings {
     /// learning_rate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finetune_learning_rate: Option<f64>,
+    /// Variants of a convolution at one place share the largest one's weight (for spaces
+    /// that give their convolutions envelopes; others are unaffected).
+    #[serde(default = "defaults::weight_slicing")]
+    pub weight_slicing: bool,
 }
 
 impl SupernetSettings {
@@ -107,6 +114,9 @@ mod defaults {
     pub fn warmup_schedule() -> super::Schedule {
         super::Schedule::Constant
     }
+    pub fn weight_slicing() -> bool {
+        true
+    }
 }
 
 impl Default for SupernetSettings {
@@ -120,6 +130,7 @@ impl Default for SupernetSettings {
             mode: SupernetMode::default(),
             warmup_schedule: defaults::warmup_schedule(),
             finetune_learning_rate: None,
+            weight_slicing: defaults::weight_slicing(),
         }
     }
 }
@@ -150,6 +161,11 @@ impl SupernetEvaluator {
         seed: u64,
     ) -> Self {
         let store = WeightStore::new(training_device(), seed);
+        let store = if settings.weight_slicing {
+            store.slicing()
+        } else {
+            store
+        };
         let stepper = Stepper::new(&config, store.device());
         SupernetEvaluator {
             env,

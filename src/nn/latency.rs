@@ -119,7 +119,12 @@ impl LatencyTable {
             let node = arch.node(id);
             if matches!(
                 node.op,
-                Op::Input | Op::Output | Op::Identity | Op::Zero | Op::Labelled(_)
+                Op::Input
+                    | Op::Output
+                    | Op::Identity
+                    | Op::DropPath { .. }
+                    | Op::Zero
+                    | Op::Labelled(_)
             ) {
                 continue;
             }

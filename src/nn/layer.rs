@@ -12,11 +12,13 @@
 //! which the engine differentiates without the axis swaps and copies of its own fused
 //! version; the engine's module only holds the parameters and running statistics.
 
-use crate::arch::{Op, Shape};
+use crate::arch::{Conv, Op, Shape};
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
 use rand::Rng as _;
 
 /// A parameter of `shape` drawn uniformly from `[-bound, bound]`.
@@ -38,6 +40,35 @@ fn uniform<const D: usize>(
 pub struct ConvLayer {
     conv: Conv2d,
     norm: Option<BatchNorm>,
+}
+
+impl ConvLayer {
+    /// The convolution `c` on `x`: with the whole weight when its size is `c`'s, else (a
+    /// slicing store's envelope) with its leading channels and central kernel window.
+    fn convolve(&self, c: &Conv, x: Tensor<4>) -> Tensor<4> {
+        let held = self.conv.weight.dims();
+        let [out, per_group] = [c.out_channels, x.dims()[1] / c.groups];
+        let [kh, kw] = c.kernel;
+        if held == [out, per_group, kh, kw] {
+            return self.conv.forward(x);
+        }
+        let (top, left) = ((held[2] - kh) / 2, (held[3] - kw) / 2);
+        let weight = self.conv.weight.val().slice([
+            0..out,
+            0..per_group,
+            top..top + kh,
+            left..left + kw,
+        ]);
+        let bias = self.conv.bias.as_ref().map(|b| b.val().slice([0..out]));
+        let pad = |axis: usize| c.dilation * (c.kernel[axis] - 1) / 2;
+        let options = ConvOptions::new(
+            [c.stride; 2],
+            [pad(0), pad(1)],
+            [c.dilation; 2],
+            c.groups,
+        );
+        conv2d(x, weight, bias, options)
+    }
 }
 
 /// The weights of one operation.
@@ -124,7 +155,7 @@ impl Layer {
                 } else {
                     x
                 };
-                let y = l.conv.forward(x);
+                let y = l.convolve(c, x);
                 match &l.norm {
                     Some(norm) => batch_norm(norm, y),
                     None => y,
@@ -142,27 +173,44 @@ impl Layer {
     }
 }
 
-/// Batch norm of `x` (`[batch, channels, height, width]`): on an autodiff device, with the
+/// Batch norm of `x` (`[batch, channels, height, width]`) by the first `channels` of `norm`
+/// (all of them unless a slicing store's variant is narrower): on an autodiff device, with the
 /// batch's statistics (biased variance, as the engine's module), updating the running ones by
 /// `norm.momentum`; elsewhere with the running statistics.
 fn batch_norm(norm: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
-    if !x.device().is_autodiff() {
-        return norm.forward(x);
-    }
     let [b, c, h, w] = x.dims();
+    let whole = c == norm.gamma.dims()[0];
+    let part = |t: Tensor<1>| if whole { t } else { t.slice([0..c]) };
+    if !x.device().is_autodiff() {
+        if whole {
+            return norm.forward(x);
+        }
+        let per_channel = |t: Tensor<1>| part(t).reshape([1, c, 1, 1]);
+        let inv_std = (per_channel(norm.running_var.value()) + norm.epsilon)
+            .sqrt()
+            .recip();
+        let scale = inv_std * per_channel(norm.gamma.val());
+        return (x - per_channel(norm.running_mean.value())) * scale
+            + per_channel(norm.beta.val());
+    }
     let flat = x.reshape([b, c, h * w]);
     let mean = flat.clone().mean_dim(2).mean_dim(0);
     let centered = flat - mean.clone();
     let variance = centered.clone().square().mean_dim(2).mean_dim(0);
     let inv_std = (variance.clone() + norm.epsilon).sqrt().recip();
-    let scale = inv_std * norm.gamma.val().reshape([1, c, 1]);
-    let y = centered * scale + norm.beta.val().reshape([1, c, 1]);
+    let scale = inv_std * part(norm.gamma.val()).reshape([1, c, 1]);
+    let y = centered * scale + part(norm.beta.val()).reshape([1, c, 1]);
 
     let m = norm.momentum;
     let update = |state: &burn::module::RunningState<Tensor<1>>, batch: Tensor<3>| {
         let device = batch.device();
         let old = state.value_sync().to_device(&device);
-        let new = old * (1.0 - m) + batch.detach().reshape([c]) * m;
+        let new = part(old.clone()) * (1.0 - m) + batch.detach().reshape([c]) * m;
+        let new = if whole {
+            new
+        } else {
+            old.slice_assign([0..c], new)
+        };
         state.update(new.detach());
     };
     update(&norm.running_mean, mean);
@@ -180,6 +228,47 @@ mod tests {
         let n = shape.iter().product();
         let v: Vec<f32> = (0..n).map(|_| rng.random_range(-2.0..2.0)).collect();
         Tensor::from_data(TensorData::new(v, shape), device)
+    }
+
+    #[test]
+    fn a_slice_is_the_central_window_and_leading_channels_of_the_held_weight() {
+        let device = crate::nn::training_device().without_autodiff();
+        let mut rng = crate::rng::seeded(3);
+        let held = Conv::conv_bn(6, 5, 1);
+        let Some(Layer::Conv(mut layer)) =
+            Layer::new(&Op::Conv(held), Shape::new(4, 7, 7), &device, &mut rng)
+        else {
+            unreachable!("a convolution layer")
+        };
+        // With a zero border a 5x5 kernel computes what its central 3x3 window does.
+        let mask: Vec<f32> = (0..6 * 4 * 25)
+            .map(|i| {
+                let (r, c) = ((i % 25) / 5, i % 5);
+                f32::from((1..4).contains(&r) && (1..4).contains(&c))
+            })
+            .collect();
+        let mask = Tensor::<4>::from_data(TensorData::new(mask, [6, 4, 5, 5]), &device);
+        layer.conv.weight = Param::from_tensor(layer.conv.weight.val() * mask);
+        let x = values([2, 4, 7, 7], 4, &device);
+        let whole = layer.convolve(&held, x.clone()).slice([0..2, 0..3]);
+        let part = layer.convolve(&Conv::conv_bn(3, 3, 1), x);
+        let d = (whole - part).abs().max().into_scalar::<f32>();
+        assert!(d < 1e-5, "difference {d}");
+
+        // Batch norm of the leading channels: as a norm of that width, the rest untouched.
+        let train_device = crate::nn::training_device();
+        let wide = BatchNormConfig::new(6).init(&train_device);
+        let narrow = BatchNormConfig::new(3).init(&train_device);
+        let y = values([4, 3, 5, 5], 5, &train_device);
+        let d = (batch_norm(&wide, y.clone()) - batch_norm(&narrow, y))
+            .abs()
+            .max()
+            .into_scalar::<f32>();
+        assert!(d < 1e-6, "difference {d}");
+        let mean = wide.running_mean.value().into_data().try_into_vec::<f32>().unwrap();
+        let expected = narrow.running_mean.value().into_data().try_into_vec::<f32>().unwrap();
+        assert_eq!(&mean[..3], &expected[..]);
+        assert_eq!(&mean[3..], &[0.0; 3]);
     }
 
     #[test]

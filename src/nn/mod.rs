@@ -7,9 +7,11 @@
 //! - [`layer`]: the weighted layers behind convolutions, norms and linear layers;
 //! - [`store`]: the weight store, candidate plans, the forward pass, safetensors files;
 //! - [`train`]: optimisers, schedules, the training loop and accuracy;
+//! - [`drop_path`]: NASNet's ScheduledDropPath for stand-alone training;
 //! - [`latency`]: measured batch-1 inference latency;
 //! - [`reference`]: the reference CNN the trainer is calibrated with.
 
+pub mod drop_path;
 pub mod latency;
 pub mod layer;
 pub mod reference;

@@ -5,10 +5,14 @@
 //!
 //! A candidate's [`Plan`] maps its nodes to store layers, creating the missing ones; each new
 //! layer is initialised from the store's seed and its key alone, so initial weights do not
-//! depend on the order in which candidates arrive. Stores save to and load from safetensors.
+//! depend on the order in which candidates arrive. A slicing store
+//! ([`WeightStore::slicing`]) keys a convolution with an [`Envelope`](crate::arch::Envelope)
+//! by that largest form instead, holds it at that size and lets each variant use its slice.
+//! Stores save to and load from safetensors.
 
+use super::drop_path::PathDropper;
 use super::layer::Layer;
-use crate::arch::{Arch, Op, PoolKind};
+use crate::arch::{Arch, Op, PoolKind, Shape};
 use crate::error::{Error, Result};
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
@@ -51,6 +55,7 @@ pub struct WeightStore {
     index: HashMap<String, usize>,
     device: Device,
     seed: u64,
+    slicing: bool,
 }
 
 impl WeightStore {
@@ -62,7 +67,15 @@ impl WeightStore {
             index: HashMap::new(),
             device,
             seed,
+            slicing: false,
         }
+    }
+
+    /// The store with weight slicing on: every variant of a convolution at a place that has an
+    /// envelope shares the envelope's weight (leading channels, central kernel window).
+    pub fn slicing(mut self) -> Self {
+        self.slicing = true;
+        self
     }
 
     /// The device the weights live on.
@@ -116,10 +129,23 @@ impl WeightStore {
                     let shape = arch.node(first).shape.ok_or_else(|| {
                         Error::Arch(format!("node `{}` has no known input shape", node.name))
                     })?;
-                    let key = format!("{}|{}|{}", node.name, node.op.key(), shape);
+                    let (op, shape) = match (&node.op, node.envelope) {
+                        (Op::Conv(conv), Some(envelope)) if self.slicing => {
+                            let widest = envelope
+                                .widest(conv, shape.channels)
+                                .map_err(|why| Error::Arch(format!("`{}`: {why}", node.name)))?;
+                            let shape = Shape {
+                                channels: envelope.in_channels,
+                                ..shape
+                            };
+                            (Op::Conv(widest), shape)
+                        }
+                        (op, _) => (op.clone(), shape),
+                    };
+                    let key = format!("{}|{}|{}", node.name, op.key(), shape);
                     match self.index.get(&key) {
                         Some(&i) => Some(i),
-                        None => self.create(key, &node.op, shape),
+                        None => self.create(key, &op, shape),
                     }
                 }
                 None => None,
@@ -136,7 +162,7 @@ impl WeightStore {
         })
     }
 
-    fn create(&mut self, key: String, op: &Op, input: crate::arch::Shape) -> Option<usize> {
+    fn create(&mut self, key: String, op: &Op, input: Shape) -> Option<usize> {
         let mut rng = crate::rng::seeded(crate::arch::hash::hash_words(&key, &[self.seed]));
         let layer = Layer::new(op, input, &self.device, &mut rng)?;
         let weights = self
@@ -204,6 +230,17 @@ impl Weights {
     /// ones) on an autodiff device; elsewhere ([`Module::valid`]) it uses the running
     /// statistics.
     pub fn forward(&self, plan: &Plan, x: Tensor<4>) -> Tensor<2> {
+        self.forward_dropping(plan, x, None)
+    }
+
+    /// [`Weights::forward`] with the plan's drop-path nodes dropping paths by `paths`
+    /// (without it they are identities).
+    pub fn forward_dropping(
+        &self,
+        plan: &Plan,
+        x: Tensor<4>,
+        mut paths: Option<&mut PathDropper>,
+    ) -> Tensor<2> {
         let mut values: Vec<Option<Tensor<4>>> = Vec::with_capacity(plan.steps.len());
         let mut x = Some(x);
         for step in &plan.steps {
@@ -243,6 +280,10 @@ impl Weights {
                 }
                 (Op::GlobalAvgPool, _) => arg(0).mean_dims(&[2, 3]),
                 (Op::Gate, _) => arg(0) * burn::tensor::activation::sigmoid(arg(1)),
+                (Op::DropPath { cell, cells }, _) => match paths.as_deref_mut() {
+                    Some(paths) => paths.apply(arg(0), *cell, *cells),
+                    None => arg(0),
+                },
                 (op, None) => unreachable!("plans give {} a layer", op.key()),
             };
             values.push(Some(y));

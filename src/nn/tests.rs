@@ -3,7 +3,7 @@
 
 use super::reference::reference_cnn;
 use super::*;
-use crate::arch::{Arch, Conv, Op, Shape};
+use crate::arch::{Arch, Conv, Envelope, Op, Shape};
 use crate::data::{DataConfig, Splits};
 use burn::prelude::*;
 use std::path::Path;
@@ -108,6 +108,72 @@ fn shared_weights_are_shared() {
         before, after,
         "training candidate a moved candidate b's output"
     );
+}
+
+/// A candidate whose middle convolution is a `kernel` x `kernel`, `width`-channel slice of a
+/// 5x5, 12-channel envelope.
+fn sliced_candidate(input: Shape, kernel: usize, width: usize) -> Arch {
+    let mut a = Arch::new(Some(input));
+    let c = a
+        .add("stem", Op::Conv(Conv::conv_bn(8, 3, 1)), &[a.input()])
+        .unwrap();
+    let envelope = Envelope {
+        in_channels: 8,
+        out_channels: 12,
+        kernel: 5,
+    };
+    let d = a
+        .add_sliced("mid", Conv::relu_conv_bn(width, kernel, 1), envelope, c)
+        .unwrap();
+    a.finish_with_classifier(d, 10).unwrap();
+    a
+}
+
+#[test]
+fn a_slicing_store_shares_one_weight_across_widths_and_kernels() {
+    let data = digits();
+    let shape = data.train.shape;
+    let (narrow, wide) = (sliced_candidate(shape, 3, 8), sliced_candidate(shape, 5, 12));
+    let mut slicing = WeightStore::new(training_device(), 0).slicing();
+    let plan_narrow = slicing.plan(&narrow).unwrap();
+    let plan_wide = slicing.plan(&wide).unwrap();
+    // stem and mid shared; the classifiers read 8 and 12 features.
+    assert_eq!(slicing.len(), 4);
+    assert_eq!(plan_narrow.layers().nth(1), plan_wide.layers().nth(1));
+    let mut exact = WeightStore::new(training_device(), 0);
+    exact.plan(&narrow).unwrap();
+    exact.plan(&wide).unwrap();
+    assert_eq!(exact.len(), 5, "a store that does not slice ignores envelopes");
+
+    // Training the narrow variant moves the wide one, and both still train and score.
+    let probe = data.valid.select(&(0..32).collect::<Vec<_>>());
+    let device = training_device().without_autodiff();
+    let output = |store: &WeightStore, plan: &Plan| {
+        let (x, _) = train::batch_tensors(
+            &probe.batches(32, None, Default::default()).next().unwrap(),
+            &probe,
+            &device,
+        );
+        let y = store.weights().valid().forward(plan, x);
+        y.into_data().try_into_vec::<f32>().unwrap()
+    };
+    let before = output(&slicing, &plan_wide);
+    let few = data.train.select(&(0..256).collect::<Vec<_>>());
+    let mut rng = crate::rng::seeded(1);
+    let losses = train(&mut slicing, &plan_narrow, &few, &quick(2), &mut rng).unwrap();
+    assert!(losses.iter().all(|l| l.is_finite()));
+    assert_ne!(before, output(&slicing, &plan_wide));
+    assert!(output(&slicing, &plan_narrow).iter().all(|v| v.is_finite()));
+
+    // A variant outside its envelope is refused when the graph is built.
+    let mut a = Arch::new(Some(shape));
+    let envelope = Envelope {
+        in_channels: 1,
+        out_channels: 4,
+        kernel: 3,
+    };
+    let err = a.add_sliced("c", Conv::conv_bn(8, 3, 1), envelope, a.input());
+    assert!(err.unwrap_err().to_string().contains("envelope"));
 }
 
 #[test]
@@ -287,6 +353,50 @@ fn the_same_seed_trains_the_same_network() {
         (losses, accuracy(&store, &plan, &data.valid, 100))
     };
     assert_eq!(run(), run());
+}
+
+#[test]
+fn drop_path_trains_repeatably_and_changes_training_only() {
+    let data = digits();
+    let small = data.train.select(&(0..256).collect::<Vec<_>>());
+    let mut arch = Arch::new(Some(data.train.shape));
+    let stem = arch
+        .add("stem", Op::Conv(Conv::conv_bn(8, 3, 1)), &[arch.input()])
+        .unwrap();
+    let branch = arch
+        .add("branch", Op::Conv(Conv::relu_conv_bn(8, 3, 1)), &[stem])
+        .unwrap();
+    let dropped = arch
+        .add("drop", Op::DropPath { cell: 0, cells: 1 }, &[branch])
+        .unwrap();
+    let sum = arch.add("sum", Op::Add, &[stem, dropped]).unwrap();
+    arch.finish_with_classifier(sum, 10).unwrap();
+    let run = |keep: f64| {
+        let mut store = WeightStore::new(training_device(), 5);
+        let plan = store.plan(&arch).unwrap();
+        let config = TrainConfig {
+            drop_path_keep_prob: keep,
+            ..quick(2)
+        };
+        let losses = train(&mut store, &plan, &small, &config, &mut crate::rng::seeded(5));
+        (losses.unwrap(), accuracy(&store, &plan, &data.valid, 100))
+    };
+    let dropping = run(0.5);
+    assert_eq!(dropping, run(0.5), "the same seed drops the same paths");
+    assert!(dropping.0.iter().all(|l| l.is_finite()));
+    assert_ne!(dropping.0, run(1.0).0, "paths were dropped in training");
+    // The graph's counts and hash ignore the node, as an identity.
+    let mut plain = Arch::new(Some(data.train.shape));
+    let stem = plain
+        .add("stem", Op::Conv(Conv::conv_bn(8, 3, 1)), &[plain.input()])
+        .unwrap();
+    let branch = plain
+        .add("branch", Op::Conv(Conv::relu_conv_bn(8, 3, 1)), &[stem])
+        .unwrap();
+    let sum = plain.add("sum", Op::Add, &[stem, branch]).unwrap();
+    plain.finish_with_classifier(sum, 10).unwrap();
+    assert_eq!(plain.counts(), arch.counts());
+    assert_eq!(plain.canonical_hash(), arch.canonical_hash());
 }
 
 #[test]

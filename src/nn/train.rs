@@ -6,6 +6,7 @@
 //! A NaN or infinite loss ends the training with an error, which evaluators record as a
 //! failed evaluation. Accuracy is measured with batch norm's running statistics.
 
+use super::drop_path::PathDropper;
 use super::store::{Plan, WeightStore, Weights};
 use crate::data::{Augment, Batch, Dataset};
 use crate::error::{Error, Result};
@@ -15,6 +16,7 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
+use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
 /// Which optimiser.
@@ -79,6 +81,11 @@ pub struct TrainConfig {
     /// Augmentation of training batches.
     #[serde(default)]
     pub augment: Augment,
+    /// ScheduledDropPath's keep probability for the last cell at the end of training (1: off;
+    /// NASNet on CIFAR used 0.6). Only spaces that mark their paths use it, and only in
+    /// stand-alone training.
+    #[serde(default = "defaults::drop_path_keep_prob")]
+    pub drop_path_keep_prob: f64,
 }
 
 mod defaults {
@@ -110,6 +117,9 @@ mod defaults {
     pub fn step_gamma() -> f64 {
         0.1
     }
+    pub fn drop_path_keep_prob() -> f64 {
+        1.0
+    }
 }
 
 impl Default for TrainConfig {
@@ -127,6 +137,7 @@ impl Default for TrainConfig {
             label_smoothing: 0.0,
             grad_clip: None,
             augment: Augment::default(),
+            drop_path_keep_prob: defaults::drop_path_keep_prob(),
         }
     }
 }
@@ -157,6 +168,12 @@ impl TrainConfig {
         }
         if self.weight_decay < 0.0 {
             return Err(("weight_decay", "weight_decay must not be negative".into()));
+        }
+        if !(self.drop_path_keep_prob > 0.0 && self.drop_path_keep_prob <= 1.0) {
+            return Err((
+                "drop_path_keep_prob",
+                "drop_path_keep_prob must be in (0, 1]".into(),
+            ));
         }
         if self.grad_clip.is_some_and(|c| c <= 0.0) {
             return Err(("grad_clip", "grad_clip must be positive".into()));
@@ -301,6 +318,7 @@ pub struct Stepper {
     optimizer: ModuleOptimizer,
     loss: CrossEntropyLoss,
     teacher: Option<Teacher>,
+    paths: Option<PathDropper>,
 }
 
 impl Stepper {
@@ -313,6 +331,7 @@ impl Stepper {
             optimizer: config.optimizer(),
             loss,
             teacher: None,
+            paths: None,
         }
     }
 
@@ -353,7 +372,9 @@ impl Stepper {
             .map(|t| (t.logits(batch, data, store.device()), t.distillation));
         let mut total: Option<Tensor<1>> = None;
         for plan in plans {
-            let logits = store.weights().forward(plan, x.clone());
+            let logits = store
+                .weights()
+                .forward_dropping(plan, x.clone(), self.paths.as_mut());
             let hard = self.loss.forward(logits.clone(), y.clone());
             let loss = match &teacher {
                 Some((target, distillation)) => distillation.loss(logits, target.clone(), hard),
@@ -407,12 +428,18 @@ pub fn train_with(
 ) -> Result<Vec<f64>> {
     let steps_per_epoch = data.len().div_ceil(config.batch_size);
     let total = steps_per_epoch * config.epochs;
+    if config.drop_path_keep_prob < 1.0 {
+        stepper.paths = Some(PathDropper::new(config.drop_path_keep_prob, rng.random()));
+    }
     let mut step = 0;
     let mut epoch_losses = Vec::with_capacity(config.epochs);
     for epoch in 0..config.epochs {
         let mut sum = 0.0;
         for batch in data.batches(config.batch_size, Some(rng), config.augment) {
             let lr = config.learning_rate_at(step, total, steps_per_epoch);
+            if let Some(paths) = &mut stepper.paths {
+                paths.set_progress(step as f64 / total as f64);
+            }
             let loss = stepper
                 .step(store, plan, &batch, data, lr)
                 .map_err(|e| match e {
