@@ -133,49 +133,15 @@ pub fn run(
             if budget.exhausted() {
                 break;
             }
-            let spent_before = budget.evaluations();
-            let started = Instant::now();
-            let (label, hash, mut outcome) = match env.build(&proposal.decisions) {
-                Ok(candidate) => {
-                    let outcome = evaluator.evaluate(&candidate, &mut budget);
-                    (candidate.label, candidate.hash.to_string(), outcome)
-                }
-                Err(e) => {
-                    budget.charge(1, 0.0);
-                    (
-                        String::new(),
-                        String::new(),
-                        Outcome::invalid(e.to_string()),
-                    )
-                }
-            };
-            let wall_seconds = started.elapsed().as_secs_f64();
-            let reward = settings.objective.reward(&outcome);
-            if reward.is_none() && outcome.status == Status::Ok {
-                outcome.status = Status::Failed("the reward is NaN or missing".into());
-            }
-            let counted = budget.evaluations() > spent_before;
-            let row = Row {
-                controller: settings.controller.clone(),
-                seed: settings.seed,
-                step: budget.evaluations(),
-                proposal: proposals,
-                arch: label,
-                hash,
-                decisions: join_decisions(&proposal.decisions),
-                search_metric: outcome.metrics.search,
-                reported_metric: outcome.metrics.reported,
-                reward,
-                status: outcome.status.kind().to_string(),
-                reason: outcome.status.reason().to_string(),
-                cached: outcome.cached,
-                counted,
-                params: outcome.metrics.params,
-                macs: outcome.metrics.macs,
-                latency_ms: outcome.metrics.latency_ms,
-                simulated_seconds: outcome.metrics.simulated_seconds,
-                wall_seconds,
-            };
+            let (row, outcome) = score(
+                env,
+                evaluator,
+                &mut budget,
+                settings,
+                &proposal.decisions,
+                proposals,
+            );
+            let (reward, counted) = (row.reward, row.counted);
             sink(&row)?;
             proposals += 1;
             result.rewards.push(reward.map_or(f32::NAN, |r| r as f32));
@@ -207,6 +173,86 @@ pub fn run(
         }
     }
     Ok(result)
+}
+
+/// Builds and scores one proposal (a build error is an `Invalid` outcome, charged one
+/// evaluation), turning the outcome into a reward (a NaN reward makes it `Failed`): its
+/// ledger row, numbered `proposal`, and the outcome.
+fn score(
+    env: &dyn Environment,
+    evaluator: &mut dyn Evaluator,
+    budget: &mut Budget,
+    settings: &RunSettings,
+    decisions: &[usize],
+    proposal: u64,
+) -> (Row, Outcome) {
+    let spent_before = budget.evaluations();
+    let started = Instant::now();
+    let (label, hash, mut outcome) = match env.build(decisions) {
+        Ok(candidate) => {
+            let outcome = evaluator.evaluate(&candidate, budget);
+            (candidate.label, candidate.hash.to_string(), outcome)
+        }
+        Err(e) => {
+            budget.charge(1, 0.0);
+            (
+                String::new(),
+                String::new(),
+                Outcome::invalid(e.to_string()),
+            )
+        }
+    };
+    let wall_seconds = started.elapsed().as_secs_f64();
+    let reward = settings.objective.reward(&outcome);
+    if reward.is_none() && outcome.status == Status::Ok {
+        outcome.status = Status::Failed("the reward is NaN or missing".into());
+    }
+    let row = Row {
+        controller: settings.controller.clone(),
+        seed: settings.seed,
+        step: budget.evaluations(),
+        proposal,
+        arch: label,
+        hash,
+        decisions: join_decisions(decisions),
+        search_metric: outcome.metrics.search,
+        reported_metric: outcome.metrics.reported,
+        reward,
+        status: outcome.status.kind().to_string(),
+        reason: outcome.status.reason().to_string(),
+        cached: outcome.cached,
+        counted: budget.evaluations() > spent_before,
+        params: outcome.metrics.params,
+        macs: outcome.metrics.macs,
+        latency_ms: outcome.metrics.latency_ms,
+        simulated_seconds: outcome.metrics.simulated_seconds,
+        wall_seconds,
+    };
+    (row, outcome)
+}
+
+/// ENAS's derivation, after a search: `n` proposals of the controller as it ended, each
+/// scored by the evaluator as it stands (a supernet with its final shared weights), outside
+/// the search's budget and not shown to the controller. Their rows, numbered from 0.
+pub fn derive(
+    env: &dyn Environment,
+    controller: &mut dyn Controller,
+    evaluator: &mut dyn Evaluator,
+    n: usize,
+    settings: &RunSettings,
+    rng: &mut crate::Rng,
+) -> Result<Vec<Row>> {
+    let mut budget = Budget::new(BudgetLimits {
+        evaluations: n as u64,
+        simulated_seconds: None,
+        wall_seconds: None,
+    });
+    let proposals = controller.propose(env, n, rng)?;
+    Ok(proposals
+        .iter()
+        .zip(0..)
+        .map(|(p, i)| score(env, evaluator, &mut budget, settings, &p.decisions, i).0)
+        .collect())
 }
 
 /// Decisions as the ledger writes them: `3-0-4`.

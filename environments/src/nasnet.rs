@@ -396,8 +396,15 @@ impl Nasnet {
                 .map(|cell| (format!("stage{stage}.cell{cell}"), &normal, false));
             for (place, blocks, reduces) in reduction.into_iter().chain(normal) {
                 let inputs = (prev, cur);
-                let next =
-                    self.add_cell(&mut arch, blocks, inputs, c, reduces, &place, (depth, cells))?;
+                let next = self.add_cell(
+                    &mut arch,
+                    blocks,
+                    inputs,
+                    c,
+                    reduces,
+                    &place,
+                    (depth, cells),
+                )?;
                 (prev, cur) = (cur, next);
                 depth += 1;
             }

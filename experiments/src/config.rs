@@ -7,6 +7,7 @@
 
 use crate::registry::{ControllerConfig, EnvironmentConfig, EvaluatorConfig};
 use archforge::data::DataConfig;
+use archforge::evaluator::SupernetMode;
 use archforge::nn::TrainConfig;
 use archforge::objective::{LatencyTarget, RewardKind};
 use serde::{Deserialize, Serialize};
@@ -65,6 +66,11 @@ pub struct FinalConfig {
     /// Epochs of the retraining (default: `[training] epochs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epochs: Option<usize>,
+    /// ENAS's derivation: when above 0, the controller as it ended proposes this many
+    /// architectures, the evaluator as it stands scores them (`derived.csv`), and the
+    /// finalists are the best of those instead of the best of the search.
+    #[serde(default)]
+    pub derive: usize,
 }
 
 fn one_usize() -> usize {
@@ -505,11 +511,20 @@ impl ExperimentFile {
             if f.epochs == Some(0) {
                 return Err(self.error(at("final", "epochs"), "epochs must be at least 1"));
             }
+            if f.derive > 10_000 {
+                return Err(self.error(at("final", "derive"), "derive must be at most 10000"));
+            }
         }
-        if let EvaluatorConfig::Supernet(settings) = &e.evaluator
-            && let Err((key, why)) = settings.check()
-        {
-            return Err(self.error(at("evaluator", key), why));
+        if let EvaluatorConfig::Supernet(settings) = &e.evaluator {
+            if let Err((key, why)) = settings.check() {
+                return Err(self.error(at("evaluator", key), why));
+            }
+            if settings.mode == SupernetMode::Enas && e.budget.cache != CacheMode::Off {
+                return Err(self.error(
+                    at("budget", "cache"),
+                    "mode = \"enas\" scores each candidate with the weights as they stand; a cache would serve stale scores: set cache = \"off\"",
+                ));
+            }
         }
         if let Some(Err((key, why))) = e.training.as_ref().map(TrainConfig::check) {
             return Err(self.error(at("training", key), why));

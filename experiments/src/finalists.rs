@@ -1,5 +1,6 @@
 //! Finalists: at the end of `archforge run`, the `top_k` best distinct architectures of the
-//! search (by reward, one per canonical hash) are retrained stand-alone on `[data]` as
+//! search — or of the derivation, with `[final] derive` — (by reward, one per canonical hash)
+//! are retrained stand-alone on `[data]` as
 //! `[training]` says (with `[final] epochs` if set) and reported by their test accuracy. The
 //! best of them by validation accuracy keeps its weights (`final_best.safetensors`) and its
 //! architecture (`final_best.json`, `final_best.dot`); every finalist is a row of

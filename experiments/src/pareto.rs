@@ -31,8 +31,11 @@ pub struct FrontPoint {
     pub reported_metric: Option<f64>,
 }
 
+/// Reads a cost from a row.
+type CostOf = fn(&Row) -> Option<f64>;
+
 /// The costs a front can be drawn against, with how to read each from a row.
-const COSTS: [(&str, &str, fn(&Row) -> Option<f64>); 3] = [
+const COSTS: [(&str, &str, CostOf); 3] = [
     ("latency_ms", "measured latency, batch 1 (ms)", |r| {
         r.latency_ms
     }),

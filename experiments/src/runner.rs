@@ -17,6 +17,9 @@ use archforge::nn::LatencyTable;
 use archforge::objective::Objective;
 use archforge::search::{self, RunResult, RunSettings, StopReason};
 
+/// A finished run and the rows of its derivation, or why it failed.
+type RunOutcome = Result<(RunResult, Vec<Row>)>;
+
 /// Sequences drawn to check an environment against its spec when an experiment is loaded.
 const PROBE_SAMPLES: usize = 64;
 use archforge::{Environment, rng};
@@ -155,6 +158,19 @@ impl<'a> Prepared<'a> {
         seed: u64,
         sink: &mut dyn FnMut(&Row) -> archforge::error::Result<()>,
     ) -> Result<RunResult> {
+        self.run_deriving(c, seed, sink, 0)
+            .map(|(result, _)| result)
+    }
+
+    /// [`Prepared::run`], then ENAS's derivation: `derive` proposals of the controller as it
+    /// ended, scored by the evaluator as it stands; their rows come back beside the result.
+    pub fn run_deriving(
+        &self,
+        c: usize,
+        seed: u64,
+        sink: &mut dyn FnMut(&Row) -> archforge::error::Result<()>,
+        derive: usize,
+    ) -> Result<(RunResult, Vec<Row>)> {
         let experiment = &self.file.experiment;
         let config = &experiment.controller[c];
         let settings = RunSettings {
@@ -186,7 +202,24 @@ impl<'a> Prepared<'a> {
                 result.evaluations()
             );
         }
-        Ok(result)
+        let derived = match derive {
+            0 => Vec::new(),
+            n => search::derive(
+                self.env.as_ref(),
+                controller.as_mut(),
+                evaluator.as_mut(),
+                n,
+                &settings,
+                &mut generator,
+            )
+            .with_context(|| {
+                format!(
+                    "controller `{}`, seed {seed}: derivation",
+                    settings.controller
+                )
+            })?,
+        };
+        Ok((result, derived))
     }
 }
 
@@ -214,8 +247,13 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
         .expect("the progress template is valid")
         .progress_chars("=> "),
     );
+    // Derivation samples are only of use to the finalists.
+    let derive = match &experiment.finalists {
+        Some(finals) if plan.finalists => finals.derive,
+        _ => 0,
+    };
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<RunResult>>>> =
+    let results: Mutex<Vec<Option<RunOutcome>>> =
         Mutex::new((0..tasks.len()).map(|_| None).collect());
     let jobs = plan.jobs.clamp(1, tasks.len().max(1));
     std::thread::scope(|scope| {
@@ -235,7 +273,7 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
                     // A panic in one run (a controller's bug, say) fails that run alone;
                     // the others go on and every row already written stays.
                     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        prepared.run(c, seed, &mut sink)
+                        prepared.run_deriving(c, seed, &mut sink, derive)
                     }))
                     .unwrap_or_else(|payload| {
                         let name = experiment.controller[c].name();
@@ -252,12 +290,19 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
     progress.finish_and_clear();
 
     let mut finished = Vec::with_capacity(tasks.len());
+    let mut derived = Vec::new();
     let mut failures = Vec::new();
     for r in results.into_inner().unwrap_or_else(|p| p.into_inner()) {
         match r.expect("every task ran") {
-            Ok(result) => finished.push(result),
+            Ok((result, rows)) => {
+                finished.push(result);
+                derived.extend(rows);
+            }
             Err(e) => failures.push(format!("{e:#}")),
         }
+    }
+    if derive > 0 {
+        Ledger::rewrite(&plan.out.join("derived.csv"), &derived)?;
     }
     drop(ledger);
     order_ledger(&ledger_path, &tasks, experiment)?;
@@ -274,7 +319,11 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
             prepared.env(),
             training,
             finals,
-            &Ledger::read(&ledger_path)?,
+            &if derive > 0 {
+                derived
+            } else {
+                Ledger::read(&ledger_path)?
+            },
             plan.seeds.first().copied().unwrap_or(experiment.seed),
         )?,
         _ => Vec::new(),

@@ -175,7 +175,10 @@ impl Arch {
         match (&node.op, in_channels) {
             (Op::Conv(conv), Some(input)) => {
                 envelope.widest(conv, input.channels).map_err(|why| {
-                    Error::Arch(format!("node `{}` is not a slice of its envelope: {why}", node.name))
+                    Error::Arch(format!(
+                        "node `{}` is not a slice of its envelope: {why}",
+                        node.name
+                    ))
                 })?;
             }
             _ => {

@@ -86,7 +86,7 @@ impl Envelope {
     pub fn widest(&self, conv: &Conv, in_channels: usize) -> Result<Conv, String> {
         let depthwise = conv.groups > 1 && conv.groups == in_channels;
         let [kh, kw] = conv.kernel;
-        if kh != kw || kh > self.kernel || (self.kernel - kh) % 2 != 0 {
+        if kh != kw || kh > self.kernel || !(self.kernel - kh).is_multiple_of(2) {
             return Err(format!(
                 "a {kh}x{kw} kernel is not the central window of a {0}x{0} one",
                 self.kernel

@@ -74,7 +74,11 @@ mod tests {
 
         let device = crate::nn::training_device();
         let x = Tensor::<4>::ones([2000, 1, 1, 1], &device);
-        let y = dropper.apply(x, 4, 5).into_data().try_into_vec::<f32>().unwrap();
+        let y = dropper
+            .apply(x, 4, 5)
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
         let kept = y.iter().filter(|v| **v > 0.0).count() as f64 / 2000.0;
         assert!((kept - 0.6).abs() < 0.05, "kept {kept}");
         assert!(y.iter().all(|v| *v == 0.0 || (*v - 1.0 / 0.6).abs() < 1e-6));

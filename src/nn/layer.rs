@@ -53,20 +53,14 @@ impl ConvLayer {
             return self.conv.forward(x);
         }
         let (top, left) = ((held[2] - kh) / 2, (held[3] - kw) / 2);
-        let weight = self.conv.weight.val().slice([
-            0..out,
-            0..per_group,
-            top..top + kh,
-            left..left + kw,
-        ]);
-        let bias = self.conv.bias.as_ref().map(|b| b.val().slice([0..out]));
+        let weight =
+            self.conv
+                .weight
+                .val()
+                .slice([0..out, 0..per_group, top..top + kh, left..left + kw]);
+        let bias = self.conv.bias.as_ref().map(|b| b.val().slice(0..out));
         let pad = |axis: usize| c.dilation * (c.kernel[axis] - 1) / 2;
-        let options = ConvOptions::new(
-            [c.stride; 2],
-            [pad(0), pad(1)],
-            [c.dilation; 2],
-            c.groups,
-        );
+        let options = ConvOptions::new([c.stride; 2], [pad(0), pad(1)], [c.dilation; 2], c.groups);
         conv2d(x, weight, bias, options)
     }
 }
@@ -180,7 +174,7 @@ impl Layer {
 fn batch_norm(norm: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     let [b, c, h, w] = x.dims();
     let whole = c == norm.gamma.dims()[0];
-    let part = |t: Tensor<1>| if whole { t } else { t.slice([0..c]) };
+    let part = |t: Tensor<1>| if whole { t } else { t.slice(0..c) };
     if !x.device().is_autodiff() {
         if whole {
             return norm.forward(x);
@@ -190,8 +184,7 @@ fn batch_norm(norm: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
             .sqrt()
             .recip();
         let scale = inv_std * per_channel(norm.gamma.val());
-        return (x - per_channel(norm.running_mean.value())) * scale
-            + per_channel(norm.beta.val());
+        return (x - per_channel(norm.running_mean.value())) * scale + per_channel(norm.beta.val());
     }
     let flat = x.reshape([b, c, h * w]);
     let mean = flat.clone().mean_dim(2).mean_dim(0);
@@ -209,7 +202,7 @@ fn batch_norm(norm: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
         let new = if whole {
             new
         } else {
-            old.slice_assign([0..c], new)
+            old.slice_assign(0..c, new)
         };
         state.update(new.detach());
     };
@@ -265,8 +258,18 @@ mod tests {
             .max()
             .into_scalar::<f32>();
         assert!(d < 1e-6, "difference {d}");
-        let mean = wide.running_mean.value().into_data().try_into_vec::<f32>().unwrap();
-        let expected = narrow.running_mean.value().into_data().try_into_vec::<f32>().unwrap();
+        let mean = wide
+            .running_mean
+            .value()
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
+        let expected = narrow
+            .running_mean
+            .value()
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
         assert_eq!(&mean[..3], &expected[..]);
         assert_eq!(&mean[3..], &[0.0; 3]);
     }

@@ -133,7 +133,10 @@ fn sliced_candidate(input: Shape, kernel: usize, width: usize) -> Arch {
 fn a_slicing_store_shares_one_weight_across_widths_and_kernels() {
     let data = digits();
     let shape = data.train.shape;
-    let (narrow, wide) = (sliced_candidate(shape, 3, 8), sliced_candidate(shape, 5, 12));
+    let (narrow, wide) = (
+        sliced_candidate(shape, 3, 8),
+        sliced_candidate(shape, 5, 12),
+    );
     let mut slicing = WeightStore::new(training_device(), 0).slicing();
     let plan_narrow = slicing.plan(&narrow).unwrap();
     let plan_wide = slicing.plan(&wide).unwrap();
@@ -143,7 +146,11 @@ fn a_slicing_store_shares_one_weight_across_widths_and_kernels() {
     let mut exact = WeightStore::new(training_device(), 0);
     exact.plan(&narrow).unwrap();
     exact.plan(&wide).unwrap();
-    assert_eq!(exact.len(), 5, "a store that does not slice ignores envelopes");
+    assert_eq!(
+        exact.len(),
+        5,
+        "a store that does not slice ignores envelopes"
+    );
 
     // Training the narrow variant moves the wide one, and both still train and score.
     let probe = data.valid.select(&(0..32).collect::<Vec<_>>());
@@ -378,7 +385,13 @@ fn drop_path_trains_repeatably_and_changes_training_only() {
             drop_path_keep_prob: keep,
             ..quick(2)
         };
-        let losses = train(&mut store, &plan, &small, &config, &mut crate::rng::seeded(5));
+        let losses = train(
+            &mut store,
+            &plan,
+            &small,
+            &config,
+            &mut crate::rng::seeded(5),
+        );
         (losses.unwrap(), accuracy(&store, &plan, &data.valid, 100))
     };
     let dropping = run(0.5);

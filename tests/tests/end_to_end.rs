@@ -451,6 +451,53 @@ fn finalists_are_retrained_and_the_best_keeps_its_weights() {
 }
 
 #[test]
+fn enas_derives_its_finalists_from_the_final_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = exp("digits-nb201-enas.toml");
+    let args = [
+        "run",
+        &file,
+        "--controller",
+        "reinforce",
+        "--budget",
+        "20",
+        "--out",
+        "e",
+    ];
+    archforge_ok(dir.path(), &args);
+    let (header, derived) = read_csv(&dir.path().join("e/derived.csv"));
+    assert_eq!(derived.len(), 10, "[final] derive = 10");
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let hash = col("hash");
+    assert!(
+        derived.iter().all(|r| r[col("status")] == "ok"),
+        "{derived:?}"
+    );
+    let (f_header, finalists) = read_csv(&dir.path().join("e/finalists.csv"));
+    let f_hash = f_header.iter().position(|h| h == "hash").unwrap();
+    assert_eq!(finalists.len(), 2);
+    for f in &finalists {
+        assert!(
+            derived.iter().any(|r| r[hash] == f[f_hash]),
+            "finalist {} is not a derived cell",
+            f[f_hash]
+        );
+    }
+
+    // ENAS scores with the weights as they stand: a cache in front is refused at load.
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("cache = \"off\"", "");
+    std::fs::write(dir.path().join("cached.toml"), text).unwrap();
+    let o = archforge(
+        dir.path(),
+        &["run", "cached.toml", "--controller", "reinforce"],
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("stale scores"), "{}", stderr(&o));
+}
+
+#[test]
 fn train_writes_weights_and_its_resolved_file_trains_again() {
     let dir = tempfile::tempdir().unwrap();
     let args = [
