@@ -104,19 +104,25 @@ fn escape(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::arch::{Arch, Conv, Op, Shape};
+    use crate::arch::{Arch, Conv, Envelope, Op, Shape};
 
     #[test]
     fn json_round_trip_keeps_the_graph_and_its_hash() {
         let mut a = Arch::new(Some(Shape::new(3, 8, 8)));
+        let envelope = Envelope {
+            in_channels: 3,
+            out_channels: 8,
+            kernel: 5,
+        };
         let c = a
-            .add("c", Op::Conv(Conv::conv_bn(4, 3, 1)), &[a.input()])
+            .add_sliced("c", Conv::conv_bn(4, 3, 1), envelope, a.input())
             .unwrap();
         let d = a.add("d", Op::Conv(Conv::conv_bn(4, 1, 1)), &[c]).unwrap();
         let cat = a.add("cat", Op::Concat, &[d, c]).unwrap();
         a.finish(cat).unwrap();
         let b = Arch::from_json(&a.to_json()).unwrap();
         assert_eq!(a.to_json(), b.to_json());
+        assert_eq!(b.node(c).envelope, Some(envelope));
         assert_eq!(a.canonical_hash(), b.canonical_hash());
         assert_eq!(b.params(), a.params());
     }
