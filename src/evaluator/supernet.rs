@@ -262,10 +262,10 @@ impl SupernetEvaluator {
         Ok(())
     }
 
-    fn recalibrate(&mut self, plan: &Plan) {
+    fn recalibrate(&self, plan: &Plan) {
         if self.settings.bn_batches > 0 {
             recalibrate_batch_norm(
-                &mut self.store,
+                &self.store,
                 plan,
                 &self.data.train,
                 self.config.batch_size,

@@ -474,24 +474,23 @@ pub fn accuracy(store: &WeightStore, plan: &Plan, data: &Dataset, batch_size: us
 /// batches of `data` (in order): each norm's statistics become the plain average over those
 /// batches, as if only this network had ever been trained. No weight changes.
 pub fn recalibrate_batch_norm(
-    store: &mut WeightStore,
+    store: &WeightStore,
     plan: &Plan,
     data: &Dataset,
     batch_size: usize,
     batches: usize,
 ) {
+    // A copy that needs no gradients shares the running statistics but records no graph: a
+    // forward pass on the autodiff device would otherwise keep every activation alive.
+    let mut weights = store.weights().clone().no_grad();
     for (k, batch) in data
         .batches(batch_size, None, Augment::default())
         .take(batches)
         .enumerate()
     {
         // Momentum 1/(k+1): the running value becomes the mean of the k+1 batches seen.
-        store.update(|w| w.with_batch_norm_momentum(1.0 / (k as f64 + 1.0)));
+        weights = weights.with_batch_norm_momentum(1.0 / (k as f64 + 1.0));
         let (x, _) = batch_tensors(&batch, data, store.device());
-        let _ = store.weights().forward(plan, x);
+        let _ = weights.forward(plan, x);
     }
-    store.update(|w| w.with_batch_norm_momentum(DEFAULT_BN_MOMENTUM));
 }
-
-/// Batch norm's momentum during training (PyTorch's and the engine's default).
-pub const DEFAULT_BN_MOMENTUM: f64 = 0.1;
