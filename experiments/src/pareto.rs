@@ -36,9 +36,7 @@ type CostOf = fn(&Row) -> Option<f64>;
 
 /// The costs a front can be drawn against, with how to read each from a row.
 const COSTS: [(&str, &str, CostOf); 3] = [
-    ("latency_ms", "measured latency, batch 1 (ms)", |r| {
-        r.latency_ms
-    }),
+    ("latency_ms", "latency, batch 1 (ms)", |r| r.latency_ms),
     ("params", "parameters", |r| r.params.map(|p| p as f64)),
     ("macs", "multiply-accumulates", |r| r.macs.map(|m| m as f64)),
 ];
@@ -67,8 +65,9 @@ pub fn front(points: &[(f64, f64)], maximize: bool) -> Vec<usize> {
     kept
 }
 
-/// Writes a front file and plot for every cost `out/evaluations.csv` records.
-pub fn write(out: &Path, title: &str, maximize: bool) -> Result<()> {
+/// Writes a front file and plot for every cost `out/evaluations.csv` records; the latency
+/// plot marks `target_ms` (the `mnas` objective's T) when given.
+pub fn write(out: &Path, title: &str, maximize: bool, target_ms: Option<f64>) -> Result<()> {
     let rows = Ledger::read(&out.join("evaluations.csv"))?;
     let ok: Vec<&Row> = rows
         .iter()
@@ -124,12 +123,16 @@ pub fn write(out: &Path, title: &str, maximize: bool) -> Result<()> {
             .iter()
             .map(|(r, c)| (*c, r.search_metric.expect("filtered")))
             .collect();
+        let marker = target_ms
+            .filter(|_| name == "latency_ms")
+            .map(|t| (t, format!("T = {t} ms")));
         plot::pareto(
             &out.join(format!("pareto_{name}.svg")),
             &format!("{title}: search metric against {name}"),
             axis,
             &all,
             &fronts,
+            marker,
         )?;
     }
     Ok(())
@@ -152,5 +155,46 @@ mod tests {
         // Smaller metrics better: (2, 40) beats the cheaper (1, 50) on the metric.
         assert_eq!(front(&points, false), [0, 1]);
         assert!(front(&[], true).is_empty());
+    }
+
+    #[test]
+    fn the_latency_plot_marks_the_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::create(&dir.path().join("evaluations.csv")).unwrap();
+        for (i, (latency, metric)) in [(0.5, 70.0), (1.5, 80.0), (0.7, 60.0)].iter().enumerate() {
+            ledger
+                .append(&Row {
+                    controller: "random".into(),
+                    seed: 0,
+                    step: i as u64 + 1,
+                    proposal: i as u64,
+                    arch: format!("a{i}"),
+                    hash: format!("{i}"),
+                    decisions: i.to_string(),
+                    search_metric: Some(*metric),
+                    reported_metric: None,
+                    reward: Some(*metric),
+                    status: "ok".into(),
+                    reason: String::new(),
+                    cached: false,
+                    counted: true,
+                    params: None,
+                    macs: None,
+                    latency_ms: Some(*latency),
+                    simulated_seconds: 0.0,
+                    wall_seconds: 0.0,
+                })
+                .unwrap();
+        }
+        drop(ledger);
+        write(dir.path(), "t", true, Some(0.8)).unwrap();
+        let svg = std::fs::read_to_string(dir.path().join("pareto_latency_ms.svg")).unwrap();
+        assert!(svg.contains("T = 0.8 ms"));
+        let front = std::fs::read_to_string(dir.path().join("pareto_latency_ms.csv")).unwrap();
+        assert_eq!(
+            front.lines().count(),
+            1 + 2,
+            "two points on the front: {front}"
+        );
     }
 }

@@ -183,13 +183,15 @@ pub struct Front {
     pub points: Vec<(f64, f64)>,
 }
 
-/// Draws every evaluation `(cost, metric)` faint and each front bold, as a staircase.
+/// Draws every evaluation `(cost, metric)` faint and each front bold, as a staircase, and
+/// `marker` (a cost and its label: a latency target, say) as a dashed vertical line.
 pub fn pareto(
     path: &Path,
     title: &str,
     x_desc: &str,
     all: &[(f64, f64)],
     fronts: &[Front],
+    marker: Option<(f64, String)>,
 ) -> Result<()> {
     let bounds = |values: &mut dyn Iterator<Item = f64>| {
         let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
@@ -198,8 +200,9 @@ pub fn pareto(
         let pad = ((hi - lo) * 0.05).max(1e-3 * hi.abs().max(1.0));
         (lo - pad)..(hi + pad)
     };
-    let xs = bounds(&mut all.iter().map(|p| p.0));
+    let xs = bounds(&mut all.iter().map(|p| p.0).chain(marker.as_ref().map(|m| m.0)));
     let ys = bounds(&mut all.iter().map(|p| p.1));
+    let (y_lo, y_hi) = (ys.start, ys.end);
     let draw = || -> Result<(), Box<dyn std::error::Error>> {
         let root = SVGBackend::new(path, (800, 560)).into_drawing_area();
         root.fill(&WHITE)?;
@@ -218,6 +221,13 @@ pub fn pareto(
             all.iter()
                 .map(|&p| Circle::new(p, 2, BLACK.mix(0.15).filled())),
         )?;
+        if let Some((x, label)) = &marker {
+            let style = BLACK.mix(0.6).stroke_width(1);
+            chart
+                .draw_series(DashedLineSeries::new([(*x, y_lo), (*x, y_hi)], 6, 4, style))?
+                .label(label.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+        }
         for (i, front) in fronts.iter().enumerate() {
             let colour = COLOURS[i % COLOURS.len()];
             let mut stairs = Vec::new();

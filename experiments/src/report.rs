@@ -242,7 +242,8 @@ pub fn write(
         .collect();
     plot::best_so_far(&out.join("best_so_far.svg"), &experiment.name, &curves)?;
     write_reward_curves(out, &experiment.name, &names, results)?;
-    crate::pareto::write(out, &experiment.name, maximize)?;
+    let target_ms = experiment.objective.latency_target().map(|t| t.target_ms);
+    crate::pareto::write(out, &experiment.name, maximize, target_ms)?;
 
     let best = results
         .iter()
