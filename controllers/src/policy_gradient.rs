@@ -18,7 +18,7 @@
 //! update. Policy weights, Adam's moments, the baseline and the update count are the
 //! checkpoint, so a resumed run continues identically.
 
-use crate::policy::{Adam, Network, NetworkConfig};
+use crate::policy::{Adam, Network, NetworkConfig, Sampled};
 use archforge::error::{Error, Result};
 use archforge::{Checkpoint, Controller, Environment, Evaluated, Proposal, Rng};
 use rand::seq::SliceRandom;
@@ -197,6 +197,9 @@ pub struct PolicyGradient {
     updates: u64,
     /// A checkpoint's parameters, waiting for the environment that sizes the network.
     restored: Option<Saved>,
+    /// The sequences proposed since the last update, with the policy's computation along
+    /// them: the update reuses it instead of replaying them.
+    sampled: Vec<Sampled>,
 }
 
 impl PolicyGradient {
@@ -229,6 +232,7 @@ impl PolicyGradient {
             baseline: None,
             updates: 0,
             restored: None,
+            sampled: Vec::new(),
         })
     }
 
@@ -301,17 +305,21 @@ impl Controller for PolicyGradient {
     fn propose(&mut self, env: &dyn Environment, n: usize, rng: &mut Rng) -> Result<Vec<Proposal>> {
         self.network(env, Some(rng))?;
         let network = self.network.as_ref().expect("made above");
-        (0..n)
-            .map(|_| {
-                Ok(Proposal {
-                    decisions: network.sample(env, rng)?,
-                })
-            })
-            .collect()
+        let mut proposals = Vec::with_capacity(n);
+        for _ in 0..n {
+            let sampled = network.sample(env, rng)?;
+            proposals.push(Proposal {
+                decisions: sampled.decisions.clone(),
+            });
+            self.sampled.push(sampled);
+        }
+        Ok(proposals)
     }
 
     fn observe(&mut self, env: &dyn Environment, results: &[Evaluated]) -> Result<()> {
         self.network(env, None)?;
+        // Valid until this update changes the parameters.
+        let sampled = std::mem::take(&mut self.sampled);
         let shaped = self.shaped(results);
         if shaped.is_empty() {
             return Ok(());
@@ -328,7 +336,7 @@ impl Controller for PolicyGradient {
                     .map(|(&(d, _), &a)| (d, a / m))
                     .collect();
                 let network = self.network.as_ref().expect("made above");
-                let (grad, _) = network.backward(env, &sequences, entropy_weight / m)?;
+                let (grad, _) = network.backward(env, &sequences, entropy_weight / m, &sampled)?;
                 self.step(&grad);
             }
             Update::Ppo {
@@ -339,7 +347,7 @@ impl Controller for PolicyGradient {
                 let network = self.network.as_ref().expect("made above");
                 let old: Vec<f64> = shaped
                     .iter()
-                    .map(|&(d, _)| network.stats(env, d).map(|s| s.log_prob))
+                    .map(|&(d, _)| network.stats(env, d, &sampled).map(|s| s.log_prob))
                     .collect::<Result<_>>()?;
                 // The shuffles come from the update count: observe has no generator, and a
                 // resumed run must shuffle alike.
@@ -352,7 +360,8 @@ impl Controller for PolicyGradient {
                         let m = chunk.len() as f64;
                         let mut sequences = Vec::with_capacity(chunk.len());
                         for &k in chunk {
-                            let new = network.stats(env, shaped[k].0)?.log_prob;
+                            // The parameters move with every minibatch: replay.
+                            let new = network.stats(env, shaped[k].0, &[])?.log_prob;
                             let ratio = (new - old[k]).exp();
                             let a = advantages[k];
                             let clipped =
@@ -360,7 +369,8 @@ impl Controller for PolicyGradient {
                             let coef = if clipped { 0.0 } else { ratio * a / m };
                             sequences.push((shaped[k].0, coef));
                         }
-                        let (grad, _) = network.backward(env, &sequences, entropy_weight / m)?;
+                        let (grad, _) =
+                            network.backward(env, &sequences, entropy_weight / m, &[])?;
                         self.step(&grad);
                     }
                 }
@@ -391,6 +401,7 @@ impl Controller for PolicyGradient {
         self.baseline = None;
         self.updates = 0;
         self.restored = saved;
+        self.sampled.clear();
         Ok(())
     }
 }
@@ -450,7 +461,7 @@ mod tests {
             let early = mean(&rewards[..50]);
             let late = mean(&rewards[rewards.len() - 50..]);
             let network = controller.network.as_ref().unwrap();
-            let p_best = network.stats(&env, &best).unwrap().log_prob.exp();
+            let p_best = network.stats(&env, &best, &[]).unwrap().log_prob.exp();
             eprintln!(
                 "{}: mean reward {early:.3} -> {late:.3}, P(best) {p_best:.3}",
                 controller.kind

@@ -8,4 +8,4 @@ pub mod network;
 mod tests;
 
 pub use adam::Adam;
-pub use network::{Network, NetworkConfig, SequenceStats};
+pub use network::{Network, NetworkConfig, Sampled, SequenceStats};

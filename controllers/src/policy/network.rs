@@ -163,6 +163,16 @@ struct StepTrace {
     action: usize,
 }
 
+/// A sampled sequence with what the policy computed along it. While the parameters are
+/// unchanged, [`Network::stats`] and [`Network::backward`] given it skip replaying the
+/// sequence (a replay computes exactly the same numbers).
+#[derive(Debug, Clone)]
+pub struct Sampled {
+    /// The decisions.
+    pub decisions: Vec<usize>,
+    steps: Vec<StepTrace>,
+}
+
 /// One sequence's log-probability and the entropies of its steps.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SequenceStats {
@@ -212,9 +222,9 @@ impl Network {
     }
 
     /// Samples one complete decision sequence from `env`, drawing from `rng`.
-    pub fn sample(&self, env: &dyn Environment, rng: &mut archforge::Rng) -> Result<Vec<usize>> {
+    pub fn sample(&self, env: &dyn Environment, rng: &mut archforge::Rng) -> Result<Sampled> {
         let mut decisions = Vec::new();
-        self.run(env, &mut decisions, |probs, legal| {
+        let steps = self.run(env, &mut decisions, |probs, legal| {
             let mut u: f64 = rng.random();
             for (p, &option) in probs.iter().zip(legal) {
                 if u < *p {
@@ -224,28 +234,35 @@ impl Network {
             }
             *legal.last().expect("legal options are never empty")
         })?;
-        Ok(decisions)
+        Ok(Sampled { decisions, steps })
     }
 
-    /// Log-probability and step entropies of a complete sequence.
-    pub fn stats(&self, env: &dyn Environment, decisions: &[usize]) -> Result<SequenceStats> {
-        let trace = self.replay(env, decisions)?;
-        Ok(Self::stats_of(&trace))
+    /// Log-probability and step entropies of a complete sequence (from `known` samples
+    /// drawn with the current parameters when it is one of them).
+    pub fn stats(
+        &self,
+        env: &dyn Environment,
+        decisions: &[usize],
+        known: &[Sampled],
+    ) -> Result<SequenceStats> {
+        Ok(Self::stats_of(&self.trace(env, decisions, known)?))
     }
 
     /// The gradient of
     /// `-sum_s coef_s * log pi(seq_s) - entropy_weight * sum_s sum_t H_t(seq_s)` with respect
-    /// to [`Network::params`], and each sequence's statistics.
+    /// to [`Network::params`], and each sequence's statistics. Sequences among `known`
+    /// (sampled with the current parameters) are not replayed.
     pub fn backward(
         &self,
         env: &dyn Environment,
         sequences: &[(&[usize], f64)],
         entropy_weight: f64,
+        known: &[Sampled],
     ) -> Result<(Vec<f64>, Vec<SequenceStats>)> {
         let mut grad = vec![0.0; self.layout.len];
         let mut stats = Vec::with_capacity(sequences.len());
         for &(decisions, coef) in sequences {
-            let trace = self.replay(env, decisions)?;
+            let trace = self.trace(env, decisions, known)?;
             stats.push(Self::stats_of(&trace));
             self.backward_one(&trace, coef, entropy_weight, &mut grad);
         }
@@ -266,6 +283,19 @@ impl Network {
                 .sum::<f64>();
         }
         SequenceStats { log_prob, entropy }
+    }
+
+    /// The steps of `decisions`: from `known` if it was sampled there, else replayed.
+    fn trace<'a>(
+        &self,
+        env: &dyn Environment,
+        decisions: &[usize],
+        known: &'a [Sampled],
+    ) -> Result<std::borrow::Cow<'a, [StepTrace]>> {
+        Ok(match known.iter().find(|s| s.decisions == decisions) {
+            Some(sampled) => std::borrow::Cow::Borrowed(&sampled.steps),
+            None => std::borrow::Cow::Owned(self.replay(env, decisions)?),
+        })
     }
 
     /// Runs the policy along `decisions` (which must be legal), keeping every step's trace.

@@ -20,7 +20,7 @@ fn loss(net: &Network, env: &dyn Environment, sequences: &[(&[usize], f64)], bet
     sequences
         .iter()
         .map(|&(d, coef)| {
-            let s = net.stats(env, d).unwrap();
+            let s = net.stats(env, d, &[]).unwrap();
             -coef * s.log_prob - beta * s.entropy
         })
         .sum()
@@ -36,7 +36,7 @@ fn gradients_match_finite_differences() {
     for (layers, clip) in [(1, None), (2, Some(1.5))] {
         let net = tiny(&env, layers, clip);
         let beta = 0.2;
-        let (grad, _) = net.backward(&env, &sequences, beta).unwrap();
+        let (grad, _) = net.backward(&env, &sequences, beta, &[]).unwrap();
         let eps = 1e-6;
         let mut worst: f64 = 0.0;
         for (i, &analytic) in grad.iter().enumerate() {
@@ -68,7 +68,7 @@ fn samples_respect_masks_and_log_probabilities_sum_to_one() {
     let net = tiny(&env, 1, Some(2.0));
     let mut rng = archforge::rng::seeded(1);
     for _ in 0..200 {
-        let d = net.sample(&env, &mut rng).unwrap();
+        let d = net.sample(&env, &mut rng).unwrap().decisions;
         archforge::env::validate(&env, &d).unwrap();
     }
     // Odd positions forbid the last option: 3 * 2 * 3 legal sequences.
@@ -76,11 +76,40 @@ fn samples_respect_masks_and_log_probabilities_sum_to_one() {
     for x in 0..3 {
         for y in 0..2 {
             for z in 0..3 {
-                total += net.stats(&env, &[x, y, z]).unwrap().log_prob.exp();
+                total += net.stats(&env, &[x, y, z], &[]).unwrap().log_prob.exp();
             }
         }
     }
     assert!((total - 1.0).abs() < 1e-9, "{total}");
-    assert!(net.stats(&env, &[0, 2, 0]).is_err(), "an illegal decision");
-    assert!(net.stats(&env, &[0, 1]).is_err(), "a sequence cut short");
+    assert!(
+        net.stats(&env, &[0, 2, 0], &[]).is_err(),
+        "an illegal decision"
+    );
+    assert!(
+        net.stats(&env, &[0, 1], &[]).is_err(),
+        "a sequence cut short"
+    );
+}
+
+#[test]
+fn a_sampled_trace_gives_exactly_what_a_replay_does() {
+    let env = Toy::new(4, 5).unwrap();
+    let net = tiny(&env, 2, Some(1.5));
+    let mut rng = archforge::rng::seeded(4);
+    let sampled: Vec<Sampled> = (0..3)
+        .map(|_| net.sample(&env, &mut rng).unwrap())
+        .collect();
+    let sequences: Vec<(&[usize], f64)> = sampled
+        .iter()
+        .zip([0.5, -1.0, 2.0])
+        .map(|(s, coef)| (s.decisions.as_slice(), coef))
+        .collect();
+    let replayed = net.backward(&env, &sequences, 0.1, &[]).unwrap();
+    let reused = net.backward(&env, &sequences, 0.1, &sampled).unwrap();
+    assert_eq!(replayed, reused, "bit for bit");
+    let d = &sampled[1].decisions;
+    assert_eq!(
+        net.stats(&env, d, &[]).unwrap(),
+        net.stats(&env, d, &sampled).unwrap()
+    );
 }
