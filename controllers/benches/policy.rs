@@ -1,6 +1,6 @@
 //! Policy cost: sampling one 20-decision sequence from the LSTM policy and one REINFORCE
-//! update on it (forward replay, back-propagation through time, Adam), for the default
-//! policy (one layer of 64 units) and NASNet's (one layer of 100 units).
+//! update on it (back-propagation through time along the sampling pass, Adam), for the
+//! default policy (one layer of 64 units) and NASNet's (one layer of 100 units).
 
 use archforge::error::Result;
 use archforge::evaluator::StatusKind;
