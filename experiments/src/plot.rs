@@ -1,9 +1,11 @@
 //! Plots, drawn as SVG with plotters: curves with a mean +- std band per controller (best so
 //! far against evaluations on a log scale, so that the early search is as visible as the late
-//! one; learning curves of the reward on a linear one); scatter plots for rank checks.
+//! one; learning curves of the reward on a linear one); scatter plots for rank checks; Pareto
+//! fronts over all evaluations.
 
 use anyhow::{Result, anyhow};
 use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -127,31 +129,32 @@ where
     Ok(())
 }
 
-/// Draws `points` as a scatter plot with axis labels.
-pub fn scatter(
+/// The range of `values` padded by 5 % each side (`0..1` when there are none).
+fn padded(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    if !lo.is_finite() {
+        return 0.0..1.0;
+    }
+    let pad = ((hi - lo) * 0.05).max(1e-3 * hi.abs().max(1.0));
+    (lo - pad)..(hi + pad)
+}
+
+/// The chart both point plots draw on: linear axes over `xs` x `ys` with a labelled mesh.
+type XyChart<'a> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A `width` x 560 SVG at `path`: a titled [`XyChart`] whose series `draw` adds.
+fn xy_plot(
     path: &Path,
+    width: u32,
     title: &str,
-    x_desc: &str,
-    y_desc: &str,
-    points: &[(f64, f64)],
+    (xs, ys): (std::ops::Range<f64>, std::ops::Range<f64>),
+    (x_desc, y_desc): (&str, &str),
+    draw: impl FnOnce(&mut XyChart) -> Result<(), Box<dyn std::error::Error>>,
 ) -> Result<()> {
-    let range = |values: Vec<f64>| {
-        let (lo, hi) = values
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-                (lo.min(*v), hi.max(*v))
-            });
-        if lo.is_finite() {
-            let pad = ((hi - lo) * 0.05).max(1e-3);
-            (lo - pad)..(hi + pad)
-        } else {
-            0.0..1.0
-        }
-    };
-    let xs = range(points.iter().map(|p| p.0).collect());
-    let ys = range(points.iter().map(|p| p.1).collect());
-    let draw = || -> Result<(), Box<dyn std::error::Error>> {
-        let root = SVGBackend::new(path, (700, 560)).into_drawing_area();
+    let plot = || -> Result<(), Box<dyn std::error::Error>> {
+        let root = SVGBackend::new(path, (width, 560)).into_drawing_area();
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 18))
@@ -164,15 +167,33 @@ pub fn scatter(
             .x_desc(x_desc)
             .y_desc(y_desc)
             .draw()?;
+        draw(&mut chart)?;
+        root.present()?;
+        Ok(())
+    };
+    plot().map_err(|e| anyhow!("drawing {}: {e}", path.display()))
+}
+
+/// Draws `points` as a scatter plot with axis labels.
+pub fn scatter(
+    path: &Path,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    points: &[(f64, f64)],
+) -> Result<()> {
+    let ranges = (
+        padded(points.iter().map(|p| p.0)),
+        padded(points.iter().map(|p| p.1)),
+    );
+    xy_plot(path, 700, title, ranges, (x_desc, y_desc), |chart| {
         chart.draw_series(
             points
                 .iter()
                 .map(|&p| Circle::new(p, 4, COLOURS[0].filled())),
         )?;
-        root.present()?;
         Ok(())
-    };
-    draw().map_err(|e| anyhow!("drawing {}: {e}", path.display()))
+    })
 }
 
 /// One controller's Pareto front: its points in increasing cost.
@@ -193,71 +214,56 @@ pub fn pareto(
     fronts: &[Front],
     marker: Option<(f64, String)>,
 ) -> Result<()> {
-    let bounds = |values: &mut dyn Iterator<Item = f64>| {
-        let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-            (lo.min(v), hi.max(v))
-        });
-        let pad = ((hi - lo) * 0.05).max(1e-3 * hi.abs().max(1.0));
-        (lo - pad)..(hi + pad)
-    };
-    let xs = bounds(&mut all.iter().map(|p| p.0).chain(marker.as_ref().map(|m| m.0)));
-    let ys = bounds(&mut all.iter().map(|p| p.1));
+    let xs = padded(all.iter().map(|p| p.0).chain(marker.as_ref().map(|m| m.0)));
+    let ys = padded(all.iter().map(|p| p.1));
     let (y_lo, y_hi) = (ys.start, ys.end);
-    let draw = || -> Result<(), Box<dyn std::error::Error>> {
-        let root = SVGBackend::new(path, (800, 560)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(xs, ys)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_desc)
-            .y_desc("search metric")
-            .draw()?;
-        chart.draw_series(
-            all.iter()
-                .map(|&p| Circle::new(p, 2, BLACK.mix(0.15).filled())),
-        )?;
-        if let Some((x, label)) = &marker {
-            let style = BLACK.mix(0.6).stroke_width(1);
-            chart
-                .draw_series(DashedLineSeries::new([(*x, y_lo), (*x, y_hi)], 6, 4, style))?
-                .label(label.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-        }
-        for (i, front) in fronts.iter().enumerate() {
-            let colour = COLOURS[i % COLOURS.len()];
-            let mut stairs = Vec::new();
-            for (k, &(x, y)) in front.points.iter().enumerate() {
-                if k > 0 {
-                    stairs.push((x, front.points[k - 1].1));
+    xy_plot(
+        path,
+        800,
+        title,
+        (xs, ys),
+        (x_desc, "search metric"),
+        |chart| {
+            chart.draw_series(
+                all.iter()
+                    .map(|&p| Circle::new(p, 2, BLACK.mix(0.15).filled())),
+            )?;
+            if let Some((x, label)) = &marker {
+                let style = BLACK.mix(0.6).stroke_width(1);
+                chart
+                    .draw_series(DashedLineSeries::new([(*x, y_lo), (*x, y_hi)], 6, 4, style))?
+                    .label(label.clone())
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+            }
+            for (i, front) in fronts.iter().enumerate() {
+                let colour = COLOURS[i % COLOURS.len()];
+                let mut stairs = Vec::new();
+                for (k, &(x, y)) in front.points.iter().enumerate() {
+                    if k > 0 {
+                        stairs.push((x, front.points[k - 1].1));
+                    }
+                    stairs.push((x, y));
                 }
-                stairs.push((x, y));
+                chart
+                    .draw_series(LineSeries::new(stairs, colour.stroke_width(2)))?
+                    .label(front.name.clone())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+                    });
+                chart.draw_series(
+                    front
+                        .points
+                        .iter()
+                        .map(|&p| Circle::new(p, 4, colour.filled())),
+                )?;
             }
             chart
-                .draw_series(LineSeries::new(stairs, colour.stroke_width(2)))?
-                .label(front.name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
-                });
-            chart.draw_series(
-                front
-                    .points
-                    .iter()
-                    .map(|&p| Circle::new(p, 4, colour.filled())),
-            )?;
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()?;
-        root.present()?;
-        Ok(())
-    };
-    draw().map_err(|e| anyhow!("drawing {}: {e}", path.display()))
+                .configure_series_labels()
+                .position(SeriesLabelPosition::LowerRight)
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()?;
+            Ok(())
+        },
+    )
 }
