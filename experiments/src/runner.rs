@@ -16,12 +16,6 @@ use archforge::ledger::{Ledger, Row};
 use archforge::nn::LatencyTable;
 use archforge::objective::Objective;
 use archforge::search::{self, RunResult, RunSettings, StopReason};
-
-/// A finished run and the rows of its derivation, or why it failed.
-type RunOutcome = Result<(RunResult, Vec<Row>)>;
-
-/// Sequences drawn to check an environment against its spec when an experiment is loaded.
-const PROBE_SAMPLES: usize = 64;
 use archforge::{Environment, rng};
 use archforge_environments::Images;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -29,6 +23,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A finished run and the rows of its derivation, or why it failed.
+type RunOutcome = Result<(RunResult, Vec<Row>)>;
+
+/// Sequences drawn to check an environment against its spec when an experiment is loaded.
+const PROBE_SAMPLES: usize = 64;
 
 /// What to run: which controllers (indices into the file's list) and seeds.
 #[derive(Debug, Clone)]
@@ -113,7 +113,7 @@ impl<'a> Prepared<'a> {
             // environment says so now, not after a supernet's warm-up.
             config
                 .build()
-                .and_then(|mut c| c.propose(env.as_ref(), 1, &mut archforge::rng::seeded(0)))
+                .and_then(|mut c| c.propose(env.as_ref(), 1, &mut rng::seeded(0)))
                 .map_err(|e| located(&format!("controller `{}`: ", config.name()), &e))?;
         }
         let objective = Objective {
