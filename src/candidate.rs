@@ -1,30 +1,97 @@
-//! A candidate: a complete decision sequence with the architecture it builds.
+//! A candidate: a complete decision sequence with what it builds — a readable label, the
+//! canonical hash of the function it computes, its parameter and MAC counts, and the
+//! architecture graph. The graph may be built lazily, on first use: a table evaluation needs
+//! only the label, hash and counts, so spaces that can give those cheaply
+//! ([`Candidate::lazy`]) do not build a whole network per evaluation.
 
 use crate::arch::{Arch, ArchHash};
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+/// Builds a candidate's graph from its decisions.
+pub type ArchBuilder = Arc<dyn Fn(&[usize]) -> Arch + Send + Sync>;
 
 /// What an environment builds from a complete decision sequence.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Candidate {
     /// The decisions that made it.
     pub decisions: Vec<usize>,
     /// A readable, unique name (NAS-Bench-201's `arch_str`, a tabular row key); table
     /// evaluators look it up.
     pub label: String,
-    /// The architecture graph.
-    pub arch: Arch,
-    /// `arch.canonical_hash()`, computed once.
+    /// The canonical hash: candidates with equal hashes compute the same function.
     pub hash: ArchHash,
+    /// Trainable parameters and multiply-accumulates, when the graph has shapes.
+    pub counts: Option<(u64, u64)>,
+    arch: OnceLock<Arch>,
+    builder: Option<ArchBuilder>,
 }
 
 impl Candidate {
-    /// A candidate from its decisions, label and graph.
+    /// A candidate from its decisions, label and graph; hash and counts come from the graph.
     pub fn new(decisions: Vec<usize>, label: String, arch: Arch) -> Self {
         let hash = arch.canonical_hash();
+        let counts = arch.counts();
         Candidate {
             decisions,
             label,
-            arch,
             hash,
+            counts,
+            arch: OnceLock::from(arch),
+            builder: None,
         }
+    }
+
+    /// A candidate whose graph `builder` makes on first use. `hash` and `counts` must be what
+    /// the graph would give ([`Arch::canonical_hash`] and [`Arch::counts`], or a hash under
+    /// which exactly the same candidates agree), and `builder` must not fail on `decisions`.
+    pub fn lazy(
+        decisions: Vec<usize>,
+        label: String,
+        hash: ArchHash,
+        counts: Option<(u64, u64)>,
+        builder: ArchBuilder,
+    ) -> Self {
+        Candidate {
+            decisions,
+            label,
+            hash,
+            counts,
+            arch: OnceLock::new(),
+            builder: Some(builder),
+        }
+    }
+
+    /// The architecture graph, built now if it was not yet.
+    pub fn arch(&self) -> &Arch {
+        self.arch.get_or_init(|| {
+            let build = self
+                .builder
+                .as_ref()
+                .expect("a candidate without a graph has a builder");
+            build(&self.decisions)
+        })
+    }
+
+    /// Trainable parameters, when the graph has shapes.
+    pub fn params(&self) -> Option<u64> {
+        self.counts.map(|(params, _)| params)
+    }
+
+    /// Multiply-accumulates of one forward pass on one example, when the graph has shapes.
+    pub fn macs(&self) -> Option<u64> {
+        self.counts.map(|(_, macs)| macs)
+    }
+}
+
+impl fmt::Debug for Candidate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Candidate")
+            .field("decisions", &self.decisions)
+            .field("label", &self.label)
+            .field("hash", &self.hash)
+            .field("counts", &self.counts)
+            .field("built", &self.arch.get().is_some())
+            .finish()
     }
 }

@@ -45,7 +45,7 @@ pub trait Controller: Send {
         &mut self,
         env: &dyn Environment,
         n: usize,
-        rng: &mut crate::Rng,
+        rng: &mut crate::rng::Rng,
     ) -> Result<Vec<Proposal>>;
 
     /// The results of earlier proposals, in the order they were evaluated.
@@ -63,7 +63,7 @@ impl Checkpoint {
     /// Wraps a serialisable state for controller kind `controller`.
     pub fn new<T: Serialize>(controller: &str, state: &T) -> Result<Self> {
         let state = serde_json::to_value(state)
-            .map_err(|e| crate::Error::Checkpoint(format!("{controller}: {e}")))?;
+            .map_err(|e| crate::error::Error::Checkpoint(format!("{controller}: {e}")))?;
         Ok(Checkpoint {
             controller: controller.into(),
             state,
@@ -73,12 +73,12 @@ impl Checkpoint {
     /// The state, checked to belong to controller kind `controller`.
     pub fn into_state<T: for<'de> Deserialize<'de>>(self, controller: &str) -> Result<T> {
         if self.controller != controller {
-            return Err(crate::Error::Checkpoint(format!(
+            return Err(crate::error::Error::Checkpoint(format!(
                 "a `{}` checkpoint cannot restore a `{controller}` controller",
                 self.controller
             )));
         }
         serde_json::from_value(self.state)
-            .map_err(|e| crate::Error::Checkpoint(format!("{controller}: {e}")))
+            .map_err(|e| crate::error::Error::Checkpoint(format!("{controller}: {e}")))
     }
 }

@@ -4,9 +4,9 @@
 //! legal); once it offers none the sequence is complete and [`Environment::build`] turns it into
 //! a [`Candidate`].
 
+use crate::ability::{Features, GraphEncoding, Table, Tokens};
 use crate::candidate::Candidate;
 use crate::error::{Error, Result};
-use crate::evaluator::Table;
 use rand::Rng as _;
 use std::sync::Arc;
 
@@ -64,7 +64,8 @@ impl Choice {
     }
 }
 
-/// A search space as a decision process.
+/// A search space as a decision process. Besides its three methods it offers the
+/// [abilities](crate::ability) it has; each accessor is `None` where the space lacks one.
 pub trait Environment: Send + Sync {
     /// Name, decision vocabulary, maximum length.
     fn spec(&self) -> &EnvSpec;
@@ -77,9 +78,24 @@ pub trait Environment: Send + Sync {
     /// build; the runner records it as an `Invalid` outcome.
     fn build(&self, decisions: &[usize]) -> Result<Candidate>;
 
-    /// The environment's own benchmark table, for environments that are tabular benchmarks;
-    /// the `table` evaluator scores candidates by looking their label up in it.
-    fn table(&self) -> Option<Arc<Table>> {
+    /// The space's own benchmark table, for spaces that are tabular benchmarks; the `table`
+    /// evaluator scores candidates by looking their label up in it.
+    fn benchmark(&self) -> Option<Arc<Table>> {
+        None
+    }
+
+    /// The space's graph encoding, for generators that work on graphs.
+    fn graph(&self) -> Option<&dyn GraphEncoding> {
+        None
+    }
+
+    /// The space's fixed-length features, for surrogates and predictors.
+    fn features(&self) -> Option<&dyn Features> {
+        None
+    }
+
+    /// The space's layer tokens, for controllers that read a network layer by layer.
+    fn tokens(&self) -> Option<&dyn Tokens> {
         None
     }
 }
@@ -175,7 +191,7 @@ pub fn legal_options(
 pub fn complete_uniformly(
     env: &dyn Environment,
     prefix: &mut Vec<usize>,
-    rng: &mut crate::Rng,
+    rng: &mut crate::rng::Rng,
 ) -> Result<()> {
     complete_with(env, prefix, |_, legal| {
         legal[rng.random_range(0..legal.len())]

@@ -7,18 +7,25 @@
 //! every evaluation as it happens.
 //!
 //! The crate holds only the contracts and the machinery every part shares:
-//! - [`env`]: the decision process ([`Environment`], [`Choice`], [`EnvSpec`]);
+//! - [`env`]: the decision process ([`Environment`], [`Choice`], [`EnvSpec`]), and
+//!   [`ability`]: what a space may offer beside it (graph encoding, features, layer tokens,
+//!   a benchmark table);
 //! - [`arch`]: the architecture graph with shapes, parameter and MAC counts, a canonical hash
 //!   under which isomorphic cells agree, and JSON / Graphviz DOT export;
 //! - [`controller`]: the passive [`Controller`] (propose / observe / checkpoint / restore);
-//! - [`evaluator`]: [`Evaluator`], [`Outcome`], the benchmark [`Table`] and the wrappers that
-//!   are evaluators themselves (function-equivalence cache, failure isolation);
+//! - [`evaluator`]: [`Evaluator`], [`Outcome`], the table, stand-alone and supernet evaluators
+//!   and the wrappers that are evaluators themselves (cache, failure isolation, table latency);
+//! - [`data`] and [`nn`]: datasets and the trainer, the only code that calls the
+//!   deep-learning engine;
 //! - [`budget`], [`objective`], [`ledger`];
-//! - [`search`]: one search run, the loop that ties the parts together.
+//! - [`search`]: one search run, the loop that ties the parts together, and
+//!   [`conformance`]: the public check that an environment, controller or evaluator keeps
+//!   the contracts.
 //!
 //! Concrete controllers live in `archforge-controllers`, concrete environments in
 //! `archforge-environments`; neither knows the other.
 
+pub mod ability;
 pub mod arch;
 pub mod budget;
 pub mod candidate;
@@ -34,13 +41,14 @@ pub mod rng;
 pub mod search;
 pub mod toy;
 
+pub use ability::{Table, TableRow};
 pub use arch::{Arch, ArchHash, Op, Shape};
 pub use budget::{Budget, BudgetLimits};
 pub use candidate::Candidate;
 pub use controller::{Checkpoint, Controller, Evaluated, Proposal};
 pub use env::{Choice, DecisionKindSpec, EnvSpec, Environment};
 pub use error::Error;
-pub use evaluator::{Evaluator, Metrics, Outcome, Status, Table, TableRow};
+pub use evaluator::{Evaluator, Metrics, Outcome, Status};
 pub use ledger::{Ledger, Row};
 pub use objective::Objective;
 pub use rng::Rng;

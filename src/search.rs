@@ -2,11 +2,13 @@
 //! objective together until the budget is spent.
 //!
 //! Each step: the controller proposes; the environment builds each proposal (a build error is
-//! an `Invalid` outcome, charged one evaluation); the evaluator scores it; the objective turns
-//! the outcome into a reward (a NaN reward makes the evaluation `Failed`); the row goes to the
-//! caller's sink (the ledger) at once; the controller observes the batch. The loop ends when
-//! the budget is exhausted or, when repeats are free, when the controller has proposed nothing
-//! new for a long while (the space is exhausted).
+//! an `Invalid` outcome); the evaluator scores it; the loop charges the budget — once per
+//! evaluation, whatever the outcome, except that a repeat served by the cache is free when
+//! `count_duplicates` is off; the objective turns the outcome into a reward (a NaN reward
+//! makes the evaluation `Failed`); the row goes to the caller's sink (the ledger) at once; the
+//! controller observes the batch. The loop ends when the budget is exhausted, when the
+//! evaluator says it can score nothing more (an error), or, when repeats are free, when the
+//! controller has proposed nothing new for a long while (the space is exhausted).
 
 use crate::budget::{Budget, BudgetLimits};
 use crate::controller::{Controller, Evaluated};
@@ -15,7 +17,23 @@ use crate::error::{Error, Result};
 use crate::evaluator::{Evaluator, Outcome, Status};
 use crate::ledger::Row;
 use crate::objective::Objective;
+use crate::rng::Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::time::Instant;
+
+/// Which candidates' trained weights a run keeps (`[budget] keep_weights`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeepWeights {
+    /// None.
+    #[default]
+    None,
+    /// Each run's best candidate so far (by reward).
+    Best,
+    /// Every candidate's.
+    All,
+}
 
 /// Proposals in a row that cost no budget after which a run stops as exhausted.
 pub const MAX_FREE_PROPOSALS: u64 = 10_000;
@@ -31,6 +49,8 @@ pub struct RunSettings {
     pub batch: usize,
     /// The budget.
     pub limits: BudgetLimits,
+    /// Whether a repeat served by the cache still costs an evaluation.
+    pub count_duplicates: bool,
     /// The objective.
     pub objective: Objective,
 }
@@ -70,6 +90,10 @@ pub struct RunResult {
     /// The reward of every proposal, in order (NaN where there was none): the learning
     /// curve.
     pub rewards: Vec<f32>,
+    /// Seconds spent in the controller's `propose` and `observe`.
+    pub controller_seconds: f64,
+    /// Seconds the whole run took.
+    pub seconds: f64,
 }
 
 impl RunResult {
@@ -97,9 +121,10 @@ pub fn run(
     controller: &mut dyn Controller,
     evaluator: &mut dyn Evaluator,
     settings: &RunSettings,
-    rng: &mut crate::Rng,
+    rng: &mut Rng,
     sink: &mut dyn FnMut(&Row) -> Result<()>,
 ) -> Result<RunResult> {
+    let started = Instant::now();
     let mut budget = Budget::new(settings.limits);
     let mut result = RunResult {
         controller: settings.controller.clone(),
@@ -108,8 +133,10 @@ pub fn run(
         curve: Vec::new(),
         stop: StopReason::Budget,
         rewards: Vec::new(),
+        controller_seconds: 0.0,
+        seconds: 0.0,
     };
-    let mut proposals = 0u64;
+    let mut scorer = Scorer::new(settings);
     let mut free_in_a_row = 0u64;
     while !budget.exhausted() {
         // Never ask for more than the evaluations left.
@@ -121,7 +148,9 @@ pub fn run(
             .batch
             .min(usize::try_from(left).unwrap_or(usize::MAX))
             .max(1);
+        let asked = Instant::now();
         let batch = controller.propose(env, n, rng)?;
+        result.controller_seconds += asked.elapsed().as_secs_f64();
         if batch.is_empty() {
             return Err(Error::Controller {
                 controller: settings.controller.clone(),
@@ -133,19 +162,13 @@ pub fn run(
             if budget.exhausted() {
                 break;
             }
-            let (row, outcome) = score(
-                env,
-                evaluator,
-                &mut budget,
-                settings,
-                &proposal.decisions,
-                proposals,
-            );
-            let (reward, counted) = (row.reward, row.counted);
+            let (row, status) =
+                scorer.score(env, evaluator, &mut budget, &proposal.decisions, false)?;
             sink(&row)?;
-            proposals += 1;
-            result.rewards.push(reward.map_or(f32::NAN, |r| r as f32));
-            if let Some(r) = reward.filter(|_| outcome.status == Status::Ok)
+            result
+                .rewards
+                .push(row.reward.map_or(f32::NAN, |r| r as f32));
+            if let Some(r) = row.reward.filter(|_| status == Status::Ok)
                 && result.best().is_none_or(|b| r > b.reward)
             {
                 result.improvements.push(Best {
@@ -153,7 +176,7 @@ pub fn run(
                     reward: r,
                 });
             }
-            if counted {
+            if row.counted {
                 free_in_a_row = 0;
                 let current = result.improvements.len().checked_sub(1).map(|i| i as u32);
                 result.curve.resize(budget.evaluations() as usize, current);
@@ -162,97 +185,136 @@ pub fn run(
             }
             evaluated.push(Evaluated {
                 decisions: proposal.decisions,
-                reward,
-                status: outcome.status.kind(),
+                reward: row.reward,
+                status: status.kind(),
             });
         }
+        let told = Instant::now();
         controller.observe(env, &evaluated)?;
+        result.controller_seconds += told.elapsed().as_secs_f64();
         if free_in_a_row >= MAX_FREE_PROPOSALS {
             result.stop = StopReason::Exhausted;
             break;
         }
     }
+    result.seconds = started.elapsed().as_secs_f64();
     Ok(result)
 }
 
-/// Builds and scores one proposal (a build error is an `Invalid` outcome, charged one
-/// evaluation), turning the outcome into a reward (a NaN reward makes it `Failed`): its
-/// ledger row, numbered `proposal`, and the outcome.
-fn score(
-    env: &dyn Environment,
-    evaluator: &mut dyn Evaluator,
-    budget: &mut Budget,
-    settings: &RunSettings,
-    decisions: &[usize],
-    proposal: u64,
-) -> (Row, Outcome) {
-    let spent_before = budget.evaluations();
-    let started = Instant::now();
-    let (label, hash, mut outcome) = match env.build(decisions) {
-        Ok(candidate) => {
-            let outcome = evaluator.evaluate(&candidate, budget);
-            (candidate.label, candidate.hash.to_string(), outcome)
+/// Scores proposals into ledger rows: builds, evaluates, charges the budget, rewards.
+struct Scorer<'a> {
+    settings: &'a RunSettings,
+    /// Proposals made so far (the next row's `proposal`).
+    proposals: u64,
+    /// Sequences that did not build, so that a repeat is free like a cached one.
+    unbuildable: HashSet<Vec<usize>>,
+}
+
+impl<'a> Scorer<'a> {
+    fn new(settings: &'a RunSettings) -> Self {
+        Scorer {
+            settings,
+            proposals: 0,
+            unbuildable: HashSet::new(),
         }
-        Err(e) => {
-            budget.charge(1, 0.0);
-            (
-                String::new(),
-                String::new(),
-                Outcome::invalid(e.to_string()),
-            )
-        }
-    };
-    let wall_seconds = started.elapsed().as_secs_f64();
-    let reward = settings.objective.reward(&outcome);
-    if reward.is_none() && outcome.status == Status::Ok {
-        outcome.status = Status::Failed("the reward is NaN or missing".into());
     }
-    let row = Row {
-        controller: settings.controller.clone(),
-        seed: settings.seed,
-        step: budget.evaluations(),
-        proposal,
-        arch: label,
-        hash,
-        decisions: join_decisions(decisions),
-        search_metric: outcome.metrics.search,
-        reported_metric: outcome.metrics.reported,
-        reward,
-        status: outcome.status.kind().to_string(),
-        reason: outcome.status.reason().to_string(),
-        cached: outcome.cached,
-        counted: budget.evaluations() > spent_before,
-        params: outcome.metrics.params,
-        macs: outcome.metrics.macs,
-        latency_ms: outcome.metrics.latency_ms,
-        simulated_seconds: outcome.metrics.simulated_seconds,
-        wall_seconds,
-    };
-    (row, outcome)
+
+    /// Builds and scores one proposal — evaluated, or with `rescore` scored by the
+    /// evaluator's state as it stands — into its ledger row and status. A build error is an
+    /// `Invalid` outcome; a NaN reward makes the outcome `Failed`. The evaluation is charged
+    /// once unless it was served by a cache (or is a repeat of a sequence that does not
+    /// build) and repeats are free.
+    fn score(
+        &mut self,
+        env: &dyn Environment,
+        evaluator: &mut dyn Evaluator,
+        budget: &mut Budget,
+        decisions: &[usize],
+        rescore: bool,
+    ) -> Result<(Row, Status)> {
+        let started = Instant::now();
+        let (label, hash, mut outcome) = match env.build(decisions) {
+            Ok(candidate) => {
+                let outcome = if rescore {
+                    evaluator.rescore(&candidate)?
+                } else {
+                    evaluator.evaluate(&candidate)?
+                };
+                (candidate.label, candidate.hash.to_string(), outcome)
+            }
+            Err(e) => {
+                let mut outcome = Outcome::invalid(e.to_string());
+                outcome.cached = !self.unbuildable.insert(decisions.to_vec());
+                (String::new(), String::new(), outcome)
+            }
+        };
+        let counted = !outcome.cached || self.settings.count_duplicates;
+        let cost = if counted {
+            outcome.metrics.simulated_seconds
+        } else {
+            0.0
+        };
+        if counted {
+            budget.charge(1, cost);
+        }
+        let wall_seconds = started.elapsed().as_secs_f64();
+        let reward = self.settings.objective.reward(&outcome);
+        if reward.is_none() && outcome.status == Status::Ok {
+            outcome.status = Status::Failed("the reward is NaN or missing".into());
+        }
+        let row = Row {
+            controller: self.settings.controller.clone(),
+            seed: self.settings.seed,
+            step: budget.evaluations(),
+            proposal: self.proposals,
+            arch: label,
+            hash,
+            decisions: join_decisions(decisions),
+            search_metric: outcome.metrics.search,
+            reported_metric: outcome.metrics.reported,
+            reward,
+            status: outcome.status.kind().to_string(),
+            reason: outcome.status.reason().to_string(),
+            cached: outcome.cached,
+            counted,
+            params: outcome.metrics.params,
+            macs: outcome.metrics.macs,
+            latency_ms: outcome.metrics.latency_ms,
+            simulated_seconds: cost,
+            wall_seconds,
+        };
+        self.proposals += 1;
+        Ok((row, outcome.status))
+    }
 }
 
 /// ENAS's derivation, after a search: `n` proposals of the controller as it ended, each
-/// scored by the evaluator as it stands (a supernet with its final shared weights), outside
-/// the search's budget and not shown to the controller. Their rows, numbered from 0.
+/// rescored by the evaluator as it stands (a supernet with its final shared weights frozen,
+/// every candidate on the same validation images, nothing from the cache), outside the
+/// search's budget and not shown to the controller. Their rows, numbered from 0.
 pub fn derive(
     env: &dyn Environment,
     controller: &mut dyn Controller,
     evaluator: &mut dyn Evaluator,
     n: usize,
     settings: &RunSettings,
-    rng: &mut crate::Rng,
+    rng: &mut Rng,
 ) -> Result<Vec<Row>> {
     let mut budget = Budget::new(BudgetLimits {
         evaluations: n as u64,
         simulated_seconds: None,
         wall_seconds: None,
     });
-    let proposals = controller.propose(env, n, rng)?;
-    Ok(proposals
+    let mut scorer = Scorer::new(settings);
+    controller
+        .propose(env, n, rng)?
         .iter()
-        .zip(0..)
-        .map(|(p, i)| score(env, evaluator, &mut budget, settings, &p.decisions, i).0)
-        .collect())
+        .map(|p| {
+            scorer
+                .score(env, evaluator, &mut budget, &p.decisions, true)
+                .map(|(row, _)| row)
+        })
+        .collect()
 }
 
 /// Decisions as the ledger writes them: `3-0-4`.
@@ -275,10 +337,13 @@ pub fn parse_decisions(text: &str) -> Option<Vec<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evaluator::{CacheKey, CachedEvaluator, Isolated, StatusKind, TableEvaluator};
+    use crate::candidate::Candidate;
+    use crate::controller::{Checkpoint, Proposal};
+    use crate::evaluator::{
+        CacheMode, CachedEvaluator, Isolated, Metrics, StatusKind, TableEvaluator,
+    };
     use crate::objective::RewardKind;
     use crate::toy::Toy;
-    use crate::{Candidate, Checkpoint, Proposal};
 
     /// Proposes a fixed cycle of sequences and remembers what it observed.
     struct Scripted {
@@ -291,12 +356,7 @@ mod tests {
         fn kind(&self) -> &'static str {
             "scripted"
         }
-        fn propose(
-            &mut self,
-            _: &dyn Environment,
-            n: usize,
-            _: &mut crate::Rng,
-        ) -> Result<Vec<Proposal>> {
+        fn propose(&mut self, _: &dyn Environment, n: usize, _: &mut Rng) -> Result<Vec<Proposal>> {
             Ok((0..n)
                 .map(|_| {
                     self.next += 1;
@@ -319,7 +379,7 @@ mod tests {
         }
     }
 
-    fn settings(evaluations: u64) -> RunSettings {
+    fn settings(evaluations: u64, count_duplicates: bool) -> RunSettings {
         RunSettings {
             controller: "scripted".into(),
             seed: 0,
@@ -329,6 +389,7 @@ mod tests {
                 simulated_seconds: None,
                 wall_seconds: None,
             },
+            count_duplicates,
             objective: Objective {
                 kind: RewardKind::SearchMetric,
                 latency: None,
@@ -346,24 +407,37 @@ mod tests {
         }
     }
 
-    #[test]
-    fn every_proposal_becomes_a_row_and_the_best_is_tracked() {
+    /// Runs `controller` against `evaluator` on the toy space, collecting the rows.
+    fn collect(
+        controller: &mut Scripted,
+        evaluator: &mut dyn Evaluator,
+        settings: &RunSettings,
+    ) -> (Result<RunResult>, Vec<Row>) {
         let toy = Toy::new(4, 3).unwrap();
-        let mut controller = scripted(&[&[0, 0, 0, 0], &[2, 0, 2, 0], &[2, 2, 0, 0]]);
-        let mut evaluator = TableEvaluator::new(toy.table().unwrap());
         let mut rows = Vec::new();
         let result = run(
             &toy,
-            &mut controller,
-            &mut evaluator,
-            &settings(5),
+            controller,
+            evaluator,
+            settings,
             &mut crate::rng::seeded(0),
             &mut |r| {
                 rows.push(r.clone());
                 Ok(())
             },
-        )
-        .unwrap();
+        );
+        (result, rows)
+    }
+
+    fn toy_table() -> TableEvaluator {
+        TableEvaluator::new(Toy::new(4, 3).unwrap().benchmark().unwrap())
+    }
+
+    #[test]
+    fn every_proposal_becomes_a_row_and_the_best_is_tracked() {
+        let mut controller = scripted(&[&[0, 0, 0, 0], &[2, 0, 2, 0], &[2, 2, 0, 0]]);
+        let (result, rows) = collect(&mut controller, &mut toy_table(), &settings(5, true));
+        let result = result.unwrap();
         assert_eq!(rows.len(), 5);
         assert_eq!(
             rows.iter().map(|r| r.step).collect::<Vec<_>>(),
@@ -385,79 +459,58 @@ mod tests {
 
     #[test]
     fn free_repeats_cost_nothing_and_end_an_exhausted_search() {
-        let toy = Toy::new(4, 3).unwrap();
-        let mut controller = scripted(&[&[0, 0, 0, 0], &[1, 0, 1, 0]]);
-        let inner = TableEvaluator::new(toy.table().unwrap());
-        let mut evaluator = CachedEvaluator::new(inner, CacheKey::Exact, false);
-        let mut rows = 0u64;
-        let result = run(
-            &toy,
-            &mut controller,
-            &mut evaluator,
-            &settings(10),
-            &mut crate::rng::seeded(0),
-            &mut |r| {
-                rows += 1;
-                assert_eq!(r.counted, !r.cached);
-                Ok(())
-            },
-        )
-        .unwrap();
+        // The third sequence does not build: its repeats are free too.
+        let mut controller = scripted(&[&[0, 0, 0, 0], &[1, 0, 1, 0], &[2, 2, 0, 0]]);
+        let mut evaluator = CachedEvaluator::new(toy_table(), CacheMode::Exact);
+        let (result, rows) = collect(&mut controller, &mut evaluator, &settings(10, false));
+        let result = result.unwrap();
         assert_eq!(result.stop, StopReason::Exhausted);
-        assert_eq!(result.evaluations(), 2);
-        assert!(rows >= MAX_FREE_PROPOSALS);
+        assert_eq!(result.evaluations(), 3);
+        assert!(rows.len() as u64 >= MAX_FREE_PROPOSALS);
+        assert!(rows.iter().all(|r| r.counted != r.cached));
+        // What is not charged costs no simulated seconds either.
+        assert!(
+            rows.iter()
+                .filter(|r| !r.counted)
+                .all(|r| r.simulated_seconds == 0.0)
+        );
+    }
+
+    /// Counts its evaluations; each costs 2 simulated seconds.
+    struct Counting(u32);
+    impl Evaluator for Counting {
+        fn evaluate(&mut self, _: &Candidate) -> Result<Outcome> {
+            self.0 += 1;
+            Ok(Outcome::ok(Metrics {
+                search: Some(1.0),
+                simulated_seconds: 2.0,
+                ..Default::default()
+            }))
+        }
     }
 
     #[test]
     fn counted_repeats_cost_budget_but_are_not_evaluated_again() {
-        struct Counting(u32);
-        impl Evaluator for Counting {
-            fn evaluate(&mut self, _: &Candidate, budget: &mut crate::Budget) -> Outcome {
-                self.0 += 1;
-                budget.charge(1, 2.0);
-                Outcome::ok(crate::Metrics {
-                    search: Some(1.0),
-                    simulated_seconds: 2.0,
-                    ..Default::default()
-                })
-            }
-        }
-        let toy = Toy::new(4, 3).unwrap();
-        let mut cached = CachedEvaluator::new(Counting(0), CacheKey::Canonical, true);
-        let c = toy.build(&[0, 0, 0, 0]).unwrap();
-        let mut budget = crate::Budget::new(settings(10).limits);
-        assert!(!cached.evaluate(&c, &mut budget).cached);
-        assert!(cached.evaluate(&c, &mut budget).cached);
-        assert_eq!(budget.evaluations(), 2);
-        assert_eq!(budget.simulated_seconds(), 4.0);
+        let mut controller = scripted(&[&[0, 0, 0, 0]]);
+        let mut cached = CachedEvaluator::new(Counting(0), CacheMode::Canonical);
+        let (result, rows) = collect(&mut controller, &mut cached, &settings(4, true));
+        assert_eq!(result.unwrap().evaluations(), 4);
+        assert_eq!(rows.iter().filter(|r| r.cached).count(), 3);
+        assert_eq!(rows.iter().map(|r| r.simulated_seconds).sum::<f64>(), 8.0);
     }
 
     #[test]
     fn a_panicking_evaluator_becomes_a_failed_row_and_the_run_goes_on() {
-        /// Charges its evaluation, then panics.
         struct Panics;
         impl Evaluator for Panics {
-            fn evaluate(&mut self, c: &Candidate, budget: &mut crate::Budget) -> Outcome {
-                budget.charge(1, 0.0);
+            fn evaluate(&mut self, c: &Candidate) -> Result<Outcome> {
                 panic!("shape mismatch in {}", c.label);
             }
         }
-        let toy = Toy::new(4, 3).unwrap();
         let mut controller = scripted(&[&[0, 0, 0, 0]]);
         let mut evaluator = Isolated(Panics);
-        let mut rows = Vec::new();
-        let result = run(
-            &toy,
-            &mut controller,
-            &mut evaluator,
-            &settings(3),
-            &mut crate::rng::seeded(0),
-            &mut |r| {
-                rows.push(r.clone());
-                Ok(())
-            },
-        )
-        .unwrap();
+        let (result, rows) = collect(&mut controller, &mut evaluator, &settings(3, true));
+        let result = result.unwrap();
         // Charged once each: three rows at steps 1, 2, 3.
         assert_eq!(rows.iter().map(|r| r.step).collect::<Vec<_>>(), [1, 2, 3]);
         assert!(
@@ -467,6 +520,29 @@ mod tests {
         assert!(rows.iter().all(|r| r.reward.is_none()));
         assert!(result.best().is_none());
         assert!(controller.seen.iter().all(|e| e.reward.is_none()));
+    }
+
+    #[test]
+    fn an_evaluator_that_can_score_nothing_more_ends_the_run_and_keeps_its_rows() {
+        /// Scores two candidates, then breaks.
+        struct Breaks(u32);
+        impl Evaluator for Breaks {
+            fn evaluate(&mut self, _: &Candidate) -> Result<Outcome> {
+                self.0 += 1;
+                if self.0 > 2 {
+                    return Err(Error::Training("the shared weights are NaN".into()));
+                }
+                Ok(Outcome::ok(Metrics {
+                    search: Some(1.0),
+                    ..Default::default()
+                }))
+            }
+        }
+        let mut controller = scripted(&[&[0, 0, 0, 0]]);
+        let (result, rows) = collect(&mut controller, &mut Breaks(0), &settings(10, true));
+        let err = result.unwrap_err().to_string();
+        assert!(err.contains("the shared weights are NaN"), "{err}");
+        assert_eq!(rows.len(), 2);
     }
 
     #[test]

@@ -3,8 +3,11 @@
 //! odd positions (so masks matter). Its table scores a sequence by the share of positions that
 //! match the target — the last option at even positions, option 0 at odd ones — in percent.
 
+use crate::ability::{Table, TableRow};
+use crate::arch::{Arch, Op};
+use crate::candidate::Candidate;
+use crate::env::{Choice, DecisionKindSpec, EnvSpec, Environment};
 use crate::error::{Error, Result};
-use crate::{Arch, Candidate, Choice, DecisionKindSpec, EnvSpec, Environment, Op, Table, TableRow};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -140,7 +143,7 @@ impl Environment for Toy {
         Ok(Candidate::new(decisions.to_vec(), label(decisions), arch))
     }
 
-    fn table(&self) -> Option<Arc<Table>> {
+    fn benchmark(&self) -> Option<Arc<Table>> {
         Some(self.table.clone())
     }
 }
@@ -154,7 +157,7 @@ mod tests {
         let toy = Toy::new(4, 3).unwrap();
         let target = toy.target();
         assert_eq!(target, [2, 0, 2, 0]);
-        let table = toy.table().unwrap();
+        let table = toy.benchmark().unwrap();
         assert_eq!(table.rows[&label(&target)].search, 100.0);
         // 3 * 2 * 3 * 2 legal sequences.
         assert_eq!(table.rows.len(), 36);

@@ -414,7 +414,7 @@ mod tests {
 
     /// Runs `controller` on the toy space for `rounds` batches, the reward the toy table's.
     fn learn(controller: &mut PolicyGradient, env: &Toy, rounds: usize, seed: u64) -> Vec<f64> {
-        let table = env.table().expect("the toy has a table");
+        let table = env.benchmark().expect("the toy has a table");
         let mut rng = archforge::rng::seeded(seed);
         let batch = controller.config.batch;
         let mut rewards = Vec::new();

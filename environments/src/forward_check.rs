@@ -19,7 +19,7 @@ pub fn sampled_networks_run(env: &dyn Environment, shape: Shape, classes: usize,
         complete_uniformly(env, &mut d, &mut rng).unwrap();
         let c = env.build(&d).unwrap();
         for store in [&mut shared, &mut slicing] {
-            let plan = store.plan(&c.arch).unwrap();
+            let plan = store.plan(c.arch()).unwrap();
             let a = accuracy(store, &plan, &data, 2);
             assert!((0.0..=100.0).contains(&a), "{}: {a}", c.label);
         }

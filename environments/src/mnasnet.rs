@@ -19,8 +19,12 @@
 //! and every convolution after the stem carries an envelope — its widest input and output
 //! and the 5x5 kernel — so a slicing supernet trains one weight per place for all widths,
 //! kernels and both MBConv expansions.
+//!
+//! Abilities: features (one-hot decisions, option counts per kind, params and MACs); layer
+//! tokens of the whole network.
 
 use crate::Images;
+use archforge::ability::{Features, PositionalFeatures, Tokens, features::Position, layer_tokens};
 use archforge::arch::{Conv, Envelope, NodeId};
 use archforge::error::{Error, Result};
 use archforge::{Arch, Candidate, Choice, DecisionKindSpec, EnvSpec, Environment, Op, Shape};
@@ -77,6 +81,7 @@ pub struct Mnasnet {
     spec: EnvSpec,
     config: MnasnetConfig,
     images: Images,
+    features: PositionalFeatures,
 }
 
 /// The widths of one layer: its input, its output and its squeeze-excite bottleneck.
@@ -125,10 +130,24 @@ impl Mnasnet {
                 .collect(),
             max_length: KINDS.len() * BASELINE.len(),
         };
+        let positions = (0..BASELINE.len())
+            .flat_map(|b| {
+                KINDS
+                    .iter()
+                    .enumerate()
+                    .map(move |(k, (name, labels))| Position {
+                        name: format!("block{b}.{name}"),
+                        kind: k,
+                        options: labels.len(),
+                    })
+            })
+            .collect();
+        let features = PositionalFeatures::new(&spec, positions, true);
         Ok(Mnasnet {
             spec,
             config,
             images,
+            features,
         })
     }
 
@@ -334,6 +353,35 @@ impl Environment for Mnasnet {
             arch,
         ))
     }
+
+    fn features(&self) -> Option<&dyn Features> {
+        Some(self)
+    }
+
+    fn tokens(&self) -> Option<&dyn Tokens> {
+        Some(self)
+    }
+}
+
+impl Features for Mnasnet {
+    fn feature_names(&self) -> &[String] {
+        self.features.names()
+    }
+
+    fn of(&self, decisions: &[usize]) -> Result<Vec<f64>> {
+        let candidate = self.build(decisions)?;
+        self.features.encode(decisions, candidate.counts)
+    }
+}
+
+impl Tokens for Mnasnet {
+    fn token_fields(&self) -> &[&'static str] {
+        &archforge::ability::LAYER_FIELDS
+    }
+
+    fn of(&self, decisions: &[usize]) -> Result<Vec<Vec<f64>>> {
+        Ok(layer_tokens(self.build(decisions)?.arch()))
+    }
 }
 
 #[cfg(test)]
@@ -346,15 +394,15 @@ mod tests {
         // mbconv6, k3, no SE, identity skip, width 1.0, baseline layers, in every block.
         let baseline: Vec<usize> = (0..5).flat_map(|_| [3, 0, 0, 1, 1, 1]).collect();
         let c = env.build(&baseline).unwrap();
-        assert_eq!(c.arch.output_shape(), Some(Shape::new(10, 1, 1)));
+        assert_eq!(c.arch().output_shape(), Some(Shape::new(10, 1, 1)));
         let last = c
-            .arch
+            .arch()
             .node_ids()
-            .map(|id| c.arch.node(id))
+            .map(|id| c.arch().node(id))
             .find(|n| n.name == "block4.layer0.mbconv.project")
             .unwrap();
         assert_eq!(last.shape, Some(Shape::new(64, 4, 4)));
-        let params = |d: &[usize]| env.build(d).unwrap().arch.params().unwrap();
+        let params = |d: &[usize]| env.build(d).unwrap().params().unwrap();
         let mut wider = baseline.clone();
         wider[4] = 2;
         let mut deeper = baseline.clone();
@@ -387,7 +435,7 @@ mod tests {
         for _ in 0..30 {
             let mut d = Vec::new();
             archforge::env::complete_uniformly(&env, &mut d, &mut rng).unwrap();
-            let arch = env.build(&d).unwrap().arch;
+            let arch = env.build(&d).unwrap().arch().clone();
             for id in arch.node_ids() {
                 let node = arch.node(id);
                 if matches!(node.op, Op::Conv(_) | Op::Linear { .. }) {

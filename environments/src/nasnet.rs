@@ -19,8 +19,18 @@
 //! drop-path node for ScheduledDropPath in stand-alone training (`[training]
 //! drop_path_keep_prob`). There is no benchmark table: candidates are
 //! trained (`standalone` or `supernet`).
+//!
+//! Abilities: a graph encoding in which the wiring is decided — per cell its two inputs, two
+//! operation nodes and a combiner node per block, and an output node reading the loose
+//! blocks; an operation node's one incoming edge is the input it chose — the normal cell's
+//! nodes first, then the reduction cell's; features (one-hot decisions, operation, input and
+//! combiner counts, params and MACs); layer tokens of the whole network.
 
 use crate::Images;
+use archforge::ability::{
+    ArchGraph, Features, GraphEncoding, PositionalFeatures, Tokens, features::Position,
+    layer_tokens,
+};
 use archforge::arch::{Conv, NodeId, PoolKind};
 use archforge::error::{Error, Result};
 use archforge::{Arch, Candidate, Choice, DecisionKindSpec, EnvSpec, Environment, Op, Shape};
@@ -98,7 +108,14 @@ pub struct Nasnet {
     spec: EnvSpec,
     config: NasnetConfig,
     images: Images,
+    features: PositionalFeatures,
+    operations: Vec<String>,
 }
+
+/// The graph encoding's node operations before the thirteen operations: a cell's two inputs.
+const INPUT_NODES: [&str; 2] = ["prev", "cur"];
+/// ... and after them: the combiners, then a cell's output.
+const OUTPUT_NODE: &str = "output";
 
 /// Which decision a position holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,11 +175,138 @@ impl Nasnet {
             ],
             max_length: 2 * PER_BLOCK * config.blocks,
         };
+        let mut positions = Vec::new();
+        for cell in ["normal", "reduce"] {
+            for b in 0..config.blocks {
+                for (slot, kind, options) in [
+                    ("input_a", 0, 2 + b),
+                    ("input_b", 0, 2 + b),
+                    ("op_a", 1, OPS.len()),
+                    ("op_b", 1, OPS.len()),
+                    ("combiner", 2, COMBINERS.len()),
+                ] {
+                    positions.push(Position {
+                        name: format!("{cell}.block{b}.{slot}"),
+                        kind,
+                        options,
+                    });
+                }
+            }
+        }
+        let features = PositionalFeatures::new(&spec, positions, true);
+        let operations = INPUT_NODES
+            .iter()
+            .chain(&OPS)
+            .chain(&COMBINERS)
+            .chain(&[OUTPUT_NODE])
+            .map(|s| s.to_string())
+            .collect();
         Ok(Nasnet {
             spec,
             config,
             images,
+            features,
+            operations,
         })
+    }
+
+    /// Graph nodes per cell: two inputs, three per block, the output.
+    fn cell_nodes(&self) -> usize {
+        3 + 3 * self.config.blocks
+    }
+
+    /// Writes one cell's nodes into `graph` from node `at` on.
+    fn encode_cell(&self, graph: &mut ArchGraph, at: usize, blocks: &[Block]) {
+        let ops_at = INPUT_NODES.len();
+        let combiners_at = ops_at + OPS.len();
+        graph.set_node(at, 0);
+        graph.set_node(at + 1, 1);
+        // The node holding state `i`: a cell input, or block `i - 2`'s combiner.
+        let state = |i: usize| if i < 2 { at + i } else { at + 3 * (i - 2) + 4 };
+        let mut used = vec![false; 2 + blocks.len()];
+        for (b, block) in blocks.iter().enumerate() {
+            let first = at + 2 + 3 * b;
+            for side in 0..2 {
+                graph.set_node(first + side, ops_at + block.ops[side]);
+                graph.adjacency[state(block.inputs[side])][first + side] = true;
+                graph.adjacency[first + side][first + 2] = true;
+                used[block.inputs[side]] = true;
+            }
+            graph.set_node(first + 2, combiners_at + block.combiner);
+        }
+        let output = at + self.cell_nodes() - 1;
+        graph.set_node(output, self.operations.len() - 1);
+        for (i, _) in used.iter().enumerate().skip(2).filter(|(_, u)| !**u) {
+            graph.adjacency[state(i)][output] = true;
+        }
+    }
+
+    /// Reads one cell's decisions back from the nodes from `at` on.
+    fn decode_cell(&self, graph: &ArchGraph, at: usize) -> Result<Vec<usize>> {
+        let bad = |why: String| Error::Arch(format!("nasnet graph: {why}"));
+        let ops_at = INPUT_NODES.len();
+        let combiners_at = ops_at + OPS.len();
+        let op_of = |node: usize, from: usize, count: usize, what: &str| {
+            graph.ops[node]
+                .checked_sub(from)
+                .filter(|&o| o < count && graph.mask[node])
+                .ok_or_else(|| bad(format!("node {node} must be {what}")))
+        };
+        if (graph.ops[at], graph.ops[at + 1]) != (0, 1) || !graph.mask[at] || !graph.mask[at + 1] {
+            return Err(bad(format!(
+                "nodes {at} and {} must be the cell's inputs",
+                at + 1
+            )));
+        }
+        let mut decisions = Vec::with_capacity(PER_BLOCK * self.config.blocks);
+        for b in 0..self.config.blocks {
+            let first = at + 2 + 3 * b;
+            let mut inputs = [0; 2];
+            let mut ops = [0; 2];
+            for side in 0..2 {
+                let node = first + side;
+                ops[side] = op_of(node, ops_at, OPS.len(), "an operation")?;
+                let sources = graph.inputs(node);
+                let input = match sources.as_slice() {
+                    [s] if *s == at || *s == at + 1 => s - at,
+                    [s] if *s >= at + 4 && (s - at - 4) % 3 == 0 && (s - at - 4) / 3 < b => {
+                        2 + (s - at - 4) / 3
+                    }
+                    _ => {
+                        return Err(bad(format!(
+                            "operation node {node} must read one cell input or earlier block"
+                        )));
+                    }
+                };
+                inputs[side] = input;
+            }
+            if graph.inputs(first + 2) != [first, first + 1] {
+                return Err(bad(format!(
+                    "combiner node {} must read its block's two operations",
+                    first + 2
+                )));
+            }
+            let combiner = op_of(first + 2, combiners_at, COMBINERS.len(), "a combiner")?;
+            decisions.extend([inputs[0], inputs[1], ops[0], ops[1], combiner]);
+        }
+        // The output and every edge must be exactly what these decisions give.
+        let mut expected = ArchGraph::empty(graph.len());
+        self.encode_cell(&mut expected, at, &self.cell_blocks(&decisions));
+        let span = at..at + self.cell_nodes();
+        let same = span.clone().all(|i| {
+            graph.ops[i] == expected.ops[i]
+                && graph.mask[i]
+                && (0..graph.len()).all(|j| {
+                    graph.adjacency[i][j] == expected.adjacency[i][j]
+                        && graph.adjacency[j][i] == expected.adjacency[j][i]
+                })
+        });
+        if !same {
+            return Err(bad(format!(
+                "the cell at node {at} has edges or an output its decisions do not give"
+            )));
+        }
+        Ok(decisions)
     }
 
     fn slot(&self, position: usize) -> Slot {
@@ -445,6 +589,66 @@ impl Environment for Nasnet {
             arch,
         ))
     }
+
+    fn graph(&self) -> Option<&dyn GraphEncoding> {
+        Some(self)
+    }
+
+    fn features(&self) -> Option<&dyn Features> {
+        Some(self)
+    }
+
+    fn tokens(&self) -> Option<&dyn Tokens> {
+        Some(self)
+    }
+}
+
+impl GraphEncoding for Nasnet {
+    fn max_nodes(&self) -> usize {
+        2 * self.cell_nodes()
+    }
+
+    fn operations(&self) -> &[String] {
+        &self.operations
+    }
+
+    fn encode(&self, decisions: &[usize]) -> Result<ArchGraph> {
+        archforge::env::validate(self, decisions)?;
+        let per_cell = PER_BLOCK * self.config.blocks;
+        let mut graph = ArchGraph::empty(self.max_nodes());
+        self.encode_cell(&mut graph, 0, &self.cell_blocks(&decisions[..per_cell]));
+        let reduce = self.cell_blocks(&decisions[per_cell..]);
+        self.encode_cell(&mut graph, self.cell_nodes(), &reduce);
+        Ok(graph)
+    }
+
+    fn decode(&self, graph: &ArchGraph) -> Result<Vec<usize>> {
+        graph.check_form(self.max_nodes(), self.operations.len())?;
+        let mut decisions = self.decode_cell(graph, 0)?;
+        decisions.extend(self.decode_cell(graph, self.cell_nodes())?);
+        Ok(decisions)
+    }
+}
+
+impl Features for Nasnet {
+    fn feature_names(&self) -> &[String] {
+        self.features.names()
+    }
+
+    fn of(&self, decisions: &[usize]) -> Result<Vec<f64>> {
+        let candidate = self.build(decisions)?;
+        self.features.encode(decisions, candidate.counts)
+    }
+}
+
+impl Tokens for Nasnet {
+    fn token_fields(&self) -> &[&'static str] {
+        &archforge::ability::LAYER_FIELDS
+    }
+
+    fn of(&self, decisions: &[usize]) -> Result<Vec<Vec<f64>>> {
+        Ok(layer_tokens(self.build(decisions)?.arch()))
+    }
 }
 
 #[cfg(test)]
@@ -470,12 +674,14 @@ mod tests {
             assert_eq!(d.len(), 50);
             let c = env.build(&d).unwrap();
             assert_eq!(
-                c.arch.output_shape(),
+                c.arch().output_shape(),
                 Some(Shape::new(10, 1, 1)),
                 "{}",
                 c.label
             );
-            assert!(c.arch.params().unwrap() > 0);
+            assert!(c.params().unwrap() > 0);
+            let graph = env.encode(&d).unwrap();
+            assert_eq!(env.decode(&graph).unwrap(), d);
         }
     }
 
@@ -485,6 +691,33 @@ mod tests {
         let images = Images { shape, classes: 3 };
         let env = Nasnet::new(NasnetConfig::default(), Some(images)).unwrap();
         crate::forward_check::sampled_networks_run(&env, shape, 3, 20);
+    }
+
+    #[test]
+    fn the_graph_encodes_the_chosen_wiring_and_refuses_other_wiring() {
+        let env = env();
+        let mut d = vec![0; 50];
+        // Normal cell, block 1: reads block 0 (state 2) and `cur`, sep_conv_3x3 and max_pool.
+        d[5..10].copy_from_slice(&[2, 1, 10, 5, 1]);
+        let graph = env.encode(&d).unwrap();
+        // Block 1's first operation node (node 5) reads block 0's combiner (node 4).
+        assert_eq!(graph.inputs(5), [4]);
+        assert_eq!(graph.inputs(6), [1]);
+        assert_eq!(env.operations()[graph.ops[5]], "sep_conv_3x3");
+        assert_eq!(env.operations()[graph.ops[7]], "concat");
+        // Blocks 1..4 are loose (nothing reads them); block 0 is read by block 1.
+        assert_eq!(graph.inputs(17), [7, 10, 13, 16]);
+        assert_eq!(env.decode(&graph).unwrap(), d);
+        let mut forward = graph.clone();
+        forward.adjacency[4][5] = false;
+        forward.adjacency[7][8] = true;
+        assert!(
+            env.decode(&forward).is_err(),
+            "a block may not read a later one"
+        );
+        let mut no_output = graph;
+        no_output.adjacency[16][17] = false;
+        assert!(env.decode(&no_output).is_err());
     }
 
     #[test]
@@ -512,7 +745,7 @@ mod tests {
             }
         }
         let c = env.build(&d).unwrap();
-        let arch = &c.arch;
+        let arch = c.arch();
         let shape_of = |name: &str| {
             arch.node_ids()
                 .map(|id| arch.node(id))

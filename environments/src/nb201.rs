@@ -9,13 +9,20 @@
 //! match the benchmark's own (C=16, N=5: 0.073306 to 1.531546 M parameters). The benchmark's
 //! table (embedded) scores it: the search metric is the chosen dataset's 12-epoch validation
 //! accuracy, the reported metric its 200-epoch test accuracy.
+//!
+//! Abilities: the benchmark table; a graph encoding with operations as nodes (8 nodes — the
+//! input, the six edges' operations, the output — wired as the cell is, as DiffusionNAG and
+//! most NAS-Bench-201 predictors encode it); features (one-hot edges, operation counts,
+//! params and MACs); layer tokens of the whole network.
 
 use crate::Images;
+use archforge::ability::{
+    ArchGraph, Features, GraphEncoding, PositionalFeatures, Table, TableRow, Tokens,
+    features::Position, layer_tokens,
+};
 use archforge::arch::{Conv, NodeId, PoolKind};
 use archforge::error::{Error, Result};
-use archforge::{
-    Arch, Candidate, Choice, DecisionKindSpec, EnvSpec, Environment, Op, Shape, Table, TableRow,
-};
+use archforge::{Arch, Candidate, Choice, DecisionKindSpec, EnvSpec, Environment, Op, Shape};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -123,7 +130,16 @@ pub struct Nb201 {
     config: Nb201Config,
     images: Images,
     table: Arc<Table>,
+    features: PositionalFeatures,
+    operations: Vec<String>,
 }
+
+/// The graph encoding's node operations: the input, the output, then the five edge
+/// operations (so edge operation `o` is node operation `o + 2`).
+const NODE_OPS: [&str; 2] = ["input", "output"];
+
+/// The graph's nodes: the input, one per edge in decision order, the output.
+const GRAPH_NODES: usize = EDGES.len() + 2;
 
 /// One parsed row of the embedded table.
 struct Record {
@@ -249,6 +265,16 @@ impl Nb201 {
             }],
             max_length: EDGES.len(),
         };
+        let positions = EDGES
+            .iter()
+            .map(|(i, j)| Position {
+                name: format!("edge_{i}_{j}"),
+                kind: 0,
+                options: OPS.len(),
+            })
+            .collect();
+        let features = PositionalFeatures::new(&spec, positions, true);
+        let operations = NODE_OPS.iter().chain(&OPS).map(|s| s.to_string()).collect();
         Ok(Nb201 {
             spec,
             config,
@@ -257,6 +283,8 @@ impl Nb201 {
                 rows,
                 maximize: true,
             }),
+            features,
+            operations,
         })
     }
 
@@ -385,8 +413,104 @@ impl Environment for Nb201 {
         Ok(Candidate::new(decisions.to_vec(), arch_string(&ops), arch))
     }
 
-    fn table(&self) -> Option<Arc<Table>> {
+    fn benchmark(&self) -> Option<Arc<Table>> {
         Some(self.table.clone())
+    }
+
+    fn graph(&self) -> Option<&dyn GraphEncoding> {
+        Some(self)
+    }
+
+    fn features(&self) -> Option<&dyn Features> {
+        Some(self)
+    }
+
+    fn tokens(&self) -> Option<&dyn Tokens> {
+        Some(self)
+    }
+}
+
+/// The cell's wiring with operations as nodes: node 0 the input, node `1 + e` edge `e`'s
+/// operation, the last node the output. An edge `i -> j` reads cell node `i` (the input, or
+/// the sum of the edges into `i`) and feeds cell node `j`.
+fn cell_wiring() -> ArchGraph {
+    let mut graph = ArchGraph::empty(GRAPH_NODES);
+    let output = GRAPH_NODES - 1;
+    for (e, &(from, to)) in EDGES.iter().enumerate() {
+        if from == 0 {
+            graph.adjacency[0][1 + e] = true;
+        }
+        for (f, &(from2, _)) in EDGES.iter().enumerate() {
+            if from2 == to {
+                graph.adjacency[1 + e][1 + f] = true;
+            }
+        }
+        if to == 3 {
+            graph.adjacency[1 + e][output] = true;
+        }
+    }
+    graph
+}
+
+impl GraphEncoding for Nb201 {
+    fn max_nodes(&self) -> usize {
+        GRAPH_NODES
+    }
+
+    fn operations(&self) -> &[String] {
+        &self.operations
+    }
+
+    fn encode(&self, decisions: &[usize]) -> Result<ArchGraph> {
+        archforge::env::validate(self, decisions)?;
+        let mut graph = cell_wiring();
+        graph.set_node(0, 0);
+        for (e, &op) in decisions.iter().enumerate() {
+            graph.set_node(1 + e, NODE_OPS.len() + op);
+        }
+        graph.set_node(GRAPH_NODES - 1, 1);
+        Ok(graph)
+    }
+
+    fn decode(&self, graph: &ArchGraph) -> Result<Vec<usize>> {
+        graph.check_form(GRAPH_NODES, self.operations.len())?;
+        let bad = |why: &str| Error::Arch(format!("nb201 graph: {why}"));
+        if graph.adjacency != cell_wiring().adjacency || graph.mask.iter().any(|m| !m) {
+            return Err(bad("the wiring is not the cell's"));
+        }
+        if graph.ops[0] != 0 || graph.ops[GRAPH_NODES - 1] != 1 {
+            return Err(bad(
+                "the first node must be the input and the last the output",
+            ));
+        }
+        (1..=EDGES.len())
+            .map(|node| {
+                graph.ops[node]
+                    .checked_sub(NODE_OPS.len())
+                    .ok_or_else(|| bad(&format!("node {node} must be an edge operation")))
+            })
+            .collect()
+    }
+}
+
+impl Features for Nb201 {
+    fn feature_names(&self) -> &[String] {
+        self.features.names()
+    }
+
+    fn of(&self, decisions: &[usize]) -> Result<Vec<f64>> {
+        let candidate = self.build(decisions)?;
+        self.features.encode(decisions, candidate.counts)
+    }
+}
+
+impl Tokens for Nb201 {
+    fn token_fields(&self) -> &[&'static str] {
+        &archforge::ability::LAYER_FIELDS
+    }
+
+    fn of(&self, decisions: &[usize]) -> Result<Vec<Vec<f64>>> {
+        Ok(layer_tokens(self.build(decisions)?.arch()))
     }
 }
 
@@ -411,11 +535,11 @@ mod tests {
     fn params_and_macs_match_the_benchmark_extremes() {
         let e = env();
         let all_conv3 = e.build(&[3; 6]).unwrap();
-        assert_eq!(all_conv3.arch.params(), Some(1_531_546));
-        assert_eq!(all_conv3.arch.macs(), Some(220_119_680));
+        assert_eq!(all_conv3.params(), Some(1_531_546));
+        assert_eq!(all_conv3.macs(), Some(220_119_680));
         let no_conv = e.build(&[1, 0, 4, 1, 0, 4]).unwrap();
-        assert_eq!(no_conv.arch.params(), Some(73_306));
-        assert_eq!(no_conv.arch.macs(), Some(7_783_040));
+        assert_eq!(no_conv.params(), Some(73_306));
+        assert_eq!(no_conv.macs(), Some(7_783_040));
     }
 
     #[test]
@@ -452,6 +576,26 @@ mod tests {
             .map(|ops| e.build(ops).unwrap().hash)
             .collect();
         assert_eq!(hashes.len(), 4930);
+    }
+
+    #[test]
+    fn the_graph_encoding_has_the_cells_wiring_and_decodes_back() {
+        let e = env();
+        let decisions = [4, 2, 1, 0, 3, 1];
+        let graph = e.encode(&decisions).unwrap();
+        assert_eq!(e.decode(&graph).unwrap(), decisions);
+        // Edge (1,2) reads cell node 1, the sum of edge (0,1) alone; edge (2,3) reads node 2,
+        // the sum of edges (0,2) and (1,2).
+        assert_eq!(graph.inputs(3), [1]);
+        assert_eq!(graph.inputs(6), [2, 3]);
+        assert_eq!(graph.inputs(7), [4, 5, 6]);
+        assert_eq!(e.operations()[graph.ops[1]], "avg_pool_3x3");
+        let mut rewired = graph.clone();
+        rewired.adjacency[0][7] = true;
+        assert!(e.decode(&rewired).is_err());
+        let mut swapped = graph;
+        swapped.ops[1] = 1;
+        assert!(e.decode(&swapped).is_err());
     }
 
     #[test]

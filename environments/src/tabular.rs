@@ -1,21 +1,30 @@
 //! A user's own benchmark table: any CSV in which each row is one architecture (or
 //! configuration), some columns are its categorical decisions, one column is the metric a
 //! search optimises, one the metric results are reported by, and optionally one the cost in
-//! seconds of training it. Each decision column is one decision kind whose options are listed
-//! in the experiment file or, if not, the column's distinct values (sorted numerically when
-//! they are all numbers, else as text).
+//! seconds of training it. Each decision column is a decision of its own kind, or of a kind
+//! it shares with other columns (`kind = "NAME"`): decisions of one kind share one option list
+//! — and a learned controller's embedding and output head, as NAS-Bench-201's six edges share
+//! one operation kind. A kind's options are listed in the experiment file (by one of its
+//! columns, or by several with the same list) or, if not, the distinct values of its columns
+//! (sorted numerically when they are all numbers, else as text).
 //!
 //! Listed numeric options match cells by value (`1` matches `1.0`), text options exactly.
 //!
 //! A combination of options with no row is still a candidate; the `table` evaluator scores it
 //! `Invalid`. A bad table or decision list — a missing column, a metric that is not a number, a
 //! negative cost, two rows with the same decisions, an option that matches no row, an option
-//! or a column listed twice — is an error naming the file (and the row).
+//! or a column listed twice, one kind given two different option lists — is an error naming
+//! the file (and the row).
+//!
+//! Abilities: the benchmark table; a graph encoding as a chain (one node per decision, its
+//! operation the chosen `kind=option`); features (one-hot decisions and option counts per
+//! kind).
 
-use archforge::error::{Error, Result};
-use archforge::{
-    Arch, Candidate, Choice, DecisionKindSpec, EnvSpec, Environment, Op, Table, TableRow,
+use archforge::ability::{
+    ArchGraph, Features, GraphEncoding, PositionalFeatures, Table, TableRow, features::Position,
 };
+use archforge::error::{Error, Result};
+use archforge::{Arch, Candidate, Choice, DecisionKindSpec, EnvSpec, Environment, Op};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -27,10 +36,15 @@ use std::sync::Arc;
 pub struct TabularDecision {
     /// The CSV column.
     pub column: String,
-    /// The options in decision order; the column's distinct values when absent. Rows with a
-    /// value outside the list are outside the space.
+    /// The options in decision order; the column's distinct values when absent (for a
+    /// shared kind, those of all its columns). Rows with a value outside the list are outside
+    /// the space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<Vec<OptionValue>>,
+    /// The decision kind, shared by every column that names it (default: a kind of its own,
+    /// named after the column).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
 }
 
 /// An option as written in the experiment file: text or a number.
@@ -93,7 +107,14 @@ fn default_maximize() -> bool {
 pub struct Tabular {
     spec: EnvSpec,
     columns: Vec<String>,
+    /// Each decision's kind.
+    kinds: Vec<usize>,
     table: Arc<Table>,
+    features: PositionalFeatures,
+    /// The graph encoding's vocabulary (`kind=option`, kind after kind) and where each kind's
+    /// options start in it.
+    operations: Vec<String>,
+    first_operation: Vec<usize>,
 }
 
 impl Tabular {
@@ -168,37 +189,65 @@ impl Tabular {
             return Err(error("the table has no rows".into()));
         }
 
-        // Each decision's options: the listed ones, or the column's distinct values.
-        let options: Vec<Vec<OptionValue>> = config
+        // The kinds, in order of first appearance, each with its columns.
+        let mut kind_names: Vec<String> = Vec::new();
+        let kinds: Vec<usize> = config
             .decisions
             .iter()
-            .enumerate()
-            .map(|(k, d)| match &d.options {
-                Some(list) if list.is_empty() => {
-                    Err(error(format!("decision `{}` lists no options", d.column)))
-                }
-                Some(list) => Ok(list.clone()),
-                None => Ok(
-                    distinct_sorted(raw.iter().map(|(_, values, _)| values[k].as_str()))
+            .map(|d| {
+                let name = d.kind.as_deref().unwrap_or(&d.column);
+                kind_names
+                    .iter()
+                    .position(|k| k == name)
+                    .unwrap_or_else(|| {
+                        kind_names.push(name.to_string());
+                        kind_names.len() - 1
+                    })
+            })
+            .collect();
+        // Each kind's options: the listed ones, or its columns' distinct values.
+        let options: Vec<Vec<OptionValue>> = (0..kind_names.len())
+            .map(|k| {
+                let members: Vec<usize> = (0..kinds.len()).filter(|&i| kinds[i] == k).collect();
+                let mut listed = members
+                    .iter()
+                    .filter_map(|&i| config.decisions[i].options.as_ref().map(|o| (i, o)));
+                match listed.next() {
+                    Some((i, list)) if list.is_empty() => Err(error(format!(
+                        "decision `{}` lists no options",
+                        config.decisions[i].column
+                    ))),
+                    Some((i, list)) => match listed.find(|(_, other)| other != &list) {
+                        Some((j, _)) => Err(error(format!(
+                            "decisions `{}` and `{}` share kind `{}` but list different options",
+                            config.decisions[i].column, config.decisions[j].column, kind_names[k]
+                        ))),
+                        None => Ok(list.clone()),
+                    },
+                    None => {
+                        Ok(distinct_sorted(raw.iter().flat_map(|(_, values, _)| {
+                            members.iter().map(|&i| values[i].as_str())
+                        }))
                         .into_iter()
                         .map(OptionValue::Text)
-                        .collect(),
-                ),
+                        .collect())
+                    }
+                }
             })
             .collect::<Result<_>>()?;
         let labels: Vec<Vec<String>> = options
             .iter()
             .map(|opts| opts.iter().map(OptionValue::as_cell).collect())
             .collect();
-        for (d, opts) in config.decisions.iter().zip(&labels) {
+        for (name, opts) in kind_names.iter().zip(&labels) {
             if let Some(dup) = opts
                 .iter()
                 .enumerate()
                 .find(|(i, o)| opts[..*i].contains(o))
             {
                 return Err(error(format!(
-                    "decision `{}` lists option `{}` twice",
-                    d.column, dup.1
+                    "decision `{name}` lists option `{}` twice",
+                    dup.1
                 )));
             }
         }
@@ -212,19 +261,19 @@ impl Tabular {
             // the space.
             let Some(chosen) = values
                 .iter()
-                .zip(&options)
-                .map(|(v, opts)| opts.iter().position(|o| o.matches(v)))
+                .zip(&kinds)
+                .map(|(v, &k)| options[k].iter().position(|o| o.matches(v)))
                 .collect::<Option<Vec<usize>>>()
             else {
                 continue;
             };
-            for (k, &j) in chosen.iter().enumerate() {
+            for (&k, &j) in kinds.iter().zip(&chosen) {
                 used[k][j] = true;
             }
             let values: Vec<String> = chosen
                 .iter()
-                .zip(&labels)
-                .map(|(&j, l)| l[j].clone())
+                .zip(&kinds)
+                .map(|(&j, &k)| labels[k][j].clone())
                 .collect();
             let label = label(&columns, &values);
             if let Some(first) = first_line.insert(label.clone(), line) {
@@ -234,33 +283,53 @@ impl Tabular {
             }
             rows.insert(label, row);
         }
-        for (k, d) in config.decisions.iter().enumerate() {
+        for (k, name) in kind_names.iter().enumerate() {
             if let Some(j) = used[k].iter().position(|u| !u) {
                 return Err(error(format!(
-                    "decision `{}`: option `{}` matches no row of the table",
-                    d.column, labels[k][j]
+                    "decision `{name}`: option `{}` matches no row of the table",
+                    labels[k][j]
                 )));
             }
         }
         let spec = EnvSpec {
             name: "tabular".into(),
-            kinds: columns
+            kinds: kind_names
                 .iter()
                 .zip(&labels)
-                .map(|(c, o)| DecisionKindSpec {
-                    name: c.clone(),
+                .map(|(name, o)| DecisionKindSpec {
+                    name: name.clone(),
                     labels: o.clone(),
                 })
                 .collect(),
             max_length: columns.len(),
         };
+        let positions = columns
+            .iter()
+            .zip(&kinds)
+            .map(|(c, &k)| Position {
+                name: c.clone(),
+                kind: k,
+                options: labels[k].len(),
+            })
+            .collect();
+        let features = PositionalFeatures::new(&spec, positions, false);
+        let mut operations = Vec::new();
+        let mut first_operation = Vec::new();
+        for kind in &spec.kinds {
+            first_operation.push(operations.len());
+            operations.extend(kind.labels.iter().map(|l| format!("{}={l}", kind.name)));
+        }
         Ok(Tabular {
             spec,
             columns,
+            kinds,
             table: Arc::new(Table {
                 rows,
                 maximize: config.maximize,
             }),
+            features,
+            operations,
+            first_operation,
         })
     }
 }
@@ -301,8 +370,8 @@ impl Environment for Tabular {
     }
 
     fn next_choice(&self, prefix: &[usize]) -> Result<Option<Choice>> {
-        for (position, (&d, kind)) in prefix.iter().zip(&self.spec.kinds).enumerate() {
-            if d >= kind.labels.len() {
+        for (position, (&d, &kind)) in prefix.iter().zip(&self.kinds).enumerate() {
+            if d >= self.spec.kinds[kind].labels.len() {
                 return Err(Error::InvalidDecisions {
                     decisions: prefix.to_vec(),
                     reason: format!("option {d} at position {position} is out of range"),
@@ -311,7 +380,8 @@ impl Environment for Tabular {
         }
         match prefix.len() {
             n if n < self.columns.len() => {
-                Ok(Some(Choice::new(n, self.spec.kinds[n].labels.len())))
+                let kind = self.kinds[n];
+                Ok(Some(Choice::new(kind, self.spec.kinds[kind].labels.len())))
             }
             n if n == self.columns.len() => Ok(None),
             _ => Err(Error::InvalidDecisions {
@@ -325,8 +395,8 @@ impl Environment for Tabular {
         archforge::env::validate(self, decisions)?;
         let values: Vec<String> = decisions
             .iter()
-            .zip(&self.spec.kinds)
-            .map(|(&d, kind)| kind.labels[d].clone())
+            .zip(&self.kinds)
+            .map(|(&d, &kind)| self.spec.kinds[kind].labels[d].clone())
             .collect();
         let mut arch = Arch::new(None);
         let mut x = arch.input();
@@ -345,8 +415,77 @@ impl Environment for Tabular {
         ))
     }
 
-    fn table(&self) -> Option<Arc<Table>> {
+    fn benchmark(&self) -> Option<Arc<Table>> {
         Some(self.table.clone())
+    }
+
+    fn graph(&self) -> Option<&dyn GraphEncoding> {
+        Some(self)
+    }
+
+    fn features(&self) -> Option<&dyn Features> {
+        Some(self)
+    }
+}
+
+impl GraphEncoding for Tabular {
+    fn max_nodes(&self) -> usize {
+        self.columns.len()
+    }
+
+    fn operations(&self) -> &[String] {
+        &self.operations
+    }
+
+    fn encode(&self, decisions: &[usize]) -> Result<ArchGraph> {
+        archforge::env::validate(self, decisions)?;
+        let mut graph = ArchGraph::empty(self.columns.len());
+        for (i, (&d, &kind)) in decisions.iter().zip(&self.kinds).enumerate() {
+            graph.set_node(i, self.first_operation[kind] + d);
+            if i > 0 {
+                graph.adjacency[i - 1][i] = true;
+            }
+        }
+        Ok(graph)
+    }
+
+    fn decode(&self, graph: &ArchGraph) -> Result<Vec<usize>> {
+        let n = self.columns.len();
+        graph.check_form(n, self.operations.len())?;
+        let chain = (0..n).all(|i| (0..n).all(|j| graph.adjacency[i][j] == (j == i + 1)));
+        if !chain || graph.mask.iter().any(|m| !m) {
+            return Err(Error::Arch(
+                "tabular graph: not a chain of every decision".into(),
+            ));
+        }
+        graph
+            .ops
+            .iter()
+            .zip(&self.kinds)
+            .zip(&self.columns)
+            .map(|((&op, &kind), column)| {
+                let d = op.wrapping_sub(self.first_operation[kind]);
+                if d < self.spec.kinds[kind].labels.len() {
+                    Ok(d)
+                } else {
+                    Err(Error::Arch(format!(
+                        "tabular graph: `{}` is not an option of `{column}`",
+                        self.operations[op]
+                    )))
+                }
+            })
+            .collect()
+    }
+}
+
+impl Features for Tabular {
+    fn feature_names(&self) -> &[String] {
+        self.features.names()
+    }
+
+    fn of(&self, decisions: &[usize]) -> Result<Vec<f64>> {
+        archforge::env::validate(self, decisions)?;
+        self.features.encode(decisions, None)
     }
 }
 
@@ -363,6 +502,7 @@ mod tests {
                 .map(|c| TabularDecision {
                     column: c.to_string(),
                     options: None,
+                    kind: None,
                 })
                 .collect(),
             search_metric: "val".into(),
@@ -388,8 +528,13 @@ mod tests {
         assert_eq!(env.spec().kinds[1].labels, ["relu", "tanh"]);
         let c = env.build(&[1, 1]).unwrap();
         assert_eq!(c.label, "depth=10,act=tanh");
-        assert_eq!(env.table().unwrap().rows[&c.label].search, 5.0);
-        assert!(!env.table().unwrap().rows.contains_key("depth=2,act=relu"));
+        assert_eq!(env.benchmark().unwrap().rows[&c.label].search, 5.0);
+        assert!(
+            !env.benchmark()
+                .unwrap()
+                .rows
+                .contains_key("depth=2,act=relu")
+        );
     }
 
     #[test]
@@ -400,7 +545,7 @@ mod tests {
         cfg.decisions[0].options = Some(vec![OptionValue::Integer(3), OptionValue::Integer(1)]);
         let env = Tabular::load(&cfg, dir.path()).unwrap();
         assert_eq!(env.spec().kinds[0].labels, ["3", "1"]);
-        assert_eq!(env.table().unwrap().rows.len(), 2);
+        assert_eq!(env.benchmark().unwrap().rows.len(), 2);
     }
 
     #[test]
@@ -410,7 +555,7 @@ mod tests {
         let mut cfg = config("t.csv", &["lr"]);
         cfg.decisions[0].options = Some(vec![OptionValue::Integer(1), OptionValue::Float(2.5)]);
         let env = Tabular::load(&cfg, dir.path()).unwrap();
-        assert_eq!(env.table().unwrap().rows.len(), 2);
+        assert_eq!(env.benchmark().unwrap().rows.len(), 2);
         assert_eq!(env.build(&[1]).unwrap().label, "lr=2.5");
     }
 
@@ -429,6 +574,46 @@ mod tests {
         let mut cfg = config("t.csv", &["a"]);
         cfg.cost = Some("cost".into());
         assert!(err(&cfg).contains("row 2: cost -3 is negative"));
+    }
+
+    #[test]
+    fn columns_of_one_kind_share_its_options() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "e1,e2,width,val,test\nconv,pool,8,1,2\npool,skip,16,3,4\nskip,conv,8,5,6\n",
+        );
+        let mut cfg = config("t.csv", &["e1", "e2", "width"]);
+        cfg.decisions[0].kind = Some("op".into());
+        cfg.decisions[1].kind = Some("op".into());
+        let env = Tabular::load(&cfg, dir.path()).unwrap();
+        let names: Vec<&str> = env.spec().kinds.iter().map(|k| k.name.as_str()).collect();
+        assert_eq!(names, ["op", "width"]);
+        assert_eq!(env.spec().kinds[0].labels, ["conv", "pool", "skip"]);
+        assert_eq!(env.next_choice(&[0]).unwrap().unwrap().kind, 0);
+        assert_eq!(env.next_choice(&[0, 1]).unwrap().unwrap().kind, 1);
+        let c = env.build(&[2, 0, 0]).unwrap();
+        assert_eq!(c.label, "e1=skip,e2=conv,width=8");
+        assert_eq!(env.benchmark().unwrap().rows[&c.label].search, 5.0);
+        // Operation counts are per kind: two decisions of `op`.
+        let x = Features::of(&env, &[2, 2, 0]).unwrap();
+        let count = env
+            .feature_names()
+            .iter()
+            .position(|n| n == "count:op=skip")
+            .unwrap();
+        assert_eq!(x[count], 2.0);
+        let graph = env.encode(&[1, 0, 1]).unwrap();
+        assert_eq!(env.decode(&graph).unwrap(), [1, 0, 1]);
+        assert_eq!(env.operations()[graph.ops[2]], "width=16");
+        // One kind, two different lists.
+        cfg.decisions[0].options = Some(vec![OptionValue::Text("conv".into())]);
+        cfg.decisions[1].options = Some(vec![OptionValue::Text("pool".into())]);
+        let err = Tabular::load(&cfg, dir.path()).err().unwrap().to_string();
+        assert!(
+            err.contains("share kind `op` but list different options"),
+            "{err}"
+        );
     }
 
     #[test]

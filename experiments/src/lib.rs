@@ -1,23 +1,18 @@
 //! # archforge-experiments — the `archforge` binary's library
 //!
-//! Everything between an experiment file and a run folder:
+//! Everything between an experiment file and a run folder, by role:
 //! - [`config`]: experiment files (TOML), checked as a whole, written back resolved;
 //! - [`registry`]: the one place that names every environment, controller and evaluator;
 //! - [`runner`]: controllers x seeds in parallel, one flushed ledger, one run folder;
-//! - [`finalists`]: the best architectures retrained stand-alone at the end of a run;
-//! - [`report`] and [`plot`]: summary tables (CSV, Markdown), best-so-far and learning curves
-//!   (SVG), the best architecture (JSON, DOT);
-//! - [`pareto`]: accuracy-against-cost fronts per controller (CSV, SVG);
-//! - [`rank_check`] and [`rank`]: supernet vs stand-alone rank correlations;
-//! - [`cli`]: the command line (`run`, `compare`, `train`, `rank-check`, `list`).
+//! - [`report`]: summary tables (CSV, Markdown), best-so-far and learning curves, Pareto
+//!   fronts (SVG), the best architecture (JSON, DOT);
+//! - [`workflows`]: what runs around or instead of a search — finalists retrained at the end
+//!   of a run, the supernet rank check;
+//! - [`cli`]: the command line, one module per subcommand.
 
 pub mod cli;
 pub mod config;
-pub mod finalists;
-pub mod pareto;
-pub mod plot;
-pub mod rank;
-pub mod rank_check;
 pub mod registry;
 pub mod report;
 pub mod runner;
+pub mod workflows;

@@ -2,10 +2,9 @@
 //! objective, maps the experiment file's `kind` strings to types and builds them. Adding a
 //! controller or an environment = one variant and one match arm here.
 
-use crate::config::{BudgetConfig, CacheMode};
 use archforge::data::Splits;
 use archforge::evaluator::{
-    CacheKey, CachedEvaluator, Isolated, SharedLatencyTable, TableEvaluator, TableLatency,
+    CacheMode, CachedEvaluator, Isolated, SharedLatencyTable, TableEvaluator, TableLatency,
 };
 use archforge::evaluator::{StandaloneEvaluator, SupernetEvaluator, SupernetSettings};
 use archforge::nn::TrainConfig;
@@ -265,7 +264,7 @@ impl EvaluatorConfig {
     /// Checks that the evaluator can score `env`'s candidates.
     pub fn check(&self, env: &dyn Environment) -> Result<(), String> {
         match self {
-            EvaluatorConfig::Table(_) if env.table().is_none() => Err(format!(
+            EvaluatorConfig::Table(_) if env.benchmark().is_none() => Err(format!(
                 "evaluator `table` needs an environment with a benchmark table; `{}` has none",
                 env.spec().name
             )),
@@ -274,7 +273,7 @@ impl EvaluatorConfig {
                 archforge::env::complete_uniformly(env, &mut decisions, &mut archforge::rng::seeded(0))
                     .and_then(|()| env.build(&decisions))
                     .ok()
-                    .filter(|c| c.arch.output_shape().is_some())
+                    .filter(|c| c.arch().output_shape().is_some())
                     .map(|_| ())
                     .ok_or_else(|| {
                         format!(
@@ -288,19 +287,19 @@ impl EvaluatorConfig {
         }
     }
 
-    /// A fresh evaluator chain for the run with seed `seed`: cache (as the budget section
-    /// says) in front of failure isolation in front of the evaluator proper.
+    /// A fresh evaluator chain for the run with seed `seed`: a cache of kind `cache` in front
+    /// of failure isolation in front of the evaluator proper.
     pub fn build(
         &self,
         env: &Arc<dyn Environment>,
-        budget: &BudgetConfig,
+        cache: CacheMode,
         training: Option<&Training>,
         seed: u64,
     ) -> Result<Box<dyn Evaluator>, String> {
         self.check(env.as_ref())?;
         let proper: Box<dyn Evaluator> = match (self, training) {
             (EvaluatorConfig::Table(_), _) => {
-                Box::new(TableEvaluator::new(env.table().expect("checked above")))
+                Box::new(TableEvaluator::new(env.benchmark().expect("checked above")))
             }
             (EvaluatorConfig::Standalone(_), Some(t)) => Box::new(StandaloneEvaluator::new(
                 t.data.clone(),
@@ -325,19 +324,6 @@ impl EvaluatorConfig {
             Some(table) => Box::new(TableLatency::new(proper, table)),
             None => proper,
         };
-        let isolated = Isolated(proper);
-        Ok(match budget.cache {
-            CacheMode::Off => Box::new(isolated),
-            CacheMode::Exact => Box::new(CachedEvaluator::new(
-                isolated,
-                CacheKey::Exact,
-                budget.count_duplicates,
-            )),
-            CacheMode::Canonical => Box::new(CachedEvaluator::new(
-                isolated,
-                CacheKey::Canonical,
-                budget.count_duplicates,
-            )),
-        })
+        Ok(Box::new(CachedEvaluator::new(Isolated(proper), cache)))
     }
 }

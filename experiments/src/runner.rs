@@ -56,7 +56,7 @@ pub struct Finished {
     /// The best evaluation over all runs, if any succeeded.
     pub best: Option<report::BestArch>,
     /// The retrained finalists, when asked for.
-    pub finalists: Vec<crate::finalists::Finalist>,
+    pub finalists: Vec<crate::workflows::finalists::Finalist>,
 }
 
 /// An experiment checked and built, ready to run any of its (controller, seed) runs.
@@ -118,7 +118,7 @@ impl<'a> Prepared<'a> {
         }
         let objective = Objective {
             kind: experiment.objective.kind,
-            maximize: env.table().is_none_or(|t| t.maximize),
+            maximize: env.benchmark().is_none_or(|t| t.maximize),
             invalid_reward: experiment.objective.invalid_reward,
             latency: experiment.objective.latency_target(),
         };
@@ -178,12 +178,18 @@ impl<'a> Prepared<'a> {
             seed,
             batch: config.batch(),
             limits: self.limits,
+            count_duplicates: experiment.budget.count_duplicates,
             objective: self.objective,
         };
         let mut controller = config.build()?;
         let mut evaluator = experiment
             .evaluator
-            .build(&self.env, &experiment.budget, self.training.as_ref(), seed)
+            .build(
+                &self.env,
+                experiment.budget.cache,
+                self.training.as_ref(),
+                seed,
+            )
             .map_err(|e| anyhow!(e))?;
         let mut generator = rng::seeded(seed);
         let result = search::run(
@@ -306,7 +312,20 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
     }
     drop(ledger);
     order_ledger(&ledger_path, &tasks, experiment)?;
-    let report = report::write(&plan.out, file, prepared.env(), &finished)?;
+    let checkpoints = file.checkpoints();
+    let random = experiment
+        .controller
+        .iter()
+        .find(|c| c.kind() == "random")
+        .map(|c| c.name());
+    let context = report::Context {
+        title: &experiment.name,
+        checkpoints: &checkpoints,
+        random: random.as_deref(),
+        maximize: prepared.objective.maximize,
+        target_ms: prepared.objective.latency.map(|t| t.target_ms),
+    };
+    let report = report::write(&plan.out, &context, prepared.env(), &finished)?;
     if let (Some(path), Some(shared)) = (
         experiment.objective.latency_table_path(),
         prepared.training.as_ref().and_then(|t| t.latency.as_ref()),
@@ -314,18 +333,20 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
         save_latency_table(&plan.out, &path, shared)?;
     }
     let finalists = match (&experiment.finalists, &prepared.training, plan.finalists) {
-        (Some(finals), Some(training), true) if failures.is_empty() => crate::finalists::retrain(
-            &plan.out,
-            prepared.env(),
-            training,
-            finals,
-            &if derive > 0 {
-                derived
-            } else {
-                Ledger::read(&ledger_path)?
-            },
-            plan.seeds.first().copied().unwrap_or(experiment.seed),
-        )?,
+        (Some(finals), Some(training), true) if failures.is_empty() => {
+            crate::workflows::finalists::retrain(
+                &plan.out,
+                prepared.env(),
+                training,
+                finals,
+                &if derive > 0 {
+                    derived
+                } else {
+                    Ledger::read(&ledger_path)?
+                },
+                plan.seeds.first().copied().unwrap_or(experiment.seed),
+            )?
+        }
         _ => Vec::new(),
     };
     if let Some(first) = failures.first() {

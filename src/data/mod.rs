@@ -122,13 +122,13 @@ impl Dataset {
     pub fn batches(
         &self,
         size: usize,
-        rng: Option<&mut crate::Rng>,
+        rng: Option<&mut crate::rng::Rng>,
         augment: Augment,
     ) -> Batches<'_> {
         let mut order: Vec<usize> = (0..self.len()).collect();
         let rng = rng.map(|r| {
             order.shuffle(r);
-            crate::Rng::seed_from_u64(r.random())
+            crate::rng::Rng::seed_from_u64(r.random())
         });
         Batches {
             data: self,
@@ -181,7 +181,7 @@ pub struct Batches<'a> {
     next: usize,
     size: usize,
     augment: Augment,
-    rng: Option<crate::Rng>,
+    rng: Option<crate::rng::Rng>,
 }
 
 impl Batches<'_> {
@@ -226,7 +226,7 @@ fn augment_into(
     image: &[f32],
     shape: Shape,
     augment: Augment,
-    rng: &mut crate::Rng,
+    rng: &mut crate::rng::Rng,
     out: &mut Vec<f32>,
 ) {
     let p = augment.crop_padding as i64;
@@ -310,9 +310,6 @@ pub struct DataConfig {
     /// Optional split sizes.
     #[serde(default)]
     pub subset: Subset,
-    /// Augmentation of training batches.
-    #[serde(default)]
-    pub augment: Augment,
 }
 
 fn default_source() -> Source {
@@ -331,7 +328,6 @@ impl Default for DataConfig {
             test_fraction: default_fraction(),
             split_seed: 0,
             subset: Subset::default(),
-            augment: Augment::default(),
         }
     }
 }
@@ -352,6 +348,26 @@ pub struct Splits {
 }
 
 impl DataConfig {
+    /// Checks the settings; `Err((key, why))` names the offending key.
+    pub fn check(&self) -> std::result::Result<(), (&'static str, String)> {
+        for (name, f) in [
+            ("valid_fraction", self.valid_fraction),
+            ("test_fraction", self.test_fraction),
+        ] {
+            if !(0.0..1.0).contains(&f) {
+                return Err((name, format!("{name} must be in [0, 1)")));
+            }
+        }
+        if self.source == Source::Digits && self.valid_fraction + self.test_fraction >= 1.0 {
+            return Err((
+                "valid_fraction",
+                "valid_fraction + test_fraction must be below 1: nothing would be left to train on"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// The folder to read, resolving a relative path against `base`.
     fn folder(&self, base: &Path) -> Result<PathBuf> {
         let default = match self.source {
@@ -377,15 +393,8 @@ impl DataConfig {
             path: self.path.clone().unwrap_or_else(|| "<data>".into()),
             reason,
         };
-        for (name, f) in [
-            ("valid_fraction", self.valid_fraction),
-            ("test_fraction", self.test_fraction),
-        ] {
-            if !(0.0..1.0).contains(&f) {
-                return Err(bad(format!("{name} must be in [0, 1)")));
-            }
-        }
-        let mut rng = crate::Rng::seed_from_u64(self.split_seed);
+        self.check().map_err(|(_, why)| bad(why))?;
+        let mut rng = crate::rng::Rng::seed_from_u64(self.split_seed);
         let (train_all, test) = match self.source {
             Source::Digits => {
                 let all = sources::digits()?;
@@ -462,7 +471,7 @@ impl DataConfig {
 }
 
 /// `data` shuffled by `rng` and cut into (the rest, a `share` of it).
-fn split(data: &Dataset, share: f64, rng: &mut crate::Rng) -> (Dataset, Dataset) {
+fn split(data: &Dataset, share: f64, rng: &mut crate::rng::Rng) -> (Dataset, Dataset) {
     let mut order: Vec<usize> = (0..data.len()).collect();
     order.shuffle(rng);
     let held = (data.len() as f64 * share).round() as usize;

@@ -1,66 +1,82 @@
 //! The function-equivalence cache: an evaluator wrapper that remembers outcomes by the
 //! candidate's canonical hash (or its exact decisions), so re-proposing an isomorphic or
-//! identical architecture is not evaluated again. Whether such a repeat still costs budget is
-//! the experiment's choice (`count_duplicates`; the NAS-Bench-201 protocol counts them).
-//! Failed evaluations are not remembered: they may succeed on another try.
+//! identical architecture is not evaluated again; a served outcome is marked `cached`, and
+//! the run loop decides whether it still costs budget (`count_duplicates`; the NAS-Bench-201
+//! protocol counts repeats). Failed evaluations are not remembered: they may succeed on
+//! another try. A rescore (ENAS's derivation) is never served from the cache.
 
 use super::{Evaluator, Outcome, Status};
-use crate::budget::Budget;
+use crate::arch::ArchHash;
 use crate::candidate::Candidate;
+use crate::error::Result;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-/// What makes two candidates the same for the cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheKey {
-    /// The canonical hash: functionally identical architectures share an entry.
-    Canonical,
-    /// The exact decision sequence.
+/// What makes two candidates the same for the cache (`[budget] cache`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CacheMode {
+    /// No cache: every proposal is evaluated.
+    Off,
+    /// Identical decision sequences share one evaluation.
     Exact,
+    /// Functionally identical architectures (same canonical hash) share one evaluation.
+    Canonical,
 }
 
 /// Wraps an evaluator with a cache (see the module documentation).
 pub struct CachedEvaluator<E> {
     inner: E,
-    key: CacheKey,
-    count_duplicates: bool,
-    entries: HashMap<Vec<u64>, Outcome>,
+    mode: CacheMode,
+    exact: HashMap<Vec<usize>, Outcome>,
+    canonical: HashMap<ArchHash, Outcome>,
 }
 
 impl<E: Evaluator> CachedEvaluator<E> {
-    /// A cache in front of `inner`.
-    pub fn new(inner: E, key: CacheKey, count_duplicates: bool) -> Self {
+    /// A cache of kind `mode` in front of `inner` (`Off`: none).
+    pub fn new(inner: E, mode: CacheMode) -> Self {
         CachedEvaluator {
             inner,
-            key,
-            count_duplicates,
-            entries: HashMap::new(),
+            mode,
+            exact: HashMap::new(),
+            canonical: HashMap::new(),
         }
     }
 
-    fn key_of(&self, candidate: &Candidate) -> Vec<u64> {
-        match self.key {
-            CacheKey::Canonical => vec![candidate.hash.0],
-            CacheKey::Exact => candidate.decisions.iter().map(|&d| d as u64).collect(),
+    fn hit(&self, candidate: &Candidate) -> Option<&Outcome> {
+        match self.mode {
+            CacheMode::Off => None,
+            CacheMode::Exact => self.exact.get(candidate.decisions.as_slice()),
+            CacheMode::Canonical => self.canonical.get(&candidate.hash),
         }
     }
 }
 
 impl<E: Evaluator> Evaluator for CachedEvaluator<E> {
-    fn evaluate(&mut self, candidate: &Candidate, budget: &mut Budget) -> Outcome {
-        let key = self.key_of(candidate);
-        if let Some(hit) = self.entries.get(&key) {
-            if self.count_duplicates {
-                budget.charge(1, hit.metrics.simulated_seconds);
-            }
-            return Outcome {
+    fn evaluate(&mut self, candidate: &Candidate) -> Result<Outcome> {
+        if let Some(hit) = self.hit(candidate) {
+            return Ok(Outcome {
                 cached: true,
                 ..hit.clone()
-            };
+            });
         }
-        let outcome = self.inner.evaluate(candidate, budget);
+        let outcome = self.inner.evaluate(candidate)?;
         if !matches!(outcome.status, Status::Failed(_)) {
-            self.entries.insert(key, outcome.clone());
+            match self.mode {
+                CacheMode::Off => {}
+                CacheMode::Exact => {
+                    self.exact
+                        .insert(candidate.decisions.clone(), outcome.clone());
+                }
+                CacheMode::Canonical => {
+                    self.canonical.insert(candidate.hash, outcome.clone());
+                }
+            }
         }
-        outcome
+        Ok(outcome)
+    }
+
+    fn rescore(&mut self, candidate: &Candidate) -> Result<Outcome> {
+        self.inner.rescore(candidate)
     }
 }

@@ -2,29 +2,31 @@
 //! into a `Failed` outcome, so one broken candidate never ends a run or loses its results.
 
 use super::{Evaluator, Outcome};
-use crate::budget::Budget;
 use crate::candidate::Candidate;
+use crate::error::Result;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// Wraps an evaluator so that its panics become `Failed` outcomes.
 pub struct Isolated<E>(pub E);
 
-impl<E: Evaluator> Evaluator for Isolated<E> {
-    fn evaluate(&mut self, candidate: &Candidate, budget: &mut Budget) -> Outcome {
+impl<E: Evaluator> Isolated<E> {
+    fn guarded(&mut self, score: impl FnOnce(&mut E) -> Result<Outcome>) -> Result<Outcome> {
         // The wrapped evaluator may be left mid-update by a panic; it is only ever asked for
         // further independent evaluations, which is what its own state must tolerate.
-        let spent_before = budget.evaluations();
-        match catch_unwind(AssertUnwindSafe(|| self.0.evaluate(candidate, budget))) {
-            Ok(outcome) => outcome,
-            Err(payload) => {
-                let message = panic_message(payload.as_ref());
-                // An evaluation is charged once, whether or not the evaluator got to charge it.
-                if budget.evaluations() == spent_before {
-                    budget.charge(1, 0.0);
-                }
-                Outcome::failed(format!("evaluator panicked: {message}"))
-            }
-        }
+        catch_unwind(AssertUnwindSafe(|| score(&mut self.0))).unwrap_or_else(|payload| {
+            let message = panic_message(payload.as_ref());
+            Ok(Outcome::failed(format!("evaluator panicked: {message}")))
+        })
+    }
+}
+
+impl<E: Evaluator> Evaluator for Isolated<E> {
+    fn evaluate(&mut self, candidate: &Candidate) -> Result<Outcome> {
+        self.guarded(|e| e.evaluate(candidate))
+    }
+
+    fn rescore(&mut self, candidate: &Candidate) -> Result<Outcome> {
+        self.guarded(|e| e.rescore(candidate))
     }
 }
 

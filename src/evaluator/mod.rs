@@ -1,12 +1,17 @@
 //! Evaluators score candidates. An evaluation always ends in an [`Outcome`] — `Ok` with
 //! metrics, `Invalid` (the architecture cannot be scored: not in the table, shapes that do not
 //! fit) or `Failed` (something broke: a NaN loss, a panic) — and never in a panic or an error
-//! that stops the run. Evaluators charge what they cost to the run's [`Budget`].
+//! that stops the run. An `Err` from an evaluator means the evaluator itself can score
+//! nothing more (a supernet whose warm-up diverged): the run ends with that one error, and
+//! the rows already recorded stay. Evaluators do not touch the budget: the run loop charges
+//! every evaluation exactly once ([`crate::search`]), from the outcome's `cached` flag and
+//! simulated cost.
 //!
 //! Implementations: [`TableEvaluator`] (tabular benchmarks), [`StandaloneEvaluator`]
 //! (training each candidate from scratch), [`SupernetEvaluator`] (weight sharing; its warm-up
 //! paths drawn by a [`Sampling`] rule). Wrappers that are evaluators themselves:
-//! [`CachedEvaluator`] (function-equivalence cache keyed by the canonical hash), [`Isolated`]
+//! [`CachedEvaluator`] (function-equivalence cache keyed by the canonical hash or the exact
+//! decisions, as [`CacheMode`] says), [`Isolated`]
 //! (turns a panic into a `Failed` outcome) and [`TableLatency`] (latency from a per-operation
 //! lookup table instead of a measurement).
 
@@ -18,16 +23,16 @@ mod supernet;
 mod table;
 mod table_latency;
 
-pub use cache::{CacheKey, CachedEvaluator};
+pub use cache::{CacheMode, CachedEvaluator};
 pub use isolate::{Isolated, panic_message};
 pub use sampling::Sampling;
 pub use standalone::{StandaloneEvaluator, Trained, train_candidate};
 pub use supernet::{SupernetEvaluator, SupernetMode, SupernetSettings};
-pub use table::{Table, TableEvaluator, TableRow};
+pub use table::TableEvaluator;
 pub use table_latency::{LatencyCheck, SharedLatencyTable, TableLatency};
 
-use crate::budget::Budget;
 use crate::candidate::Candidate;
+use crate::error::Result;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -153,12 +158,24 @@ impl From<Status> for Outcome {
 
 /// Scores candidates.
 pub trait Evaluator: Send {
-    /// Scores `candidate`, charging its cost to `budget`.
-    fn evaluate(&mut self, candidate: &Candidate, budget: &mut Budget) -> Outcome;
+    /// Scores `candidate`. A problem with the candidate is an `Invalid` or `Failed` outcome;
+    /// an `Err` says the evaluator can score nothing more and ends the run.
+    fn evaluate(&mut self, candidate: &Candidate) -> Result<Outcome>;
+
+    /// Scores `candidate` with the evaluator's state as it stands, changing nothing that
+    /// later scores depend on and serving nothing from a cache: ENAS's derivation, after a
+    /// search. Evaluators without shared state score as [`Evaluator::evaluate`] does.
+    fn rescore(&mut self, candidate: &Candidate) -> Result<Outcome> {
+        self.evaluate(candidate)
+    }
 }
 
 impl<E: Evaluator + ?Sized> Evaluator for Box<E> {
-    fn evaluate(&mut self, candidate: &Candidate, budget: &mut Budget) -> Outcome {
-        (**self).evaluate(candidate, budget)
+    fn evaluate(&mut self, candidate: &Candidate) -> Result<Outcome> {
+        (**self).evaluate(candidate)
+    }
+
+    fn rescore(&mut self, candidate: &Candidate) -> Result<Outcome> {
+        (**self).rescore(candidate)
     }
 }

@@ -26,7 +26,11 @@ pub enum Sampling {
 
 impl Sampling {
     /// The decision sequences of one training step.
-    pub fn paths(self, env: &dyn Environment, rng: &mut crate::Rng) -> Result<Vec<Vec<usize>>> {
+    pub fn paths(
+        self,
+        env: &dyn Environment,
+        rng: &mut crate::rng::Rng,
+    ) -> Result<Vec<Vec<usize>>> {
         match self {
             Sampling::Uniform => {
                 let mut path = Vec::new();
@@ -38,7 +42,7 @@ impl Sampling {
     }
 }
 
-fn fair_paths(env: &dyn Environment, rng: &mut crate::Rng) -> Result<Vec<Vec<usize>>> {
+fn fair_paths(env: &dyn Environment, rng: &mut crate::rng::Rng) -> Result<Vec<Vec<usize>>> {
     let m = env
         .spec()
         .kinds

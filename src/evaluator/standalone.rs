@@ -7,9 +7,9 @@
 //! so a candidate evaluated twice (or in another order) trains identically.
 
 use super::{Evaluator, Metrics, Outcome, Status};
-use crate::budget::Budget;
 use crate::candidate::Candidate;
 use crate::data::Splits;
+use crate::error::Result;
 use crate::nn::{TrainConfig, WeightStore, accuracy, latency_ms, train, training_device};
 use std::sync::Arc;
 
@@ -49,18 +49,17 @@ pub fn train_candidate(
     let seed = crate::arch::hash::hash_words("standalone", &[seed, candidate.hash.0]);
     let mut store = WeightStore::new(training_device(), seed);
     let plan = store
-        .plan(&candidate.arch)
+        .plan(candidate.arch())
         .map_err(|e| Status::Invalid(e.to_string()))?;
     let mut rng = crate::rng::seeded(seed);
     train(&mut store, &plan, &data.train, config, &mut rng)
         .map_err(|e| Status::Failed(e.to_string()))?;
     let batch = config.batch_size.max(256);
-    let counts = candidate.arch.counts();
     let metrics = Metrics {
         search: Some(accuracy(&store, &plan, &data.valid, batch)),
         reported: Some(accuracy(&store, &plan, &data.test, batch)),
-        params: counts.map(|(p, _)| p),
-        macs: counts.map(|(_, m)| m),
+        params: candidate.params(),
+        macs: candidate.macs(),
         latency_ms: Some(latency_ms(&store, &plan, data.train.shape)),
         simulated_seconds: 0.0,
     };
@@ -72,11 +71,12 @@ pub fn train_candidate(
 }
 
 impl Evaluator for StandaloneEvaluator {
-    fn evaluate(&mut self, candidate: &Candidate, budget: &mut Budget) -> Outcome {
-        budget.charge(1, 0.0);
-        match train_candidate(candidate, &self.data, &self.config, self.seed) {
-            Ok(trained) => Outcome::ok(trained.metrics),
-            Err(status) => Outcome::from(status),
-        }
+    fn evaluate(&mut self, candidate: &Candidate) -> Result<Outcome> {
+        Ok(
+            match train_candidate(candidate, &self.data, &self.config, self.seed) {
+                Ok(trained) => Outcome::ok(trained.metrics),
+                Err(status) => Outcome::from(status),
+            },
+        )
     }
 }

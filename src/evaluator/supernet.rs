@@ -18,13 +18,19 @@
 //! then its path takes `train_steps` training steps. The shared weights are thus trained on
 //! exactly the paths the controller samples, and the controller learns from rewards of the
 //! weights it has trained — one run trains both (usually with `warmup_epochs = 0`).
+//!
+//! A rescore (ENAS's derivation, after the search) freezes the shared weights: batch norm
+//! recalibrated, the candidate scored on the first `valid_batches` validation batches — the
+//! same images for every candidate — and nothing trained.
+//!
+//! A warm-up that breaks (a NaN loss, a panic) leaves no half-trained supernet to score on:
+//! the evaluation that ran it, and every later one, is an error that ends the run.
 
 use super::{Evaluator, Metrics, Outcome, Sampling};
-use crate::budget::Budget;
 use crate::candidate::Candidate;
 use crate::data::{Dataset, Splits};
 use crate::env::Environment;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::nn::{
     Plan, Stepper, TrainConfig, WeightStore, accuracy, latency_ms, recalibrate_batch_norm,
     train::Schedule, training_device,
@@ -146,9 +152,20 @@ pub struct SupernetEvaluator {
     seed: u64,
     epoch: u64,
     position: usize,
-    warmed_up: bool,
+    warm_up: WarmUp,
     /// ENAS mode: the first validation batch of the next score.
     valid_cursor: usize,
+}
+
+/// Where the warm-up stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum WarmUp {
+    /// Not run yet.
+    Pending,
+    /// Finished.
+    Done,
+    /// Failed or interrupted, with why: the supernet cannot score.
+    Broken(String),
 }
 
 impl SupernetEvaluator {
@@ -177,7 +194,7 @@ impl SupernetEvaluator {
             seed,
             epoch: 0,
             position: 0,
-            warmed_up: false,
+            warm_up: WarmUp::Pending,
             valid_cursor: 0,
         }
     }
@@ -217,8 +234,26 @@ impl SupernetEvaluator {
             .step_paths(&mut self.store, plans, &batch, &self.data.train, lr)
     }
 
+    /// Warms the supernet up on first use; an error once the warm-up has broken.
+    fn ready(&mut self) -> Result<()> {
+        if self.warm_up == WarmUp::Pending {
+            // Marked broken until it finishes: a panic inside leaves it so.
+            self.warm_up = WarmUp::Broken("the warm-up was interrupted".into());
+            self.warm_up = match self.run_warm_up() {
+                Ok(()) => WarmUp::Done,
+                Err(e) => WarmUp::Broken(e.to_string()),
+            };
+        }
+        match &self.warm_up {
+            WarmUp::Broken(why) => Err(Error::Training(format!(
+                "the supernet's warm-up failed, so no candidate can be scored: {why}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// The warm-up: each step trains the paths the sampling rule draws.
-    fn warm_up(&mut self) -> Result<()> {
+    fn run_warm_up(&mut self) -> Result<()> {
         let mut rng = crate::rng::seeded(crate::arch::hash::hash_words("warm-up", &[self.seed]));
         let env = self.env.clone();
         let per_epoch = self.steps_per_epoch();
@@ -230,7 +265,10 @@ impl SupernetEvaluator {
         for step in 0..total {
             let mut plans = Vec::new();
             for decisions in self.settings.sampling.paths(env.as_ref(), &mut rng)? {
-                if let Ok(plan) = env.build(&decisions).and_then(|c| self.store.plan(&c.arch)) {
+                if let Ok(plan) = env
+                    .build(&decisions)
+                    .and_then(|c| self.store.plan(c.arch()))
+                {
                     plans.push(plan);
                 }
             }
@@ -275,49 +313,60 @@ impl SupernetEvaluator {
     }
 }
 
+impl SupernetEvaluator {
+    /// The outcome of a candidate whose search metric is `search`, scored with the weights as
+    /// they stand (the reported metric on the first test batches).
+    fn outcome(&self, candidate: &Candidate, plan: &Plan, search: f64) -> Outcome {
+        Outcome::ok(Metrics {
+            search: Some(search),
+            reported: Some(self.score(plan, &self.data.test, 0)),
+            params: candidate.params(),
+            macs: candidate.macs(),
+            latency_ms: Some(latency_ms(&self.store, plan, self.data.train.shape)),
+            simulated_seconds: 0.0,
+        })
+    }
+}
+
 impl Evaluator for SupernetEvaluator {
-    fn evaluate(&mut self, candidate: &Candidate, budget: &mut Budget) -> Outcome {
-        budget.charge(1, 0.0);
-        if !self.warmed_up {
-            self.warmed_up = true;
-            if let Err(e) = self.warm_up() {
-                return Outcome::failed(format!("supernet warm-up: {e}"));
-            }
-        }
-        let plan = match self.store.plan(&candidate.arch) {
+    fn evaluate(&mut self, candidate: &Candidate) -> Result<Outcome> {
+        self.ready()?;
+        let plan = match self.store.plan(candidate.arch()) {
             Ok(plan) => plan,
-            Err(e) => return Outcome::invalid(e.to_string()),
+            Err(e) => return Ok(Outcome::invalid(e.to_string())),
         };
-        let search = match self.settings.mode {
+        Ok(match self.settings.mode {
             SupernetMode::Finetune => {
                 if let Err(e) = self.train_path(&plan) {
-                    return Outcome::failed(e.to_string());
+                    return Ok(Outcome::failed(e.to_string()));
                 }
                 self.recalibrate(&plan);
-                self.score(&plan, &self.data.valid, 0)
+                let search = self.score(&plan, &self.data.valid, 0);
+                self.outcome(candidate, &plan, search)
             }
             SupernetMode::Enas => {
                 self.recalibrate(&plan);
                 let first = self.valid_cursor;
                 let batches = self.data.valid.len().div_ceil(self.config.batch_size);
                 self.valid_cursor = (first + self.settings.valid_batches) % batches.max(1);
-                self.score(&plan, &self.data.valid, first)
+                let search = self.score(&plan, &self.data.valid, first);
+                let outcome = self.outcome(candidate, &plan, search);
+                match self.train_path(&plan) {
+                    Ok(()) => outcome,
+                    Err(e) => Outcome::failed(e.to_string()),
+                }
             }
-        };
-        let reported = self.score(&plan, &self.data.test, 0);
-        if self.settings.mode == SupernetMode::Enas
-            && let Err(e) = self.train_path(&plan)
-        {
-            return Outcome::failed(e.to_string());
-        }
-        let counts = candidate.arch.counts();
-        Outcome::ok(Metrics {
-            search: Some(search),
-            reported: Some(reported),
-            params: counts.map(|(p, _)| p),
-            macs: counts.map(|(_, m)| m),
-            latency_ms: Some(latency_ms(&self.store, &plan, self.data.train.shape)),
-            simulated_seconds: 0.0,
         })
+    }
+
+    fn rescore(&mut self, candidate: &Candidate) -> Result<Outcome> {
+        self.ready()?;
+        let plan = match self.store.plan(candidate.arch()) {
+            Ok(plan) => plan,
+            Err(e) => return Ok(Outcome::invalid(e.to_string())),
+        };
+        self.recalibrate(&plan);
+        let search = self.score(&plan, &self.data.valid, 0);
+        Ok(self.outcome(candidate, &plan, search))
     }
 }

@@ -1,35 +1,14 @@
-//! Tabular benchmarks: every architecture's metrics precomputed in a [`Table`], keyed by the
-//! candidate's label. Looking one up costs one evaluation and, when the table records it, its
-//! training time in simulated seconds.
+//! The `table` evaluator: a candidate scored by looking its label up in the environment's
+//! benchmark [`Table`]; the row's recorded training time is the evaluation's simulated cost.
+//! A label missing from the table is an `Invalid` outcome.
 
 use super::{Evaluator, Metrics, Outcome};
-use crate::budget::Budget;
+use crate::ability::Table;
 use crate::candidate::Candidate;
-use std::collections::HashMap;
+use crate::error::Result;
 use std::sync::Arc;
 
-/// One architecture's recorded metrics.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TableRow {
-    /// The metric a search may look at.
-    pub search: f64,
-    /// The metric results are reported by.
-    pub reported: f64,
-    /// Recorded cost in seconds, if the table has one.
-    pub cost: Option<f64>,
-}
-
-/// A benchmark table: rows keyed by candidate label.
-#[derive(Debug, Clone)]
-pub struct Table {
-    /// Rows by label.
-    pub rows: HashMap<String, TableRow>,
-    /// Whether larger metrics are better.
-    pub maximize: bool,
-}
-
-/// Scores a candidate by looking its label up in a [`Table`]; a label missing from the table
-/// is an `Invalid` outcome.
+/// Scores candidates by table lookup (see the module documentation).
 #[derive(Debug, Clone)]
 pub struct TableEvaluator {
     table: Arc<Table>,
@@ -43,21 +22,21 @@ impl TableEvaluator {
 }
 
 impl Evaluator for TableEvaluator {
-    fn evaluate(&mut self, candidate: &Candidate, budget: &mut Budget) -> Outcome {
+    fn evaluate(&mut self, candidate: &Candidate) -> Result<Outcome> {
         let Some(row) = self.table.rows.get(&candidate.label) else {
-            budget.charge(1, 0.0);
-            return Outcome::invalid(format!("`{}` is not in the table", candidate.label));
+            return Ok(Outcome::invalid(format!(
+                "`{}` is not in the table",
+                candidate.label
+            )));
         };
         let cost = row.cost.unwrap_or(0.0);
-        let counts = candidate.arch.counts();
-        budget.charge(1, cost);
-        Outcome::ok(Metrics {
+        Ok(Outcome::ok(Metrics {
             search: Some(row.search),
             reported: Some(row.reported),
-            params: counts.map(|(params, _)| params),
-            macs: counts.map(|(_, macs)| macs),
+            params: candidate.params(),
+            macs: candidate.macs(),
             latency_ms: None,
             simulated_seconds: cost,
-        })
+        }))
     }
 }

@@ -4,8 +4,8 @@
 //! kept beside it, to report how far the table's sum is from the real thing.
 
 use super::{Evaluator, Outcome, Status};
-use crate::budget::Budget;
 use crate::candidate::Candidate;
+use crate::error::Result;
 use crate::nn::LatencyTable;
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
@@ -53,15 +53,15 @@ impl<E> TableLatency<E> {
     }
 }
 
-impl<E: Evaluator> Evaluator for TableLatency<E> {
-    fn evaluate(&mut self, candidate: &Candidate, budget: &mut Budget) -> Outcome {
-        let mut outcome = self.inner.evaluate(candidate, budget);
+impl<E> TableLatency<E> {
+    /// `outcome` with its measured latency replaced by the table's estimate.
+    fn estimated(&self, candidate: &Candidate, mut outcome: Outcome) -> Outcome {
         if outcome.metrics.latency_ms.is_none() {
             return outcome;
         }
         let estimate = {
             let mut table = self.shared.table.lock().unwrap_or_else(|p| p.into_inner());
-            table.estimate_ms(&candidate.arch)
+            table.estimate_ms(candidate.arch())
         };
         match estimate {
             Ok(table_ms) => {
@@ -77,5 +77,17 @@ impl<E: Evaluator> Evaluator for TableLatency<E> {
             Err(e) => outcome.status = Status::Failed(format!("latency table: {e}")),
         }
         outcome
+    }
+}
+
+impl<E: Evaluator> Evaluator for TableLatency<E> {
+    fn evaluate(&mut self, candidate: &Candidate) -> Result<Outcome> {
+        let outcome = self.inner.evaluate(candidate)?;
+        Ok(self.estimated(candidate, outcome))
+    }
+
+    fn rescore(&mut self, candidate: &Candidate) -> Result<Outcome> {
+        let outcome = self.inner.rescore(candidate)?;
+        Ok(self.estimated(candidate, outcome))
     }
 }

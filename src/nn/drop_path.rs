@@ -12,7 +12,7 @@ use rand::Rng as _;
 pub struct PathDropper {
     keep: f64,
     progress: f64,
-    rng: crate::Rng,
+    rng: crate::rng::Rng,
 }
 
 impl PathDropper {

@@ -25,7 +25,7 @@ use rand::Rng as _;
 fn uniform<const D: usize>(
     shape: [usize; D],
     bound: f64,
-    rng: &mut crate::Rng,
+    rng: &mut crate::rng::Rng,
     device: &Device,
 ) -> Param<Tensor<D>> {
     let n = shape.iter().product();
@@ -81,7 +81,7 @@ pub enum Layer {
 impl Layer {
     /// The layer for `op` on an input of shape `input`, on `device`, initialised from `rng`;
     /// `None` for an operation without weights.
-    pub fn new(op: &Op, input: Shape, device: &Device, rng: &mut crate::Rng) -> Option<Layer> {
+    pub fn new(op: &Op, input: Shape, device: &Device, rng: &mut crate::rng::Rng) -> Option<Layer> {
         match op {
             Op::Conv(c) => {
                 let pad = |axis: usize| c.dilation * (c.kernel[axis] - 1) / 2;

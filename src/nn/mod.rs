@@ -1,5 +1,5 @@
 //! The trainer: the only part of archforge that talks to the deep-learning engine (burn, on
-//! its pure-Rust Flex CPU backend). It turns a candidate's [`Arch`](crate::Arch) into a network
+//! its pure-Rust Flex CPU backend). It turns a candidate's [`Arch`](crate::arch::Arch) into a network
 //! whose weights live in a [`WeightStore`] keyed by place, operation and shape — shared by
 //! every candidate of a run for weight sharing, or fresh for stand-alone training — and trains
 //! and scores it on a [`Dataset`](crate::data::Dataset).

@@ -405,7 +405,7 @@ pub fn train(
     plan: &Plan,
     data: &Dataset,
     config: &TrainConfig,
-    rng: &mut crate::Rng,
+    rng: &mut crate::rng::Rng,
 ) -> Result<Vec<f64>> {
     train_with(
         Stepper::new(config, store.device()),
@@ -424,7 +424,7 @@ pub fn train_with(
     plan: &Plan,
     data: &Dataset,
     config: &TrainConfig,
-    rng: &mut crate::Rng,
+    rng: &mut crate::rng::Rng,
 ) -> Result<Vec<f64>> {
     let steps_per_epoch = data.len().div_ceil(config.batch_size);
     let total = steps_per_epoch * config.epochs;

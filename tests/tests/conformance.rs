@@ -78,7 +78,7 @@ fn check_environment(env: &dyn Environment) {
         let b = env.build(&decisions).unwrap();
         assert_eq!(a.label, b.label);
         assert_eq!(a.hash, b.hash);
-        assert_eq!(a.arch.to_json(), b.arch.to_json());
+        assert_eq!(a.arch().to_json(), b.arch().to_json());
         assert_eq!(a.decisions, decisions);
         for (position, &d) in decisions.iter().enumerate() {
             let choice = env.next_choice(&decisions[..position]).unwrap().unwrap();

@@ -582,7 +582,11 @@ kind = "random"
         &["rank-check", "rc.toml", "--archs", "4", "--out", "r"],
     );
     let (header, rows) = read_csv(&dir.path().join("r/rank_summary.csv"));
-    assert_eq!(header, ["scorer", "kendall", "spearman"]);
+    assert_eq!(
+        header,
+        ["scorer", "architectures", "failed", "kendall", "spearman"]
+    );
+    assert!(rows.iter().all(|r| r[1] == "4" && r[2] == "0"));
     let scorers: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
     assert_eq!(
         scorers,
@@ -640,4 +644,24 @@ kind = "random"
         &["rank-check", "rc.toml", "--archs", "2", "--out", "s"],
     );
     assert_eq!(too_few.status.code(), Some(1));
+
+    // Trainings that diverge are recorded as failed and never reach a correlation; the
+    // supernet's diverging warm-up ends the check with one clear error.
+    let diverging = text.replace("epochs = 2", "epochs = 2\nlearning_rate = 1e30");
+    std::fs::write(dir.path().join("rc4.toml"), diverging).unwrap();
+    let failed = archforge(
+        dir.path(),
+        &["rank-check", "rc4.toml", "--archs", "3", "--out", "v"],
+    );
+    assert_eq!(failed.status.code(), Some(1));
+    let err = stderr(&failed);
+    assert!(err.contains("the supernet's warm-up failed"), "{err}");
+    let (header, truth) = read_csv(&dir.path().join("v/standalone.csv"));
+    let status = header.iter().position(|h| h == "status").unwrap();
+    assert!(truth.iter().all(|r| r[status] == "failed"), "{truth:?}");
+    assert!(
+        truth.iter().all(|r| !r.iter().any(|v| v == "NaN")),
+        "{truth:?}"
+    );
+    assert!(!dir.path().join("v/rank_summary.csv").exists());
 }

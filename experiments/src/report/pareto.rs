@@ -5,8 +5,8 @@
 //! faint, each controller's front bold). Read back from the run's `evaluations.csv`, so a
 //! front can be drawn for any run folder.
 
-use crate::plot;
-use crate::report::write_csv;
+use super::csv::write_csv;
+use super::plot;
 use anyhow::Result;
 use archforge::ledger::{Ledger, Row};
 use serde::Serialize;

@@ -11,16 +11,18 @@
 //! stand-alone accuracies from such a file (or an earlier `rank_check.csv`), so supernet
 //! settings can be compared against one ground truth without training it again. Progress
 //! goes to standard error, one line per architecture.
+//!
+//! A training or score that fails is recorded as such (`status`, `reason`), left out of every
+//! correlation and counted in the summary (`architectures`, the number each correlation is
+//! over); with fewer than 3 architectures left the check ends with an error, its files kept.
 
+use super::rank::{kendall, spearman};
 use crate::config::ExperimentFile;
-use crate::plot;
-use crate::rank::{kendall, spearman};
 use crate::registry::EvaluatorConfig;
-use crate::report::write_csv;
+use crate::report::{plot, write_csv};
 use crate::runner::{Prepared, create_run_folder};
 use anyhow::{Context, Result, bail};
-use archforge::budget::{Budget, BudgetLimits};
-use archforge::evaluator::{SupernetEvaluator, SupernetSettings, train_candidate};
+use archforge::evaluator::{Status, SupernetEvaluator, SupernetSettings, train_candidate};
 use archforge::{Candidate, Environment, Evaluator, Op};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -37,9 +39,27 @@ pub struct Truth {
     /// Its canonical hash.
     pub hash: String,
     /// Stand-alone validation accuracy, first seed.
-    pub standalone_seed1: f64,
+    pub standalone_seed1: Option<f64>,
     /// Stand-alone validation accuracy, second seed.
-    pub standalone_seed2: f64,
+    pub standalone_seed2: Option<f64>,
+    /// `ok` when both seeds trained, else how the first that did not ended (files written
+    /// before this column existed read as `ok`).
+    #[serde(default = "ok")]
+    pub status: String,
+    /// Why not ok.
+    #[serde(default)]
+    pub reason: String,
+}
+
+fn ok() -> String {
+    "ok".into()
+}
+
+impl Truth {
+    /// The mean of the two seeds, when both trained.
+    fn mean(&self) -> Option<f64> {
+        Some((self.standalone_seed1? + self.standalone_seed2?) / 2.0)
+    }
 }
 
 /// One architecture's scores, as written to `rank_check.csv`.
@@ -52,18 +72,23 @@ pub struct Scored {
     /// Its canonical hash.
     pub hash: String,
     /// Trainable parameters.
-    pub params: f64,
+    pub params: Option<u64>,
     /// Convolutions in its graph: for cell spaces, the conv edges of a cell times the number
     /// of cells plus a constant, so it ranks exactly as the conv-edge count does.
-    pub conv_edges: f64,
+    pub conv_edges: usize,
     /// Stand-alone validation accuracy, first seed.
-    pub standalone_seed1: f64,
+    pub standalone_seed1: Option<f64>,
     /// Stand-alone validation accuracy, second seed.
-    pub standalone_seed2: f64,
+    pub standalone_seed2: Option<f64>,
     /// Their mean: the ground truth.
-    pub standalone_mean: f64,
+    pub standalone_mean: Option<f64>,
     /// The supernet's validation accuracy.
-    pub supernet: f64,
+    pub supernet: Option<f64>,
+    /// `ok` when the ground truth and the supernet score are both known, else how the
+    /// training or the score ended.
+    pub status: String,
+    /// Why not ok.
+    pub reason: String,
 }
 
 /// One line of `rank_summary.csv`.
@@ -71,6 +96,10 @@ pub struct Scored {
 pub struct Correlation {
     /// `supernet`, `params`, `conv_edges` or `seed_to_seed`.
     pub scorer: String,
+    /// The architectures it is computed over (the checked ones that did not fail).
+    pub architectures: usize,
+    /// The checked architectures left out because a training or score failed.
+    pub failed: usize,
     /// Kendall's tau-b against the ground truth.
     pub kendall: f64,
     /// Spearman's rho against the ground truth.
@@ -122,25 +151,27 @@ pub fn run(file: &mut ExperimentFile, source: Source, out: &Path) -> Result<Vec<
         let mut truth = Vec::with_capacity(n);
         for (k, c) in candidates.iter().enumerate() {
             let started = Instant::now();
-            let accuracy = |s: u64| {
-                train_candidate(c, &training.data, &training.config, s)
-                    .ok()
-                    .and_then(|t| t.metrics.search)
-                    .unwrap_or(f64::NAN)
+            let trained = |s: u64| {
+                train_candidate(c, &training.data, &training.config, s).map(|t| t.metrics.search)
             };
+            let (first, second) = (trained(seed), trained(seed + 1));
+            let failure = [&first, &second].into_iter().find_map(|r| r.as_ref().err());
             let row = Truth {
                 arch: c.label.clone(),
                 decisions: archforge::search::join_decisions(&c.decisions),
                 hash: c.hash.to_string(),
-                standalone_seed1: accuracy(seed),
-                standalone_seed2: accuracy(seed + 1),
+                standalone_seed1: first.clone().ok().flatten(),
+                standalone_seed2: second.clone().ok().flatten(),
+                status: failure.map_or_else(|| "ok".into(), |s| s.kind().to_string()),
+                reason: failure.map(|s| s.reason().to_string()).unwrap_or_default(),
             };
+            let shown = |a: Option<f64>| a.map_or_else(|| "failed".into(), |a| format!("{a:.2} %"));
             eprintln!(
-                "stand-alone {}/{n} {}: {:.2} / {:.2} % ({:.1} s)",
+                "stand-alone {}/{n} {}: {} / {} ({:.1} s)",
                 k + 1,
                 row.arch,
-                row.standalone_seed1,
-                row.standalone_seed2,
+                shown(row.standalone_seed1),
+                shown(row.standalone_seed2),
                 started.elapsed().as_secs_f64()
             );
             writer.serialize(&row).with_context(context)?;
@@ -164,45 +195,59 @@ pub fn run(file: &mut ExperimentFile, source: Source, out: &Path) -> Result<Vec<
         settings,
         seed,
     );
-    let mut budget = Budget::new(BudgetLimits {
-        evaluations: u64::MAX,
-        simulated_seconds: None,
-        wall_seconds: None,
-    });
     let mut rows = Vec::with_capacity(n);
     for (k, (c, t)) in candidates.iter().zip(&truth).enumerate() {
-        let outcome = supernet.evaluate(c, &mut budget);
-        let shared = outcome.metrics.search.unwrap_or(f64::NAN);
+        // The supernet's warm-up failing is an error that ends the check here.
+        let outcome = supernet
+            .evaluate(c)
+            .with_context(|| format!("supernet, {}", c.label))?;
+        let shared = outcome
+            .metrics
+            .search
+            .filter(|_| outcome.status == Status::Ok);
         eprintln!(
-            "supernet {}/{n} {}: {shared:.2} % ({:.1} s so far)",
+            "supernet {}/{n} {}: {} ({:.1} s so far)",
             k + 1,
             c.label,
+            shared.map_or_else(
+                || outcome.status.kind().to_string(),
+                |s| format!("{s:.2} %")
+            ),
             started.elapsed().as_secs_f64()
         );
         let convs = c
-            .arch
+            .arch()
             .node_ids()
-            .filter(|&id| matches!(c.arch.node(id).op, Op::Conv(_)))
+            .filter(|&id| matches!(c.arch().node(id).op, Op::Conv(_)))
             .count();
+        let (status, reason) = match (t.status.as_str(), &outcome.status) {
+            ("ok", Status::Ok) => ("ok".to_string(), String::new()),
+            ("ok", other) => (
+                other.kind().to_string(),
+                format!("supernet: {}", other.reason()),
+            ),
+            (truth, _) => (truth.to_string(), format!("stand-alone: {}", t.reason)),
+        };
         rows.push(Scored {
             arch: c.label.clone(),
             decisions: t.decisions.clone(),
             hash: t.hash.clone(),
-            params: c.arch.params().unwrap_or(0) as f64,
-            conv_edges: convs as f64,
+            params: c.params(),
+            conv_edges: convs,
             standalone_seed1: t.standalone_seed1,
             standalone_seed2: t.standalone_seed2,
-            standalone_mean: (t.standalone_seed1 + t.standalone_seed2) / 2.0,
+            standalone_mean: t.mean(),
             supernet: shared,
+            status,
+            reason,
         });
     }
-    let summary = correlations(&rows);
     write_csv(&out.join("rank_check.csv"), &rows)?;
+    let summary = correlations(&rows)?;
     write_csv(&out.join("rank_summary.csv"), &summary)?;
     let points: Vec<(f64, f64)> = rows
         .iter()
-        .filter(|r| r.standalone_mean.is_finite() && r.supernet.is_finite())
-        .map(|r| (r.supernet, r.standalone_mean))
+        .filter_map(|r| Some((r.supernet?, r.standalone_mean?)))
         .collect();
     plot::scatter(
         &out.join("rank_scatter.svg"),
@@ -218,27 +263,56 @@ pub fn run(file: &mut ExperimentFile, source: Source, out: &Path) -> Result<Vec<
     Ok(summary)
 }
 
-/// Kendall's tau and Spearman's rho of every scorer, over the architectures whose stand-alone
-/// and supernet accuracies are both known.
-fn correlations(rows: &[Scored]) -> Vec<Correlation> {
-    let scored: Vec<&Scored> = rows
+/// The least number of architectures a correlation is computed over.
+const MIN_RANKED: usize = 3;
+
+/// Kendall's tau and Spearman's rho of every scorer, over the architectures whose
+/// stand-alone accuracies and supernet score are all known; an error when fewer than
+/// [`MIN_RANKED`] are.
+pub fn correlations(rows: &[Scored]) -> Result<Vec<Correlation>> {
+    let ranked: Vec<(&Scored, f64, f64, f64, f64)> = rows
         .iter()
-        .filter(|r| r.standalone_mean.is_finite() && r.supernet.is_finite())
+        .filter(|r| r.status == "ok")
+        .filter_map(|r| {
+            let finite = |v: Option<f64>| v.filter(|v| v.is_finite());
+            Some((
+                r,
+                finite(r.standalone_mean)?,
+                finite(r.standalone_seed1)?,
+                finite(r.standalone_seed2)?,
+                finite(r.supernet)?,
+            ))
+        })
         .collect();
-    let column = |f: fn(&Scored) -> f64| scored.iter().map(|r| f(r)).collect::<Vec<f64>>();
-    let truth = column(|r| r.standalone_mean);
-    let seed1 = column(|r| r.standalone_seed1);
+    let failed = rows.len() - ranked.len();
+    if ranked.len() < MIN_RANKED {
+        bail!(
+            "only {} of {} architectures were trained and scored ({failed} failed; see rank_check.csv); at least {MIN_RANKED} are needed to rank",
+            ranked.len(),
+            rows.len()
+        );
+    }
+    let column = |f: &dyn Fn(&(&Scored, f64, f64, f64, f64)) -> f64| {
+        ranked.iter().map(f).collect::<Vec<f64>>()
+    };
+    let truth = column(&|r| r.1);
     let against = |name: &str, values: Vec<f64>, reference: &[f64]| Correlation {
         scorer: name.into(),
+        architectures: ranked.len(),
+        failed,
         kendall: kendall(&values, reference),
         spearman: spearman(&values, reference),
     };
-    vec![
-        against("supernet", column(|r| r.supernet), &truth),
-        against("params", column(|r| r.params), &truth),
-        against("conv_edges", column(|r| r.conv_edges), &truth),
-        against("seed_to_seed", column(|r| r.standalone_seed2), &seed1),
-    ]
+    Ok(vec![
+        against("supernet", column(&|r| r.4), &truth),
+        against(
+            "params",
+            column(&|r| r.0.params.unwrap_or(0) as f64),
+            &truth,
+        ),
+        against("conv_edges", column(&|r| r.0.conv_edges as f64), &truth),
+        against("seed_to_seed", column(&|r| r.3), &column(&|r| r.2)),
+    ])
 }
 
 /// The ground truth of an earlier rank check (`standalone.csv` or `rank_check.csv`).
@@ -314,4 +388,48 @@ fn distinct_candidates(
         );
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(i: usize, truth: Option<f64>, supernet: Option<f64>, status: &str) -> Scored {
+        Scored {
+            arch: format!("a{i}"),
+            decisions: i.to_string(),
+            hash: i.to_string(),
+            params: Some(100 * i as u64),
+            conv_edges: i,
+            standalone_seed1: truth,
+            standalone_seed2: truth.map(|t| t + 0.5 * (i % 2) as f64),
+            standalone_mean: truth.map(|t| t + 0.25 * (i % 2) as f64),
+            supernet,
+            status: status.into(),
+            reason: String::new(),
+        }
+    }
+
+    #[test]
+    fn failed_architectures_are_left_out_and_counted() {
+        let rows = vec![
+            row(0, Some(80.0), Some(60.0), "ok"),
+            row(1, None, Some(70.0), "failed"),
+            row(2, Some(82.0), Some(65.0), "ok"),
+            row(3, Some(84.0), None, "failed"),
+            row(4, Some(86.0), Some(66.0), "ok"),
+        ];
+        let summary = correlations(&rows).unwrap();
+        for c in &summary {
+            assert_eq!((c.architectures, c.failed), (3, 2), "{}", c.scorer);
+            assert!(
+                c.kendall.is_finite() && c.spearman.is_finite(),
+                "{}",
+                c.scorer
+            );
+        }
+        assert_eq!(summary[0].kendall, 1.0);
+        let err = correlations(&rows[..2]).unwrap_err().to_string();
+        assert!(err.contains("only 1 of 2 architectures"), "{err}");
+    }
 }

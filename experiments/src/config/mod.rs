@@ -3,13 +3,24 @@
 //! overrides applied, relative paths made absolute — next to the results.
 //!
 //! Every problem is one line, `FILE:LINE:COLUMN: what is wrong`; an unknown name lists the
-//! valid ones (serde's own wording), an unknown key is an error.
+//! valid ones (serde's own wording), an unknown key is an error. Each section checks itself
+//! ([`sections`], and the settings types of the core and the registry); this module adds the
+//! checks that span sections and locates every refusal ([`location`]).
+
+pub mod location;
+pub mod sections;
+
+pub use location::{ConfigError, KeyPath};
+pub use sections::{
+    BudgetConfig, FinalConfig, FinalInit, LatencyPreset, LatencySource, ObjectiveConfig,
+    ReportConfig,
+};
 
 use crate::registry::{ControllerConfig, EnvironmentConfig, EvaluatorConfig};
 use archforge::data::DataConfig;
-use archforge::evaluator::SupernetMode;
+use archforge::evaluator::{CacheMode, SupernetMode};
 use archforge::nn::TrainConfig;
-use archforge::objective::{LatencyTarget, RewardKind};
+use location::{line_column, locate, refine};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -56,27 +67,6 @@ pub struct Experiment {
     pub finalists: Option<FinalConfig>,
 }
 
-/// The `[final]` section.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FinalConfig {
-    /// How many of the best distinct architectures (by reward) to retrain.
-    #[serde(default = "one_usize")]
-    pub top_k: usize,
-    /// Epochs of the retraining (default: `[training] epochs`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub epochs: Option<usize>,
-    /// ENAS's derivation: when above 0, the controller as it ended proposes this many
-    /// architectures, the evaluator as it stands scores them (`derived.csv`), and the
-    /// finalists are the best of those instead of the best of the search.
-    #[serde(default)]
-    pub derive: usize,
-}
-
-fn one_usize() -> usize {
-    1
-}
-
 impl Experiment {
     /// Whether the experiment trains networks: its evaluator does, or it retrains finalists.
     pub fn trains(&self) -> bool {
@@ -86,173 +76,6 @@ impl Experiment {
 
 fn one() -> u64 {
     1
-}
-
-/// The `[objective]` section.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ObjectiveConfig {
-    /// The reward function.
-    #[serde(default)]
-    pub kind: RewardKind,
-    /// The reward of an invalid candidate (one not in the table, or that does not build).
-    #[serde(default)]
-    pub invalid_reward: f64,
-    /// `mnas`: the latency target T in milliseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_ms: Option<f64>,
-    /// `mnas`: `soft` (alpha = beta = -0.07) or `hard` (alpha = 0, beta = -1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub preset: Option<LatencyPreset>,
-    /// `mnas`: the exponent when the target is met (overrides the preset's).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alpha: Option<f64>,
-    /// `mnas`: the exponent when it is not (overrides the preset's).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub beta: Option<f64>,
-    /// Where latencies come from: each candidate measured, or a per-operation table.
-    #[serde(default)]
-    pub latency: LatencySource,
-    /// The latency table's file (default: `~/.cache/archforge/latency-table.json`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latency_table: Option<PathBuf>,
-}
-
-/// Where the latencies of trained candidates come from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LatencySource {
-    /// Each candidate's batch-1 latency measured (noisy: runs do not repeat exactly).
-    #[default]
-    Measured,
-    /// Summed from a per-operation lookup table built once per machine (repeatable).
-    Table,
-}
-
-/// MnasNet's two constraint presets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LatencyPreset {
-    /// alpha = beta = -0.07.
-    Soft,
-    /// alpha = 0, beta = -1.
-    Hard,
-}
-
-impl Default for ObjectiveConfig {
-    fn default() -> Self {
-        ObjectiveConfig {
-            kind: RewardKind::default(),
-            invalid_reward: 0.0,
-            target_ms: None,
-            preset: None,
-            alpha: None,
-            beta: None,
-            latency: LatencySource::default(),
-            latency_table: None,
-        }
-    }
-}
-
-impl ObjectiveConfig {
-    /// The latency table's file, when latencies come from one.
-    pub fn latency_table_path(&self) -> Option<PathBuf> {
-        if self.latency != LatencySource::Table {
-            return None;
-        }
-        self.latency_table.clone().or_else(|| {
-            let cache = std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-                .unwrap_or_else(|| PathBuf::from("."));
-            Some(cache.join("archforge").join("latency-table.json"))
-        })
-    }
-
-    /// The `mnas` latency target these settings give (none for other rewards).
-    pub fn latency_target(&self) -> Option<LatencyTarget> {
-        let target_ms = self.target_ms?;
-        let preset = match self.preset.unwrap_or(LatencyPreset::Soft) {
-            LatencyPreset::Soft => LatencyTarget::soft(target_ms),
-            LatencyPreset::Hard => LatencyTarget::hard(target_ms),
-        };
-        Some(LatencyTarget {
-            target_ms,
-            alpha: self.alpha.unwrap_or(preset.alpha),
-            beta: self.beta.unwrap_or(preset.beta),
-        })
-    }
-}
-
-/// Which cache sits in front of the evaluator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CacheMode {
-    /// No cache.
-    Off,
-    /// Identical decision sequences share one evaluation.
-    Exact,
-    /// Functionally identical architectures (same canonical hash) share one evaluation.
-    Canonical,
-}
-
-/// The `[budget]` section.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BudgetConfig {
-    /// Evaluations per run.
-    pub evaluations: u64,
-    /// Simulated seconds per run (tables with a cost column).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub simulated_seconds: Option<f64>,
-    /// Wall-clock seconds per run (makes runs irreproducible).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wall_seconds: Option<f64>,
-    /// Whether a repeated architecture served by the cache still costs an evaluation.
-    #[serde(default = "yes")]
-    pub count_duplicates: bool,
-    /// The cache in front of the evaluator.
-    #[serde(default = "exact")]
-    pub cache: CacheMode,
-}
-
-fn yes() -> bool {
-    true
-}
-fn exact() -> CacheMode {
-    CacheMode::Exact
-}
-
-/// The `[report]` section.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReportConfig {
-    /// Budgets (in evaluations) at which `summary.csv` reports each controller; default: 10,
-    /// 20, 50, 100, 200, 500, ... up to the budget, and the budget itself.
-    #[serde(default)]
-    pub checkpoints: Vec<u64>,
-}
-
-/// A problem with an experiment file, as one line.
-#[derive(Debug, thiserror::Error)]
-#[error("{location}: {message}")]
-pub struct ConfigError {
-    /// `FILE`, or `FILE:LINE:COLUMN` where the place is known.
-    pub location: String,
-    /// What is wrong.
-    pub message: String,
-}
-
-/// A place in an experiment file: a section (with its index for `[[controller]]` entries)
-/// and optionally a key in it.
-#[derive(Debug, Clone, Copy)]
-pub struct KeyPath<'a> {
-    /// The section, e.g. `budget` (`""` for the top level).
-    pub section: &'a str,
-    /// Which `[[section]]` entry.
-    pub index: Option<usize>,
-    /// The key.
-    pub key: Option<&'a str>,
 }
 
 /// An experiment file as read: its text, path and parsed content.
@@ -377,7 +200,7 @@ impl ExperimentFile {
         }
         let first = seed.unwrap_or(self.experiment.seed);
         let count = seeds.unwrap_or(self.experiment.seeds);
-        if (seed.is_some() || seeds.is_some()) && first.checked_add(count - 1).is_none() {
+        if (seed.is_some() || seeds.is_some()) && first.checked_add(count).is_none() {
             return Err(flag(
                 if seed.is_some() { "--seed" } else { "--seeds" },
                 format!("seeds {first} .. {first} + {count} overflow a 64-bit seed"),
@@ -405,6 +228,8 @@ impl ExperimentFile {
             index: None,
             key: Some(key),
         };
+        let refused =
+            |section, (key, why): (&'static str, String)| self.error(at(section, key), why);
         if !e
             .name
             .chars()
@@ -419,7 +244,8 @@ impl ExperimentFile {
         if e.seeds == 0 || e.seeds > MAX_SEEDS {
             return Err(self.error(at("", "seeds"), format!("seeds must be in 1..={MAX_SEEDS}")));
         }
-        if e.seed.checked_add(e.seeds - 1).is_none() {
+        // Rank checks train a second seed, `seed + 1`.
+        if e.seed.checked_add(e.seeds).is_none() {
             return Err(self.error(
                 at("", "seed"),
                 format!(
@@ -428,97 +254,22 @@ impl ExperimentFile {
                 ),
             ));
         }
-        let b = &e.budget;
-        if b.evaluations == 0 {
-            return Err(self.error(
-                at("budget", "evaluations"),
-                "the budget must allow at least 1 evaluation",
-            ));
-        }
-        for (key, value) in [
-            ("simulated_seconds", b.simulated_seconds),
-            ("wall_seconds", b.wall_seconds),
-        ] {
-            if value.is_some_and(|v| !(v > 0.0 && v.is_finite())) {
+        e.budget.check().map_err(|r| refused("budget", r))?;
+        e.objective
+            .check(e.evaluator.trains())
+            .map_err(|r| refused("objective", r))?;
+        if let Some(f) = &e.finalists {
+            f.check().map_err(|r| refused("final", r))?;
+            if f.init == FinalInit::Supernet && !matches!(e.evaluator, EvaluatorConfig::Supernet(_))
+            {
                 return Err(self.error(
-                    at("budget", key),
-                    format!("{key} must be a positive number"),
+                    at("final", "init"),
+                    "init = \"supernet\" fine-tunes from a trained supernet: use a `supernet` evaluator",
                 ));
             }
         }
-        if !b.count_duplicates && b.cache == CacheMode::Off {
-            return Err(self.error(
-                at("budget", "count_duplicates"),
-                "count_duplicates = false needs a cache (`exact` or `canonical`) to recognise repeats",
-            ));
-        }
-        let o = &e.objective;
-        match o.kind {
-            RewardKind::Mnas => {
-                if !o.target_ms.is_some_and(|t| t > 0.0 && t.is_finite()) {
-                    return Err(self.error(
-                        at("objective", "target_ms"),
-                        "the mnas reward needs target_ms, a positive latency in milliseconds",
-                    ));
-                }
-                if !e.evaluator.trains() {
-                    return Err(self.error(
-                        at("evaluator", "kind"),
-                        "the mnas reward needs measured latencies: use a `standalone` or `supernet` evaluator",
-                    ));
-                }
-                for (key, value) in [("alpha", o.alpha), ("beta", o.beta)] {
-                    if value.is_some_and(|v| !v.is_finite()) {
-                        return Err(self.error(
-                            at("objective", key),
-                            format!("{key} must be a finite number"),
-                        ));
-                    }
-                }
-            }
-            RewardKind::SearchMetric => {
-                for (key, set) in [
-                    ("target_ms", o.target_ms.is_some()),
-                    ("preset", o.preset.is_some()),
-                    ("alpha", o.alpha.is_some()),
-                    ("beta", o.beta.is_some()),
-                ] {
-                    if set {
-                        return Err(self.error(
-                            at("objective", key),
-                            format!("{key} is a setting of the `mnas` reward only"),
-                        ));
-                    }
-                }
-            }
-        }
-        if o.latency == LatencySource::Table && !e.evaluator.trains() {
-            return Err(self.error(
-                at("objective", "latency"),
-                "latency = \"table\" needs an evaluator that trains (`standalone` or `supernet`)",
-            ));
-        }
-        if !e.objective.invalid_reward.is_finite() {
-            return Err(self.error(
-                at("objective", "invalid_reward"),
-                "invalid_reward must be a finite number",
-            ));
-        }
-        if let Some(f) = &e.finalists {
-            if !(1..=100).contains(&f.top_k) {
-                return Err(self.error(at("final", "top_k"), "top_k must be in 1..=100"));
-            }
-            if f.epochs == Some(0) {
-                return Err(self.error(at("final", "epochs"), "epochs must be at least 1"));
-            }
-            if f.derive > 10_000 {
-                return Err(self.error(at("final", "derive"), "derive must be at most 10000"));
-            }
-        }
         if let EvaluatorConfig::Supernet(settings) = &e.evaluator {
-            if let Err((key, why)) = settings.check() {
-                return Err(self.error(at("evaluator", key), why));
-            }
+            settings.check().map_err(|r| refused("evaluator", r))?;
             if settings.mode == SupernetMode::Enas && e.budget.cache != CacheMode::Off {
                 return Err(self.error(
                     at("budget", "cache"),
@@ -526,8 +277,11 @@ impl ExperimentFile {
                 ));
             }
         }
-        if let Some(Err((key, why))) = e.training.as_ref().map(TrainConfig::check) {
-            return Err(self.error(at("training", key), why));
+        if let Some(training) = &e.training {
+            training.check().map_err(|r| refused("training", r))?;
+        }
+        if let Some(data) = &e.data {
+            data.check().map_err(|r| refused("data", r))?;
         }
         if e.controller.is_empty() {
             return Err(self.error(
@@ -555,20 +309,9 @@ impl ExperimentFile {
                 return Err(self.error(entry(Some(key)), why));
             }
         }
-        if let Some(&bad) = e
-            .report
-            .checkpoints
-            .iter()
-            .find(|&&c| c == 0 || c > b.evaluations)
-        {
-            return Err(self.error(
-                at("report", "checkpoints"),
-                format!(
-                    "checkpoint {bad} is outside 1..={} (the budget)",
-                    b.evaluations
-                ),
-            ));
-        }
+        e.report
+            .check(e.budget.evaluations)
+            .map_err(|r| refused("report", r))?;
         Ok(())
     }
 
@@ -603,85 +346,6 @@ impl ExperimentFile {
         resolved.report.checkpoints = self.checkpoints();
         toml::to_string_pretty(&resolved).expect("an experiment is always serialisable")
     }
-}
-
-/// 1-based line and column of a byte offset.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before
-        .rfind('\n')
-        .map_or(before.len(), |nl| before.len() - nl - 1)
-        + 1;
-    (line, column)
-}
-
-/// Serde reports unknown fields and variants at the enclosing table; point at the offending
-/// key (`name =`) or value (`"name"`) itself when it follows in the text.
-fn refine(text: &str, start: usize, message: &str) -> usize {
-    let quoted = |prefix: &str| {
-        message
-            .strip_prefix(prefix)
-            .and_then(|rest| rest.split('`').next())
-    };
-    let found = if let Some(key) = quoted("unknown field `") {
-        text[start..]
-            .lines()
-            .scan(start, |offset, line| {
-                let at = *offset;
-                *offset += line.len() + 1;
-                Some((at, line))
-            })
-            .find(|(_, line)| {
-                let t = line.trim_start();
-                t.strip_prefix(key)
-                    .is_some_and(|r| r.trim_start().starts_with('='))
-            })
-            .map(|(at, line)| at + line.len() - line.trim_start().len())
-    } else if let Some(value) = quoted("unknown variant `") {
-        text[start..]
-            .find(&format!("\"{value}\""))
-            .map(|i| start + i)
-    } else {
-        None
-    };
-    found.unwrap_or(start)
-}
-
-/// Finds a section (and key) in TOML text by scanning its lines: headers `[section]` and
-/// `[[section]]` (the `index`-th), then `key =` below them.
-fn locate(text: &str, at: KeyPath<'_>) -> Option<(usize, usize)> {
-    let mut in_section = at.section.is_empty();
-    let mut seen = 0usize;
-    let mut header_line = None;
-    for (n, line) in text.lines().enumerate() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with('[') {
-            let name = trimmed
-                .trim_start_matches('[')
-                .split(']')
-                .next()
-                .unwrap_or("")
-                .trim();
-            in_section = false;
-            if name == at.section {
-                let wanted = at.index.unwrap_or(0);
-                in_section = seen == wanted;
-                if in_section {
-                    header_line = Some(n + 1);
-                }
-                seen += 1;
-            }
-            continue;
-        }
-        if let (true, Some(key)) = (in_section, at.key) {
-            let rest = trimmed.strip_prefix(key).map(str::trim_start);
-            if rest.is_some_and(|r| r.starts_with('=')) {
-                return Some((n + 1, line.len() - trimmed.len() + 1));
-            }
-        }
-    }
-    header_line.map(|l| (l, 1))
 }
 
 #[cfg(test)]

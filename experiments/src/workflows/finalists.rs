@@ -116,8 +116,11 @@ pub fn retrain(
     crate::report::write_csv(&out.join("finalists.csv"), &finalists)?;
     if let Some((_, trained, candidate)) = best {
         trained.store.save(&out.join("final_best.safetensors"))?;
-        std::fs::write(out.join("final_best.json"), candidate.arch.to_json() + "\n")?;
-        std::fs::write(out.join("final_best.dot"), candidate.arch.to_dot())?;
+        std::fs::write(
+            out.join("final_best.json"),
+            candidate.arch().to_json() + "\n",
+        )?;
+        std::fs::write(out.join("final_best.dot"), candidate.arch().to_dot())?;
     }
     Ok(finalists)
 }

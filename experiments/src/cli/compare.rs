@@ -1,0 +1,60 @@
+//! `archforge compare`: every controller of the file on several seeds, in parallel.
+
+use super::print;
+use crate::config::ExperimentFile;
+use crate::report;
+use crate::runner::{self, Plan};
+use anyhow::Result;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// `archforge compare`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The experiment file.
+    pub file: PathBuf,
+    /// Seeds per controller (overrides the file's `seeds`).
+    #[arg(long)]
+    pub seeds: Option<u64>,
+    /// The first seed (overrides the file's `seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Evaluations per run (overrides `[budget] evaluations`).
+    #[arg(long)]
+    pub budget: Option<u64>,
+    /// Runs at a time (default: the number of CPUs).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// The run folder (default: runs/<name>-<timestamp>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Runs the comparison and prints its summary.
+pub fn main(args: Args) -> Result<()> {
+    let mut file = ExperimentFile::load(&args.file)?;
+    file.override_with(args.seed, args.seeds, args.budget)?;
+    let e = &file.experiment;
+    let plan = Plan {
+        controllers: (0..e.controller.len()).collect(),
+        seeds: (e.seed..=e.seed + (e.seeds - 1)).collect(),
+        out: args.out.unwrap_or_else(|| runner::default_out(&e.name)),
+        jobs: args
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        finalists: false,
+    };
+    let started = Instant::now();
+    let finished = runner::execute(&file, &plan)?;
+    let wall = started.elapsed().as_secs_f64();
+    println!("{}", report::markdown(&finished.summary));
+    print::best(finished.best.as_ref());
+    let evaluations: usize = finished.results.iter().map(|r| r.evaluations()).sum();
+    println!(
+        "\n{} runs, {evaluations} evaluations in {wall:.2} s ({:.0} evaluations/s); results in {}",
+        finished.results.len(),
+        evaluations as f64 / wall.max(1e-9),
+        finished.out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,52 @@
+//! The command line, one module per subcommand: [`run`], [`compare`], [`train`],
+//! [`rank_check`] and [`list`]; [`print`] holds what several of them print.
+
+pub mod compare;
+pub mod list;
+pub mod print;
+pub mod rank_check;
+pub mod run;
+pub mod train;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// Neural architecture search: controllers x environments x evaluators, from experiment files.
+#[derive(Debug, Parser)]
+#[command(name = "archforge", version, about)]
+pub struct Cli {
+    /// Log progress details to stderr.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one controller on one seed.
+    Run(run::Args),
+    /// Run every controller of the file on several seeds, in parallel, and compare them.
+    Compare(compare::Args),
+    /// Train one architecture of the file's environment stand-alone on `[data]` as
+    /// `[training]` says (the embedded digits and default settings where absent).
+    Train(train::Args),
+    /// Rank check: N random architectures trained stand-alone (2 seeds) and scored by a
+    /// supernet; Kendall tau and Spearman rho for the supernet and training-free baselines.
+    RankCheck(rank_check::Args),
+    /// List the registered environments, controllers, evaluators and objectives.
+    List,
+}
+
+/// Runs a parsed command line.
+pub fn main(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Run(args) => run::main(args),
+        Command::Compare(args) => compare::main(args),
+        Command::Train(args) => train::main(args),
+        Command::RankCheck(args) => rank_check::main(args),
+        Command::List => list::main(),
+    }
+}

@@ -1,0 +1,48 @@
+//! What several subcommands print: the best architecture of a run and the finalists.
+
+use crate::report::BestArch;
+use crate::workflows::finalists::Finalist;
+
+/// Prints the best architecture (or that none scored).
+pub fn best(best: Option<&BestArch>) {
+    let Some(b) = best else {
+        println!("No architecture was scored successfully.");
+        return;
+    };
+    let num = |v: Option<f64>| v.map_or_else(|| "–".into(), |v| format!("{v:.4}"));
+    let count = |v: Option<u64>| v.map_or_else(|| "–".into(), |v| v.to_string());
+    println!(
+        "\nBest architecture (controller `{}`, seed {}, evaluation {}):",
+        b.controller, b.seed, b.step
+    );
+    println!("  arch             {}", b.arch);
+    println!("  decisions        {:?}", b.decisions);
+    println!("  canonical hash   {}", b.hash);
+    println!("  search metric    {}", num(b.search_metric));
+    println!("  reported metric  {}", num(b.reported_metric));
+    println!("  params           {}", count(b.params));
+    println!("  MACs             {}", count(b.macs));
+}
+
+/// Prints the finalists as a Markdown table (nothing when there are none).
+pub fn finalists(finalists: &[Finalist]) {
+    if finalists.is_empty() {
+        return;
+    }
+    let num = |v: Option<f64>| v.map_or_else(|| "–".into(), |v| format!("{v:.2}"));
+    println!("\nFinalists retrained stand-alone:");
+    println!("| rank | search metric | final valid | final test | params | status | arch |");
+    println!("|---:|---:|---:|---:|---:|---|---|");
+    for f in finalists {
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            f.rank,
+            num(f.search_metric),
+            num(f.final_valid),
+            num(f.final_test),
+            f.params.map_or_else(|| "–".into(), |p| p.to_string()),
+            f.status,
+            f.arch
+        );
+    }
+}

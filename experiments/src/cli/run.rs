@@ -1,0 +1,74 @@
+//! `archforge run`: one controller on one seed, then the finalists.
+
+use super::print;
+use crate::config::ExperimentFile;
+use crate::runner::{self, Plan};
+use anyhow::{Result, bail};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// `archforge run`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The experiment file.
+    pub file: PathBuf,
+    /// The seed (default: the file's `seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Evaluations (overrides `[budget] evaluations`).
+    #[arg(long)]
+    pub budget: Option<u64>,
+    /// Which controller, when the file lists several.
+    #[arg(long)]
+    pub controller: Option<String>,
+    /// The run folder (default: runs/<name>-<timestamp>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Runs one controller of the file on one seed.
+pub fn main(args: Args) -> Result<()> {
+    let mut file = ExperimentFile::load(&args.file)?;
+    file.override_with(args.seed, None, args.budget)?;
+    let names: Vec<String> = file
+        .experiment
+        .controller
+        .iter()
+        .map(|c| c.name())
+        .collect();
+    let index = match (&args.controller, names.len()) {
+        (None, 1) => 0,
+        (None, _) => bail!(
+            "{}: the file lists {} controllers; pick one with --controller ({})",
+            file.path.display(),
+            names.len(),
+            names.join(", ")
+        ),
+        (Some(name), _) => names.iter().position(|n| n == name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "unknown controller `{name}`; the file has: {}",
+                names.join(", ")
+            )
+        })?,
+    };
+    let plan = Plan {
+        controllers: vec![index],
+        seeds: vec![file.experiment.seed],
+        out: args
+            .out
+            .unwrap_or_else(|| runner::default_out(&file.experiment.name)),
+        jobs: 1,
+        finalists: true,
+    };
+    let started = Instant::now();
+    let finished = runner::execute(&file, &plan)?;
+    print::best(finished.best.as_ref());
+    print::finalists(&finished.finalists);
+    let evaluations: usize = finished.results.iter().map(|r| r.evaluations()).sum();
+    println!(
+        "\n{evaluations} evaluations in {:.2} s; results in {}",
+        started.elapsed().as_secs_f64(),
+        finished.out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,298 @@
+//! The experiment file's smaller sections — `[objective]`, `[budget]`, `[report]` and
+//! `[final]` — each with its defaults and its own check, which names the offending key.
+
+use archforge::evaluator::CacheMode;
+use archforge::objective::{LatencyTarget, RewardKind};
+use archforge::search::KeepWeights;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// A failed check: the offending key and why.
+pub type Refusal = (&'static str, String);
+
+/// The `[final]` section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FinalConfig {
+    /// How many of the best distinct architectures (by reward) to retrain.
+    #[serde(default = "one_usize")]
+    pub top_k: usize,
+    /// Epochs of the retraining (default: `[training] epochs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<usize>,
+    /// ENAS's derivation: when above 0, the controller as it ended proposes this many
+    /// architectures, the evaluator as it stands scores them (`derived.csv`), and the
+    /// finalists are the best of those instead of the best of the search.
+    #[serde(default)]
+    pub derive: usize,
+    /// Where the finalists' training starts: from scratch, or from their weights in the
+    /// run's trained supernet (fine-tuned).
+    #[serde(default)]
+    pub init: FinalInit,
+}
+
+/// Where a finalist's training starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FinalInit {
+    /// Fresh weights.
+    #[default]
+    Scratch,
+    /// Its weights cut out of the run's trained supernet.
+    Supernet,
+}
+
+fn one_usize() -> usize {
+    1
+}
+
+impl FinalConfig {
+    /// Checks the section.
+    pub fn check(&self) -> Result<(), Refusal> {
+        if !(1..=100).contains(&self.top_k) {
+            return Err(("top_k", "top_k must be in 1..=100".into()));
+        }
+        if self.epochs == Some(0) {
+            return Err(("epochs", "epochs must be at least 1".into()));
+        }
+        if self.derive > 10_000 {
+            return Err(("derive", "derive must be at most 10000".into()));
+        }
+        Ok(())
+    }
+}
+
+/// The `[objective]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectiveConfig {
+    /// The reward function.
+    #[serde(default)]
+    pub kind: RewardKind,
+    /// The reward of an invalid candidate (one not in the table, or that does not build).
+    #[serde(default)]
+    pub invalid_reward: f64,
+    /// `mnas`: the latency target T in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_ms: Option<f64>,
+    /// `mnas`: `soft` (alpha = beta = -0.07) or `hard` (alpha = 0, beta = -1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<LatencyPreset>,
+    /// `mnas`: the exponent when the target is met (overrides the preset's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
+    /// `mnas`: the exponent when it is not (overrides the preset's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beta: Option<f64>,
+    /// Where latencies come from: each candidate measured, or a per-operation table.
+    #[serde(default)]
+    pub latency: LatencySource,
+    /// The latency table's file (default: `~/.cache/archforge/latency-table.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_table: Option<PathBuf>,
+}
+
+/// Where the latencies of trained candidates come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LatencySource {
+    /// Each candidate's batch-1 latency measured (noisy: runs do not repeat exactly).
+    #[default]
+    Measured,
+    /// Summed from a per-operation lookup table built once per machine (repeatable).
+    Table,
+}
+
+/// MnasNet's two constraint presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LatencyPreset {
+    /// alpha = beta = -0.07.
+    Soft,
+    /// alpha = 0, beta = -1.
+    Hard,
+}
+
+impl Default for ObjectiveConfig {
+    fn default() -> Self {
+        ObjectiveConfig {
+            kind: RewardKind::default(),
+            invalid_reward: 0.0,
+            target_ms: None,
+            preset: None,
+            alpha: None,
+            beta: None,
+            latency: LatencySource::default(),
+            latency_table: None,
+        }
+    }
+}
+
+impl ObjectiveConfig {
+    /// The latency table's file, when latencies come from one.
+    pub fn latency_table_path(&self) -> Option<PathBuf> {
+        if self.latency != LatencySource::Table {
+            return None;
+        }
+        self.latency_table.clone().or_else(|| {
+            let cache = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                .unwrap_or_else(|| PathBuf::from("."));
+            Some(cache.join("archforge").join("latency-table.json"))
+        })
+    }
+
+    /// Checks the section; `trains` says whether the experiment's evaluator trains networks
+    /// (and so measures latencies).
+    pub fn check(&self, trains: bool) -> Result<(), Refusal> {
+        match self.kind {
+            RewardKind::Mnas => {
+                if !self.target_ms.is_some_and(|t| t > 0.0 && t.is_finite()) {
+                    return Err((
+                        "target_ms",
+                        "the mnas reward needs target_ms, a positive latency in milliseconds"
+                            .into(),
+                    ));
+                }
+                if !trains {
+                    return Err((
+                        "kind",
+                        "the mnas reward needs measured latencies: use a `standalone` or `supernet` evaluator"
+                            .into(),
+                    ));
+                }
+                for (key, value) in [("alpha", self.alpha), ("beta", self.beta)] {
+                    if value.is_some_and(|v| !v.is_finite()) {
+                        return Err((key, format!("{key} must be a finite number")));
+                    }
+                }
+            }
+            RewardKind::SearchMetric => {
+                for (key, set) in [
+                    ("target_ms", self.target_ms.is_some()),
+                    ("preset", self.preset.is_some()),
+                    ("alpha", self.alpha.is_some()),
+                    ("beta", self.beta.is_some()),
+                ] {
+                    if set {
+                        return Err((key, format!("{key} is a setting of the `mnas` reward only")));
+                    }
+                }
+            }
+        }
+        if self.latency == LatencySource::Table && !trains {
+            return Err((
+                "latency",
+                "latency = \"table\" needs an evaluator that trains (`standalone` or `supernet`)"
+                    .into(),
+            ));
+        }
+        if !self.invalid_reward.is_finite() {
+            return Err((
+                "invalid_reward",
+                "invalid_reward must be a finite number".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The `mnas` latency target these settings give (none for other rewards).
+    pub fn latency_target(&self) -> Option<LatencyTarget> {
+        let target_ms = self.target_ms?;
+        let preset = match self.preset.unwrap_or(LatencyPreset::Soft) {
+            LatencyPreset::Soft => LatencyTarget::soft(target_ms),
+            LatencyPreset::Hard => LatencyTarget::hard(target_ms),
+        };
+        Some(LatencyTarget {
+            target_ms,
+            alpha: self.alpha.unwrap_or(preset.alpha),
+            beta: self.beta.unwrap_or(preset.beta),
+        })
+    }
+}
+
+/// The `[budget]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetConfig {
+    /// Evaluations per run.
+    pub evaluations: u64,
+    /// Simulated seconds per run (tables with a cost column).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulated_seconds: Option<f64>,
+    /// Wall-clock seconds per run (makes runs irreproducible).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wall_seconds: Option<f64>,
+    /// Whether a repeated architecture served by the cache still costs an evaluation.
+    #[serde(default = "yes")]
+    pub count_duplicates: bool,
+    /// The cache in front of the evaluator.
+    #[serde(default = "exact")]
+    pub cache: CacheMode,
+    /// Which candidates' trained weights the run folder keeps (`weights/`).
+    #[serde(default)]
+    pub keep_weights: KeepWeights,
+}
+
+fn yes() -> bool {
+    true
+}
+fn exact() -> CacheMode {
+    CacheMode::Exact
+}
+
+impl BudgetConfig {
+    /// Checks the section.
+    pub fn check(&self) -> Result<(), Refusal> {
+        if self.evaluations == 0 {
+            return Err((
+                "evaluations",
+                "the budget must allow at least 1 evaluation".into(),
+            ));
+        }
+        for (key, value) in [
+            ("simulated_seconds", self.simulated_seconds),
+            ("wall_seconds", self.wall_seconds),
+        ] {
+            if value.is_some_and(|v| !(v > 0.0 && v.is_finite())) {
+                return Err((key, format!("{key} must be a positive number")));
+            }
+        }
+        if !self.count_duplicates && self.cache == CacheMode::Off {
+            return Err((
+                "count_duplicates",
+                "count_duplicates = false needs a cache (`exact` or `canonical`) to recognise repeats"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The `[report]` section.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// Budgets (in evaluations) at which `summary.csv` reports each controller; default: 10,
+    /// 20, 50, 100, 200, 500, ... up to the budget, and the budget itself.
+    #[serde(default)]
+    pub checkpoints: Vec<u64>,
+}
+
+impl ReportConfig {
+    /// Checks the section against the budget of `evaluations`.
+    pub fn check(&self, evaluations: u64) -> Result<(), Refusal> {
+        match self
+            .checkpoints
+            .iter()
+            .find(|&&c| c == 0 || c > evaluations)
+        {
+            Some(bad) => Err((
+                "checkpoints",
+                format!("checkpoint {bad} is outside 1..={evaluations} (the budget)"),
+            )),
+            None => Ok(()),
+        }
+    }
+}

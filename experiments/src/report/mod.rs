@@ -1,0 +1,129 @@
+//! Reports of a finished experiment, written into the run folder:
+//! - [`summary`]: `summary.csv` / `summary.md`, the reported metric of each controller's best
+//!   architecture so far at every budget checkpoint;
+//! - `best_so_far.svg` and [`curves`]' learning curves;
+//! - [`pareto`]: accuracy-against-cost fronts per controller;
+//! - [`best`]: `best.json` and `best.dot`, the best architecture over all runs;
+//! - [`plot`] draws the pictures, [`csv`] writes the tables.
+
+pub mod best;
+pub mod csv;
+pub mod curves;
+pub mod pareto;
+pub mod plot;
+pub mod summary;
+
+pub use best::BestArch;
+pub use csv::write_csv;
+pub use summary::{SummaryRow, best_reported_at, describe, markdown, summarize};
+
+use anyhow::Result;
+use archforge::Environment;
+use archforge::search::{self, RunResult};
+use std::path::Path;
+
+/// What the reports need to know of the experiment.
+#[derive(Debug, Clone)]
+pub struct Context<'a> {
+    /// The experiment's name, the plots' title.
+    pub title: &'a str,
+    /// The budgets the summary reports at.
+    pub checkpoints: &'a [u64],
+    /// The random-search controller's name, the summary's baseline.
+    pub random: Option<&'a str>,
+    /// Whether larger search metrics are better.
+    pub maximize: bool,
+    /// The `mnas` objective's latency target, marked on latency plots.
+    pub target_ms: Option<f64>,
+}
+
+/// What [`write`] produced.
+pub struct Report {
+    /// The summary rows.
+    pub summary: Vec<SummaryRow>,
+    /// The best architecture.
+    pub best: Option<BestArch>,
+}
+
+/// Writes every report file of the runs `results` of `env` into `out`.
+pub fn write(
+    out: &Path,
+    context: &Context,
+    env: &dyn Environment,
+    results: &[RunResult],
+) -> Result<Report> {
+    let mut names: Vec<String> = Vec::new();
+    for r in results {
+        if !names.contains(&r.controller) {
+            names.push(r.controller.clone());
+        }
+    }
+    let random = context.random.filter(|r| names.iter().any(|n| n == r));
+    let summary = summarize(
+        results,
+        &names,
+        context.checkpoints,
+        random,
+        context.maximize,
+    );
+
+    write_csv(&out.join("summary.csv"), &summary)?;
+    let heading = format!(
+        "# {}\n\nReported metric of the architecture with the best search reward so far.\n\n",
+        context.title
+    );
+    std::fs::write(out.join("summary.md"), heading + &markdown(&summary))?;
+
+    let curves: Vec<plot::Curve> = names
+        .iter()
+        .map(|name| {
+            let runs: Vec<&RunResult> = results.iter().filter(|r| &r.controller == name).collect();
+            let longest = runs.iter().map(|r| r.evaluations()).max().unwrap_or(0) as u64;
+            let points = (1..=longest)
+                .filter_map(|b| {
+                    let values = best_reported_at(runs.iter().copied(), b);
+                    (!values.is_empty()).then(|| {
+                        let (mean, std, ..) = describe(&values);
+                        (b as f64, mean, std)
+                    })
+                })
+                .collect();
+            plot::Curve {
+                name: name.clone(),
+                points,
+            }
+        })
+        .collect();
+    plot::best_so_far(&out.join("best_so_far.svg"), context.title, &curves)?;
+    curves::write_reward_curves(out, context.title, &names, results)?;
+    pareto::write(out, context.title, context.maximize, context.target_ms)?;
+
+    let best = results
+        .iter()
+        .filter_map(|r| r.best())
+        .max_by(|a, b| a.reward.total_cmp(&b.reward))
+        .map(|b| BestArch {
+            controller: b.row.controller.clone(),
+            seed: b.row.seed,
+            step: b.row.step,
+            arch: b.row.arch.clone(),
+            decisions: search::parse_decisions(&b.row.decisions).unwrap_or_default(),
+            hash: b.row.hash.clone(),
+            reward: b.reward,
+            search_metric: b.row.search_metric,
+            reported_metric: b.row.reported_metric,
+            params: b.row.params,
+            macs: b.row.macs,
+        });
+    if let Some(best) = &best {
+        let candidate = env.build(&best.decisions)?;
+        let mut doc = serde_json::to_value(best)?;
+        doc["graph"] = serde_json::from_str(&candidate.arch().to_json())?;
+        std::fs::write(
+            out.join("best.json"),
+            serde_json::to_string_pretty(&doc)? + "\n",
+        )?;
+        std::fs::write(out.join("best.dot"), candidate.arch().to_dot())?;
+    }
+    Ok(Report { summary, best })
+}

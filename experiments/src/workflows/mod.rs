@@ -1,0 +1,8 @@
+//! Workflows: what runs around a search or instead of one, each built from the runner's
+//! prepared experiment and the trainer.
+//! - [`finalists`]: the best architectures of a run retrained stand-alone;
+//! - [`rank_check`] (with [`rank`]'s correlations): can a supernet's ranking be trusted?
+
+pub mod finalists;
+pub mod rank;
+pub mod rank_check;
