@@ -57,6 +57,14 @@ pub enum Error {
         /// What is wrong, and what was expected.
         reason: String,
     },
+    /// A part that breaks a promise of its contract, found by the conformance check.
+    #[error("{part}: {broken}")]
+    Conformance {
+        /// The part, e.g. ``environment `nb201` ``.
+        part: String,
+        /// The promise it broke, and where.
+        broken: String,
+    },
     /// Training that cannot go on (a NaN or infinite loss).
     #[error("training: {0}")]
     Training(String),

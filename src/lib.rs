@@ -29,6 +29,7 @@ pub mod ability;
 pub mod arch;
 pub mod budget;
 pub mod candidate;
+pub mod conformance;
 pub mod controller;
 pub mod data;
 pub mod env;

@@ -500,6 +500,39 @@ mod tests {
     }
 
     #[test]
+    fn a_derivation_rescores_and_never_serves_search_time_scores_from_the_cache() {
+        /// Scores each candidate by how many times it was asked.
+        struct Aging(u32);
+        impl Evaluator for Aging {
+            fn evaluate(&mut self, _: &Candidate) -> Result<Outcome> {
+                self.0 += 1;
+                Ok(Outcome::ok(Metrics {
+                    search: Some(f64::from(self.0)),
+                    ..Default::default()
+                }))
+            }
+        }
+        let toy = Toy::new(4, 3).unwrap();
+        let mut controller = scripted(&[&[0, 0, 0, 0], &[1, 0, 1, 0]]);
+        let mut cached = CachedEvaluator::new(Aging(0), CacheMode::Exact);
+        let (_, rows) = collect(&mut controller, &mut cached, &settings(4, true));
+        assert_eq!(rows.iter().filter(|r| r.cached).count(), 2);
+        let derived = derive(
+            &toy,
+            &mut controller,
+            &mut cached,
+            2,
+            &settings(4, true),
+            &mut crate::rng::seeded(0),
+        )
+        .unwrap();
+        assert!(derived.iter().all(|r| !r.cached));
+        // Scored again, after the search's two evaluations.
+        let scores: Vec<f64> = derived.iter().filter_map(|r| r.search_metric).collect();
+        assert_eq!(scores, [3.0, 4.0]);
+    }
+
+    #[test]
     fn a_panicking_evaluator_becomes_a_failed_row_and_the_run_goes_on() {
         struct Panics;
         impl Evaluator for Panics {

@@ -290,10 +290,23 @@ impl PolicyGradient {
             .collect()
     }
 
-    fn step(&mut self, grad: &[f64]) {
+    /// One Adam step; an error once a parameter is no longer a finite number (the run
+    /// cannot learn anything from there).
+    fn step(&mut self, grad: &[f64]) -> Result<()> {
         let network = self.network.as_mut().expect("made before any update");
         let adam = self.adam.as_mut().expect("made with the network");
         adam.step(&mut network.params, grad, self.config.learning_rate);
+        if network.params.iter().all(|p| p.is_finite()) {
+            return Ok(());
+        }
+        Err(Error::Controller {
+            controller: self.kind.into(),
+            reason: format!(
+                "the policy's parameters are no longer finite numbers after update {} (learning_rate {} is too high?)",
+                self.updates + 1,
+                self.config.learning_rate
+            ),
+        })
     }
 }
 
@@ -307,7 +320,13 @@ impl Controller for PolicyGradient {
         let network = self.network.as_ref().expect("made above");
         let mut proposals = Vec::with_capacity(n);
         for _ in 0..n {
-            let sampled = network.sample(env, rng)?;
+            let sampled = network.sample(env, rng).map_err(|e| match e {
+                Error::Controller { reason, .. } => Error::Controller {
+                    controller: self.kind.into(),
+                    reason,
+                },
+                other => other,
+            })?;
             proposals.push(Proposal {
                 decisions: sampled.decisions.clone(),
             });
@@ -337,7 +356,7 @@ impl Controller for PolicyGradient {
                     .collect();
                 let network = self.network.as_ref().expect("made above");
                 let (grad, _) = network.backward(env, &sequences, entropy_weight / m, &sampled)?;
-                self.step(&grad);
+                self.step(&grad)?;
             }
             Update::Ppo {
                 epochs,
@@ -371,7 +390,7 @@ impl Controller for PolicyGradient {
                         }
                         let (grad, _) =
                             network.backward(env, &sequences, entropy_weight / m, &[])?;
-                        self.step(&grad);
+                        self.step(&grad)?;
                     }
                 }
             }

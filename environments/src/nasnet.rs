@@ -269,7 +269,10 @@ impl Nasnet {
                 let sources = graph.inputs(node);
                 let input = match sources.as_slice() {
                     [s] if *s == at || *s == at + 1 => s - at,
-                    [s] if *s >= at + 4 && (s - at - 4) % 3 == 0 && (s - at - 4) / 3 < b => {
+                    [s] if *s >= at + 4
+                        && (s - at - 4).is_multiple_of(3)
+                        && (s - at - 4) / 3 < b =>
+                    {
                         2 + (s - at - 4) / 3
                     }
                     _ => {

@@ -28,8 +28,8 @@ fn benches(c: &mut Criterion) {
                     .build(black_box(&[3, 2, 1, 4, 0, 3]))
                     .unwrap();
                 black_box((
-                    candidate.arch.params(),
-                    candidate.arch.macs(),
+                    candidate.params(),
+                    candidate.macs(),
                     candidate.hash,
                 ))
             })

@@ -57,7 +57,7 @@ fn supernet_step(c: &mut Criterion) {
         .iter()
         .map(|d| {
             store
-                .plan(&env.build(d).expect("a legal cell").arch)
+                .plan(env.build(d).expect("a legal cell").arch())
                 .expect("trainable")
         })
         .collect();

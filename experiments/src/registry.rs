@@ -296,6 +296,18 @@ impl EvaluatorConfig {
         training: Option<&Training>,
         seed: u64,
     ) -> Result<Box<dyn Evaluator>, String> {
+        let proper = self.proper(env, training, seed)?;
+        Ok(Box::new(CachedEvaluator::new(Isolated(proper), cache)))
+    }
+
+    /// The evaluator proper for the run with seed `seed` (with table latencies when the
+    /// objective asks for them), without cache or isolation.
+    pub fn proper(
+        &self,
+        env: &Arc<dyn Environment>,
+        training: Option<&Training>,
+        seed: u64,
+    ) -> Result<Box<dyn Evaluator>, String> {
         self.check(env.as_ref())?;
         let proper: Box<dyn Evaluator> = match (self, training) {
             (EvaluatorConfig::Table(_), _) => {
@@ -324,6 +336,6 @@ impl EvaluatorConfig {
             Some(table) => Box::new(TableLatency::new(proper, table)),
             None => proper,
         };
-        Ok(Box::new(CachedEvaluator::new(Isolated(proper), cache)))
+        Ok(proper)
     }
 }

@@ -370,3 +370,111 @@ impl Evaluator for SupernetEvaluator {
         Ok(self.outcome(candidate, &plan, search))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::{Arch, Conv, Op, Shape};
+    use crate::data::DataConfig;
+    use crate::env::{Choice, DecisionKindSpec, EnvSpec};
+    use crate::nn::train::Schedule;
+
+    /// Two decisions: the kernels (1 or 3) of two convolutions of a small network.
+    struct Kernels {
+        spec: EnvSpec,
+        input: Shape,
+    }
+
+    impl Environment for Kernels {
+        fn spec(&self) -> &EnvSpec {
+            &self.spec
+        }
+        fn next_choice(&self, prefix: &[usize]) -> Result<Option<Choice>> {
+            Ok((prefix.len() < 2).then(|| Choice::new(0, 2)))
+        }
+        fn build(&self, decisions: &[usize]) -> Result<Candidate> {
+            crate::env::validate(self, decisions)?;
+            let mut a = Arch::new(Some(self.input));
+            let mut x = a.input();
+            for (i, &d) in decisions.iter().enumerate() {
+                let conv = Op::Conv(Conv::conv_bn(8, [1, 3][d], 1));
+                x = a.add(format!("conv{i}"), conv, &[x])?;
+            }
+            a.finish_with_classifier(x, 10)?;
+            Ok(Candidate::new(
+                decisions.to_vec(),
+                format!("{decisions:?}"),
+                a,
+            ))
+        }
+    }
+
+    fn supernet(mode: SupernetMode, learning_rate: f64) -> (SupernetEvaluator, Arc<Kernels>) {
+        let mut data = DataConfig::default();
+        data.subset.train = Some(256);
+        let data = Arc::new(data.load(std::path::Path::new(".")).unwrap());
+        let env = Arc::new(Kernels {
+            spec: EnvSpec {
+                name: "kernels".into(),
+                kinds: vec![DecisionKindSpec {
+                    name: "kernel".into(),
+                    labels: vec!["1".into(), "3".into()],
+                }],
+                max_length: 2,
+            },
+            input: data.train.shape,
+        });
+        let config = TrainConfig {
+            learning_rate,
+            schedule: Schedule::Constant,
+            ..TrainConfig::default()
+        };
+        let settings = SupernetSettings {
+            warmup_epochs: 1,
+            train_steps: 3,
+            bn_batches: 2,
+            valid_batches: 2,
+            mode,
+            ..SupernetSettings::default()
+        };
+        let evaluator = SupernetEvaluator::new(env.clone(), data, config, settings, 0);
+        (evaluator, env)
+    }
+
+    #[test]
+    fn a_rescore_freezes_the_weights_and_scores_every_candidate_on_the_same_images() {
+        let (mut supernet, env) = supernet(SupernetMode::Enas, 0.05);
+        let a = env.build(&[1, 0]).unwrap();
+        let b = env.build(&[0, 1]).unwrap();
+        let search = |s: &mut SupernetEvaluator, c: &Candidate| {
+            s.evaluate(c).unwrap().metrics.search.unwrap()
+        };
+        let rescore = |s: &mut SupernetEvaluator, c: &Candidate| {
+            s.rescore(c).unwrap().metrics.search.unwrap()
+        };
+        search(&mut supernet, &a);
+        search(&mut supernet, &b);
+        let first = rescore(&mut supernet, &a);
+        let (position, cursor) = (supernet.position, supernet.valid_cursor);
+        rescore(&mut supernet, &b);
+        assert_eq!(rescore(&mut supernet, &a), first);
+        assert_eq!(
+            (supernet.position, supernet.valid_cursor),
+            (position, cursor)
+        );
+        // Scoring as the search does trains the path and moves on to other images.
+        search(&mut supernet, &a);
+        assert_ne!(supernet.position, position);
+    }
+
+    #[test]
+    fn a_diverging_warm_up_leaves_no_candidate_scored() {
+        let (mut supernet, env) = supernet(SupernetMode::Finetune, 1e30);
+        let c = env.build(&[1, 1]).unwrap();
+        for _ in 0..2 {
+            let err = supernet.evaluate(&c).unwrap_err().to_string();
+            assert!(err.contains("the supernet's warm-up failed"), "{err}");
+        }
+        assert!(supernet.rescore(&c).is_err());
+    }
+}

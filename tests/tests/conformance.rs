@@ -1,14 +1,16 @@
-//! Conformance: every shipped experiment file loads, every registered environment and
-//! controller kind appears in one, and each environment and controller keeps the core
-//! contracts — replaying a decision sequence rebuilds the same candidate, every complete
-//! sequence builds, proposals respect masks, and checkpoint -> restore gives the same next
-//! proposals.
+//! Conformance over the registry: every shipped experiment file loads, every registered
+//! environment, controller and evaluator kind appears in one, and the core's public check
+//! (`archforge::conformance`) passes for every environment, every controller on every
+//! environment that it accepts, and every evaluator on its environment. A space defined here,
+//! outside the crates, shows that a broken promise is named in one line.
 
-use archforge::env::{complete_uniformly, validate};
-use archforge::evaluator::StatusKind;
-use archforge::{Controller, Environment, Evaluated, rng};
+use archforge::conformance::{check_controller, check_environment, check_evaluator};
+use archforge::error::Result;
+use archforge::{Candidate, Choice, EnvSpec, Environment, rng};
 use archforge_experiments::config::ExperimentFile;
-use archforge_experiments::registry::{CONTROLLERS, ENVIRONMENTS, EVALUATORS};
+use archforge_experiments::registry::{
+    CONTROLLERS, ControllerConfig, ENVIRONMENTS, EVALUATORS, EvaluatorConfig,
+};
 use archforge_experiments::runner::Prepared;
 use archforge_tests::{experiment_files, use_stand_in_data};
 use std::collections::HashSet;
@@ -66,77 +68,85 @@ fn every_registered_kind_has_an_example_experiment() {
     }
 }
 
-fn check_environment(env: &dyn Environment) {
-    let mut rng = rng::seeded(7);
-    for _ in 0..50 {
-        let mut decisions = Vec::new();
-        complete_uniformly(env, &mut decisions, &mut rng).unwrap();
-        assert!(decisions.len() <= env.spec().max_length);
-        validate(env, &decisions).unwrap();
-        assert_eq!(env.next_choice(&decisions).unwrap(), None);
-        let a = env.build(&decisions).unwrap();
-        let b = env.build(&decisions).unwrap();
-        assert_eq!(a.label, b.label);
-        assert_eq!(a.hash, b.hash);
-        assert_eq!(a.arch().to_json(), b.arch().to_json());
-        assert_eq!(a.decisions, decisions);
-        for (position, &d) in decisions.iter().enumerate() {
-            let choice = env.next_choice(&decisions[..position]).unwrap().unwrap();
-            assert!(choice.kind < env.spec().kinds.len());
-            assert!(choice.options <= env.spec().kinds[choice.kind].labels.len());
-            assert!(choice.is_legal(d));
+#[test]
+fn every_environment_keeps_its_contracts() {
+    for file in loaded() {
+        let prepared = Prepared::new(&file).unwrap();
+        check_environment(prepared.env(), 20)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.path.display()));
+    }
+}
+
+#[test]
+fn every_controller_keeps_its_contracts_on_every_environment_it_accepts() {
+    let files = loaded();
+    // One configuration per controller kind, as the shipped files set it.
+    let mut controllers: Vec<ControllerConfig> = Vec::new();
+    for c in files.iter().flat_map(|f| &f.experiment.controller) {
+        if !controllers.iter().any(|k| k.kind() == c.kind()) {
+            controllers.push(c.clone());
+        }
+    }
+    let mut checked = HashSet::new();
+    for file in &files {
+        let prepared = Prepared::new(file).unwrap();
+        let env = prepared.env();
+        if !checked.insert(format!("{:?}", file.experiment.environment)) {
+            continue;
+        }
+        for config in &controllers {
+            let accepts = config
+                .build()
+                .and_then(|mut c| c.propose(env, 1, &mut rng::seeded(0)))
+                .is_ok();
+            if accepts {
+                check_controller(env, &|| config.build(), 15).unwrap_or_else(|e| {
+                    panic!("{} in {}: {e}", config.name(), file.path.display())
+                });
+            }
         }
     }
 }
 
-/// Proposes, "evaluates" with a reward that depends only on the decisions, and observes.
-fn step(
-    controller: &mut dyn Controller,
-    env: &dyn Environment,
-    rng: &mut archforge::Rng,
-) -> Vec<Vec<usize>> {
-    let proposals = controller.propose(env, 2, rng).unwrap();
-    let evaluated: Vec<Evaluated> = proposals
-        .iter()
-        .map(|p| {
-            validate(env, &p.decisions).unwrap();
-            Evaluated {
-                decisions: p.decisions.clone(),
-                reward: Some(p.decisions.iter().sum::<usize>() as f64),
-                status: StatusKind::Ok,
-            }
-        })
-        .collect();
-    controller.observe(env, &evaluated).unwrap();
-    proposals.into_iter().map(|p| p.decisions).collect()
+/// `file` made cheap to train: a few images, one short epoch, a short supernet warm-up.
+fn tiny(mut file: ExperimentFile) -> ExperimentFile {
+    let e = &mut file.experiment;
+    if let Some(data) = e.data.as_mut() {
+        data.subset.train = Some(64);
+        data.subset.valid = Some(32);
+        data.subset.test = Some(32);
+    }
+    if let Some(training) = e.training.as_mut() {
+        training.epochs = 1;
+        training.batch_size = 32;
+    }
+    if let EvaluatorConfig::Supernet(s) = &mut e.evaluator {
+        s.warmup_epochs = 1;
+        s.train_steps = 1;
+        s.bn_batches = 1;
+        s.valid_batches = 1;
+    }
+    file
 }
 
 #[test]
-fn environments_and_controllers_keep_the_contracts() {
-    for file in loaded() {
-        let prepared = Prepared::new(&file).unwrap();
-        let env = prepared.env();
-        check_environment(env);
-        for config in &file.experiment.controller {
-            let mut original = config.build().unwrap();
-            let mut rng = rng::seeded(3);
-            for _ in 0..15 {
-                step(original.as_mut(), env, &mut rng);
-            }
-            let checkpoint = original.checkpoint().unwrap();
-            let mut restored = config.build().unwrap();
-            restored.restore(checkpoint).unwrap();
-            let mut rng_restored = rng.clone();
-            for _ in 0..5 {
-                assert_eq!(
-                    step(original.as_mut(), env, &mut rng),
-                    step(restored.as_mut(), env, &mut rng_restored),
-                    "{} in {}",
-                    config.name(),
-                    file.path.display()
-                );
-            }
+fn every_evaluator_keeps_its_contracts_on_its_environment() {
+    let mut checked = HashSet::new();
+    for file in loaded().into_iter().map(tiny) {
+        let e = &file.experiment;
+        let key = format!("{:?} {:?}", e.environment, e.evaluator);
+        if !checked.insert(key) {
+            continue;
         }
+        let prepared = Prepared::new(&file).unwrap();
+        let env = prepared.shared_env();
+        let make = || {
+            e.evaluator
+                .proper(&env, prepared.training(), e.seed)
+                .map_err(archforge::Error::Arch)
+        };
+        check_evaluator(env.as_ref(), &make, 5)
+            .unwrap_or_else(|err| panic!("{}: {err}", file.path.display()));
     }
 }
 
@@ -152,4 +162,103 @@ fn checkpoints_refuse_another_controller_kind() {
     assert_ne!(a.kind(), b.kind());
     let err = b.restore(a.checkpoint().unwrap()).unwrap_err().to_string();
     assert!(err.contains("cannot restore"), "{err}");
+}
+
+/// A space of three decisions among three options, written as a user would, with one promise
+/// broken as `broken` says.
+struct Handmade {
+    spec: EnvSpec,
+    broken: Broken,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Broken {
+    /// Nothing: a sound space.
+    Nothing,
+    /// The mask leaves option 2 legal at the second decision, but a prefix taking it is
+    /// refused.
+    LegalButRefused,
+    /// The choice depends on how often it was asked.
+    Impure,
+}
+
+impl Handmade {
+    fn new(broken: Broken) -> Self {
+        Handmade {
+            spec: EnvSpec {
+                name: "handmade".into(),
+                kinds: vec![archforge::DecisionKindSpec {
+                    name: "option".into(),
+                    labels: vec!["a".into(), "b".into(), "c".into()],
+                }],
+                max_length: 3,
+            },
+            broken,
+            calls: Default::default(),
+        }
+    }
+}
+
+impl Environment for Handmade {
+    fn spec(&self) -> &EnvSpec {
+        &self.spec
+    }
+
+    fn next_choice(&self, prefix: &[usize]) -> Result<Option<Choice>> {
+        let calls = self
+            .calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let refused = self.broken == Broken::LegalButRefused && prefix.get(1) == Some(&2);
+        if refused || prefix.iter().any(|&d| d > 2) || prefix.len() > 3 {
+            return Err(archforge::Error::InvalidDecisions {
+                decisions: prefix.to_vec(),
+                reason: "refused".into(),
+            });
+        }
+        let options = if self.broken == Broken::Impure && calls % 7 == 6 {
+            2
+        } else {
+            3
+        };
+        Ok((prefix.len() < 3).then(|| Choice::new(0, options)))
+    }
+
+    fn build(&self, decisions: &[usize]) -> Result<Candidate> {
+        archforge::env::validate(self, decisions)?;
+        let mut arch = archforge::Arch::new(None);
+        let x = arch.add(
+            "row",
+            archforge::Op::Labelled(format!("{decisions:?}")),
+            &[arch.input()],
+        )?;
+        arch.finish(x)?;
+        Ok(Candidate::new(
+            decisions.to_vec(),
+            format!("{decisions:?}"),
+            arch,
+        ))
+    }
+}
+
+#[test]
+fn a_space_of_ones_own_is_checked_and_a_broken_promise_named_in_one_line() {
+    check_environment(&Handmade::new(Broken::Nothing), 20).unwrap();
+    let err = check_environment(&Handmade::new(Broken::LegalButRefused), 20)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("environment `handmade`: the mask leaves option 2 legal"),
+        "{err}"
+    );
+    assert!(!err.contains('\n'), "{err}");
+    let err = check_environment(&Handmade::new(Broken::Impure), 20)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("environment `handmade`: next_choice(")
+            && err.contains("not a pure function"),
+        "{err}"
+    );
+    assert!(!err.contains('\n'), "{err}");
 }

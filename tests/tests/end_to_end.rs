@@ -665,3 +665,23 @@ kind = "random"
     );
     assert!(!dir.path().join("v/rank_summary.csv").exists());
 }
+
+#[test]
+fn a_policy_that_diverges_ends_the_run_with_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(experiments_dir().join("nb201-reinforce.toml"))
+        .unwrap()
+        .replace("learning_rate = 0.0035", "learning_rate = 1e308");
+    std::fs::write(dir.path().join("r.toml"), text).unwrap();
+    let o = archforge(dir.path(), &["run", "r.toml", "--out", "out"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("controller `reinforce`") && err.contains("no longer finite"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    // What was evaluated before is kept.
+    let (_, rows) = read_csv(&dir.path().join("out/evaluations.csv"));
+    assert!(!rows.is_empty() && rows.len() < 300);
+}

@@ -12,7 +12,7 @@
 //! by back-propagation through time; every policy-gradient rule is a choice of `coef_s`.
 
 use archforge::env::legal_options;
-use archforge::error::Result;
+use archforge::error::{Error, Result};
 use archforge::{EnvSpec, Environment};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
@@ -390,6 +390,15 @@ impl Network {
             }
             let top = below;
             let (scaled, probs) = self.head_forward(kind, &top, &legal);
+            if probs.iter().any(|p| !p.is_finite()) {
+                return Err(Error::Controller {
+                    controller: "policy".into(),
+                    reason: format!(
+                        "its probabilities at decision {} are no longer finite numbers (is the learning rate too high?)",
+                        decisions.len()
+                    ),
+                });
+            }
             let Some(action) = pick(decisions.len(), &probs, &legal) else {
                 return Err(archforge::Error::InvalidDecisions {
                     decisions: decisions.clone(),

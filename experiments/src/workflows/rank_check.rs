@@ -263,6 +263,9 @@ pub fn run(file: &mut ExperimentFile, source: Source, out: &Path) -> Result<Vec<
     Ok(summary)
 }
 
+/// A row that can be ranked: (row, ground truth, seed 1, seed 2, supernet score).
+type Ranked<'a> = (&'a Scored, f64, f64, f64, f64);
+
 /// The least number of architectures a correlation is computed over.
 const MIN_RANKED: usize = 3;
 
@@ -270,7 +273,7 @@ const MIN_RANKED: usize = 3;
 /// stand-alone accuracies and supernet score are all known; an error when fewer than
 /// [`MIN_RANKED`] are.
 pub fn correlations(rows: &[Scored]) -> Result<Vec<Correlation>> {
-    let ranked: Vec<(&Scored, f64, f64, f64, f64)> = rows
+    let ranked: Vec<Ranked> = rows
         .iter()
         .filter(|r| r.status == "ok")
         .filter_map(|r| {
@@ -292,9 +295,7 @@ pub fn correlations(rows: &[Scored]) -> Result<Vec<Correlation>> {
             rows.len()
         );
     }
-    let column = |f: &dyn Fn(&(&Scored, f64, f64, f64, f64)) -> f64| {
-        ranked.iter().map(f).collect::<Vec<f64>>()
-    };
+    let column = |f: &dyn Fn(&Ranked) -> f64| ranked.iter().map(f).collect::<Vec<f64>>();
     let truth = column(&|r| r.1);
     let against = |name: &str, values: Vec<f64>, reference: &[f64]| Correlation {
         scorer: name.into(),
