@@ -3,8 +3,14 @@
 //! architecture graph. The graph may be built lazily, on first use: a table evaluation needs
 //! only the label, hash and counts, so spaces that can give those cheaply
 //! ([`Candidate::lazy`]) do not build a whole network per evaluation.
+//!
+//! A candidate may also say where its initial weights come from ([`Candidate::init`]): a
+//! snapshot holding a tensor for each of its layers under the paths its network has — a child
+//! cut out of a trained supernet, a saved network, a teacher's kept layers, a parent's
+//! morphed weights. The trainer builds its layers from it instead of drawing them.
 
 use crate::arch::{Arch, ArchHash};
+use crate::weights::Snapshot;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
@@ -23,6 +29,8 @@ pub struct Candidate {
     pub hash: ArchHash,
     /// Trainable parameters and multiply-accumulates, when the graph has shapes.
     pub counts: Option<(u64, u64)>,
+    /// The weights its training starts from (none: freshly drawn).
+    pub init: Option<Arc<Snapshot>>,
     arch: OnceLock<Arch>,
     builder: Option<ArchBuilder>,
 }
@@ -37,9 +45,16 @@ impl Candidate {
             label,
             hash,
             counts,
+            init: None,
             arch: OnceLock::from(arch),
             builder: None,
         }
+    }
+
+    /// The same candidate, its training starting from `init`.
+    pub fn with_init(mut self, init: Arc<Snapshot>) -> Self {
+        self.init = Some(init);
+        self
     }
 
     /// A candidate whose graph `builder` makes on first use. `hash` and `counts` must be what
@@ -57,6 +72,7 @@ impl Candidate {
             label,
             hash,
             counts,
+            init: None,
             arch: OnceLock::new(),
             builder: Some(builder),
         }
@@ -91,6 +107,7 @@ impl fmt::Debug for Candidate {
             .field("label", &self.label)
             .field("hash", &self.hash)
             .field("counts", &self.counts)
+            .field("init", &self.init.as_ref().map(|s| s.len()))
             .field("built", &self.arch.get().is_some())
             .finish()
     }

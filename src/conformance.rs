@@ -362,6 +362,7 @@ pub fn check_evaluator(
             wall_seconds: None,
         },
         count_duplicates,
+        keep_weights: search::KeepWeights::None,
         objective: Objective {
             kind: RewardKind::SearchMetric,
             latency: None,
@@ -446,7 +447,7 @@ fn run_script(
         evaluator,
         settings,
         &mut seeded(SEED),
-        &mut |row| {
+        &mut |row: &crate::ledger::Row| {
             rows.push(row.clone());
             Ok(())
         },

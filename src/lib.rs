@@ -41,6 +41,7 @@ pub mod objective;
 pub mod rng;
 pub mod search;
 pub mod toy;
+pub mod weights;
 
 pub use ability::{Table, TableRow};
 pub use arch::{Arch, ArchHash, Op, Shape};

@@ -18,8 +18,10 @@ use crate::evaluator::{Evaluator, Outcome, Status};
 use crate::ledger::Row;
 use crate::objective::Objective;
 use crate::rng::Rng;
+use crate::weights::Snapshot;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Which candidates' trained weights a run keeps (`[budget] keep_weights`).
@@ -33,6 +35,34 @@ pub enum KeepWeights {
     Best,
     /// Every candidate's.
     All,
+}
+
+/// Where a run's results go as they happen: every ledger row, and the trained weights the
+/// run keeps. A closure taking rows is a recorder that keeps no weights.
+pub trait Recorder {
+    /// Records one evaluation.
+    fn record(&mut self, row: &Row) -> Result<()>;
+
+    /// Keeps the trained weights of `row`'s candidate: every candidate's with
+    /// `keep_weights = "all"`, each new best's with `"best"`.
+    fn keep(&mut self, _row: &Row, _weights: &Snapshot) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl<F: FnMut(&Row) -> Result<()>> Recorder for F {
+    fn record(&mut self, row: &Row) -> Result<()> {
+        self(row)
+    }
+}
+
+/// A recorder that keeps nothing (benchmarks, checks that look only at the result).
+pub struct Discard;
+
+impl Recorder for Discard {
+    fn record(&mut self, _row: &Row) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Proposals in a row that cost no budget after which a run stops as exhausted.
@@ -51,6 +81,8 @@ pub struct RunSettings {
     pub limits: BudgetLimits,
     /// Whether a repeat served by the cache still costs an evaluation.
     pub count_duplicates: bool,
+    /// Which candidates' trained weights go to the recorder.
+    pub keep_weights: KeepWeights,
     /// The objective.
     pub objective: Objective,
 }
@@ -115,14 +147,14 @@ impl RunResult {
     }
 }
 
-/// Runs one search, handing every row to `sink` as soon as it is evaluated.
+/// Runs one search, handing every row to `recorder` as soon as it is evaluated.
 pub fn run(
     env: &dyn Environment,
     controller: &mut dyn Controller,
     evaluator: &mut dyn Evaluator,
     settings: &RunSettings,
     rng: &mut Rng,
-    sink: &mut dyn FnMut(&Row) -> Result<()>,
+    recorder: &mut dyn Recorder,
 ) -> Result<RunResult> {
     let started = Instant::now();
     let mut budget = Budget::new(settings.limits);
@@ -162,12 +194,13 @@ pub fn run(
             if budget.exhausted() {
                 break;
             }
-            let (row, status) =
+            let (row, status, weights) =
                 scorer.score(env, evaluator, &mut budget, &proposal.decisions, false)?;
-            sink(&row)?;
+            recorder.record(&row)?;
             result
                 .rewards
                 .push(row.reward.map_or(f32::NAN, |r| r as f32));
+            let mut improved = false;
             if let Some(r) = row.reward.filter(|_| status == Status::Ok)
                 && result.best().is_none_or(|b| r > b.reward)
             {
@@ -175,6 +208,15 @@ pub fn run(
                     row: row.clone(),
                     reward: r,
                 });
+                improved = true;
+            }
+            let keep = match settings.keep_weights {
+                KeepWeights::None => false,
+                KeepWeights::Best => improved,
+                KeepWeights::All => true,
+            };
+            if let Some(weights) = weights.filter(|_| keep) {
+                recorder.keep(&row, &weights)?;
             }
             if row.counted {
                 free_in_a_row = 0;
@@ -220,7 +262,8 @@ impl<'a> Scorer<'a> {
     }
 
     /// Builds and scores one proposal — evaluated, or with `rescore` scored by the
-    /// evaluator's state as it stands — into its ledger row and status. A build error is an
+    /// evaluator's state as it stands — into its ledger row, status and the trained weights
+    /// the outcome carries. A build error is an
     /// `Invalid` outcome; a NaN reward makes the outcome `Failed`. The evaluation is charged
     /// once unless it was served by a cache (or is a repeat of a sequence that does not
     /// build) and repeats are free.
@@ -231,7 +274,7 @@ impl<'a> Scorer<'a> {
         budget: &mut Budget,
         decisions: &[usize],
         rescore: bool,
-    ) -> Result<(Row, Status)> {
+    ) -> Result<(Row, Status, Option<Arc<Snapshot>>)> {
         let started = Instant::now();
         let (label, hash, mut outcome) = match env.build(decisions) {
             Ok(candidate) => {
@@ -284,7 +327,7 @@ impl<'a> Scorer<'a> {
             wall_seconds,
         };
         self.proposals += 1;
-        Ok((row, outcome.status))
+        Ok((row, outcome.status, outcome.weights))
     }
 }
 
@@ -312,7 +355,7 @@ pub fn derive(
         .map(|p| {
             scorer
                 .score(env, evaluator, &mut budget, &p.decisions, true)
-                .map(|(row, _)| row)
+                .map(|(row, ..)| row)
         })
         .collect()
 }
@@ -390,6 +433,7 @@ mod tests {
                 wall_seconds: None,
             },
             count_duplicates,
+            keep_weights: KeepWeights::None,
             objective: Objective {
                 kind: RewardKind::SearchMetric,
                 latency: None,
@@ -421,7 +465,7 @@ mod tests {
             evaluator,
             settings,
             &mut crate::rng::seeded(0),
-            &mut |r| {
+            &mut |r: &Row| {
                 rows.push(r.clone());
                 Ok(())
             },

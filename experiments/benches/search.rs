@@ -27,21 +27,25 @@ fn benches(c: &mut Criterion) {
                     .env()
                     .build(black_box(&[3, 2, 1, 4, 0, 3]))
                     .unwrap();
-                black_box((
-                    candidate.params(),
-                    candidate.macs(),
-                    candidate.hash,
-                ))
+                black_box((candidate.params(), candidate.macs(), candidate.hash))
             })
         },
     );
     c.bench_function("nb201 random search, 100 evaluations", |b| {
-        b.iter(|| prepared.run(0, black_box(1), &mut |_| Ok(())).unwrap())
+        b.iter(|| {
+            prepared
+                .run(0, black_box(1), &mut archforge::search::Discard)
+                .unwrap()
+        })
     });
     let evolution = load("nb201-evolution.toml");
     let prepared = Prepared::new(&evolution).expect("the experiment builds");
     c.bench_function("nb201 regularized evolution, 100 evaluations", |b| {
-        b.iter(|| prepared.run(0, black_box(1), &mut |_| Ok(())).unwrap())
+        b.iter(|| {
+            prepared
+                .run(0, black_box(1), &mut archforge::search::Discard)
+                .unwrap()
+        })
     });
 }
 

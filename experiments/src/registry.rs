@@ -293,18 +293,21 @@ impl EvaluatorConfig {
         &self,
         env: &Arc<dyn Environment>,
         cache: CacheMode,
+        keep_weights: bool,
         training: Option<&Training>,
         seed: u64,
     ) -> Result<Box<dyn Evaluator>, String> {
-        let proper = self.proper(env, training, seed)?;
+        let proper = self.proper(env, keep_weights, training, seed)?;
         Ok(Box::new(CachedEvaluator::new(Isolated(proper), cache)))
     }
 
     /// The evaluator proper for the run with seed `seed` (with table latencies when the
-    /// objective asks for them), without cache or isolation.
+    /// objective asks for them, its outcomes carrying trained weights when `keep_weights`),
+    /// without cache or isolation.
     pub fn proper(
         &self,
         env: &Arc<dyn Environment>,
+        keep_weights: bool,
         training: Option<&Training>,
         seed: u64,
     ) -> Result<Box<dyn Evaluator>, String> {
@@ -313,18 +316,20 @@ impl EvaluatorConfig {
             (EvaluatorConfig::Table(_), _) => {
                 Box::new(TableEvaluator::new(env.benchmark().expect("checked above")))
             }
-            (EvaluatorConfig::Standalone(_), Some(t)) => Box::new(StandaloneEvaluator::new(
-                t.data.clone(),
-                t.config.clone(),
-                seed,
-            )),
-            (EvaluatorConfig::Supernet(settings), Some(t)) => Box::new(SupernetEvaluator::new(
-                env.clone(),
-                t.data.clone(),
-                t.config.clone(),
-                settings.clone(),
-                seed,
-            )),
+            (EvaluatorConfig::Standalone(_), Some(t)) => {
+                let e = StandaloneEvaluator::new(t.data.clone(), t.config.clone(), seed);
+                Box::new(if keep_weights { e.keeping_weights() } else { e })
+            }
+            (EvaluatorConfig::Supernet(settings), Some(t)) => {
+                let e = SupernetEvaluator::new(
+                    env.clone(),
+                    t.data.clone(),
+                    t.config.clone(),
+                    settings.clone(),
+                    seed,
+                );
+                Box::new(if keep_weights { e.keeping_weights() } else { e })
+            }
             (EvaluatorConfig::Standalone(_) | EvaluatorConfig::Supernet(_), None) => {
                 return Err(format!(
                     "evaluator `{}` needs data to train on",

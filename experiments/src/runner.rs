@@ -7,7 +7,7 @@
 //! so a run's evaluations do not depend on which thread ran it or what ran beside it.
 
 use crate::config::ExperimentFile;
-use crate::registry::Training;
+use crate::registry::{EvaluatorConfig, Training};
 use crate::report;
 use anyhow::{Context, Result, anyhow, bail};
 use archforge::budget::BudgetLimits;
@@ -15,7 +15,8 @@ use archforge::evaluator::SharedLatencyTable;
 use archforge::ledger::{Ledger, Row};
 use archforge::nn::LatencyTable;
 use archforge::objective::Objective;
-use archforge::search::{self, RunResult, RunSettings, StopReason};
+use archforge::search::{self, KeepWeights, Recorder, RunResult, RunSettings, StopReason};
+use archforge::weights::Snapshot;
 use archforge::{Environment, rng};
 use archforge_environments::Images;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -24,8 +25,18 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// A finished run and the rows of its derivation, or why it failed.
-type RunOutcome = Result<(RunResult, Vec<Row>)>;
+/// A finished run, or why it failed.
+type RunOutcome = Result<Run>;
+
+/// What one run leaves beside its recorded rows.
+pub struct Run {
+    /// The run's best-so-far curve and stop reason.
+    pub result: RunResult,
+    /// The rows of its derivation (`[final] derive`).
+    pub derived: Vec<Row>,
+    /// The evaluator's shared weights at the end (a supernet's store).
+    pub shared: Option<archforge::weights::Snapshot>,
+}
 
 /// Sequences drawn to check an environment against its spec when an experiment is loaded.
 const PROBE_SAMPLES: usize = 64;
@@ -136,6 +147,11 @@ impl<'a> Prepared<'a> {
         })
     }
 
+    /// The experiment.
+    pub fn experiment(&self) -> &crate::config::Experiment {
+        &self.file.experiment
+    }
+
     /// What trainable evaluators train on, when the experiment trains.
     pub fn training(&self) -> Option<&Training> {
         self.training.as_ref()
@@ -151,26 +167,23 @@ impl<'a> Prepared<'a> {
         self.env.as_ref()
     }
 
-    /// Runs controller `c` (index into the file's list) on `seed`, handing each row to `sink`.
-    pub fn run(
-        &self,
-        c: usize,
-        seed: u64,
-        sink: &mut dyn FnMut(&Row) -> archforge::error::Result<()>,
-    ) -> Result<RunResult> {
-        self.run_deriving(c, seed, sink, 0)
-            .map(|(result, _)| result)
+    /// Runs controller `c` (index into the file's list) on `seed`, handing each row to
+    /// `recorder`.
+    pub fn run(&self, c: usize, seed: u64, recorder: &mut dyn Recorder) -> Result<RunResult> {
+        self.run_deriving(c, seed, recorder, 0)
+            .map(|run| run.result)
     }
 
     /// [`Prepared::run`], then ENAS's derivation: `derive` proposals of the controller as it
-    /// ended, scored by the evaluator as it stands; their rows come back beside the result.
+    /// ended, rescored by the evaluator as it stands; their rows and the evaluator's shared
+    /// weights come back beside the result.
     pub fn run_deriving(
         &self,
         c: usize,
         seed: u64,
-        sink: &mut dyn FnMut(&Row) -> archforge::error::Result<()>,
+        recorder: &mut dyn Recorder,
         derive: usize,
-    ) -> Result<(RunResult, Vec<Row>)> {
+    ) -> Result<Run> {
         let experiment = &self.file.experiment;
         let config = &experiment.controller[c];
         let settings = RunSettings {
@@ -179,6 +192,7 @@ impl<'a> Prepared<'a> {
             batch: config.batch(),
             limits: self.limits,
             count_duplicates: experiment.budget.count_duplicates,
+            keep_weights: experiment.budget.keep_weights,
             objective: self.objective,
         };
         let mut controller = config.build()?;
@@ -187,6 +201,7 @@ impl<'a> Prepared<'a> {
             .build(
                 &self.env,
                 experiment.budget.cache,
+                experiment.budget.keep_weights != KeepWeights::None,
                 self.training.as_ref(),
                 seed,
             )
@@ -198,7 +213,7 @@ impl<'a> Prepared<'a> {
             evaluator.as_mut(),
             &settings,
             &mut generator,
-            sink,
+            recorder,
         )
         .with_context(|| format!("controller `{}`, seed {seed}", settings.controller))?;
         if result.stop == StopReason::Exhausted {
@@ -225,8 +240,70 @@ impl<'a> Prepared<'a> {
                 )
             })?,
         };
-        Ok((result, derived))
+        Ok(Run {
+            result,
+            derived,
+            shared: evaluator.shared_weights(),
+        })
     }
+}
+
+/// A run's recorder in a run folder: rows to the shared ledger (and the progress bar), kept
+/// weights to `weights/` — `CONTROLLER-seedN-PROPOSAL.safetensors` for every candidate,
+/// `CONTROLLER-seedN-best.safetensors` (replaced as the best improves) for the best.
+struct FolderRecorder<'a> {
+    ledger: &'a Ledger,
+    progress: &'a ProgressBar,
+    weights: &'a Path,
+    keep: KeepWeights,
+}
+
+impl Recorder for FolderRecorder<'_> {
+    fn record(&mut self, row: &Row) -> archforge::error::Result<()> {
+        if row.counted {
+            self.progress.inc(1);
+        }
+        self.ledger.append(row)
+    }
+
+    fn keep(&mut self, row: &Row, weights: &Snapshot) -> archforge::error::Result<()> {
+        let run = run_file_stem(&row.controller, row.seed);
+        match self.keep {
+            KeepWeights::All => weights.save(
+                &self
+                    .weights
+                    .join(format!("{run}-{}.safetensors", row.proposal)),
+            ),
+            _ => weights.replace(&self.weights.join(format!("{run}-best.safetensors"))),
+        }
+    }
+}
+
+/// The part of a weights file's name that says which run it is from: the controller's name
+/// ([`file_safe`]) and the seed.
+pub fn run_file_stem(controller: &str, seed: u64) -> String {
+    format!("{}-seed{seed}", file_safe(controller))
+}
+
+/// `name` with every character but letters, digits, `-`, `_` and `.` as `-`, for file names.
+pub fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// Where a run's trained supernet is kept in its run folder.
+pub fn supernet_file(out: &Path, controller: &str, seed: u64) -> PathBuf {
+    out.join("weights").join(format!(
+        "supernet-{}.safetensors",
+        run_file_stem(controller, seed)
+    ))
 }
 
 /// Runs `plan` for `file`.
@@ -238,6 +315,12 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
         .with_context(|| format!("writing {}", plan.out.join("experiment.toml").display()))?;
     let ledger_path = plan.out.join("evaluations.csv");
     let ledger = Ledger::create(&ledger_path)?;
+    let weights = plan.out.join("weights");
+    if experiment.budget.keep_weights != KeepWeights::None
+        || matches!(experiment.evaluator, EvaluatorConfig::Supernet(_))
+    {
+        std::fs::create_dir(&weights).with_context(|| format!("creating {}", weights.display()))?;
+    }
 
     let tasks: Vec<(usize, u64)> = plan
         .controllers
@@ -270,16 +353,21 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
                     let Some(&(c, seed)) = tasks.get(i) else {
                         break;
                     };
-                    let mut sink = |row: &Row| {
-                        if row.counted {
-                            progress.inc(1);
-                        }
-                        ledger.append(row)
+                    let mut recorder = FolderRecorder {
+                        ledger: &ledger,
+                        progress: &progress,
+                        weights: &weights,
+                        keep: experiment.budget.keep_weights,
                     };
                     // A panic in one run (a controller's bug, say) fails that run alone;
                     // the others go on and every row already written stays.
                     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        prepared.run_deriving(c, seed, &mut sink, derive)
+                        let run = prepared.run_deriving(c, seed, &mut recorder, derive)?;
+                        if let Some(shared) = &run.shared {
+                            let name = experiment.controller[c].name();
+                            shared.save(&supernet_file(&plan.out, &name, seed))?;
+                        }
+                        Ok(run)
                     }))
                     .unwrap_or_else(|payload| {
                         let name = experiment.controller[c].name();
@@ -300,9 +388,9 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
     let mut failures = Vec::new();
     for r in results.into_inner().unwrap_or_else(|p| p.into_inner()) {
         match r.expect("every task ran") {
-            Ok((result, rows)) => {
-                finished.push(result);
-                derived.extend(rows);
+            Ok(run) => {
+                finished.push(run.result);
+                derived.extend(run.derived);
             }
             Err(e) => failures.push(format!("{e:#}")),
         }
@@ -333,11 +421,10 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
         save_latency_table(&plan.out, &path, shared)?;
     }
     let finalists = match (&experiment.finalists, &prepared.training, plan.finalists) {
-        (Some(finals), Some(training), true) if failures.is_empty() => {
+        (Some(finals), Some(_), true) if failures.is_empty() => {
             crate::workflows::finalists::retrain(
                 &plan.out,
-                prepared.env(),
-                training,
+                &prepared,
                 finals,
                 &if derive > 0 {
                     derived

@@ -62,14 +62,18 @@ impl<E: Evaluator> Evaluator for CachedEvaluator<E> {
         }
         let outcome = self.inner.evaluate(candidate)?;
         if !matches!(outcome.status, Status::Failed(_)) {
+            // The cache remembers scores, not weights.
+            let remembered = Outcome {
+                weights: None,
+                ..outcome.clone()
+            };
             match self.mode {
                 CacheMode::Off => {}
                 CacheMode::Exact => {
-                    self.exact
-                        .insert(candidate.decisions.clone(), outcome.clone());
+                    self.exact.insert(candidate.decisions.clone(), remembered);
                 }
                 CacheMode::Canonical => {
-                    self.canonical.insert(candidate.hash, outcome.clone());
+                    self.canonical.insert(candidate.hash, remembered);
                 }
             }
         }
@@ -78,5 +82,9 @@ impl<E: Evaluator> Evaluator for CachedEvaluator<E> {
 
     fn rescore(&mut self, candidate: &Candidate) -> Result<Outcome> {
         self.inner.rescore(candidate)
+    }
+
+    fn shared_weights(&self) -> Option<crate::weights::Snapshot> {
+        self.inner.shared_weights()
     }
 }

@@ -28,6 +28,10 @@ impl<E: Evaluator> Evaluator for Isolated<E> {
     fn rescore(&mut self, candidate: &Candidate) -> Result<Outcome> {
         self.guarded(|e| e.rescore(candidate))
     }
+
+    fn shared_weights(&self) -> Option<crate::weights::Snapshot> {
+        self.0.shared_weights()
+    }
 }
 
 /// The text a panic was raised with (`panic!("...")`'s message), for one-line reports.

@@ -33,8 +33,10 @@ pub use table_latency::{LatencyCheck, SharedLatencyTable, TableLatency};
 
 use crate::candidate::Candidate;
 use crate::error::Result;
+use crate::weights::Snapshot;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 /// How an evaluation ended, with the reason when it did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +116,9 @@ pub struct Outcome {
     pub metrics: Metrics,
     /// Served from the cache rather than evaluated.
     pub cached: bool,
+    /// The candidate's trained weights, when the evaluator was asked to keep them (a cached
+    /// outcome has none).
+    pub weights: Option<Arc<Snapshot>>,
 }
 
 impl Outcome {
@@ -123,6 +128,7 @@ impl Outcome {
             status: Status::Ok,
             metrics,
             cached: false,
+            weights: None,
         }
     }
 
@@ -132,6 +138,7 @@ impl Outcome {
             status: Status::Invalid(reason.into()),
             metrics: Metrics::default(),
             cached: false,
+            weights: None,
         }
     }
 
@@ -141,6 +148,7 @@ impl Outcome {
             status: Status::Failed(reason.into()),
             metrics: Metrics::default(),
             cached: false,
+            weights: None,
         }
     }
 }
@@ -152,6 +160,7 @@ impl From<Status> for Outcome {
             status,
             metrics: Metrics::default(),
             cached: false,
+            weights: None,
         }
     }
 }
@@ -168,6 +177,12 @@ pub trait Evaluator: Send {
     fn rescore(&mut self, candidate: &Candidate) -> Result<Outcome> {
         self.evaluate(candidate)
     }
+
+    /// The weights the evaluator keeps across candidates (a supernet's store), for the run
+    /// folder; `None` for evaluators without shared weights.
+    fn shared_weights(&self) -> Option<Snapshot> {
+        None
+    }
 }
 
 impl<E: Evaluator + ?Sized> Evaluator for Box<E> {
@@ -177,5 +192,9 @@ impl<E: Evaluator + ?Sized> Evaluator for Box<E> {
 
     fn rescore(&mut self, candidate: &Candidate) -> Result<Outcome> {
         (**self).rescore(candidate)
+    }
+
+    fn shared_weights(&self) -> Option<Snapshot> {
+        (**self).shared_weights()
     }
 }

@@ -4,7 +4,9 @@
 //! run is `Invalid`; a NaN or infinite loss is `Failed`.
 //!
 //! Initial weights and batch order come from the run's seed and the candidate's canonical hash,
-//! so a candidate evaluated twice (or in another order) trains identically.
+//! so a candidate evaluated twice (or in another order) trains identically — or, for a
+//! candidate that names its initial weights ([`Candidate::init`]), from those: every tensor of
+//! its network must be there, and nothing else.
 
 use super::{Evaluator, Metrics, Outcome, Status};
 use crate::candidate::Candidate;
@@ -18,12 +20,24 @@ pub struct StandaloneEvaluator {
     data: Arc<Splits>,
     config: TrainConfig,
     seed: u64,
+    keep_weights: bool,
 }
 
 impl StandaloneEvaluator {
     /// An evaluator training on `data` as `config` says, for the run with seed `seed`.
     pub fn new(data: Arc<Splits>, config: TrainConfig, seed: u64) -> Self {
-        StandaloneEvaluator { data, config, seed }
+        StandaloneEvaluator {
+            data,
+            config,
+            seed,
+            keep_weights: false,
+        }
+    }
+
+    /// The same evaluator, its outcomes carrying each candidate's trained weights.
+    pub fn keeping_weights(mut self) -> Self {
+        self.keep_weights = true;
+        self
     }
 }
 
@@ -35,6 +49,9 @@ pub struct Trained {
     pub plan: crate::nn::Plan,
     /// Validation accuracy (search), test accuracy (reported), params, MACs, latency.
     pub metrics: Metrics,
+    /// For a candidate with initial weights, its validation and test accuracy before the
+    /// first step (batches of `[training] batch_size`, as a supernet scores).
+    pub initial: Option<(f64, f64)>,
 }
 
 /// Trains `candidate` from scratch on `data` as `config` says, with weights and batch order
@@ -48,9 +65,23 @@ pub fn train_candidate(
 ) -> Result<Trained, Status> {
     let seed = crate::arch::hash::hash_words("standalone", &[seed, candidate.hash.0]);
     let mut store = WeightStore::new(training_device(), seed);
+    if let Some(init) = &candidate.init {
+        store = store.from(init.clone());
+    }
     let plan = store
         .plan(candidate.arch())
         .map_err(|e| Status::Invalid(e.to_string()))?;
+    if let Some(init) = &candidate.init
+        && let Some(foreign) = store.foreign(init).first()
+    {
+        return Err(Status::Invalid(format!(
+            "the initial weights hold `{foreign}`, which is not a tensor of this network"
+        )));
+    }
+    let initial = candidate.init.is_some().then(|| {
+        let score = |d| accuracy(&store, &plan, d, config.batch_size);
+        (score(&data.valid), score(&data.test))
+    });
     let mut rng = crate::rng::seeded(seed);
     train(&mut store, &plan, &data.train, config, &mut rng)
         .map_err(|e| Status::Failed(e.to_string()))?;
@@ -67,6 +98,7 @@ pub fn train_candidate(
         store,
         plan,
         metrics,
+        initial,
     })
 }
 
@@ -74,7 +106,12 @@ impl Evaluator for StandaloneEvaluator {
     fn evaluate(&mut self, candidate: &Candidate) -> Result<Outcome> {
         Ok(
             match train_candidate(candidate, &self.data, &self.config, self.seed) {
-                Ok(trained) => Outcome::ok(trained.metrics),
+                Ok(trained) => Outcome {
+                    weights: self
+                        .keep_weights
+                        .then(|| Arc::new(trained.store.cut(&trained.plan))),
+                    ..Outcome::ok(trained.metrics)
+                },
                 Err(status) => Outcome::from(status),
             },
         )

@@ -25,6 +25,12 @@
 //!
 //! A warm-up that breaks (a NaN loss, a panic) leaves no half-trained supernet to score on:
 //! the evaluation that ran it, and every later one, is an error that ends the run.
+//!
+//! The store is the run's shared weights ([`Evaluator::shared_weights`]); a supernet
+//! [`trained`](SupernetEvaluator::trained) from such a snapshot scores (and cuts out) children
+//! without training again — `archforge export`, finalists fine-tuned from the supernet.
+//! Asked to keep weights, an outcome carries the candidate's own weights cut out of the store
+//! as it scored them (batch norm recalibrated for it).
 
 use super::{Evaluator, Metrics, Outcome, Sampling};
 use crate::candidate::Candidate;
@@ -35,6 +41,7 @@ use crate::nn::{
     Plan, Stepper, TrainConfig, WeightStore, accuracy, latency_ms, recalibrate_batch_norm,
     train::Schedule, training_device,
 };
+use crate::weights::Snapshot;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -155,6 +162,7 @@ pub struct SupernetEvaluator {
     warm_up: WarmUp,
     /// ENAS mode: the first validation batch of the next score.
     valid_cursor: usize,
+    keep_weights: bool,
 }
 
 /// Where the warm-up stands.
@@ -196,7 +204,35 @@ impl SupernetEvaluator {
             position: 0,
             warm_up: WarmUp::Pending,
             valid_cursor: 0,
+            keep_weights: false,
         }
+    }
+
+    /// A supernet whose shared weights are `weights` (the
+    /// [`shared_weights`](Evaluator::shared_weights) of a supernet with this `seed`): warmed
+    /// up, every layer it held taken back, a layer it never made drawn as it would have drawn
+    /// it.
+    pub fn trained(
+        env: Arc<dyn Environment>,
+        data: Arc<Splits>,
+        config: TrainConfig,
+        settings: SupernetSettings,
+        seed: u64,
+        weights: Arc<Snapshot>,
+    ) -> Self {
+        let mut supernet = Self::new(env, data, config, settings, seed);
+        supernet.store = WeightStore::new(supernet.store.device().clone(), seed).resuming(weights);
+        if supernet.settings.weight_slicing {
+            supernet.store = supernet.store.slicing();
+        }
+        supernet.warm_up = WarmUp::Done;
+        supernet
+    }
+
+    /// The same supernet, its outcomes carrying each candidate's weights as it scored them.
+    pub fn keeping_weights(mut self) -> Self {
+        self.keep_weights = true;
+        self
     }
 
     /// The weight store (for saving, or inspecting what was shared).
@@ -317,14 +353,18 @@ impl SupernetEvaluator {
     /// The outcome of a candidate whose search metric is `search`, scored with the weights as
     /// they stand (the reported metric on the first test batches).
     fn outcome(&self, candidate: &Candidate, plan: &Plan, search: f64) -> Outcome {
-        Outcome::ok(Metrics {
+        let metrics = Metrics {
             search: Some(search),
             reported: Some(self.score(plan, &self.data.test, 0)),
             params: candidate.params(),
             macs: candidate.macs(),
             latency_ms: Some(latency_ms(&self.store, plan, self.data.train.shape)),
             simulated_seconds: 0.0,
-        })
+        };
+        Outcome {
+            weights: self.keep_weights.then(|| Arc::new(self.store.cut(plan))),
+            ..Outcome::ok(metrics)
+        }
     }
 }
 
@@ -368,6 +408,10 @@ impl Evaluator for SupernetEvaluator {
         self.recalibrate(&plan);
         let search = self.score(&plan, &self.data.valid, 0);
         Ok(self.outcome(candidate, &plan, search))
+    }
+
+    fn shared_weights(&self) -> Option<Snapshot> {
+        (self.warm_up == WarmUp::Done).then(|| self.store.snapshot())
     }
 }
 

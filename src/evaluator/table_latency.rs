@@ -90,4 +90,8 @@ impl<E: Evaluator> Evaluator for TableLatency<E> {
         let outcome = self.inner.rescore(candidate)?;
         Ok(self.estimated(candidate, outcome))
     }
+
+    fn shared_weights(&self) -> Option<crate::weights::Snapshot> {
+        self.inner.shared_weights()
+    }
 }

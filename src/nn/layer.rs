@@ -13,7 +13,8 @@
 //! version; the engine's module only holds the parameters and running statistics.
 
 use crate::arch::{Conv, Op, Shape};
-use burn::module::Param;
+use crate::weights::Values;
+use burn::module::{Param, RunningState};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
@@ -128,6 +129,79 @@ impl Layer {
         }
     }
 
+    /// The layer's tensors, named within the layer: `weight` and `bias` of a convolution or
+    /// linear layer (a linear weight is `[inputs, outputs]`), and `gamma`, `beta`,
+    /// `running_mean`, `running_var` of a batch norm (`bn/...` after a convolution).
+    pub fn tensors(&self) -> Vec<(&'static str, Values)> {
+        let mut out = Vec::new();
+        match self {
+            Layer::Conv(l) => {
+                out.push(("weight", values(l.conv.weight.val())));
+                if let Some(b) = &l.conv.bias {
+                    out.push(("bias", values(b.val())));
+                }
+                if let Some(norm) = &l.norm {
+                    out.extend(norm_tensors(norm, true));
+                }
+            }
+            Layer::Norm(norm) => out.extend(norm_tensors(norm, false)),
+            Layer::Linear(l) => {
+                out.push(("weight", values(l.weight.val())));
+                if let Some(b) = &l.bias {
+                    out.push(("bias", values(b.val())));
+                }
+            }
+        }
+        out
+    }
+
+    /// Replaces the tensor named `name` (as [`Layer::tensors`] names it) by `v`, on `device`;
+    /// why not when the layer has no such tensor or its shape differs.
+    pub fn set(&mut self, name: &str, v: &Values, device: &Device) -> Result<(), String> {
+        let held = self
+            .tensors()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, h)| h.shape)
+            .ok_or_else(|| format!("the layer has no tensor `{name}`"))?;
+        if held != v.shape {
+            return Err(format!(
+                "shape {:?} where the layer holds {held:?}",
+                v.shape
+            ));
+        }
+        let param = |shape: &[usize]| -> Tensor<1> {
+            Tensor::from_data(
+                TensorData::new(v.data.clone(), [shape.iter().product::<usize>()]),
+                device,
+            )
+        };
+        match (self, name) {
+            (Layer::Conv(l), "weight") => {
+                let shape: [usize; 4] = held.try_into().expect("a 4-d weight");
+                l.conv.weight = Param::from_tensor(Tensor::from_data(
+                    TensorData::new(v.data.clone(), shape),
+                    device,
+                ));
+            }
+            (Layer::Conv(l), "bias") => l.conv.bias = Some(Param::from_tensor(param(&held))),
+            (Layer::Conv(l), bn) => {
+                let norm = l.norm.as_mut().expect("listed among the tensors");
+                set_norm(norm, bn.trim_start_matches("bn/"), param(&held));
+            }
+            (Layer::Norm(norm), n) => set_norm(norm, n, param(&held)),
+            (Layer::Linear(l), "weight") => {
+                let shape: [usize; 2] = held.try_into().expect("a 2-d weight");
+                l.weight = Param::from_tensor(Tensor::from_data(
+                    TensorData::new(v.data.clone(), shape),
+                    device,
+                ));
+            }
+            (Layer::Linear(l), _) => l.bias = Some(Param::from_tensor(param(&held))),
+        }
+        Ok(())
+    }
+
     /// Sets the momentum with which batch norm (if any) updates its running statistics.
     pub fn set_batch_norm_momentum(&mut self, momentum: f64) {
         match self {
@@ -167,6 +241,41 @@ impl Layer {
     }
 }
 
+/// A tensor's values, as a snapshot holds them.
+fn values<const D: usize>(t: Tensor<D>) -> Values {
+    let shape = t.dims().to_vec();
+    let data = t
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("weights are f32");
+    Values { shape, data }
+}
+
+/// A batch norm's tensors, under `bn/` when it follows a convolution.
+fn norm_tensors(norm: &BatchNorm, after_conv: bool) -> Vec<(&'static str, Values)> {
+    let names: [&'static str; 4] = if after_conv {
+        ["bn/gamma", "bn/beta", "bn/running_mean", "bn/running_var"]
+    } else {
+        ["gamma", "beta", "running_mean", "running_var"]
+    };
+    vec![
+        (names[0], values(norm.gamma.val())),
+        (names[1], values(norm.beta.val())),
+        (names[2], values(norm.running_mean.value_sync())),
+        (names[3], values(norm.running_var.value_sync())),
+    ]
+}
+
+fn set_norm(norm: &mut BatchNorm, name: &str, t: Tensor<1>) {
+    match name {
+        "gamma" => norm.gamma = Param::from_tensor(t),
+        "beta" => norm.beta = Param::from_tensor(t),
+        "running_mean" => norm.running_mean = RunningState::new(t),
+        _ => norm.running_var = RunningState::new(t),
+    }
+}
+
 /// Batch norm of `x` (`[batch, channels, height, width]`) by the first `channels` of `norm`
 /// (all of them unless a slicing store's variant is narrower): on an autodiff device, with the
 /// batch's statistics (biased variance, as the engine's module), updating the running ones by
@@ -176,9 +285,8 @@ fn batch_norm(norm: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     let whole = c == norm.gamma.dims()[0];
     let part = |t: Tensor<1>| if whole { t } else { t.slice(0..c) };
     if !x.device().is_autodiff() {
-        if whole {
-            return norm.forward(x);
-        }
+        // One formula for whole and sliced norms, so a child cut out of a supernet computes
+        // exactly what the supernet computed for it.
         let per_channel = |t: Tensor<1>| part(t).reshape([1, c, 1, 1]);
         let inv_std = (per_channel(norm.running_var.value()) + norm.epsilon)
             .sqrt()

@@ -1,25 +1,31 @@
-//! The weight store: every layer a run has created, keyed by where it sits and what it is
-//! (node name, operation, input shape), so that every candidate using an operation at a place
-//! reads and trains the same tensors — weight sharing (ENAS, one-shot). A stand-alone
-//! candidate is simply the only user of a fresh store.
+//! The weight store: every layer a run has created, addressed by its path — where it sits,
+//! what it computes and what it reads (`stage0/cell0/edge_0_1/relu_conv3x3_bn(c16)/16x32x32`)
+//! — so that every candidate using an operation at a place reads and trains the same tensors:
+//! weight sharing (ENAS, one-shot). A stand-alone candidate is simply the only user of a
+//! fresh store.
 //!
 //! A candidate's [`Plan`] maps its nodes to store layers, creating the missing ones; each new
-//! layer is initialised from the store's seed and its key alone, so initial weights do not
-//! depend on the order in which candidates arrive. A slicing store
-//! ([`WeightStore::slicing`]) keys a convolution with an [`Envelope`](crate::arch::Envelope)
-//! by that largest form instead, holds it at that size and lets each variant use its slice.
-//! Stores save to and load from safetensors.
+//! layer is initialised from the store's seed and its path alone, so initial weights do not
+//! depend on the order in which candidates arrive — or, in a store made
+//! [`from`](WeightStore::from) a [`Snapshot`], taken from the snapshot by path (a saved
+//! network, a child cut out of a supernet, a supernet itself). A slicing store
+//! ([`WeightStore::slicing`]) addresses a convolution with an
+//! [`Envelope`](crate::arch::Envelope) by that largest form instead, holds it at that size and
+//! lets each variant use its slice; [`WeightStore::cut`] takes a candidate's own-size tensors
+//! out of it, under the paths a stand-alone network of that candidate has. Every tensor is
+//! named `LAYER PATH/TENSOR` ([`Layer::tensors`]) in snapshots and safetensors files.
 
 use super::drop_path::PathDropper;
 use super::layer::Layer;
 use crate::arch::{Arch, Op, PoolKind, Shape};
 use crate::error::{Error, Result};
+use crate::weights::Snapshot;
 use burn::prelude::*;
-use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::module::{avg_pool2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Every layer of a store, as one engine module (what optimisers step and files hold).
 #[derive(Module, Debug)]
@@ -27,12 +33,14 @@ pub struct Weights {
     layers: Vec<Layer>,
 }
 
-/// One node of a plan: its operation, the nodes it reads and its store layer.
+/// One node of a plan: its operation, the nodes it reads, its store layer and — for a node
+/// with weights — the path and input shape its layer has in a stand-alone network.
 #[derive(Debug, Clone)]
 struct Step {
     op: Op,
     inputs: Vec<usize>,
     layer: Option<usize>,
+    own: Option<(String, Shape)>,
 }
 
 /// A candidate's way through a store: its nodes in order, each with its layer.
@@ -53,9 +61,25 @@ impl Plan {
 pub struct WeightStore {
     weights: Option<Weights>,
     index: HashMap<String, usize>,
+    /// The path of each layer, by position.
+    paths: Vec<String>,
     device: Device,
     seed: u64,
     slicing: bool,
+    source: Option<Source>,
+}
+
+/// Where a store's new layers come from when not from its seed alone.
+#[derive(Debug, Clone)]
+struct Source {
+    weights: Arc<Snapshot>,
+    /// Layers the snapshot lacks are drawn as new (else they cannot be planned).
+    draw_missing: bool,
+}
+
+/// The path of the layer computing `op` on inputs of shape `input` at node `name`.
+pub fn layer_path(name: &str, op: &Op, input: Shape) -> String {
+    format!("{}/{}/{input}", name.replace('.', "/"), op.key())
 }
 
 impl WeightStore {
@@ -65,10 +89,33 @@ impl WeightStore {
         WeightStore {
             weights: Some(Weights { layers: Vec::new() }),
             index: HashMap::new(),
+            paths: Vec::new(),
             device,
             seed,
             slicing: false,
+            source: None,
         }
+    }
+
+    /// The store with every layer it creates taken from `source` by path (a layer whose
+    /// tensors `source` lacks or shapes differently cannot be planned: an error naming the
+    /// tensor).
+    pub fn from(mut self, source: Arc<Snapshot>) -> Self {
+        self.source = Some(Source {
+            weights: source,
+            draw_missing: false,
+        });
+        self
+    }
+
+    /// The store continuing one that was saved as `saved`: the layers it held come back, and
+    /// a layer it never made is drawn from the seed, as that store would have drawn it.
+    pub fn resuming(mut self, saved: Arc<Snapshot>) -> Self {
+        self.source = Some(Source {
+            weights: saved,
+            draw_missing: true,
+        });
+        self
     }
 
     /// The store with weight slicing on: every variant of a convolution at a place that has an
@@ -142,18 +189,21 @@ impl WeightStore {
                         }
                         (op, _) => (op.clone(), shape),
                     };
-                    let key = format!("{}|{}|{}", node.name, op.key(), shape);
-                    match self.index.get(&key) {
+                    let path = layer_path(&node.name, &op, shape);
+                    let layer = match self.index.get(&path) {
                         Some(&i) => Some(i),
-                        None => self.create(key, &op, shape),
-                    }
+                        None => self.create(path, &op, shape)?,
+                    };
+                    let input = arch.node(first).shape.expect("checked above");
+                    layer.map(|i| (i, layer_path(&node.name, &node.op, input), input))
                 }
                 None => None,
             };
             steps.push(Step {
                 op: node.op.clone(),
                 inputs: inputs.iter().map(|i| i.index()).collect(),
-                layer,
+                layer: layer.as_ref().map(|(i, ..)| *i),
+                own: layer.map(|(_, path, input)| (path, input)),
             });
         }
         Ok(Plan {
@@ -162,57 +212,107 @@ impl WeightStore {
         })
     }
 
-    fn create(&mut self, key: String, op: &Op, input: Shape) -> Option<usize> {
-        let mut rng = crate::rng::seeded(crate::arch::hash::hash_words(&key, &[self.seed]));
-        let layer = Layer::new(op, input, &self.device, &mut rng)?;
+    /// Creates the layer at `path` (`None` for an operation without weights): from the
+    /// store's source when it has one, else from the seed and the path.
+    fn create(&mut self, path: String, op: &Op, input: Shape) -> Result<Option<usize>> {
+        let mut rng = crate::rng::seeded(crate::arch::hash::hash_words(&path, &[self.seed]));
+        let Some(mut layer) = Layer::new(op, input, &self.device, &mut rng) else {
+            return Ok(None);
+        };
+        if let Some(source) = &self.source {
+            for (name, _) in layer.tensors() {
+                let full = format!("{path}/{name}");
+                let Some(values) = source.weights.get(&full) else {
+                    if source.draw_missing {
+                        break;
+                    }
+                    return Err(Error::Arch(format!(
+                        "the initial weights have no tensor `{full}`"
+                    )));
+                };
+                layer
+                    .set(name, values, &self.device)
+                    .map_err(|why| Error::Arch(format!("initial weights, `{full}`: {why}")))?;
+            }
+        }
         let weights = self
             .weights
             .as_mut()
             .expect("the weights are only out during an update");
         weights.layers.push(layer);
         let i = weights.layers.len() - 1;
-        self.index.insert(key, i);
-        Some(i)
+        self.index.insert(path.clone(), i);
+        self.paths.push(path);
+        Ok(Some(i))
+    }
+
+    /// Every tensor of the store by path (batch norm's running statistics as they stand).
+    pub fn snapshot(&self) -> Snapshot {
+        let mut snapshot = Snapshot::new();
+        for (layer, path) in self.weights().layers.iter().zip(&self.paths) {
+            for (name, values) in layer.tensors() {
+                snapshot.insert(format!("{path}/{name}"), values);
+            }
+        }
+        snapshot
+    }
+
+    /// The tensors of `plan`'s network at its own size, under the paths a stand-alone network
+    /// of it has: in a slicing store each convolution's slice (leading output and input
+    /// channels, central kernel window, leading bias and batch-norm entries), elsewhere the
+    /// layers as they are.
+    pub fn cut(&self, plan: &Plan) -> Snapshot {
+        let layers = &self.weights().layers;
+        let mut snapshot = Snapshot::new();
+        for step in &plan.steps {
+            let (Some(i), Some((own, input))) = (step.layer, &step.own) else {
+                continue;
+            };
+            for (name, held) in layers[i].tensors() {
+                let ranges: Vec<std::ops::Range<usize>> = match (&step.op, held.shape.as_slice()) {
+                    (Op::Conv(c), [_, _, kh, kw]) => {
+                        let (top, left) = ((kh - c.kernel[0]) / 2, (kw - c.kernel[1]) / 2);
+                        vec![
+                            0..c.out_channels,
+                            0..input.channels / c.groups,
+                            top..top + c.kernel[0],
+                            left..left + c.kernel[1],
+                        ]
+                    }
+                    (Op::Conv(c), [_]) => std::iter::once(0..c.out_channels).collect(),
+                    (_, shape) => shape.iter().map(|&n| 0..n).collect(),
+                };
+                snapshot.insert(format!("{own}/{name}"), held.window(&ranges));
+            }
+        }
+        snapshot
+    }
+
+    /// The tensors of `snapshot` that are not tensors of this store (a file made for another
+    /// network), by path.
+    pub fn foreign<'a>(&self, snapshot: &'a Snapshot) -> Vec<&'a str> {
+        let held: std::collections::HashSet<String> = self
+            .weights()
+            .layers
+            .iter()
+            .zip(&self.paths)
+            .flat_map(|(layer, path)| {
+                layer
+                    .tensors()
+                    .into_iter()
+                    .map(move |(name, _)| format!("{path}/{name}"))
+            })
+            .collect();
+        snapshot
+            .iter()
+            .map(|(path, _)| path.as_str())
+            .filter(|path| !held.contains(*path))
+            .collect()
     }
 
     /// Saves every layer to a safetensors file (refusing to replace an existing one).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let mut store = SafetensorsStore::from_file(path);
-        // The inference copy: batch norm's running statistics synchronised.
-        self.weights()
-            .valid()
-            .save_into(&mut store)
-            .map_err(|e| Error::Io {
-                path: path.into(),
-                source: std::io::Error::other(e.to_string()),
-            })
-    }
-
-    /// Loads a file written by [`WeightStore::save`] into a store holding the same layers
-    /// (the same plans made in the same order).
-    pub fn load(&mut self, path: &Path) -> Result<()> {
-        let mut store = SafetensorsStore::from_file(path);
-        let mut weights = self
-            .weights
-            .take()
-            .expect("the weights are only out during an update");
-        let result = weights.load_from(&mut store);
-        self.weights = Some(weights);
-        let applied = result.map_err(|e| Error::Io {
-            path: path.into(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
-        if !applied.errors.is_empty() || !applied.missing.is_empty() {
-            return Err(Error::Io {
-                path: path.into(),
-                source: std::io::Error::other(format!(
-                    "{} tensors missing, {} errors",
-                    applied.missing.len(),
-                    applied.errors.len()
-                )),
-            });
-        }
-        Ok(())
+        self.snapshot().save(path)
     }
 }
 

@@ -307,9 +307,18 @@ fn save_then_load_gives_identical_outputs() {
         store.save(&path).is_err(),
         "an existing file is not replaced"
     );
-    let mut fresh = WeightStore::new(training_device(), 99);
+    let saved = std::sync::Arc::new(crate::weights::Snapshot::load(&path).unwrap());
+    // Tensors are named by the layer's path: where, what, on which input.
+    assert!(
+        saved
+            .get("block0/conv/conv3x3_bn(c16)/1x8x8/weight")
+            .is_some(),
+        "{:?}",
+        saved.iter().map(|(p, _)| p).collect::<Vec<_>>()
+    );
+    let mut fresh = WeightStore::new(training_device(), 99).from(saved.clone());
     let fresh_plan = fresh.plan(&arch).unwrap();
-    fresh.load(&path).unwrap();
+    assert!(fresh.foreign(&saved).is_empty());
     assert_eq!(
         accuracy(&store, &plan, &data.valid, 100),
         accuracy(&fresh, &fresh_plan, &data.valid, 100)
@@ -339,6 +348,61 @@ fn save_then_load_gives_identical_outputs() {
         .try_into_vec::<f32>()
         .unwrap();
     assert_eq!(a, b);
+
+    // A network the file does not hold is refused, naming the first missing tensor.
+    let other = two_candidates(data.train.shape).0;
+    let err = WeightStore::new(training_device(), 0)
+        .from(saved.clone())
+        .plan(&other)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no tensor `stem/conv3x3_bn(c8)/1x8x8/weight`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_child_cut_out_of_a_slicing_store_computes_what_the_store_computed() {
+    let data = digits();
+    let arch = sliced_candidate(data.train.shape, 3, 8);
+    let mut store = WeightStore::new(training_device(), 0).slicing();
+    // The store holds the 5x5, 12-wide envelope; train it through the widest variant.
+    let wide = sliced_candidate(data.train.shape, 5, 12);
+    let wide_plan = store.plan(&wide).unwrap();
+    train(
+        &mut store,
+        &wide_plan,
+        &data.train.select(&(0..128).collect::<Vec<_>>()),
+        &quick(1),
+        &mut crate::rng::seeded(0),
+    )
+    .unwrap();
+    let plan = store.plan(&arch).unwrap();
+    let child = std::sync::Arc::new(store.cut(&plan));
+    let mut alone = WeightStore::new(training_device(), 7).from(child.clone());
+    let alone_plan = alone.plan(&arch).unwrap();
+    assert!(alone.foreign(&child).is_empty());
+    let device = training_device().without_autodiff();
+    let (x, _) = train::batch_tensors(
+        &data
+            .valid
+            .batches(50, None, Default::default())
+            .next()
+            .unwrap(),
+        &data.valid,
+        &device,
+    );
+    let out = |store: &WeightStore, plan: &Plan| {
+        store
+            .weights()
+            .valid()
+            .forward(plan, x.clone())
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap()
+    };
+    assert_eq!(out(&store, &plan), out(&alone, &alone_plan));
 }
 
 #[test]

@@ -48,6 +48,9 @@ pub struct TrainConfig {
     /// Passes over the training split.
     #[serde(default = "defaults::epochs")]
     pub epochs: usize,
+    /// Training steps instead of `epochs` passes (the schedule spans them; 0: no training).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<usize>,
     /// Images per step.
     #[serde(default = "defaults::batch_size")]
     pub batch_size: usize,
@@ -126,6 +129,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             epochs: defaults::epochs(),
+            steps: None,
             batch_size: defaults::batch_size(),
             optimizer: defaults::optimizer(),
             learning_rate: defaults::learning_rate(),
@@ -398,8 +402,9 @@ impl Stepper {
     }
 }
 
-/// Trains `plan`'s network in `store` on `data` for `config.epochs` epochs, batches shuffled
-/// (and augmented) from `rng`. Returns the mean loss of each epoch.
+/// Trains `plan`'s network in `store` on `data` for `config.epochs` epochs (or `config.steps`
+/// steps), batches shuffled (and augmented) from `rng`. Returns the mean loss of each epoch
+/// (of each begun epoch, when training by steps).
 pub fn train(
     store: &mut WeightStore,
     plan: &Plan,
@@ -427,15 +432,21 @@ pub fn train_with(
     rng: &mut crate::rng::Rng,
 ) -> Result<Vec<f64>> {
     let steps_per_epoch = data.len().div_ceil(config.batch_size);
-    let total = steps_per_epoch * config.epochs;
+    let total = config.steps.unwrap_or(steps_per_epoch * config.epochs);
     if config.drop_path_keep_prob < 1.0 {
         stepper.paths = Some(PathDropper::new(config.drop_path_keep_prob, rng.random()));
     }
     let mut step = 0;
-    let mut epoch_losses = Vec::with_capacity(config.epochs);
-    for epoch in 0..config.epochs {
-        let mut sum = 0.0;
+    let mut epoch_losses = Vec::with_capacity(total.div_ceil(steps_per_epoch.max(1)));
+    for epoch in 0.. {
+        if step >= total {
+            break;
+        }
+        let (mut sum, mut seen) = (0.0, 0usize);
         for batch in data.batches(config.batch_size, Some(rng), config.augment) {
+            if step >= total {
+                break;
+            }
             let lr = config.learning_rate_at(step, total, steps_per_epoch);
             if let Some(paths) = &mut stepper.paths {
                 paths.set_progress(step as f64 / total as f64);
@@ -449,9 +460,10 @@ pub fn train_with(
                     other => other,
                 })?;
             sum += loss * batch.len() as f64;
+            seen += batch.len();
             step += 1;
         }
-        epoch_losses.push(sum / data.len().max(1) as f64);
+        epoch_losses.push(sum / seen.max(1) as f64);
     }
     Ok(epoch_losses)
 }

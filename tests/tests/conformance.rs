@@ -142,7 +142,7 @@ fn every_evaluator_keeps_its_contracts_on_its_environment() {
         let env = prepared.shared_env();
         let make = || {
             e.evaluator
-                .proper(&env, prepared.training(), e.seed)
+                .proper(&env, false, prepared.training(), e.seed)
                 .map_err(archforge::Error::Arch)
         };
         check_evaluator(env.as_ref(), &make, 5)

@@ -15,7 +15,11 @@ fn runs(file: &str, budget: u64, seeds: u64) -> Vec<RunResult> {
         .unwrap();
     let prepared = Prepared::new(&file).unwrap();
     (0..seeds)
-        .map(|seed| prepared.run(0, seed, &mut |_| Ok(())).unwrap())
+        .map(|seed| {
+            prepared
+                .run(0, seed, &mut archforge::search::Discard)
+                .unwrap()
+        })
         .collect()
 }
 

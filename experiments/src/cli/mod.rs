@@ -1,7 +1,8 @@
 //! The command line, one module per subcommand: [`run`], [`compare`], [`train`],
-//! [`rank_check`] and [`list`]; [`print`] holds what several of them print.
+//! [`export`], [`rank_check`] and [`list`]; [`print`] holds what several of them print.
 
 pub mod compare;
+pub mod export;
 pub mod list;
 pub mod print;
 pub mod rank_check;
@@ -33,6 +34,9 @@ pub enum Command {
     /// Train one architecture of the file's environment stand-alone on `[data]` as
     /// `[training]` says (the embedded digits and default settings where absent).
     Train(train::Args),
+    /// Cut a child's weights out of a weight-sharing run's trained supernet, as a stand-alone
+    /// network (`train --init` loads it).
+    Export(export::Args),
     /// Rank check: N random architectures trained stand-alone (2 seeds) and scored by a
     /// supernet; Kendall tau and Spearman rho for the supernet and training-free baselines.
     RankCheck(rank_check::Args),
@@ -46,6 +50,7 @@ pub fn main(cli: Cli) -> Result<()> {
         Command::Run(args) => run::main(args),
         Command::Compare(args) => compare::main(args),
         Command::Train(args) => train::main(args),
+        Command::Export(args) => export::main(args),
         Command::RankCheck(args) => rank_check::main(args),
         Command::List => list::main(),
     }

@@ -1,9 +1,12 @@
-//! `archforge train`: one architecture, trained stand-alone, written to a run folder.
+//! `archforge train`: one architecture, trained stand-alone (from fresh weights or from a
+//! weights file, `--init`), written to a run folder.
 
 use crate::config::ExperimentFile;
 use crate::runner;
-use anyhow::Result;
+use anyhow::{Context, Result, anyhow};
+use archforge::weights::Snapshot;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// `archforge train`'s arguments.
@@ -14,12 +17,24 @@ pub struct Args {
     /// The architecture as its decisions, `-`-separated (the ledger's `decisions` column).
     #[arg(long)]
     pub arch: String,
+    /// Start from these weights (a safetensors file of this network's tensors by path, as
+    /// `train` and `export` write) instead of fresh ones; their accuracy before the first
+    /// step is reported too.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
     /// The seed (default: the file's `seed`).
     #[arg(long)]
     pub seed: Option<u64>,
     /// The run folder (default: runs/<name>-train-<timestamp>).
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+/// `--arch`'s decisions.
+pub fn decisions(arch: &str) -> Result<Vec<usize>> {
+    archforge::search::parse_decisions(arch).ok_or_else(|| {
+        anyhow!("--arch `{arch}`: expected decisions separated by `-`, e.g. 3-0-1-2-4-3")
+    })
 }
 
 /// Trains the architecture and writes `trained.json`, its weights and its graph.
@@ -32,13 +47,14 @@ pub fn main(args: Args) -> Result<()> {
     let training = prepared
         .training()
         .expect("ensure_training provides data and settings");
-    let decisions = archforge::search::parse_decisions(arch).ok_or_else(|| {
-        anyhow::anyhow!("--arch `{arch}`: expected decisions separated by `-`, e.g. 3-0-1-2-4-3")
-    })?;
-    let candidate = prepared
+    let mut candidate = prepared
         .env()
-        .build(&decisions)
-        .map_err(|e| anyhow::anyhow!("--arch `{arch}`: {e}"))?;
+        .build(&decisions(arch)?)
+        .map_err(|e| anyhow!("--arch `{arch}`: {e}"))?;
+    if let Some(path) = &args.init {
+        let weights = Snapshot::load(path).context("--init")?;
+        candidate = candidate.with_init(Arc::new(weights));
+    }
     let out = args
         .out
         .unwrap_or_else(|| runner::default_out(&format!("{}-train", file.experiment.name)));
@@ -51,13 +67,23 @@ pub fn main(args: Args) -> Result<()> {
         &training.config,
         file.experiment.seed,
     )
-    .map_err(|status| anyhow::anyhow!("{arch}: {} ({})", status.kind(), status.reason()))?;
+    .map_err(|status| {
+        let from = args
+            .init
+            .as_ref()
+            .map(|p| format!(" from {}", p.display()))
+            .unwrap_or_default();
+        anyhow!("{arch}{from}: {} ({})", status.kind(), status.reason())
+    })?;
     let seconds = started.elapsed().as_secs_f64();
     let m = &trained.metrics;
     let summary = serde_json::json!({
         "arch": candidate.label,
         "decisions": candidate.decisions,
         "hash": candidate.hash.to_string(),
+        "init": args.init,
+        "initial_valid_accuracy": trained.initial.map(|i| i.0),
+        "initial_test_accuracy": trained.initial.map(|i| i.1),
         "valid_accuracy": m.search,
         "test_accuracy": m.reported,
         "params": m.params,
@@ -74,6 +100,9 @@ pub fn main(args: Args) -> Result<()> {
     std::fs::write(out.join("arch.dot"), candidate.arch().to_dot())?;
     let num = |v: Option<f64>| v.map_or_else(|| "–".into(), |v| format!("{v:.2}"));
     println!("Trained {} in {seconds:.1} s:", candidate.label);
+    if let Some((valid, test)) = trained.initial {
+        println!("  before training  valid {valid:.4}, test {test:.4}");
+    }
     println!("  valid accuracy   {}", num(m.search));
     println!("  test accuracy    {}", num(m.reported));
     println!(

@@ -1,15 +1,18 @@
 //! Finalists: at the end of `archforge run`, the `top_k` best distinct architectures of the
 //! search — or of the derivation, with `[final] derive` — (by reward, one per canonical hash)
 //! are retrained stand-alone on `[data]` as
-//! `[training]` says (with `[final] epochs` if set) and reported by their test accuracy. The
+//! `[training]` says (with `[final] epochs` if set) and reported by their test accuracy —
+//! from fresh weights, or with `[final] init = "supernet"` fine-tuned from their weights in
+//! the run's trained supernet (`supernet_valid`: the supernet's score before). The
 //! best of them by validation accuracy keeps its weights (`final_best.safetensors`) and its
 //! architecture (`final_best.json`, `final_best.dot`); every finalist is a row of
 //! `finalists.csv`.
 
-use crate::config::FinalConfig;
-use crate::registry::Training;
+use super::supernet::TrainedSupernet;
+use crate::config::{FinalConfig, FinalInit};
+use crate::registry::EvaluatorConfig;
+use crate::runner::{Prepared, supernet_file};
 use anyhow::{Context, Result};
-use archforge::Environment;
 use archforge::evaluator::train_candidate;
 use archforge::ledger::Row;
 use archforge::search::parse_decisions;
@@ -30,6 +33,10 @@ pub struct Finalist {
     pub hash: String,
     /// The search metric the search saw.
     pub search_metric: Option<f64>,
+    /// `scratch` or `supernet`: where the retraining started.
+    pub init: String,
+    /// Fine-tuned from the supernet: its validation accuracy there, before any step.
+    pub supernet_valid: Option<f64>,
     /// Validation accuracy after retraining.
     pub final_valid: Option<f64>,
     /// Test accuracy after retraining (the reported result).
@@ -46,15 +53,19 @@ pub struct Finalist {
     pub reason: String,
 }
 
-/// Retrains the finalists among `rows` (a run's ledger) and writes their files into `out`.
+/// Retrains the finalists among `rows` (a run's ledger) of `prepared`'s experiment and writes
+/// their files into the run folder `out`.
 pub fn retrain(
     out: &Path,
-    env: &dyn Environment,
-    training: &Training,
+    prepared: &Prepared,
     finals: &FinalConfig,
     rows: &[Row],
     seed: u64,
 ) -> Result<Vec<Finalist>> {
+    let env = prepared.env();
+    let training = prepared
+        .training()
+        .context("retraining finalists needs data and training settings")?;
     let mut ranked: Vec<&Row> = rows
         .iter()
         .filter(|r| r.status == "ok" && r.reward.is_some())
@@ -72,18 +83,36 @@ pub fn retrain(
     if let Some(epochs) = finals.epochs {
         config.epochs = epochs;
     }
+    let supernet_settings = match (&prepared.experiment().evaluator, finals.init) {
+        (EvaluatorConfig::Supernet(settings), FinalInit::Supernet) => Some(settings),
+        _ => None,
+    };
     let mut finalists = Vec::new();
     let mut best: Option<(f64, archforge::evaluator::Trained, archforge::Candidate)> = None;
     for (i, row) in ranked.iter().enumerate() {
         let decisions =
             parse_decisions(&row.decisions).context("a ledger row with malformed decisions")?;
-        let candidate = env.build(&decisions)?;
+        let mut candidate = env.build(&decisions)?;
+        let mut supernet_valid = None;
+        if let Some(settings) = supernet_settings {
+            let path = supernet_file(out, &row.controller, row.seed);
+            let child =
+                TrainedSupernet::open(prepared, settings, &path, row.seed)?.child(&candidate)?;
+            supernet_valid = Some(child.valid);
+            candidate = candidate.with_init(child.weights);
+        }
         let mut finalist = Finalist {
             rank: i + 1,
             arch: row.arch.clone(),
             decisions: row.decisions.clone(),
             hash: row.hash.clone(),
             search_metric: row.search_metric,
+            init: if supernet_valid.is_some() {
+                "supernet".into()
+            } else {
+                "scratch".into()
+            },
+            supernet_valid,
             final_valid: None,
             final_test: None,
             params: None,

@@ -2,7 +2,11 @@
 //! prepared experiment and the trainer.
 //! - [`finalists`]: the best architectures of a run retrained stand-alone;
 //! - [`rank_check`] (with [`rank`]'s correlations): can a supernet's ranking be trusted?
+//! - [`export`]: a child's weights cut out of a run's trained supernet ([`supernet`]), as a
+//!   stand-alone network.
 
+pub mod export;
 pub mod finalists;
 pub mod rank;
 pub mod rank_check;
+pub mod supernet;
