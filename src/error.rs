@@ -77,6 +77,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A table of records that cannot be written or read (a file, a row, a field).
+    #[error("{0}")]
+    Record(String),
     /// Writing a CSV record.
     #[error("{path}: {source}")]
     Csv {

@@ -1,12 +1,20 @@
-//! The ledger: every evaluation appended to `evaluations.csv` as one [`Row`] and flushed as it
-//! happens, so a killed run loses nothing already evaluated. Several runs may append to one
-//! ledger from several threads.
+//! The ledger: every evaluation appended to `evaluations.csv` as one [`Row`] — the run's
+//! columns around the architecture's [`ArchRecord`] — as it happens. Rows are written in
+//! small batches (whole rows only, at least every 100 ms and when the ledger is finished or
+//! dropped), so a killed run loses at most the last moment of evaluations and never leaves a
+//! cut row. Several runs may append to one ledger from several threads.
 
 use crate::error::{Error, Result};
+use crate::record::{ArchRecord, FlatWriter, lenient, read_rows, write_rows};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The longest a recorded row waits in memory before it is written.
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 /// One evaluation as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -14,47 +22,46 @@ pub struct Row {
     /// The controller's name in the experiment.
     pub controller: String,
     /// The run's seed.
+    #[serde(deserialize_with = "lenient::u64")]
     pub seed: u64,
     /// Budget evaluations spent after this evaluation.
+    #[serde(deserialize_with = "lenient::u64")]
     pub step: u64,
     /// Index of the proposal within the run (counts uncounted duplicates too).
+    #[serde(deserialize_with = "lenient::u64")]
     pub proposal: u64,
-    /// The candidate's label.
-    pub arch: String,
-    /// The canonical hash, hex.
-    pub hash: String,
-    /// The decisions, `-`-separated.
-    pub decisions: String,
-    /// The search metric.
-    pub search_metric: Option<f64>,
-    /// The reported metric.
-    pub reported_metric: Option<f64>,
+    /// The architecture and what it scored.
+    #[serde(flatten)]
+    pub record: ArchRecord,
     /// The reward the controller saw.
+    #[serde(deserialize_with = "lenient::opt_f64")]
     pub reward: Option<f64>,
-    /// `ok`, `invalid` or `failed`.
-    pub status: String,
-    /// Why it is invalid or failed.
-    pub reason: String,
     /// Served from the cache.
+    #[serde(deserialize_with = "lenient::bool")]
     pub cached: bool,
     /// Whether it counted against the budget.
+    #[serde(deserialize_with = "lenient::bool")]
     pub counted: bool,
-    /// Trainable parameters.
-    pub params: Option<u64>,
-    /// Multiply-accumulates.
-    pub macs: Option<u64>,
-    /// Measured latency in milliseconds.
-    pub latency_ms: Option<f64>,
-    /// Simulated cost in seconds.
+    /// Simulated cost in seconds charged to the budget.
+    #[serde(deserialize_with = "lenient::f64")]
     pub simulated_seconds: f64,
-    /// Wall-clock seconds of the evaluation (the only column that differs between repeats).
+    /// Wall-clock seconds of the evaluation (with measured latency, what differs between
+    /// repeats of a run).
+    #[serde(deserialize_with = "lenient::f64")]
     pub wall_seconds: f64,
 }
 
-/// An append-only, flushed CSV of [`Row`]s.
+/// An append-only CSV of [`Row`]s (see the module documentation).
 pub struct Ledger {
     path: PathBuf,
-    writer: Mutex<csv::Writer<File>>,
+    pending: Mutex<Pending>,
+}
+
+/// Rows recorded but not yet written.
+struct Pending {
+    file: File,
+    rows: FlatWriter<Vec<u8>>,
+    since: Instant,
 }
 
 impl Ledger {
@@ -70,25 +77,46 @@ impl Ledger {
             })?;
         Ok(Ledger {
             path: path.into(),
-            writer: Mutex::new(csv::Writer::from_writer(file)),
+            pending: Mutex::new(Pending {
+                file,
+                rows: FlatWriter::new(Vec::new()),
+                since: Instant::now(),
+            }),
         })
     }
 
-    /// Appends one row and flushes it to disk.
+    /// Appends one row; it reaches the file within [`FLUSH_EVERY`].
     pub fn append(&self, row: &Row) -> Result<()> {
-        let mut writer = self
-            .writer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let csv_error = |source| Error::Csv {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending.rows.write(row).map_err(|e| self.located(e))?;
+        if pending.since.elapsed() >= FLUSH_EVERY {
+            self.write_out(&mut pending)?;
+        }
+        Ok(())
+    }
+
+    /// Writes every recorded row to the file.
+    pub fn flush(&self) -> Result<()> {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        self.write_out(&mut pending)
+    }
+
+    fn write_out(&self, pending: &mut Pending) -> Result<()> {
+        pending.rows.flush().map_err(|e| self.located(e))?;
+        let Pending { file, rows, since } = pending;
+        let bytes = rows.buffer();
+        // One write of whole rows: a killed process leaves no cut row behind.
+        file.write_all(bytes).map_err(|source| Error::Io {
             path: self.path.clone(),
             source,
-        };
-        writer.serialize(row).map_err(csv_error)?;
-        writer.flush().map_err(|source| Error::Io {
-            path: self.path.clone(),
-            source,
-        })
+        })?;
+        bytes.clear();
+        *since = Instant::now();
+        Ok(())
+    }
+
+    fn located(&self, e: Error) -> Error {
+        Error::Record(format!("{}: {e}", self.path.display()))
     }
 
     /// The file it writes.
@@ -98,33 +126,25 @@ impl Ledger {
 
     /// Reads every row of a ledger file.
     pub fn read(path: &Path) -> Result<Vec<Row>> {
-        let csv_error = |source| Error::Csv {
-            path: path.into(),
-            source,
-        };
-        let mut reader = csv::Reader::from_path(path).map_err(csv_error)?;
-        reader.deserialize().map(|r| r.map_err(csv_error)).collect()
+        read_rows(path)
     }
 
-    /// Rewrites a ledger file with its rows in the given order, atomically (a temporary file
+    /// Rewrites a ledger file with `rows` in the given order, atomically (a temporary file
     /// renamed over it), so a parallel run's file ends up in a reproducible order.
     pub fn rewrite(path: &Path, rows: &[Row]) -> Result<()> {
         let tmp = path.with_extension("csv.tmp");
-        let csv_error = |source| Error::Csv {
-            path: tmp.clone(),
-            source,
-        };
-        let mut writer = csv::Writer::from_path(&tmp).map_err(csv_error)?;
-        for row in rows {
-            writer.serialize(row).map_err(csv_error)?;
-        }
-        writer.flush().map_err(|source| Error::Io {
-            path: tmp.clone(),
-            source,
-        })?;
+        write_rows(&tmp, rows)?;
         std::fs::rename(&tmp, path).map_err(|source| Error::Io {
             path: path.into(),
             source,
         })
+    }
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        // Errors surface at the last `flush`; a ledger dropped by a failing run writes what
+        // it can.
+        let _ = self.flush();
     }
 }

@@ -38,6 +38,7 @@ pub mod evaluator;
 pub mod ledger;
 pub mod nn;
 pub mod objective;
+pub mod record;
 pub mod rng;
 pub mod search;
 pub mod toy;

@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::evaluator::{Evaluator, Outcome, Status};
 use crate::ledger::Row;
 use crate::objective::Objective;
+use crate::record::ArchRecord;
 use crate::rng::Rng;
 use crate::weights::Snapshot;
 use serde::{Deserialize, Serialize};
@@ -310,19 +311,21 @@ impl<'a> Scorer<'a> {
             seed: self.settings.seed,
             step: budget.evaluations(),
             proposal: self.proposals,
-            arch: label,
-            hash,
-            decisions: join_decisions(decisions),
-            search_metric: outcome.metrics.search,
-            reported_metric: outcome.metrics.reported,
+            record: ArchRecord {
+                arch: label,
+                hash,
+                decisions: join_decisions(decisions),
+                search_metric: outcome.metrics.search,
+                reported_metric: outcome.metrics.reported,
+                params: outcome.metrics.params,
+                macs: outcome.metrics.macs,
+                latency_ms: outcome.metrics.latency_ms,
+                status: outcome.status.kind().to_string(),
+                reason: outcome.status.reason().to_string(),
+            },
             reward,
-            status: outcome.status.kind().to_string(),
-            reason: outcome.status.reason().to_string(),
             cached: outcome.cached,
             counted,
-            params: outcome.metrics.params,
-            macs: outcome.metrics.macs,
-            latency_ms: outcome.metrics.latency_ms,
             simulated_seconds: cost,
             wall_seconds,
         };
@@ -488,7 +491,7 @@ mod tests {
             [1, 2, 3, 4, 5]
         );
         // [2, 2, 0, 0] is masked out at position 1: it does not build and is invalid.
-        assert_eq!(rows[2].status, "invalid");
+        assert_eq!(rows[2].record.status, "invalid");
         assert_eq!(rows[2].reward, Some(-5.0));
         assert_eq!(controller.seen[2].status, StatusKind::Invalid);
         assert_eq!(result.evaluations(), 5);
@@ -497,7 +500,7 @@ mod tests {
         // Past the end of the run, the final best.
         assert_eq!(result.best_at(50).unwrap().reward, 100.0);
         assert!(result.best_at(0).is_none());
-        assert_eq!(result.best().unwrap().row.decisions, "2-0-2-0");
+        assert_eq!(result.best().unwrap().row.record.decisions, "2-0-2-0");
         assert_eq!(controller.seen.len(), 5);
     }
 
@@ -572,7 +575,10 @@ mod tests {
         .unwrap();
         assert!(derived.iter().all(|r| !r.cached));
         // Scored again, after the search's two evaluations.
-        let scores: Vec<f64> = derived.iter().filter_map(|r| r.search_metric).collect();
+        let scores: Vec<f64> = derived
+            .iter()
+            .filter_map(|r| r.record.search_metric)
+            .collect();
         assert_eq!(scores, [3.0, 4.0]);
     }
 
@@ -590,10 +596,8 @@ mod tests {
         let result = result.unwrap();
         // Charged once each: three rows at steps 1, 2, 3.
         assert_eq!(rows.iter().map(|r| r.step).collect::<Vec<_>>(), [1, 2, 3]);
-        assert!(
-            rows.iter()
-                .all(|r| r.status == "failed" && r.reason.contains("shape mismatch in 0-0-0-0"))
-        );
+        assert!(rows.iter().all(|r| r.record.status == "failed"
+            && r.record.reason.contains("shape mismatch in 0-0-0-0")));
         assert!(rows.iter().all(|r| r.reward.is_none()));
         assert!(result.best().is_none());
         assert!(controller.seen.iter().all(|e| e.reward.is_none()));

@@ -248,11 +248,14 @@ impl<'a> Prepared<'a> {
     }
 }
 
-/// A run's recorder in a run folder: rows to the shared ledger (and the progress bar), kept
-/// weights to `weights/` — `CONTROLLER-seedN-PROPOSAL.safetensors` for every candidate,
+/// A run's recorder in a run folder: rows to the shared ledger (and the progress bar, and the
+/// experiment's rows in memory, for the reports), kept weights to `weights/` —
+/// `CONTROLLER-seedN-PROPOSAL.safetensors` for every candidate,
 /// `CONTROLLER-seedN-best.safetensors` (replaced as the best improves) for the best.
 struct FolderRecorder<'a> {
     ledger: &'a Ledger,
+    rows: &'a Mutex<Vec<(usize, Row)>>,
+    task: usize,
     progress: &'a ProgressBar,
     weights: &'a Path,
     keep: KeepWeights,
@@ -263,7 +266,10 @@ impl Recorder for FolderRecorder<'_> {
         if row.counted {
             self.progress.inc(1);
         }
-        self.ledger.append(row)
+        self.ledger.append(row)?;
+        let mut rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
+        rows.push((self.task, row.clone()));
+        Ok(())
     }
 
     fn keep(&mut self, row: &Row, weights: &Snapshot) -> archforge::error::Result<()> {
@@ -342,6 +348,7 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
         _ => 0,
     };
     let next = AtomicUsize::new(0);
+    let rows: Mutex<Vec<(usize, Row)>> = Mutex::new(Vec::new());
     let results: Mutex<Vec<Option<RunOutcome>>> =
         Mutex::new((0..tasks.len()).map(|_| None).collect());
     let jobs = plan.jobs.clamp(1, tasks.len().max(1));
@@ -355,6 +362,8 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
                     };
                     let mut recorder = FolderRecorder {
                         ledger: &ledger,
+                        rows: &rows,
+                        task: i,
                         progress: &progress,
                         weights: &weights,
                         keep: experiment.budget.keep_weights,
@@ -398,8 +407,17 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
     if derive > 0 {
         Ledger::rewrite(&plan.out.join("derived.csv"), &derived)?;
     }
+    ledger.flush()?;
     drop(ledger);
-    order_ledger(&ledger_path, &tasks, experiment)?;
+    // In plan order (controller, seed, proposal): as recorded with one job at a time, else
+    // sorted and the ledger rewritten.
+    let mut rows = rows.into_inner().unwrap_or_else(|p| p.into_inner());
+    if jobs > 1 {
+        rows.sort_by_key(|(task, row)| (*task, row.proposal));
+        let sorted: Vec<Row> = rows.iter().map(|(_, r)| r.clone()).collect();
+        Ledger::rewrite(&ledger_path, &sorted)?;
+    }
+    let rows: Vec<Row> = rows.into_iter().map(|(_, r)| r).collect();
     let checkpoints = file.checkpoints();
     let random = experiment
         .controller
@@ -413,7 +431,7 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
         maximize: prepared.objective.maximize,
         target_ms: prepared.objective.latency.map(|t| t.target_ms),
     };
-    let report = report::write(&plan.out, &context, prepared.env(), &finished)?;
+    let report = report::write(&plan.out, &context, prepared.env(), &finished, &rows)?;
     if let (Some(path), Some(shared)) = (
         experiment.objective.latency_table_path(),
         prepared.training.as_ref().and_then(|t| t.latency.as_ref()),
@@ -426,11 +444,7 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
                 &plan.out,
                 &prepared,
                 finals,
-                &if derive > 0 {
-                    derived
-                } else {
-                    Ledger::read(&ledger_path)?
-                },
+                if derive > 0 { &derived } else { &rows },
                 plan.seeds.first().copied().unwrap_or(experiment.seed),
             )?
         }
@@ -459,7 +473,7 @@ fn save_latency_table(out: &Path, path: &Path, shared: &SharedLatencyTable) -> R
     let table = shared.table.lock().unwrap_or_else(|p| p.into_inner());
     table.save(path)?;
     let checks = shared.checks.lock().unwrap_or_else(|p| p.into_inner());
-    report::write_csv(&out.join("latency_check.csv"), &checks)?;
+    archforge::record::write_rows(&out.join("latency_check.csv"), &checks)?;
     if !checks.is_empty() {
         let errors: Vec<f64> = checks
             .iter()
@@ -492,29 +506,6 @@ pub fn create_run_folder(out: &Path) -> Result<()> {
         }
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))
-}
-
-/// Rewrites the ledger sorted by (controller order in the plan, seed, proposal).
-fn order_ledger(
-    path: &Path,
-    tasks: &[(usize, u64)],
-    experiment: &crate::config::Experiment,
-) -> Result<()> {
-    let mut rows = Ledger::read(path)?;
-    let order: std::collections::HashMap<(String, u64), usize> = tasks
-        .iter()
-        .enumerate()
-        .map(|(i, &(c, s))| ((experiment.controller[c].name(), s), i))
-        .collect();
-    let position = |row: &Row| {
-        order
-            .get(&(row.controller.clone(), row.seed))
-            .copied()
-            .unwrap_or(usize::MAX)
-    };
-    rows.sort_by_cached_key(|r| (position(r), r.proposal));
-    Ledger::rewrite(path, &rows)?;
-    Ok(())
 }
 
 /// The default run folder: `runs/<name>-<UTC timestamp>`, with a suffix if that exists.

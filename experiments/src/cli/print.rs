@@ -15,13 +15,14 @@ pub fn best(best: Option<&BestArch>) {
         "\nBest architecture (controller `{}`, seed {}, evaluation {}):",
         b.controller, b.seed, b.step
     );
-    println!("  arch             {}", b.arch);
-    println!("  decisions        {:?}", b.decisions);
-    println!("  canonical hash   {}", b.hash);
-    println!("  search metric    {}", num(b.search_metric));
-    println!("  reported metric  {}", num(b.reported_metric));
-    println!("  params           {}", count(b.params));
-    println!("  MACs             {}", count(b.macs));
+    let r = &b.record;
+    println!("  arch             {}", r.arch);
+    println!("  decisions        {}", r.decisions);
+    println!("  canonical hash   {}", r.hash);
+    println!("  search metric    {}", num(r.search_metric));
+    println!("  reported metric  {}", num(r.reported_metric));
+    println!("  params           {}", count(r.params));
+    println!("  MACs             {}", count(r.macs));
 }
 
 /// Prints the finalists as a Markdown table (nothing when there are none).
@@ -31,18 +32,20 @@ pub fn finalists(finalists: &[Finalist]) {
     }
     let num = |v: Option<f64>| v.map_or_else(|| "–".into(), |v| format!("{v:.2}"));
     println!("\nFinalists retrained stand-alone:");
-    println!("| rank | search metric | final valid | final test | params | status | arch |");
-    println!("|---:|---:|---:|---:|---:|---|---|");
+    println!("| rank | search metric | init | final valid | final test | params | status | arch |");
+    println!("|---:|---:|---|---:|---:|---:|---|---|");
     for f in finalists {
+        let r = &f.record;
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             f.rank,
-            num(f.search_metric),
-            num(f.final_valid),
-            num(f.final_test),
-            f.params.map_or_else(|| "–".into(), |p| p.to_string()),
-            f.status,
-            f.arch
+            num(f.search_score),
+            f.init,
+            num(r.search_metric),
+            num(r.reported_metric),
+            r.params.map_or_else(|| "–".into(), |p| p.to_string()),
+            r.status,
+            r.arch
         );
     }
 }

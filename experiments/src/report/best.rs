@@ -1,6 +1,7 @@
 //! `best.json` and `best.dot`: the best architecture over all runs (by reward), with its
 //! metrics and graph.
 
+use archforge::record::ArchRecord;
 use serde::Serialize;
 
 /// The best architecture of an experiment, as written to `best.json`.
@@ -12,20 +13,9 @@ pub struct BestArch {
     pub seed: u64,
     /// After how many evaluations.
     pub step: u64,
-    /// Its label.
-    pub arch: String,
-    /// Its decisions.
-    pub decisions: Vec<usize>,
-    /// Its canonical hash.
-    pub hash: String,
     /// Its reward.
     pub reward: f64,
-    /// Its search metric.
-    pub search_metric: Option<f64>,
-    /// Its reported metric.
-    pub reported_metric: Option<f64>,
-    /// Its parameters.
-    pub params: Option<u64>,
-    /// Its multiply-accumulates.
-    pub macs: Option<u64>,
+    /// The architecture and what it scored.
+    #[serde(flatten)]
+    pub record: ArchRecord,
 }

@@ -1,10 +1,10 @@
 //! Curves over a run: the learning curves (`reward_curve.csv` / `.svg`: each controller's
 //! mean reward per window of proposals).
 
-use super::csv::write_csv;
 use super::plot;
 use super::summary::describe;
 use anyhow::Result;
+use archforge::record::write_rows;
 use archforge::search::RunResult;
 use serde::Serialize;
 use std::path::Path;
@@ -72,7 +72,7 @@ pub fn write_reward_curves(
             points,
         });
     }
-    write_csv(&out.join("reward_curve.csv"), &rows)?;
+    write_rows(&out.join("reward_curve.csv"), &rows)?;
     let axes = plot::Axes {
         x: "proposals",
         y: "mean reward per window (mean ± std over runs)",

@@ -4,21 +4,22 @@
 //! - `best_so_far.svg` and [`curves`]' learning curves;
 //! - [`pareto`]: accuracy-against-cost fronts per controller;
 //! - [`best`]: `best.json` and `best.dot`, the best architecture over all runs;
-//! - [`plot`] draws the pictures, [`csv`] writes the tables.
+//! - [`plot`] draws the pictures; tables are written as flat records
+//!   ([`archforge::record`]).
 
 pub mod best;
-pub mod csv;
 pub mod curves;
 pub mod pareto;
 pub mod plot;
 pub mod summary;
 
 pub use best::BestArch;
-pub use csv::write_csv;
 pub use summary::{SummaryRow, best_reported_at, describe, markdown, summarize};
 
 use anyhow::Result;
 use archforge::Environment;
+use archforge::ledger::Row;
+use archforge::record::write_rows;
 use archforge::search::{self, RunResult};
 use std::path::Path;
 
@@ -45,12 +46,14 @@ pub struct Report {
     pub best: Option<BestArch>,
 }
 
-/// Writes every report file of the runs `results` of `env` into `out`.
+/// Writes every report file of the runs `results` of `env`, whose ledger holds `rows`, into
+/// `out`.
 pub fn write(
     out: &Path,
     context: &Context,
     env: &dyn Environment,
     results: &[RunResult],
+    rows: &[Row],
 ) -> Result<Report> {
     let mut names: Vec<String> = Vec::new();
     for r in results {
@@ -67,7 +70,7 @@ pub fn write(
         context.maximize,
     );
 
-    write_csv(&out.join("summary.csv"), &summary)?;
+    write_rows(&out.join("summary.csv"), &summary)?;
     let heading = format!(
         "# {}\n\nReported metric of the architecture with the best search reward so far.\n\n",
         context.title
@@ -96,7 +99,13 @@ pub fn write(
         .collect();
     plot::best_so_far(&out.join("best_so_far.svg"), context.title, &curves)?;
     curves::write_reward_curves(out, context.title, &names, results)?;
-    pareto::write(out, context.title, context.maximize, context.target_ms)?;
+    pareto::write(
+        out,
+        context.title,
+        rows,
+        context.maximize,
+        context.target_ms,
+    )?;
 
     let best = results
         .iter()
@@ -106,17 +115,12 @@ pub fn write(
             controller: b.row.controller.clone(),
             seed: b.row.seed,
             step: b.row.step,
-            arch: b.row.arch.clone(),
-            decisions: search::parse_decisions(&b.row.decisions).unwrap_or_default(),
-            hash: b.row.hash.clone(),
             reward: b.reward,
-            search_metric: b.row.search_metric,
-            reported_metric: b.row.reported_metric,
-            params: b.row.params,
-            macs: b.row.macs,
+            record: b.row.record.clone(),
         });
     if let Some(best) = &best {
-        let candidate = env.build(&best.decisions)?;
+        let decisions = search::parse_decisions(&best.record.decisions).unwrap_or_default();
+        let candidate = env.build(&decisions)?;
         let mut doc = serde_json::to_value(best)?;
         doc["graph"] = serde_json::from_str(&candidate.arch().to_json())?;
         std::fs::write(

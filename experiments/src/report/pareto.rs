@@ -2,13 +2,12 @@
 //! latency, parameters, MACs), each controller's non-dominated evaluations — no other of its
 //! evaluations is at least as good in the search metric and at most as costly, and better in
 //! one — written to `pareto_<cost>.csv` and drawn in `pareto_<cost>.svg` (every evaluation
-//! faint, each controller's front bold). Read back from the run's `evaluations.csv`, so a
-//! front can be drawn for any run folder.
+//! faint, each controller's front bold), from the run's ledger rows.
 
-use super::csv::write_csv;
 use super::plot;
 use anyhow::Result;
-use archforge::ledger::{Ledger, Row};
+use archforge::ledger::Row;
+use archforge::record::{ArchRecord, write_rows};
 use serde::Serialize;
 use std::path::Path;
 
@@ -19,16 +18,11 @@ pub struct FrontPoint {
     pub controller: String,
     /// The run's seed.
     pub seed: u64,
-    /// The architecture.
-    pub arch: String,
-    /// Its canonical hash.
-    pub hash: String,
     /// Its cost.
     pub cost: f64,
-    /// Its search metric.
-    pub search_metric: f64,
-    /// Its reported metric.
-    pub reported_metric: Option<f64>,
+    /// The architecture and what it scored.
+    #[serde(flatten)]
+    pub record: ArchRecord,
 }
 
 /// Reads a cost from a row.
@@ -36,9 +30,15 @@ type CostOf = fn(&Row) -> Option<f64>;
 
 /// The costs a front can be drawn against, with how to read each from a row.
 const COSTS: [(&str, &str, CostOf); 3] = [
-    ("latency_ms", "latency, batch 1 (ms)", |r| r.latency_ms),
-    ("params", "parameters", |r| r.params.map(|p| p as f64)),
-    ("macs", "multiply-accumulates", |r| r.macs.map(|m| m as f64)),
+    ("latency_ms", "latency, batch 1 (ms)", |r| {
+        r.record.latency_ms
+    }),
+    ("params", "parameters", |r| {
+        r.record.params.map(|p| p as f64)
+    }),
+    ("macs", "multiply-accumulates", |r| {
+        r.record.macs.map(|m| m as f64)
+    }),
 ];
 
 /// The indices of the non-dominated points of `points` (cost, metric), lower cost and higher
@@ -65,13 +65,18 @@ pub fn front(points: &[(f64, f64)], maximize: bool) -> Vec<usize> {
     kept
 }
 
-/// Writes a front file and plot for every cost `out/evaluations.csv` records; the latency
-/// plot marks `target_ms` (the `mnas` objective's T) when given.
-pub fn write(out: &Path, title: &str, maximize: bool, target_ms: Option<f64>) -> Result<()> {
-    let rows = Ledger::read(&out.join("evaluations.csv"))?;
+/// Writes a front file and plot for every cost `rows` record; the latency plot marks
+/// `target_ms` (the `mnas` objective's T) when given.
+pub fn write(
+    out: &Path,
+    title: &str,
+    rows: &[Row],
+    maximize: bool,
+    target_ms: Option<f64>,
+) -> Result<()> {
     let ok: Vec<&Row> = rows
         .iter()
-        .filter(|r| r.status == "ok" && r.search_metric.is_some_and(f64::is_finite))
+        .filter(|r| r.record.status == "ok" && r.record.search_metric.is_some_and(f64::is_finite))
         .collect();
     let mut controllers: Vec<&str> = Vec::new();
     for r in &ok {
@@ -96,7 +101,7 @@ pub fn write(out: &Path, title: &str, maximize: bool, target_ms: Option<f64>) ->
                 .collect();
             let xy: Vec<(f64, f64)> = mine
                 .iter()
-                .map(|(r, c)| (*c, r.search_metric.expect("filtered")))
+                .map(|(r, c)| (*c, r.record.search_metric.expect("filtered")))
                 .collect();
             let kept = front(&xy, maximize);
             let mut line: Vec<(f64, f64)> = kept.iter().map(|&i| xy[i]).collect();
@@ -110,18 +115,15 @@ pub fn write(out: &Path, title: &str, maximize: bool, target_ms: Option<f64>) ->
                 FrontPoint {
                     controller: row.controller.clone(),
                     seed: row.seed,
-                    arch: row.arch.clone(),
-                    hash: row.hash.clone(),
                     cost: *cost,
-                    search_metric: row.search_metric.expect("filtered"),
-                    reported_metric: row.reported_metric,
+                    record: row.record.clone(),
                 }
             }));
         }
-        write_csv(&out.join(format!("pareto_{name}.csv")), &points)?;
+        write_rows(&out.join(format!("pareto_{name}.csv")), &points)?;
         let all: Vec<(f64, f64)> = costed
             .iter()
-            .map(|(r, c)| (*c, r.search_metric.expect("filtered")))
+            .map(|(r, c)| (*c, r.record.search_metric.expect("filtered")))
             .collect();
         let marker = target_ms
             .filter(|_| name == "latency_ms")
@@ -160,34 +162,31 @@ mod tests {
     #[test]
     fn the_latency_plot_marks_the_target() {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::create(&dir.path().join("evaluations.csv")).unwrap();
-        for (i, (latency, metric)) in [(0.5, 70.0), (1.5, 80.0), (0.7, 60.0)].iter().enumerate() {
-            ledger
-                .append(&Row {
-                    controller: "random".into(),
-                    seed: 0,
-                    step: i as u64 + 1,
-                    proposal: i as u64,
+        let rows: Vec<Row> = [(0.5, 70.0), (1.5, 80.0), (0.7, 60.0)]
+            .iter()
+            .enumerate()
+            .map(|(i, (latency, metric))| Row {
+                controller: "random".into(),
+                seed: 0,
+                step: i as u64 + 1,
+                proposal: i as u64,
+                record: ArchRecord {
                     arch: format!("a{i}"),
                     hash: format!("{i}"),
                     decisions: i.to_string(),
                     search_metric: Some(*metric),
-                    reported_metric: None,
-                    reward: Some(*metric),
-                    status: "ok".into(),
-                    reason: String::new(),
-                    cached: false,
-                    counted: true,
-                    params: None,
-                    macs: None,
                     latency_ms: Some(*latency),
-                    simulated_seconds: 0.0,
-                    wall_seconds: 0.0,
-                })
-                .unwrap();
-        }
-        drop(ledger);
-        write(dir.path(), "t", true, Some(0.8)).unwrap();
+                    status: "ok".into(),
+                    ..ArchRecord::default()
+                },
+                reward: Some(*metric),
+                cached: false,
+                counted: true,
+                simulated_seconds: 0.0,
+                wall_seconds: 0.0,
+            })
+            .collect();
+        write(dir.path(), "t", &rows, true, Some(0.8)).unwrap();
         let svg = std::fs::read_to_string(dir.path().join("pareto_latency_ms.svg")).unwrap();
         assert!(svg.contains("T = 0.8 ms"));
         let front = std::fs::read_to_string(dir.path().join("pareto_latency_ms.csv")).unwrap();

@@ -65,7 +65,7 @@ pub fn best_reported_at<'a>(
     runs: impl Iterator<Item = &'a RunResult>,
     evaluations: u64,
 ) -> Vec<f64> {
-    runs.filter_map(|r| r.best_at(evaluations as usize)?.row.reported_metric)
+    runs.filter_map(|r| r.best_at(evaluations as usize)?.row.record.reported_metric)
         .collect()
 }
 

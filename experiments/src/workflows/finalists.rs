@@ -15,42 +15,27 @@ use crate::runner::{Prepared, supernet_file};
 use anyhow::{Context, Result};
 use archforge::evaluator::train_candidate;
 use archforge::ledger::Row;
+use archforge::record::ArchRecord;
 use archforge::search::parse_decisions;
 use serde::Serialize;
 use std::collections::HashSet;
 use std::path::Path;
 
-/// One retrained finalist, as written to `finalists.csv`.
+/// One retrained finalist, as written to `finalists.csv`: its record is the retrained
+/// network's (validation accuracy as the search metric, test accuracy as the reported one).
 #[derive(Debug, Clone, Serialize)]
 pub struct Finalist {
     /// 1 for the best reward of the search.
     pub rank: usize,
-    /// Its label.
-    pub arch: String,
-    /// Its decisions.
-    pub decisions: String,
-    /// Its canonical hash.
-    pub hash: String,
     /// The search metric the search saw.
-    pub search_metric: Option<f64>,
+    pub search_score: Option<f64>,
     /// `scratch` or `supernet`: where the retraining started.
     pub init: String,
     /// Fine-tuned from the supernet: its validation accuracy there, before any step.
     pub supernet_valid: Option<f64>,
-    /// Validation accuracy after retraining.
-    pub final_valid: Option<f64>,
-    /// Test accuracy after retraining (the reported result).
-    pub final_test: Option<f64>,
-    /// Trainable parameters.
-    pub params: Option<u64>,
-    /// Multiply-accumulates.
-    pub macs: Option<u64>,
-    /// Measured batch-1 latency.
-    pub latency_ms: Option<f64>,
-    /// `ok`, `invalid` or `failed`.
-    pub status: String,
-    /// Why not ok.
-    pub reason: String,
+    /// The retrained architecture and what it scored.
+    #[serde(flatten)]
+    pub record: ArchRecord,
 }
 
 /// Retrains the finalists among `rows` (a run's ledger) of `prepared`'s experiment and writes
@@ -68,7 +53,7 @@ pub fn retrain(
         .context("retraining finalists needs data and training settings")?;
     let mut ranked: Vec<&Row> = rows
         .iter()
-        .filter(|r| r.status == "ok" && r.reward.is_some())
+        .filter(|r| r.record.status == "ok" && r.reward.is_some())
         .collect();
     ranked.sort_by(|a, b| {
         b.reward
@@ -76,7 +61,7 @@ pub fn retrain(
             .total_cmp(&a.reward.unwrap_or(f64::MIN))
     });
     let mut seen = HashSet::new();
-    ranked.retain(|r| seen.insert(r.hash.clone()));
+    ranked.retain(|r| seen.insert(r.record.hash.clone()));
     ranked.truncate(finals.top_k);
 
     let mut config = training.config.clone();
@@ -90,8 +75,8 @@ pub fn retrain(
     let mut finalists = Vec::new();
     let mut best: Option<(f64, archforge::evaluator::Trained, archforge::Candidate)> = None;
     for (i, row) in ranked.iter().enumerate() {
-        let decisions =
-            parse_decisions(&row.decisions).context("a ledger row with malformed decisions")?;
+        let decisions = parse_decisions(&row.record.decisions)
+            .context("a ledger row with malformed decisions")?;
         let mut candidate = env.build(&decisions)?;
         let mut supernet_valid = None;
         if let Some(settings) = supernet_settings {
@@ -103,46 +88,44 @@ pub fn retrain(
         }
         let mut finalist = Finalist {
             rank: i + 1,
-            arch: row.arch.clone(),
-            decisions: row.decisions.clone(),
-            hash: row.hash.clone(),
-            search_metric: row.search_metric,
+            search_score: row.record.search_metric,
             init: if supernet_valid.is_some() {
                 "supernet".into()
             } else {
                 "scratch".into()
             },
             supernet_valid,
-            final_valid: None,
-            final_test: None,
-            params: None,
-            macs: None,
-            latency_ms: None,
-            status: "ok".into(),
-            reason: String::new(),
+            record: ArchRecord {
+                arch: row.record.arch.clone(),
+                hash: row.record.hash.clone(),
+                decisions: row.record.decisions.clone(),
+                status: "ok".into(),
+                ..ArchRecord::default()
+            },
         };
         match train_candidate(&candidate, &training.data, &config, seed) {
             Ok(trained) => {
                 let m = &trained.metrics;
-                finalist.final_valid = m.search;
-                finalist.final_test = m.reported;
-                finalist.params = m.params;
-                finalist.macs = m.macs;
-                finalist.latency_ms = m.latency_ms;
+                let r = &mut finalist.record;
+                r.search_metric = m.search;
+                r.reported_metric = m.reported;
+                r.params = m.params;
+                r.macs = m.macs;
+                r.latency_ms = m.latency_ms;
                 let valid = m.search.unwrap_or(f64::MIN);
                 if best.as_ref().is_none_or(|(v, _, _)| valid > *v) {
                     best = Some((valid, trained, candidate));
                 }
             }
             Err(status) => {
-                finalist.status = status.kind().to_string();
-                finalist.reason = status.reason().to_string();
+                finalist.record.status = status.kind().to_string();
+                finalist.record.reason = status.reason().to_string();
             }
         }
         finalists.push(finalist);
     }
 
-    crate::report::write_csv(&out.join("finalists.csv"), &finalists)?;
+    archforge::record::write_rows(&out.join("finalists.csv"), &finalists)?;
     if let Some((_, trained, candidate)) = best {
         trained.store.save(&out.join("final_best.safetensors"))?;
         std::fs::write(

@@ -19,76 +19,49 @@
 use super::rank::{kendall, spearman};
 use crate::config::ExperimentFile;
 use crate::registry::EvaluatorConfig;
-use crate::report::{plot, write_csv};
+use crate::report::plot;
 use crate::runner::{Prepared, create_run_folder};
 use anyhow::{Context, Result, bail};
 use archforge::evaluator::{Status, SupernetEvaluator, SupernetSettings, train_candidate};
+use archforge::record::{ArchRecord, lenient, read_rows, write_rows};
 use archforge::{Candidate, Environment, Evaluator, Op};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::Path;
 use std::time::Instant;
 
-/// One architecture's stand-alone ground truth, as written to `standalone.csv`.
+/// One architecture's stand-alone ground truth, as written to `standalone.csv`: its record
+/// holds the mean over the two seeds of the validation accuracy (the search metric: the
+/// ground truth) and of the test accuracy, and `ok` only when both seeds trained.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Truth {
-    /// Its label.
-    pub arch: String,
-    /// Its decisions.
-    pub decisions: String,
-    /// Its canonical hash.
-    pub hash: String,
+    /// The architecture and its stand-alone scores.
+    #[serde(flatten)]
+    pub record: ArchRecord,
+    /// Stand-alone validation accuracy, first seed.
+    #[serde(deserialize_with = "lenient::opt_f64")]
+    pub standalone_seed1: Option<f64>,
+    /// Stand-alone validation accuracy, second seed.
+    #[serde(deserialize_with = "lenient::opt_f64")]
+    pub standalone_seed2: Option<f64>,
+}
+
+/// One architecture's scores, as written to `rank_check.csv`: the ground truth's record
+/// (`ok` when the supernet scored it too) and the scorers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scored {
+    /// The architecture, its stand-alone scores and how the check of it ended.
+    #[serde(flatten)]
+    pub record: ArchRecord,
     /// Stand-alone validation accuracy, first seed.
     pub standalone_seed1: Option<f64>,
     /// Stand-alone validation accuracy, second seed.
     pub standalone_seed2: Option<f64>,
-    /// `ok` when both seeds trained, else how the first that did not ended (files written
-    /// before this column existed read as `ok`).
-    #[serde(default = "ok")]
-    pub status: String,
-    /// Why not ok.
-    #[serde(default)]
-    pub reason: String,
-}
-
-fn ok() -> String {
-    "ok".into()
-}
-
-impl Truth {
-    /// The mean of the two seeds, when both trained.
-    fn mean(&self) -> Option<f64> {
-        Some((self.standalone_seed1? + self.standalone_seed2?) / 2.0)
-    }
-}
-
-/// One architecture's scores, as written to `rank_check.csv`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Scored {
-    /// Its label.
-    pub arch: String,
-    /// Its decisions.
-    pub decisions: String,
-    /// Its canonical hash.
-    pub hash: String,
-    /// Trainable parameters.
-    pub params: Option<u64>,
+    /// The supernet's validation accuracy.
+    pub supernet: Option<f64>,
     /// Convolutions in its graph: for cell spaces, the conv edges of a cell times the number
     /// of cells plus a constant, so it ranks exactly as the conv-edge count does.
     pub conv_edges: usize,
-    /// Stand-alone validation accuracy, first seed.
-    pub standalone_seed1: Option<f64>,
-    /// Stand-alone validation accuracy, second seed.
-    pub standalone_seed2: Option<f64>,
-    /// Their mean: the ground truth.
-    pub standalone_mean: Option<f64>,
-    /// The supernet's validation accuracy.
-    pub supernet: Option<f64>,
-    /// `ok` when the ground truth and the supernet score are both known, else how the
-    /// training or the score ended.
-    pub status: String,
-    /// Why not ok.
-    pub reason: String,
 }
 
 /// One line of `rank_summary.csv`.
@@ -147,34 +120,45 @@ pub fn run(file: &mut ExperimentFile, source: Source, out: &Path) -> Result<Vec<
     let truth = if known.is_empty() {
         let path = out.join("standalone.csv");
         let context = || format!("writing {}", path.display());
-        let mut writer = csv::Writer::from_path(&path).with_context(context)?;
+        let file = std::fs::File::create(&path).with_context(context)?;
+        let mut writer = archforge::record::FlatWriter::new(file);
         let mut truth = Vec::with_capacity(n);
         for (k, c) in candidates.iter().enumerate() {
             let started = Instant::now();
-            let trained = |s: u64| {
-                train_candidate(c, &training.data, &training.config, s).map(|t| t.metrics.search)
-            };
+            let trained =
+                |s: u64| train_candidate(c, &training.data, &training.config, s).map(|t| t.metrics);
             let (first, second) = (trained(seed), trained(seed + 1));
+            let mean = |f: fn(&archforge::Metrics) -> Option<f64>| match (&first, &second) {
+                (Ok(a), Ok(b)) => Some((f(a)? + f(b)?) / 2.0),
+                _ => None,
+            };
             let failure = [&first, &second].into_iter().find_map(|r| r.as_ref().err());
             let row = Truth {
-                arch: c.label.clone(),
-                decisions: archforge::search::join_decisions(&c.decisions),
-                hash: c.hash.to_string(),
-                standalone_seed1: first.clone().ok().flatten(),
-                standalone_seed2: second.clone().ok().flatten(),
-                status: failure.map_or_else(|| "ok".into(), |s| s.kind().to_string()),
-                reason: failure.map(|s| s.reason().to_string()).unwrap_or_default(),
+                record: ArchRecord {
+                    arch: c.label.clone(),
+                    hash: c.hash.to_string(),
+                    decisions: archforge::search::join_decisions(&c.decisions),
+                    search_metric: mean(|m| m.search),
+                    reported_metric: mean(|m| m.reported),
+                    params: c.params(),
+                    macs: c.macs(),
+                    latency_ms: None,
+                    status: failure.map_or_else(|| "ok".into(), |s| s.kind().to_string()),
+                    reason: failure.map(|s| s.reason().to_string()).unwrap_or_default(),
+                },
+                standalone_seed1: first.as_ref().ok().and_then(|m| m.search),
+                standalone_seed2: second.as_ref().ok().and_then(|m| m.search),
             };
             let shown = |a: Option<f64>| a.map_or_else(|| "failed".into(), |a| format!("{a:.2} %"));
             eprintln!(
                 "stand-alone {}/{n} {}: {} / {} ({:.1} s)",
                 k + 1,
-                row.arch,
+                row.record.arch,
                 shown(row.standalone_seed1),
                 shown(row.standalone_seed2),
                 started.elapsed().as_secs_f64()
             );
-            writer.serialize(&row).with_context(context)?;
+            writer.write(&row).with_context(context)?;
             writer.flush().with_context(context)?;
             truth.push(row);
         }
@@ -220,34 +204,29 @@ pub fn run(file: &mut ExperimentFile, source: Source, out: &Path) -> Result<Vec<
             .node_ids()
             .filter(|&id| matches!(c.arch().node(id).op, Op::Conv(_)))
             .count();
-        let (status, reason) = match (t.status.as_str(), &outcome.status) {
-            ("ok", Status::Ok) => ("ok".to_string(), String::new()),
-            ("ok", other) => (
-                other.kind().to_string(),
-                format!("supernet: {}", other.reason()),
-            ),
-            (truth, _) => (truth.to_string(), format!("stand-alone: {}", t.reason)),
-        };
+        let mut record = t.record.clone();
+        match (t.record.status.as_str(), &outcome.status) {
+            ("ok", Status::Ok) => {}
+            ("ok", other) => {
+                record.status = other.kind().to_string();
+                record.reason = format!("supernet: {}", other.reason());
+            }
+            _ => record.reason = format!("stand-alone: {}", t.record.reason),
+        }
         rows.push(Scored {
-            arch: c.label.clone(),
-            decisions: t.decisions.clone(),
-            hash: t.hash.clone(),
-            params: c.params(),
-            conv_edges: convs,
+            record,
             standalone_seed1: t.standalone_seed1,
             standalone_seed2: t.standalone_seed2,
-            standalone_mean: t.mean(),
             supernet: shared,
-            status,
-            reason,
+            conv_edges: convs,
         });
     }
-    write_csv(&out.join("rank_check.csv"), &rows)?;
+    write_rows(&out.join("rank_check.csv"), &rows)?;
     let summary = correlations(&rows)?;
-    write_csv(&out.join("rank_summary.csv"), &summary)?;
+    write_rows(&out.join("rank_summary.csv"), &summary)?;
     let points: Vec<(f64, f64)> = rows
         .iter()
-        .filter_map(|r| Some((r.supernet?, r.standalone_mean?)))
+        .filter_map(|r| Some((r.supernet?, r.record.search_metric?)))
         .collect();
     plot::scatter(
         &out.join("rank_scatter.svg"),
@@ -275,12 +254,12 @@ const MIN_RANKED: usize = 3;
 pub fn correlations(rows: &[Scored]) -> Result<Vec<Correlation>> {
     let ranked: Vec<Ranked> = rows
         .iter()
-        .filter(|r| r.status == "ok")
+        .filter(|r| r.record.status == "ok")
         .filter_map(|r| {
             let finite = |v: Option<f64>| v.filter(|v| v.is_finite());
             Some((
                 r,
-                finite(r.standalone_mean)?,
+                finite(r.record.search_metric)?,
                 finite(r.standalone_seed1)?,
                 finite(r.standalone_seed2)?,
                 finite(r.supernet)?,
@@ -308,7 +287,7 @@ pub fn correlations(rows: &[Scored]) -> Result<Vec<Correlation>> {
         against("supernet", column(&|r| r.4), &truth),
         against(
             "params",
-            column(&|r| r.0.params.unwrap_or(0) as f64),
+            column(&|r| r.0.record.params.unwrap_or(0) as f64),
             &truth,
         ),
         against("conv_edges", column(&|r| r.0.conv_edges as f64), &truth),
@@ -318,12 +297,7 @@ pub fn correlations(rows: &[Scored]) -> Result<Vec<Correlation>> {
 
 /// The ground truth of an earlier rank check (`standalone.csv` or `rank_check.csv`).
 fn read_truth(path: &Path) -> Result<Vec<Truth>> {
-    let context = || format!("reading the ground truth {}", path.display());
-    let mut reader = csv::Reader::from_path(path).with_context(context)?;
-    let rows = reader
-        .deserialize()
-        .collect::<std::result::Result<Vec<Truth>, _>>()
-        .with_context(context)?;
+    let rows: Vec<Truth> = read_rows(path).context("reading the ground truth")?;
     if rows.len() < 3 {
         bail!(
             "{} holds {} architectures; at least 3 are needed to rank anything",
@@ -341,20 +315,20 @@ fn rebuild(env: &dyn Environment, known: &[Truth], path: &Path) -> Result<Vec<Ca
         .iter()
         .enumerate()
         .map(|(row, t)| {
-            let decisions = archforge::search::parse_decisions(&t.decisions)
+            let decisions = archforge::search::parse_decisions(&t.record.decisions)
                 .with_context(|| format!("{} row {}", path.display(), row + 1))?;
             let c = env
                 .build(&decisions)
                 .with_context(|| format!("{} row {}", path.display(), row + 1))?;
-            if c.hash.to_string() != t.hash {
+            if c.hash.to_string() != t.record.hash {
                 bail!(
                     "{} row {}: {} builds a different network here (hash {} instead of {}); \
                      was the ground truth made with another environment?",
                     path.display(),
                     row + 1,
-                    t.decisions,
+                    t.record.decisions,
                     c.hash,
-                    t.hash
+                    t.record.hash
                 );
             }
             Ok(c)
@@ -397,17 +371,19 @@ mod tests {
 
     fn row(i: usize, truth: Option<f64>, supernet: Option<f64>, status: &str) -> Scored {
         Scored {
-            arch: format!("a{i}"),
-            decisions: i.to_string(),
-            hash: i.to_string(),
-            params: Some(100 * i as u64),
+            record: ArchRecord {
+                arch: format!("a{i}"),
+                decisions: i.to_string(),
+                hash: i.to_string(),
+                params: Some(100 * i as u64),
+                search_metric: truth.map(|t| t + 0.25 * (i % 2) as f64),
+                status: status.into(),
+                ..ArchRecord::default()
+            },
             conv_edges: i,
             standalone_seed1: truth,
             standalone_seed2: truth.map(|t| t + 0.5 * (i % 2) as f64),
-            standalone_mean: truth.map(|t| t + 0.25 * (i % 2) as f64),
             supernet,
-            status: status.into(),
-            reason: String::new(),
         }
     }
 
