@@ -52,28 +52,34 @@ pub struct Plan {
     pub out: PathBuf,
     /// Runs at a time.
     pub jobs: usize,
-    /// Retrain the finalists (`[final]`) when the runs are done (`archforge run`).
-    pub finalists: bool,
+    /// ENAS's derivation after each run: proposals of the controller as it ended, rescored
+    /// (`derived.csv`; 0: none).
+    pub derive: usize,
 }
 
 /// A finished experiment.
-pub struct Finished {
+pub struct Finished<'a> {
+    /// The experiment, prepared (for what follows the runs: finalists).
+    pub prepared: Prepared<'a>,
     /// The run folder.
     pub out: PathBuf,
     /// One result per run, in plan order (controller, then seed).
     pub results: Vec<RunResult>,
+    /// Every ledger row, in plan order.
+    pub rows: Vec<Row>,
+    /// The rows of the runs' derivations.
+    pub derived: Vec<Row>,
     /// The summary rows written to `summary.csv`.
     pub summary: Vec<report::SummaryRow>,
     /// The best evaluation over all runs, if any succeeded.
     pub best: Option<report::BestArch>,
-    /// The retrained finalists, when asked for.
-    pub finalists: Vec<crate::workflows::finalists::Finalist>,
 }
 
 /// An experiment checked and built, ready to run any of its (controller, seed) runs.
 pub struct Prepared<'a> {
     file: &'a ExperimentFile,
     env: Arc<dyn Environment>,
+    networks: Arc<dyn Environment>,
     training: Option<Training>,
     objective: Objective,
     limits: BudgetLimits,
@@ -109,10 +115,32 @@ impl<'a> Prepared<'a> {
             shape: t.data.train.shape,
             classes: t.data.train.classes,
         });
-        let env: Arc<dyn Environment> = experiment
-            .environment
-            .build(images)
-            .map_err(|e| located("environment: ", &e))?;
+        let build = |images| {
+            experiment
+                .environment
+                .build(images)
+                .map_err(|e| located("environment: ", &e))
+        };
+        // The search's networks are sized for the data only when its evaluator trains them
+        // (a table search keeps the benchmark's counts); trained networks always are.
+        let env: Arc<dyn Environment> = build(images.filter(|_| experiment.evaluator.trains()))?;
+        let networks = match images {
+            Some(images) if !experiment.evaluator.trains() => build(Some(images))?,
+            _ => env.clone(),
+        };
+        if training.is_some() {
+            EvaluatorConfig::Standalone(Default::default())
+                .check(networks.as_ref())
+                .map_err(|_| {
+                    located(
+                        "",
+                        &format!(
+                            "the `{}` space's candidates are not networks that can be trained (no shapes); [final], [data] and [training] do not apply",
+                            networks.spec().name
+                        ),
+                    )
+                })?;
+        }
         archforge::env::probe(env.as_ref(), PROBE_SAMPLES)
             .map_err(|e| located("environment: ", &e))?;
         experiment
@@ -141,6 +169,7 @@ impl<'a> Prepared<'a> {
         Ok(Prepared {
             file,
             env,
+            networks,
             training,
             objective,
             limits,
@@ -165,6 +194,13 @@ impl<'a> Prepared<'a> {
     /// The environment.
     pub fn env(&self) -> &dyn Environment {
         self.env.as_ref()
+    }
+
+    /// The environment whose networks are sized for the experiment's data — the search's own
+    /// when its evaluator trains — for what trains networks outside the search: `train`,
+    /// finalists, rank checks, exports.
+    pub fn networks(&self) -> &Arc<dyn Environment> {
+        &self.networks
     }
 
     /// Runs controller `c` (index into the file's list) on `seed`, handing each row to
@@ -313,7 +349,7 @@ pub fn supernet_file(out: &Path, controller: &str, seed: u64) -> PathBuf {
 }
 
 /// Runs `plan` for `file`.
-pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
+pub fn execute<'a>(file: &'a ExperimentFile, plan: &Plan) -> Result<Finished<'a>> {
     let experiment = &file.experiment;
     let prepared = Prepared::new(file)?;
     create_run_folder(&plan.out)?;
@@ -342,11 +378,7 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
         .expect("the progress template is valid")
         .progress_chars("=> "),
     );
-    // Derivation samples are only of use to the finalists.
-    let derive = match &experiment.finalists {
-        Some(finals) if plan.finalists => finals.derive,
-        _ => 0,
-    };
+    let derive = plan.derive;
     let next = AtomicUsize::new(0);
     let rows: Mutex<Vec<(usize, Row)>> = Mutex::new(Vec::new());
     let results: Mutex<Vec<Option<RunOutcome>>> =
@@ -438,18 +470,6 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
     ) {
         save_latency_table(&plan.out, &path, shared)?;
     }
-    let finalists = match (&experiment.finalists, &prepared.training, plan.finalists) {
-        (Some(finals), Some(_), true) if failures.is_empty() => {
-            crate::workflows::finalists::retrain(
-                &plan.out,
-                &prepared,
-                finals,
-                if derive > 0 { &derived } else { &rows },
-                plan.seeds.first().copied().unwrap_or(experiment.seed),
-            )?
-        }
-        _ => Vec::new(),
-    };
     if let Some(first) = failures.first() {
         bail!(
             "{} of {} runs failed (the others' results are in {}); first: {first}",
@@ -459,11 +479,13 @@ pub fn execute(file: &ExperimentFile, plan: &Plan) -> Result<Finished> {
         );
     }
     Ok(Finished {
+        prepared,
         out: plan.out.clone(),
         results: finished,
+        rows,
+        derived,
         summary: report.summary,
         best: report.best,
-        finalists,
     })
 }
 

@@ -688,3 +688,45 @@ fn a_policy_that_diverges_ends_the_run_with_one_clear_error() {
     let (_, rows) = read_csv(&dir.path().join("out/evaluations.csv"));
     assert!(!rows.is_empty() && rows.len() < 300);
 }
+
+#[test]
+fn finalists_leave_a_table_search_with_the_benchmarks_counts_and_need_networks() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "seed = 0\n[environment]\nkind = \"nb201\"\n[budget]\nevaluations = 3\n[[controller]]\nkind = \"random\"\n[final]\ntop_k = 1\nepochs = 1\n[data]\nsubset = { train = 64 }\n";
+    std::fs::write(dir.path().join("f.toml"), text).unwrap();
+    let plain = &text[..text.find("[final]").unwrap()];
+    std::fs::write(dir.path().join("g.toml"), plain).unwrap();
+    archforge_ok(dir.path(), &["run", "f.toml", "--out", "r"]);
+    archforge_ok(dir.path(), &["run", "g.toml", "--out", "g"]);
+    // The CIFAR skeleton's counts, as the benchmark reports them, whatever the finalists
+    // are retrained on.
+    let counts = |folder: &str| {
+        let (header, rows) = read_csv(&dir.path().join(folder).join("evaluations.csv"));
+        let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+        rows.iter()
+            .map(|r| (r[col("params")].clone(), r[col("macs")].clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(counts("r"), counts("g"));
+    let (_, finalists) = read_csv(&dir.path().join("r/finalists.csv"));
+    assert_eq!(finalists.len(), 1);
+
+    let table = std::fs::read_to_string(experiments_dir().join("tabular-example.toml"))
+        .unwrap()
+        .replace(
+            "tabular-example.csv",
+            &experiments_dir()
+                .join("tabular-example.csv")
+                .display()
+                .to_string(),
+        )
+        + "\n[final]\ntop_k = 1\n";
+    std::fs::write(dir.path().join("t.toml"), table).unwrap();
+    let refused = archforge(dir.path(), &["compare", "t.toml", "--out", "t"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("not networks that can be trained"),
+        "{}",
+        stderr(&refused)
+    );
+}

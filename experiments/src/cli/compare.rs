@@ -42,7 +42,7 @@ pub fn main(args: Args) -> Result<()> {
         jobs: args
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-        finalists: false,
+        derive: 0,
     };
     let started = Instant::now();
     let finished = runner::execute(&file, &plan)?;

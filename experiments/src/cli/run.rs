@@ -3,6 +3,7 @@
 use super::print;
 use crate::config::ExperimentFile;
 use crate::runner::{self, Plan};
+use crate::workflows::finalists;
 use anyhow::{Result, bail};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -58,12 +59,27 @@ pub fn main(args: Args) -> Result<()> {
             .out
             .unwrap_or_else(|| runner::default_out(&file.experiment.name)),
         jobs: 1,
-        finalists: true,
+        derive: file.experiment.finalists.as_ref().map_or(0, |f| f.derive),
     };
     let started = Instant::now();
     let finished = runner::execute(&file, &plan)?;
     print::best(finished.best.as_ref());
-    print::finalists(&finished.finalists);
+    if let Some(finals) = &file.experiment.finalists {
+        // The finalists come from the derivation when there is one.
+        let rows = if plan.derive > 0 {
+            &finished.derived
+        } else {
+            &finished.rows
+        };
+        let retrained = finalists::retrain(
+            &finished.out,
+            &finished.prepared,
+            finals,
+            rows,
+            file.experiment.seed,
+        )?;
+        print::finalists(&retrained);
+    }
     let evaluations: usize = finished.results.iter().map(|r| r.evaluations()).sum();
     println!(
         "\n{evaluations} evaluations in {:.2} s; results in {}",

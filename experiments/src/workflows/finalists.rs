@@ -47,7 +47,7 @@ pub fn retrain(
     rows: &[Row],
     seed: u64,
 ) -> Result<Vec<Finalist>> {
-    let env = prepared.env();
+    let env = prepared.networks().as_ref();
     let training = prepared
         .training()
         .context("retraining finalists needs data and training settings")?;

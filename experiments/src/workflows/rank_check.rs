@@ -105,7 +105,7 @@ pub fn run(file: &mut ExperimentFile, source: Source, out: &Path) -> Result<Vec<
         _ => SupernetSettings::default(),
     };
     let seed = file.experiment.seed;
-    let env = prepared.shared_env();
+    let env = prepared.networks().clone();
     let (candidates, known) = match source {
         Source::Random(n) => (distinct_candidates(env.as_ref(), n, seed)?, Vec::new()),
         Source::Truth(path) => {

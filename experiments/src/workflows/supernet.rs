@@ -42,7 +42,7 @@ impl TrainedSupernet {
             .context("a supernet experiment has data and training settings")?;
         let weights = Snapshot::load(path)?;
         let supernet = SupernetEvaluator::trained(
-            prepared.shared_env(),
+            prepared.networks().clone(),
             training.data.clone(),
             training.config.clone(),
             settings.clone(),
