@@ -128,7 +128,7 @@ impl<'a> Prepared<'a> {
             Some(images) if !experiment.evaluator.trains() => build(Some(images))?,
             _ => env.clone(),
         };
-        if training.is_some() {
+        if training.is_some() && !experiment.evaluator.trains() {
             EvaluatorConfig::Standalone(Default::default())
                 .check(networks.as_ref())
                 .map_err(|_| {
