@@ -57,3 +57,91 @@ fn policy_gradient_beats_random_search_at_300_evaluations() {
         assert!(l > r, "{file}: {l} vs random {r}");
     }
 }
+
+/// The embedded table written as a user's CSV: operations renamed, rows shuffled.
+fn renamed_table(dir: &std::path::Path) -> std::path::PathBuf {
+    let names = ["zero", "identity", "c1", "c3", "pool"];
+    let source = experiments_dir().join("../environments/data/nb201.csv");
+    let mut reader = csv::Reader::from_path(source).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let edges: Vec<usize> = ["op_e01", "op_e02", "op_e12", "op_e03", "op_e13", "op_e23"]
+        .iter()
+        .map(|e| col(e))
+        .collect();
+    let (valid, test) = (col("c10_valid_12ep"), col("c10_test_200ep"));
+    let mut rows: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            let mut row: Vec<String> = edges
+                .iter()
+                .map(|&e| names[r[e].parse::<usize>().unwrap()].to_string())
+                .collect();
+            row.extend([r[valid].to_string(), r[test].to_string()]);
+            row
+        })
+        .collect();
+    // A fixed shuffle: rows in reverse order of a multiplicative hash of their index.
+    let mut keyed: Vec<(u64, Vec<String>)> = rows
+        .drain(..)
+        .enumerate()
+        .map(|(i, r)| ((i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15), r))
+        .collect();
+    keyed.sort_by_key(|(k, _)| *k);
+    let path = dir.join("renamed.csv");
+    let mut writer = csv::Writer::from_path(&path).unwrap();
+    writer
+        .write_record(["a", "b", "c", "d", "e", "f", "valid12", "test200"])
+        .unwrap();
+    for (_, row) in keyed {
+        writer.write_record(&row).unwrap();
+    }
+    writer.flush().unwrap();
+    path
+}
+
+#[test]
+fn the_table_as_a_users_csv_with_one_shared_kind_searches_exactly_as_nb201() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = renamed_table(dir.path());
+    let decisions: Vec<String> = ["a", "b", "c", "d", "e", "f"]
+        .iter()
+        .map(|c| {
+            format!(
+                "{{ column = \"{c}\", kind = \"op\", options = [\"zero\", \"identity\", \"c1\", \"c3\", \"pool\"] }}"
+            )
+        })
+        .collect();
+    let nb201 = std::fs::read_to_string(experiments_dir().join("nb201-reinforce.toml")).unwrap();
+    let tabular = nb201.replace(
+        "kind = \"nb201\"\ndataset = \"cifar10\"",
+        &format!(
+            "kind = \"tabular\"\ncsv = \"{}\"\nsearch_metric = \"valid12\"\nreported_metric = \"test200\"\ndecisions = [{}]",
+            csv.display(),
+            decisions.join(", ")
+        ),
+    );
+    let path = dir.path().join("tab.toml");
+    std::fs::write(&path, tabular).unwrap();
+    let metrics = |file: ExperimentFile| -> Vec<Vec<(Option<f64>, Option<f64>)>> {
+        let prepared = Prepared::new(&file).unwrap();
+        (0..3)
+            .map(|seed| {
+                let mut seen = Vec::new();
+                let mut record = |row: &archforge::Row| {
+                    seen.push((row.record.search_metric, row.record.reported_metric));
+                    Ok(())
+                };
+                prepared.run(0, seed, &mut record).unwrap();
+                seen
+            })
+            .collect()
+    };
+    let mut ours = ExperimentFile::load(&path).unwrap();
+    ours.override_with(None, None, Some(100)).unwrap();
+    let mut theirs = ExperimentFile::load(&experiments_dir().join("nb201-reinforce.toml")).unwrap();
+    theirs.override_with(None, None, Some(100)).unwrap();
+    // One kind for the six edges: the same policy, the same samples, the same scores.
+    assert_eq!(metrics(ours), metrics(theirs));
+}
