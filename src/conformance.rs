@@ -373,7 +373,10 @@ pub fn check_evaluator(
     // Counted repeats, with every third evaluation failing: each charged once.
     let mut faulty = CachedEvaluator::new(Isolated(Faulty::new(make()?)), CacheMode::Off);
     let rows = run_script(env, &mut faulty, &settings(true), &distinct)?;
-    let failed = rows.iter().filter(|r| r.record.status == "failed").count();
+    let failed = rows
+        .iter()
+        .filter(|r| r.record.status == StatusKind::Failed)
+        .count();
     if rows.len() as u64 != evaluations
         || rows
             .iter()
@@ -389,7 +392,7 @@ pub fn check_evaluator(
             ),
         ));
     }
-    for r in rows.iter().filter(|r| r.record.status == "ok") {
+    for r in rows.iter().filter(|r| r.record.status == StatusKind::Ok) {
         if !r.record.search_metric.is_some_and(f64::is_finite) {
             return Err(broken(
                 &part,

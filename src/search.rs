@@ -320,7 +320,7 @@ impl<'a> Scorer<'a> {
                 params: outcome.metrics.params,
                 macs: outcome.metrics.macs,
                 latency_ms: outcome.metrics.latency_ms,
-                status: outcome.status.kind().to_string(),
+                status: outcome.status.kind(),
                 reason: outcome.status.reason().to_string(),
             },
             reward,
@@ -491,7 +491,7 @@ mod tests {
             [1, 2, 3, 4, 5]
         );
         // [2, 2, 0, 0] is masked out at position 1: it does not build and is invalid.
-        assert_eq!(rows[2].record.status, "invalid");
+        assert_eq!(rows[2].record.status, StatusKind::Invalid);
         assert_eq!(rows[2].reward, Some(-5.0));
         assert_eq!(controller.seen[2].status, StatusKind::Invalid);
         assert_eq!(result.evaluations(), 5);
@@ -596,7 +596,7 @@ mod tests {
         let result = result.unwrap();
         // Charged once each: three rows at steps 1, 2, 3.
         assert_eq!(rows.iter().map(|r| r.step).collect::<Vec<_>>(), [1, 2, 3]);
-        assert!(rows.iter().all(|r| r.record.status == "failed"
+        assert!(rows.iter().all(|r| r.record.status == StatusKind::Failed
             && r.record.reason.contains("shape mismatch in 0-0-0-0")));
         assert!(rows.iter().all(|r| r.reward.is_none()));
         assert!(result.best().is_none());

@@ -9,6 +9,7 @@
 use crate::config::ExperimentFile;
 use crate::registry::{EvaluatorConfig, Training};
 use crate::report;
+use crate::report::pareto::Fronts;
 use anyhow::{Context, Result, anyhow, bail};
 use archforge::budget::BudgetLimits;
 use archforge::evaluator::SharedLatencyTable;
@@ -25,8 +26,8 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// A finished run, or why it failed.
-type RunOutcome = Result<Run>;
+/// A finished run with what its recorder kept, or why it failed.
+type RunOutcome = Result<(Run, Fronts, Vec<Row>)>;
 
 /// What one run leaves beside its recorded rows.
 pub struct Run {
@@ -55,6 +56,8 @@ pub struct Plan {
     /// ENAS's derivation after each run: proposals of the controller as it ended, rescored
     /// (`derived.csv`; 0: none).
     pub derive: usize,
+    /// Keep every ledger row in memory for what follows the runs (the finalists).
+    pub keep_rows: bool,
 }
 
 /// A finished experiment.
@@ -65,7 +68,7 @@ pub struct Finished<'a> {
     pub out: PathBuf,
     /// One result per run, in plan order (controller, then seed).
     pub results: Vec<RunResult>,
-    /// Every ledger row, in plan order.
+    /// Every ledger row, in plan order, when the plan kept them.
     pub rows: Vec<Row>,
     /// The rows of the runs' derivations.
     pub derived: Vec<Row>,
@@ -73,6 +76,9 @@ pub struct Finished<'a> {
     pub summary: Vec<report::SummaryRow>,
     /// The best evaluation over all runs, if any succeeded.
     pub best: Option<report::BestArch>,
+    /// Wall-clock seconds the runs took (from the first evaluation to the last, the ledger
+    /// written; reports not included).
+    pub search_seconds: f64,
 }
 
 /// An experiment checked and built, ready to run any of its (controller, seed) runs.
@@ -284,17 +290,17 @@ impl<'a> Prepared<'a> {
     }
 }
 
-/// A run's recorder in a run folder: rows to the shared ledger (and the progress bar, and the
-/// experiment's rows in memory, for the reports), kept weights to `weights/` —
-/// `CONTROLLER-seedN-PROPOSAL.safetensors` for every candidate,
+/// A run's recorder in a run folder: rows to the shared ledger (and the progress bar, the
+/// run's Pareto fronts and, when the plan keeps them, the run's rows), kept weights to
+/// `weights/` — `CONTROLLER-seedN-PROPOSAL.safetensors` for every candidate,
 /// `CONTROLLER-seedN-best.safetensors` (replaced as the best improves) for the best.
 struct FolderRecorder<'a> {
     ledger: &'a Ledger,
-    rows: &'a Mutex<Vec<(usize, Row)>>,
-    task: usize,
     progress: &'a ProgressBar,
     weights: &'a Path,
     keep: KeepWeights,
+    fronts: Fronts,
+    rows: Option<Vec<Row>>,
 }
 
 impl Recorder for FolderRecorder<'_> {
@@ -303,8 +309,10 @@ impl Recorder for FolderRecorder<'_> {
             self.progress.inc(1);
         }
         self.ledger.append(row)?;
-        let mut rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
-        rows.push((self.task, row.clone()));
+        self.fronts.add(row);
+        if let Some(rows) = &mut self.rows {
+            rows.push(row.clone());
+        }
         Ok(())
     }
 
@@ -379,11 +387,12 @@ pub fn execute<'a>(file: &'a ExperimentFile, plan: &Plan) -> Result<Finished<'a>
         .progress_chars("=> "),
     );
     let derive = plan.derive;
+    let maximize = prepared.objective.maximize;
     let next = AtomicUsize::new(0);
-    let rows: Mutex<Vec<(usize, Row)>> = Mutex::new(Vec::new());
     let results: Mutex<Vec<Option<RunOutcome>>> =
         Mutex::new((0..tasks.len()).map(|_| None).collect());
     let jobs = plan.jobs.clamp(1, tasks.len().max(1));
+    let searching = std::time::Instant::now();
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| {
@@ -394,11 +403,11 @@ pub fn execute<'a>(file: &'a ExperimentFile, plan: &Plan) -> Result<Finished<'a>
                     };
                     let mut recorder = FolderRecorder {
                         ledger: &ledger,
-                        rows: &rows,
-                        task: i,
                         progress: &progress,
                         weights: &weights,
                         keep: experiment.budget.keep_weights,
+                        fronts: Fronts::new(maximize),
+                        rows: plan.keep_rows.then(Vec::new),
                     };
                     // A panic in one run (a controller's bug, say) fails that run alone;
                     // the others go on and every row already written stays.
@@ -408,7 +417,7 @@ pub fn execute<'a>(file: &'a ExperimentFile, plan: &Plan) -> Result<Finished<'a>
                             let name = experiment.controller[c].name();
                             shared.save(&supernet_file(&plan.out, &name, seed))?;
                         }
-                        Ok(run)
+                        Ok((run, recorder.fronts, recorder.rows.unwrap_or_default()))
                     }))
                     .unwrap_or_else(|payload| {
                         let name = experiment.controller[c].name();
@@ -423,15 +432,20 @@ pub fn execute<'a>(file: &'a ExperimentFile, plan: &Plan) -> Result<Finished<'a>
         }
     });
     progress.finish_and_clear();
+    let search_seconds = searching.elapsed().as_secs_f64();
 
     let mut finished = Vec::with_capacity(tasks.len());
     let mut derived = Vec::new();
+    let mut fronts = Fronts::new(maximize);
+    let mut rows = Vec::new();
     let mut failures = Vec::new();
     for r in results.into_inner().unwrap_or_else(|p| p.into_inner()) {
         match r.expect("every task ran") {
-            Ok(run) => {
+            Ok((run, run_fronts, run_rows)) => {
                 finished.push(run.result);
                 derived.extend(run.derived);
+                fronts.merge(run_fronts);
+                rows.extend(run_rows);
             }
             Err(e) => failures.push(format!("{e:#}")),
         }
@@ -442,14 +456,10 @@ pub fn execute<'a>(file: &'a ExperimentFile, plan: &Plan) -> Result<Finished<'a>
     ledger.flush()?;
     drop(ledger);
     // In plan order (controller, seed, proposal): as recorded with one job at a time, else
-    // sorted and the ledger rewritten.
-    let mut rows = rows.into_inner().unwrap_or_else(|p| p.into_inner());
+    // sorted and rewritten.
     if jobs > 1 {
-        rows.sort_by_key(|(task, row)| (*task, row.proposal));
-        let sorted: Vec<Row> = rows.iter().map(|(_, r)| r.clone()).collect();
-        Ledger::rewrite(&ledger_path, &sorted)?;
+        order_ledger(&ledger_path, &tasks, experiment)?;
     }
-    let rows: Vec<Row> = rows.into_iter().map(|(_, r)| r).collect();
     let checkpoints = file.checkpoints();
     let random = experiment
         .controller
@@ -463,7 +473,7 @@ pub fn execute<'a>(file: &'a ExperimentFile, plan: &Plan) -> Result<Finished<'a>
         maximize: prepared.objective.maximize,
         target_ms: prepared.objective.latency.map(|t| t.target_ms),
     };
-    let report = report::write(&plan.out, &context, prepared.env(), &finished, &rows)?;
+    let report = report::write(&plan.out, &context, prepared.env(), &finished, &fronts)?;
     if let (Some(path), Some(shared)) = (
         experiment.objective.latency_table_path(),
         prepared.training.as_ref().and_then(|t| t.latency.as_ref()),
@@ -486,6 +496,7 @@ pub fn execute<'a>(file: &'a ExperimentFile, plan: &Plan) -> Result<Finished<'a>
         derived,
         summary: report.summary,
         best: report.best,
+        search_seconds,
     })
 }
 
@@ -528,6 +539,29 @@ pub fn create_run_folder(out: &Path) -> Result<()> {
         }
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))
+}
+
+/// Rewrites the ledger sorted by (controller order in the plan, seed, proposal).
+fn order_ledger(
+    path: &Path,
+    tasks: &[(usize, u64)],
+    experiment: &crate::config::Experiment,
+) -> Result<()> {
+    let mut rows = Ledger::read(path)?;
+    let order: std::collections::HashMap<(String, u64), usize> = tasks
+        .iter()
+        .enumerate()
+        .map(|(i, &(c, s))| ((experiment.controller[c].name(), s), i))
+        .collect();
+    let position = |row: &Row| {
+        order
+            .get(&(row.controller.clone(), row.seed))
+            .copied()
+            .unwrap_or(usize::MAX)
+    };
+    rows.sort_by_cached_key(|r| (position(r), r.proposal));
+    Ledger::rewrite(path, &rows)?;
+    Ok(())
 }
 
 /// The default run folder: `runs/<name>-<UTC timestamp>`, with a suffix if that exists.

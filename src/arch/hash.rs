@@ -115,7 +115,9 @@ impl Arch {
     }
 }
 
-pub(crate) fn hash_words(tag: &str, words: &[u64]) -> u64 {
+/// The stable 64-bit hash of `tag` and `words` (FNV-1a, SplitMix64 finaliser): the hash the
+/// canonical hash is made of, for seeds and for keys composed from other hashes.
+pub fn hash_words(tag: &str, words: &[u64]) -> u64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     let mut h = OFFSET;

@@ -50,10 +50,11 @@ pub enum Status {
 }
 
 /// [`Status`] without its reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StatusKind {
     /// Scored.
+    #[default]
     Ok,
     /// Cannot be scored.
     Invalid,

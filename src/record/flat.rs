@@ -1,7 +1,9 @@
-//! Rows as flat CSV: a serde serializer that turns a struct — its flattened records inline —
-//! into `(column, text)` pairs, and a writer that puts a header before the first row. Numbers
-//! are written in Rust's shortest round-trip form, `None` as an empty field. A field that is
-//! itself a list or a nested struct (not flattened) is an error: the table would not be flat.
+//! Rows as flat CSV: a serde serializer that writes a struct — its flattened records inline —
+//! straight into one CSV line (a header line from the first row's field names), and a writer
+//! around it. Floats are written in their shortest round-trip form with a fraction (`1.0`),
+//! `None` as an empty field; a field holding a comma, a quote or a line break is quoted. A
+//! field that is itself a list or a nested struct (not flattened) is an error: the table would
+//! not be flat.
 
 use crate::error::{Error, Result};
 use serde::ser::{self, Serialize};
@@ -28,26 +30,36 @@ impl<W: Write> FlatWriter<W> {
 
     /// Writes `row` (and, first, the header).
     pub fn write<T: Serialize>(&mut self, row: &T) -> Result<()> {
-        let mut fields = Fields::default();
-        row.serialize(&mut fields)?;
         self.line.clear();
-        match &self.header {
-            None => {
-                let names: Vec<String> = fields.0.iter().map(|(n, _)| n.clone()).collect();
-                encode(&mut self.line, names.iter().map(String::as_str));
+        let mut names = self.header.is_none().then(Vec::new);
+        let mut line = Line {
+            out: &mut self.line,
+            names: names.as_mut(),
+            fields: 0,
+        };
+        row.serialize(&mut line)?;
+        let fields = line.fields;
+        self.line.push(b'\n');
+        match (&self.header, names) {
+            (None, Some(names)) => {
+                let mut header = Vec::new();
+                for (i, name) in names.iter().enumerate() {
+                    if i > 0 {
+                        header.push(b',');
+                    }
+                    quoted(&mut header, name);
+                }
+                header.push(b'\n');
+                self.out.write_all(&header).map_err(write_error)?;
                 self.header = Some(names);
             }
-            Some(header)
-                if header.len() != fields.0.len()
-                    || header.iter().zip(&fields.0).any(|(h, (n, _))| h != n) =>
-            {
+            (Some(header), _) if header.len() != fields => {
                 return Err(Error::Record(format!(
-                    "a row with other columns follows the header {header:?}"
+                    "a row of {fields} fields follows the header {header:?}"
                 )));
             }
-            Some(_) => {}
+            _ => {}
         }
-        encode(&mut self.line, fields.0.iter().map(|(_, v)| v.as_str()));
         self.out.write_all(&self.line).map_err(write_error)
     }
 
@@ -68,30 +80,24 @@ fn write_error(e: std::io::Error) -> Error {
     Error::Record(format!("writing: {e}"))
 }
 
-/// Appends one CSV line of `fields` to `line`: a field holding a comma, a quote or a line
-/// break is quoted, its quotes doubled.
-fn encode<'a>(line: &mut Vec<u8>, fields: impl Iterator<Item = &'a str>) {
-    for (i, field) in fields.enumerate() {
-        if i > 0 {
-            line.push(b',');
-        }
-        if field
-            .bytes()
-            .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
-        {
-            line.push(b'"');
-            for b in field.bytes() {
-                if b == b'"' {
-                    line.push(b'"');
-                }
-                line.push(b);
+/// Appends `text` to `out`, quoted (its quotes doubled) when it holds a comma, a quote or a
+/// line break.
+fn quoted(out: &mut Vec<u8>, text: &str) {
+    if text
+        .bytes()
+        .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+    {
+        out.push(b'"');
+        for b in text.bytes() {
+            if b == b'"' {
+                out.push(b'"');
             }
-            line.push(b'"');
-        } else {
-            line.extend_from_slice(field.as_bytes());
+            out.push(b);
         }
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(text.as_bytes());
     }
-    line.push(b'\n');
 }
 
 /// Writes `rows` to a new CSV file at `path` (a header, even with no rows, is written only
@@ -109,21 +115,32 @@ pub fn write_rows<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
     writer.flush().map_err(located)
 }
 
-/// A float's shortest round-trip text, with a `.0` on whole numbers so that a column of
-/// numbers reads as numbers with a fraction.
-fn fraction(mut text: String, finite: bool) -> String {
-    if finite && !text.contains('.') {
-        text.push_str(".0");
-    }
-    text
+/// One line being written: the fields so far and, for the first row, their names.
+struct Line<'a> {
+    out: &'a mut Vec<u8>,
+    names: Option<&'a mut Vec<String>>,
+    fields: usize,
 }
 
-/// The `(column, text)` pairs of a row.
-#[derive(Default)]
-struct Fields(Vec<(String, String)>);
+impl Line<'_> {
+    /// Starts a field named `name`.
+    fn field(&mut self, name: impl FnOnce() -> Result<String>) -> Result<()> {
+        if self.fields > 0 {
+            self.out.push(b',');
+        }
+        self.fields += 1;
+        if let Some(names) = self.names.as_mut() {
+            names.push(name()?);
+        }
+        Ok(())
+    }
+}
 
-/// The text of one scalar field.
-struct Scalar;
+/// Writes one scalar field into the line.
+struct Scalar<'a>(&'a mut Vec<u8>);
+
+/// The name of a flattened field, as text.
+struct Key;
 
 fn not_flat() -> Error {
     Error::Record("a field is a list or a nested struct: the row is not flat".into())
@@ -135,134 +152,191 @@ impl ser::Error for Error {
     }
 }
 
-macro_rules! scalars {
-    ($($method:ident: $t:ty),*) => {
-        $(fn $method(self, v: $t) -> Result<String> {
-            Ok(v.to_string())
-        })*
+/// The `Serializer` methods of a serializer that takes only what `$ok` lets through,
+/// refusing lists, maps and structs.
+macro_rules! refuse_containers {
+    ($ok:ty) => {
+        type SerializeSeq = ser::Impossible<$ok, Error>;
+        type SerializeTuple = ser::Impossible<$ok, Error>;
+        type SerializeTupleStruct = ser::Impossible<$ok, Error>;
+        type SerializeTupleVariant = ser::Impossible<$ok, Error>;
+        type SerializeStructVariant = ser::Impossible<$ok, Error>;
+
+        fn serialize_bytes(self, _: &[u8]) -> Result<$ok> {
+            Err(not_flat())
+        }
+        fn serialize_newtype_variant<T: ?Sized + Serialize>(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: &T,
+        ) -> Result<$ok> {
+            Err(not_flat())
+        }
+        fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> {
+            Err(not_flat())
+        }
+        fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple> {
+            Err(not_flat())
+        }
+        fn serialize_tuple_struct(
+            self,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleStruct> {
+            Err(not_flat())
+        }
+        fn serialize_tuple_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleVariant> {
+            Err(not_flat())
+        }
+        fn serialize_struct_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeStructVariant> {
+            Err(not_flat())
+        }
     };
 }
 
-impl ser::Serializer for Scalar {
+/// Scalar `Serializer` methods writing their value's text through `$write`.
+macro_rules! scalar_methods {
+    ($ok:ty, $write:ident) => {
+        fn serialize_bool(self, v: bool) -> Result<$ok> {
+            self.$write(if v { "true" } else { "false" })
+        }
+        fn serialize_i8(self, v: i8) -> Result<$ok> {
+            self.serialize_i64(v.into())
+        }
+        fn serialize_i16(self, v: i16) -> Result<$ok> {
+            self.serialize_i64(v.into())
+        }
+        fn serialize_i32(self, v: i32) -> Result<$ok> {
+            self.serialize_i64(v.into())
+        }
+        fn serialize_i64(self, v: i64) -> Result<$ok> {
+            self.$write(itoa::Buffer::new().format(v))
+        }
+        fn serialize_u8(self, v: u8) -> Result<$ok> {
+            self.serialize_u64(v.into())
+        }
+        fn serialize_u16(self, v: u16) -> Result<$ok> {
+            self.serialize_u64(v.into())
+        }
+        fn serialize_u32(self, v: u32) -> Result<$ok> {
+            self.serialize_u64(v.into())
+        }
+        fn serialize_u64(self, v: u64) -> Result<$ok> {
+            self.$write(itoa::Buffer::new().format(v))
+        }
+        fn serialize_f32(self, v: f32) -> Result<$ok> {
+            self.$write(ryu::Buffer::new().format(v))
+        }
+        fn serialize_f64(self, v: f64) -> Result<$ok> {
+            self.$write(ryu::Buffer::new().format(v))
+        }
+        fn serialize_char(self, v: char) -> Result<$ok> {
+            self.$write(v.encode_utf8(&mut [0; 4]))
+        }
+        fn serialize_str(self, v: &str) -> Result<$ok> {
+            self.$write(v)
+        }
+        fn serialize_none(self) -> Result<$ok> {
+            self.$write("")
+        }
+        fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Result<$ok> {
+            value.serialize(self)
+        }
+        fn serialize_unit(self) -> Result<$ok> {
+            self.$write("")
+        }
+        fn serialize_unit_struct(self, _: &'static str) -> Result<$ok> {
+            self.$write("")
+        }
+        fn serialize_unit_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            variant: &'static str,
+        ) -> Result<$ok> {
+            self.$write(variant)
+        }
+        fn serialize_newtype_struct<T: ?Sized + Serialize>(
+            self,
+            _: &'static str,
+            value: &T,
+        ) -> Result<$ok> {
+            value.serialize(self)
+        }
+        fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap> {
+            Err(not_flat())
+        }
+        fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct> {
+            Err(not_flat())
+        }
+    };
+}
+
+impl Scalar<'_> {
+    fn put(self, text: &str) -> Result<()> {
+        quoted(self.0, text);
+        Ok(())
+    }
+}
+
+impl ser::Serializer for Scalar<'_> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeMap = ser::Impossible<(), Error>;
+    type SerializeStruct = ser::Impossible<(), Error>;
+    refuse_containers!(());
+    scalar_methods!((), put);
+}
+
+impl Key {
+    fn text(self, text: &str) -> Result<String> {
+        Ok(text.to_string())
+    }
+}
+
+impl ser::Serializer for Key {
     type Ok = String;
     type Error = Error;
-    type SerializeSeq = ser::Impossible<String, Error>;
-    type SerializeTuple = ser::Impossible<String, Error>;
-    type SerializeTupleStruct = ser::Impossible<String, Error>;
-    type SerializeTupleVariant = ser::Impossible<String, Error>;
     type SerializeMap = ser::Impossible<String, Error>;
     type SerializeStruct = ser::Impossible<String, Error>;
-    type SerializeStructVariant = ser::Impossible<String, Error>;
+    refuse_containers!(String);
+    scalar_methods!(String, text);
+}
 
-    scalars!(serialize_bool: bool, serialize_i8: i8, serialize_i16: i16, serialize_i32: i32,
-        serialize_i64: i64, serialize_u8: u8, serialize_u16: u16, serialize_u32: u32,
-        serialize_u64: u64, serialize_char: char, serialize_str: &str);
+/// A row: a struct, or the map serde makes of a struct with flattened fields.
+impl<'a, 'b> ser::Serializer for &'a mut Line<'b> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeMap = Self;
+    type SerializeStruct = Self;
+    refuse_containers!(());
 
-    fn serialize_f32(self, v: f32) -> Result<String> {
-        Ok(fraction(v.to_string(), v.is_finite()))
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self> {
+        Ok(self)
     }
-    fn serialize_f64(self, v: f64) -> Result<String> {
-        Ok(fraction(v.to_string(), v.is_finite()))
-    }
-
-    fn serialize_bytes(self, _: &[u8]) -> Result<String> {
-        Err(not_flat())
-    }
-    fn serialize_none(self) -> Result<String> {
-        Ok(String::new())
-    }
-    fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Result<String> {
-        value.serialize(self)
-    }
-    fn serialize_unit(self) -> Result<String> {
-        Ok(String::new())
-    }
-    fn serialize_unit_struct(self, _: &'static str) -> Result<String> {
-        Ok(String::new())
-    }
-    fn serialize_unit_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-    ) -> Result<String> {
-        Ok(variant.to_string())
+    fn serialize_map(self, _: Option<usize>) -> Result<Self> {
+        Ok(self)
     }
     fn serialize_newtype_struct<T: ?Sized + Serialize>(
         self,
         _: &'static str,
         value: &T,
-    ) -> Result<String> {
+    ) -> Result<()> {
         value.serialize(self)
-    }
-    fn serialize_newtype_variant<T: ?Sized + Serialize>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result<String> {
-        Err(not_flat())
-    }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> {
-        Err(not_flat())
-    }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple> {
-        Err(not_flat())
-    }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct> {
-        Err(not_flat())
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant> {
-        Err(not_flat())
-    }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap> {
-        Err(not_flat())
-    }
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct> {
-        Err(not_flat())
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant> {
-        Err(not_flat())
-    }
-}
-
-/// A row: a struct, or the map serde makes of a struct with flattened fields.
-impl<'a> ser::Serializer for &'a mut Fields {
-    type Ok = ();
-    type Error = Error;
-    type SerializeSeq = ser::Impossible<(), Error>;
-    type SerializeTuple = ser::Impossible<(), Error>;
-    type SerializeTupleStruct = ser::Impossible<(), Error>;
-    type SerializeTupleVariant = ser::Impossible<(), Error>;
-    type SerializeMap = MapFields<'a>;
-    type SerializeStruct = Self;
-    type SerializeStructVariant = ser::Impossible<(), Error>;
-
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self> {
-        Ok(self)
-    }
-    fn serialize_map(self, _: Option<usize>) -> Result<MapFields<'a>> {
-        Ok(MapFields {
-            fields: self,
-            key: None,
-        })
     }
     fn serialize_bool(self, _: bool) -> Result<()> {
         Err(not_flat())
@@ -303,9 +377,6 @@ impl<'a> ser::Serializer for &'a mut Fields {
     fn serialize_str(self, _: &str) -> Result<()> {
         Err(not_flat())
     }
-    fn serialize_bytes(self, _: &[u8]) -> Result<()> {
-        Err(not_flat())
-    }
     fn serialize_none(self) -> Result<()> {
         Err(not_flat())
     }
@@ -321,56 +392,9 @@ impl<'a> ser::Serializer for &'a mut Fields {
     fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<()> {
         Err(not_flat())
     }
-    fn serialize_newtype_struct<T: ?Sized + Serialize>(
-        self,
-        _: &'static str,
-        value: &T,
-    ) -> Result<()> {
-        value.serialize(self)
-    }
-    fn serialize_newtype_variant<T: ?Sized + Serialize>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result<()> {
-        Err(not_flat())
-    }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> {
-        Err(not_flat())
-    }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple> {
-        Err(not_flat())
-    }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct> {
-        Err(not_flat())
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant> {
-        Err(not_flat())
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant> {
-        Err(not_flat())
-    }
 }
 
-impl ser::SerializeStruct for &mut Fields {
+impl ser::SerializeStruct for &mut Line<'_> {
     type Ok = ();
     type Error = Error;
 
@@ -379,9 +403,8 @@ impl ser::SerializeStruct for &mut Fields {
         key: &'static str,
         value: &T,
     ) -> Result<()> {
-        let text = value.serialize(Scalar)?;
-        self.0.push((key.to_string(), text));
-        Ok(())
+        self.field(|| Ok(key.to_string()))?;
+        value.serialize(Scalar(self.out))
     }
 
     fn end(self) -> Result<()> {
@@ -389,26 +412,17 @@ impl ser::SerializeStruct for &mut Fields {
     }
 }
 
-/// The entries of a struct with flattened fields.
-pub struct MapFields<'a> {
-    fields: &'a mut Fields,
-    key: Option<String>,
-}
-
-impl ser::SerializeMap for MapFields<'_> {
+/// The entries of a struct with flattened fields, each written as one field.
+impl ser::SerializeMap for &mut Line<'_> {
     type Ok = ();
     type Error = Error;
 
     fn serialize_key<T: ?Sized + Serialize>(&mut self, key: &T) -> Result<()> {
-        self.key = Some(key.serialize(Scalar)?);
-        Ok(())
+        self.field(|| key.serialize(Key))
     }
 
     fn serialize_value<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
-        let key = self.key.take().ok_or_else(not_flat)?;
-        let text = value.serialize(Scalar)?;
-        self.fields.0.push((key, text));
-        Ok(())
+        value.serialize(Scalar(self.out))
     }
 
     fn end(self) -> Result<()> {

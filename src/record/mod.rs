@@ -13,6 +13,7 @@ pub mod read;
 pub use flat::{FlatWriter, write_rows};
 pub use read::{lenient, read_rows};
 
+use crate::evaluator::StatusKind;
 use serde::{Deserialize, Serialize};
 
 /// An architecture and what it scored.
@@ -40,7 +41,7 @@ pub struct ArchRecord {
     #[serde(deserialize_with = "lenient::opt_f64")]
     pub latency_ms: Option<f64>,
     /// `ok`, `invalid` or `failed`.
-    pub status: String,
+    pub status: StatusKind,
     /// Why it is invalid or failed.
     pub reason: String,
 }

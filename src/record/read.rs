@@ -291,7 +291,7 @@ mod tests {
                     params: Some(1_531_546),
                     macs: None,
                     latency_ms: Some(f64::NAN),
-                    status: "ok".into(),
+                    status: crate::evaluator::StatusKind::Ok,
                     reason: String::new(),
                 },
                 cached: true,
@@ -300,7 +300,7 @@ mod tests {
             Listed {
                 seed: 4,
                 record: ArchRecord {
-                    status: "failed".into(),
+                    status: crate::evaluator::StatusKind::Failed,
                     reason: "the loss is NaN, at \"step\" 3".into(),
                     ..ArchRecord::default()
                 },

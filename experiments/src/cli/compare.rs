@@ -43,6 +43,7 @@ pub fn main(args: Args) -> Result<()> {
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         derive: 0,
+        keep_rows: false,
     };
     let started = Instant::now();
     let finished = runner::execute(&file, &plan)?;
@@ -50,10 +51,14 @@ pub fn main(args: Args) -> Result<()> {
     println!("{}", report::markdown(&finished.summary));
     print::best(finished.best.as_ref());
     let evaluations: usize = finished.results.iter().map(|r| r.evaluations()).sum();
+    let search = finished.search_seconds;
+    let in_controllers: f64 = finished.results.iter().map(|r| r.controller_seconds).sum();
+    let in_runs: f64 = finished.results.iter().map(|r| r.seconds).sum();
     println!(
-        "\n{} runs, {evaluations} evaluations in {wall:.2} s ({:.0} evaluations/s); results in {}",
+        "\n{} runs, {evaluations} evaluations in {search:.3} s of search ({:.0} evaluations/s, {:.0} % of the runs' time in the controllers); {wall:.2} s with loading and reports; results in {}",
         finished.results.len(),
-        evaluations as f64 / wall.max(1e-9),
+        evaluations as f64 / search.max(1e-9),
+        100.0 * in_controllers / in_runs.max(1e-12),
         finished.out.display()
     );
     Ok(())

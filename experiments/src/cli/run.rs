@@ -60,6 +60,7 @@ pub fn main(args: Args) -> Result<()> {
             .unwrap_or_else(|| runner::default_out(&file.experiment.name)),
         jobs: 1,
         derive: file.experiment.finalists.as_ref().map_or(0, |f| f.derive),
+        keep_rows: file.experiment.finalists.is_some(),
     };
     let started = Instant::now();
     let finished = runner::execute(&file, &plan)?;

@@ -18,7 +18,6 @@ pub use summary::{SummaryRow, best_reported_at, describe, markdown, summarize};
 
 use anyhow::Result;
 use archforge::Environment;
-use archforge::ledger::Row;
 use archforge::record::write_rows;
 use archforge::search::{self, RunResult};
 use std::path::Path;
@@ -46,14 +45,14 @@ pub struct Report {
     pub best: Option<BestArch>,
 }
 
-/// Writes every report file of the runs `results` of `env`, whose ledger holds `rows`, into
+/// Writes every report file of the runs `results` of `env`, with their Pareto `fronts`, into
 /// `out`.
 pub fn write(
     out: &Path,
     context: &Context,
     env: &dyn Environment,
     results: &[RunResult],
-    rows: &[Row],
+    fronts: &pareto::Fronts,
 ) -> Result<Report> {
     let mut names: Vec<String> = Vec::new();
     for r in results {
@@ -99,13 +98,7 @@ pub fn write(
         .collect();
     plot::best_so_far(&out.join("best_so_far.svg"), context.title, &curves)?;
     curves::write_reward_curves(out, context.title, &names, results)?;
-    pareto::write(
-        out,
-        context.title,
-        rows,
-        context.maximize,
-        context.target_ms,
-    )?;
+    fronts.write(out, context.title, context.target_ms)?;
 
     let best = results
         .iter()

@@ -13,6 +13,7 @@ use crate::config::{FinalConfig, FinalInit};
 use crate::registry::EvaluatorConfig;
 use crate::runner::{Prepared, supernet_file};
 use anyhow::{Context, Result};
+use archforge::evaluator::StatusKind;
 use archforge::evaluator::train_candidate;
 use archforge::ledger::Row;
 use archforge::record::ArchRecord;
@@ -53,7 +54,7 @@ pub fn retrain(
         .context("retraining finalists needs data and training settings")?;
     let mut ranked: Vec<&Row> = rows
         .iter()
-        .filter(|r| r.record.status == "ok" && r.reward.is_some())
+        .filter(|r| r.record.status == StatusKind::Ok && r.reward.is_some())
         .collect();
     ranked.sort_by(|a, b| {
         b.reward
@@ -99,7 +100,7 @@ pub fn retrain(
                 arch: row.record.arch.clone(),
                 hash: row.record.hash.clone(),
                 decisions: row.record.decisions.clone(),
-                status: "ok".into(),
+                status: StatusKind::Ok,
                 ..ArchRecord::default()
             },
         };
@@ -118,7 +119,7 @@ pub fn retrain(
                 }
             }
             Err(status) => {
-                finalist.record.status = status.kind().to_string();
+                finalist.record.status = status.kind();
                 finalist.record.reason = status.reason().to_string();
             }
         }

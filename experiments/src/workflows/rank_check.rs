@@ -22,6 +22,7 @@ use crate::registry::EvaluatorConfig;
 use crate::report::plot;
 use crate::runner::{Prepared, create_run_folder};
 use anyhow::{Context, Result, bail};
+use archforge::evaluator::StatusKind;
 use archforge::evaluator::{Status, SupernetEvaluator, SupernetSettings, train_candidate};
 use archforge::record::{ArchRecord, lenient, read_rows, write_rows};
 use archforge::{Candidate, Environment, Evaluator, Op};
@@ -143,7 +144,7 @@ pub fn run(file: &mut ExperimentFile, source: Source, out: &Path) -> Result<Vec<
                     params: c.params(),
                     macs: c.macs(),
                     latency_ms: None,
-                    status: failure.map_or_else(|| "ok".into(), |s| s.kind().to_string()),
+                    status: failure.map_or(StatusKind::Ok, |s| s.kind()),
                     reason: failure.map(|s| s.reason().to_string()).unwrap_or_default(),
                 },
                 standalone_seed1: first.as_ref().ok().and_then(|m| m.search),
@@ -205,10 +206,10 @@ pub fn run(file: &mut ExperimentFile, source: Source, out: &Path) -> Result<Vec<
             .filter(|&id| matches!(c.arch().node(id).op, Op::Conv(_)))
             .count();
         let mut record = t.record.clone();
-        match (t.record.status.as_str(), &outcome.status) {
-            ("ok", Status::Ok) => {}
-            ("ok", other) => {
-                record.status = other.kind().to_string();
+        match (t.record.status, &outcome.status) {
+            (StatusKind::Ok, Status::Ok) => {}
+            (StatusKind::Ok, other) => {
+                record.status = other.kind();
                 record.reason = format!("supernet: {}", other.reason());
             }
             _ => record.reason = format!("stand-alone: {}", t.record.reason),
@@ -254,7 +255,7 @@ const MIN_RANKED: usize = 3;
 pub fn correlations(rows: &[Scored]) -> Result<Vec<Correlation>> {
     let ranked: Vec<Ranked> = rows
         .iter()
-        .filter(|r| r.record.status == "ok")
+        .filter(|r| r.record.status == StatusKind::Ok)
         .filter_map(|r| {
             let finite = |v: Option<f64>| v.filter(|v| v.is_finite());
             Some((
@@ -369,7 +370,7 @@ fn distinct_candidates(
 mod tests {
     use super::*;
 
-    fn row(i: usize, truth: Option<f64>, supernet: Option<f64>, status: &str) -> Scored {
+    fn row(i: usize, truth: Option<f64>, supernet: Option<f64>, status: StatusKind) -> Scored {
         Scored {
             record: ArchRecord {
                 arch: format!("a{i}"),
@@ -377,7 +378,7 @@ mod tests {
                 hash: i.to_string(),
                 params: Some(100 * i as u64),
                 search_metric: truth.map(|t| t + 0.25 * (i % 2) as f64),
-                status: status.into(),
+                status,
                 ..ArchRecord::default()
             },
             conv_edges: i,
@@ -390,11 +391,11 @@ mod tests {
     #[test]
     fn failed_architectures_are_left_out_and_counted() {
         let rows = vec![
-            row(0, Some(80.0), Some(60.0), "ok"),
-            row(1, None, Some(70.0), "failed"),
-            row(2, Some(82.0), Some(65.0), "ok"),
-            row(3, Some(84.0), None, "failed"),
-            row(4, Some(86.0), Some(66.0), "ok"),
+            row(0, Some(80.0), Some(60.0), StatusKind::Ok),
+            row(1, None, Some(70.0), StatusKind::Failed),
+            row(2, Some(82.0), Some(65.0), StatusKind::Ok),
+            row(3, Some(84.0), None, StatusKind::Failed),
+            row(4, Some(86.0), Some(66.0), StatusKind::Ok),
         ];
         let summary = correlations(&rows).unwrap();
         for c in &summary {

@@ -3,33 +3,39 @@
 //! each node sums its incoming edges. A sequence is 6 decisions, one per edge, in the
 //! benchmark's order e(0,1), e(0,2), e(1,2), e(0,3), e(1,3), e(2,3).
 //!
-//! The candidate's graph is the benchmark's whole CIFAR skeleton — a 3x3 conv-BN stem, three
-//! stages of N cells at C, 2C and 4C channels with a residual reduction block between stages,
-//! BN-ReLU, global average pooling and a linear classifier — so its parameter and MAC counts
-//! match the benchmark's own (C=16, N=5: 0.073306 to 1.531546 M parameters). The benchmark's
-//! table (embedded) scores it: the search metric is the chosen dataset's 12-epoch validation
-//! accuracy, the reported metric its 200-epoch test accuracy.
+//! The candidate's graph is the benchmark's whole CIFAR skeleton ([`skeleton`]), so its
+//! parameter and MAC counts match the benchmark's own (C=16, N=5: 0.073306 to 1.531546 M
+//! parameters). The benchmark's table (embedded) scores it: the search metric is the chosen
+//! dataset's 12-epoch validation accuracy, the reported metric its 200-epoch test accuracy.
+//!
+//! A table search never needs the graph itself, so a candidate is built lazily: its label
+//! comes from the table, its counts from each edge operation's share of them (the skeleton
+//! is fixed, so counts add up edge by edge), its canonical hash from the cell alone
+//! (remembered per cell), and the whole graph only when something asks for it.
 //!
 //! Abilities: the benchmark table; a graph encoding with operations as nodes (8 nodes — the
 //! input, the six edges' operations, the output — wired as the cell is, as DiffusionNAG and
 //! most NAS-Bench-201 predictors encode it); features (one-hot edges, operation counts,
 //! params and MACs); layer tokens of the whole network.
 
+pub mod skeleton;
+
 use crate::Images;
 use archforge::ability::{
     ArchGraph, Features, GraphEncoding, PositionalFeatures, Table, TableRow, Tokens,
     features::Position, layer_tokens,
 };
-use archforge::arch::{Conv, NodeId, PoolKind};
+use archforge::candidate::ArchBuilder;
 use archforge::error::{Error, Result};
-use archforge::{Arch, Candidate, Choice, DecisionKindSpec, EnvSpec, Environment, Op, Shape};
+use archforge::{ArchHash, Candidate, Choice, DecisionKindSpec, EnvSpec, Environment, Shape};
 use serde::{Deserialize, Serialize};
+use skeleton::Skeleton;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 /// The benchmark table, embedded.
-const TABLE_CSV: &str = include_str!("../data/nb201.csv");
+const TABLE_CSV: &str = include_str!("../../data/nb201.csv");
 
 /// The five operations, by decision index (the table's op codes).
 pub const OPS: [&str; 5] = [
@@ -127,11 +133,16 @@ impl Default for Nb201Config {
 /// The NAS-Bench-201 environment (see the module documentation).
 pub struct Nb201 {
     spec: EnvSpec,
-    config: Nb201Config,
-    images: Images,
+    skeleton: Arc<Skeleton>,
     table: Arc<Table>,
     features: PositionalFeatures,
     operations: Vec<String>,
+    /// Per cell (its op codes read as a base-5 number), its label and hash, made on first use.
+    cells: Vec<OnceLock<(String, ArchHash)>>,
+    /// The network's params and MACs without any edge operation, and what each operation
+    /// adds on one edge.
+    counts: ((u64, u64), [(u64, u64); OPS.len()]),
+    builder: ArchBuilder,
 }
 
 /// The graph encoding's node operations: the input, the output, then the five edge
@@ -275,16 +286,29 @@ impl Nb201 {
             .collect();
         let features = PositionalFeatures::new(&spec, positions, true);
         let operations = NODE_OPS.iter().chain(&OPS).map(|s| s.to_string()).collect();
+        let skeleton = Arc::new(Skeleton { config, images });
+        let counts = edge_counts(&skeleton)?;
+        let networks = skeleton.clone();
+        let builder: ArchBuilder = Arc::new(move |decisions| {
+            let ops: [usize; 6] = decisions.try_into().expect("a candidate's six decisions");
+            networks
+                .network(&ops)
+                .expect("every cell builds in a skeleton that built with each operation")
+        });
         Ok(Nb201 {
             spec,
-            config,
-            images,
+            skeleton,
             table: Arc::new(Table {
                 rows,
                 maximize: true,
             }),
             features,
             operations,
+            cells: (0..OPS.len().pow(EDGES.len() as u32))
+                .map(|_| OnceLock::new())
+                .collect(),
+            counts,
+            builder,
         })
     }
 
@@ -293,95 +317,29 @@ impl Nb201 {
         Ok(records()?.iter().map(|r| r.ops).collect())
     }
 
-    fn edge_op(&self, op: usize, channels: usize) -> Op {
-        match op {
-            0 => Op::Zero,
-            1 => Op::Identity,
-            2 => Op::Conv(Conv::relu_conv_bn(channels, 1, 1)),
-            3 => Op::Conv(Conv::relu_conv_bn(channels, 3, 1)),
-            _ => Op::Pool {
-                kind: PoolKind::Avg,
-                kernel: 3,
-                stride: 1,
-            },
-        }
+    /// The whole network with `ops` in every cell.
+    pub fn network(&self, ops: &[usize; 6]) -> Result<archforge::Arch> {
+        self.skeleton.network(ops)
     }
+}
 
-    fn add_cell(
-        &self,
-        arch: &mut Arch,
-        ops: &[usize; 6],
-        x: NodeId,
-        channels: usize,
-        place: &str,
-    ) -> Result<NodeId> {
-        let mut nodes = vec![x];
-        for to in 1..4 {
-            let mut terms = Vec::new();
-            for (e, &(from, _)) in EDGES.iter().enumerate().filter(|(_, (_, j))| *j == to) {
-                let name = format!("{place}.edge_{from}_{to}");
-                terms.push(arch.add(name, self.edge_op(ops[e], channels), &[nodes[from]])?);
-            }
-            nodes.push(arch.add(format!("{place}.node{to}"), Op::Add, &terms)?);
-        }
-        Ok(nodes[3])
+/// The params and MACs of the network without edge operations (every edge `none`), and the
+/// share each operation adds on one edge: every edge of a cell sees the same input, so an
+/// operation costs the same on each, and the counts of a cell are the sum of its edges'.
+fn edge_counts(skeleton: &Skeleton) -> Result<((u64, u64), [(u64, u64); OPS.len()])> {
+    let counts = |op: usize| -> Result<(u64, u64)> {
+        let arch = skeleton.network(&[op; 6])?;
+        arch.counts()
+            .ok_or_else(|| Error::Arch("nb201: the skeleton has no shapes".into()))
+    };
+    let base = counts(0)?;
+    let mut per_edge = [(0, 0); OPS.len()];
+    for (op, share) in per_edge.iter_mut().enumerate() {
+        let (params, macs) = counts(op)?;
+        let edges = EDGES.len() as u64;
+        *share = ((params - base.0) / edges, (macs - base.1) / edges);
     }
-
-    fn add_reduction(
-        &self,
-        arch: &mut Arch,
-        x: NodeId,
-        channels: usize,
-        place: &str,
-    ) -> Result<NodeId> {
-        let a = arch.add(
-            format!("{place}.conv_a"),
-            Op::Conv(Conv::relu_conv_bn(channels, 3, 2)),
-            &[x],
-        )?;
-        let b = arch.add(
-            format!("{place}.conv_b"),
-            Op::Conv(Conv::relu_conv_bn(channels, 3, 1)),
-            &[a],
-        )?;
-        let pool = Op::Pool {
-            kind: PoolKind::Avg,
-            kernel: 2,
-            stride: 2,
-        };
-        let p = arch.add(format!("{place}.shortcut_pool"), pool, &[x])?;
-        let s = arch.add(
-            format!("{place}.shortcut_conv"),
-            Op::Conv(Conv::plain(channels, 1, 1)),
-            &[p],
-        )?;
-        arch.add(format!("{place}.sum"), Op::Add, &[b, s])
-    }
-
-    /// The whole skeleton with `ops` in every cell.
-    pub fn network(&self, ops: &[usize; 6]) -> Result<Arch> {
-        let c = self.config.channels;
-        let mut arch = Arch::new(Some(self.images.shape));
-        let mut x = arch.add("stem", Op::Conv(Conv::conv_bn(c, 3, 1)), &[arch.input()])?;
-        for stage in 0..3 {
-            let channels = c << stage;
-            if stage > 0 {
-                x = self.add_reduction(&mut arch, x, channels, &format!("reduce{stage}"))?;
-            }
-            for cell in 0..self.config.cells {
-                x = self.add_cell(
-                    &mut arch,
-                    ops,
-                    x,
-                    channels,
-                    &format!("stage{stage}.cell{cell}"),
-                )?;
-            }
-        }
-        let x = arch.add("lastact", Op::BnRelu, &[x])?;
-        arch.finish_with_classifier(x, self.images.classes)?;
-        Ok(arch)
-    }
+    Ok((base, per_edge))
 }
 
 impl Environment for Nb201 {
@@ -409,8 +367,25 @@ impl Environment for Nb201 {
     fn build(&self, decisions: &[usize]) -> Result<Candidate> {
         archforge::env::validate(self, decisions)?;
         let ops: [usize; 6] = decisions.try_into().expect("validated to 6 decisions");
-        let arch = self.network(&ops)?;
-        Ok(Candidate::new(decisions.to_vec(), arch_string(&ops), arch))
+        let index = ops.iter().fold(0, |i, &op| i * OPS.len() + op);
+        let (label, hash) = match self.cells[index].get() {
+            Some(known) => known.clone(),
+            None => {
+                let made = (arch_string(&ops), self.skeleton.hash(&ops)?);
+                self.cells[index].get_or_init(|| made).clone()
+            }
+        };
+        let ((params, macs), per_edge) = self.counts;
+        let counts = ops.iter().fold((params, macs), |(p, m), &op| {
+            (p + per_edge[op].0, m + per_edge[op].1)
+        });
+        Ok(Candidate::lazy(
+            decisions.to_vec(),
+            label,
+            hash,
+            Some(counts),
+            self.builder.clone(),
+        ))
     }
 
     fn benchmark(&self) -> Option<Arc<Table>> {
@@ -570,12 +545,37 @@ mod tests {
     #[test]
     fn the_space_has_the_known_number_of_distinct_functions() {
         let e = env();
-        let hashes: HashSet<_> = Nb201::all_cells()
+        let pairs: HashSet<_> = Nb201::all_cells()
             .unwrap()
             .iter()
-            .map(|ops| e.build(ops).unwrap().hash)
+            .map(|ops| {
+                let c = e.build(ops).unwrap();
+                (c.hash, c.arch().canonical_hash())
+            })
             .collect();
-        assert_eq!(hashes.len(), 4930);
+        let cells: HashSet<_> = pairs.iter().map(|p| p.0).collect();
+        let networks: HashSet<_> = pairs.iter().map(|p| p.1).collect();
+        assert_eq!(cells.len(), 4930);
+        // The cell's hash and the whole network's tell exactly the same networks apart.
+        assert_eq!(networks.len(), 4930);
+        assert_eq!(pairs.len(), 4930);
+    }
+
+    #[test]
+    fn a_lazy_candidate_counts_what_its_network_counts() {
+        let e = Nb201::new(Nb201Config {
+            channels: 8,
+            cells: 2,
+            ..Nb201Config::default()
+        })
+        .unwrap();
+        let mut rng = archforge::rng::seeded(4);
+        for _ in 0..100 {
+            let mut d = Vec::new();
+            archforge::env::complete_uniformly(&e, &mut d, &mut rng).unwrap();
+            let c = e.build(&d).unwrap();
+            assert_eq!(c.counts, c.arch().counts(), "{}", c.label);
+        }
     }
 
     #[test]
