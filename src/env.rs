@@ -60,7 +60,18 @@ impl Choice {
 
     /// The legal options in increasing order.
     pub fn legal_options(&self) -> Vec<usize> {
-        (0..self.options).filter(|&o| self.is_legal(o)).collect()
+        let mut legal = Vec::with_capacity(self.options);
+        self.legal_into(&mut legal);
+        legal
+    }
+
+    /// Fills `legal` with the legal options in increasing order (a reusable buffer).
+    pub fn legal_into(&self, legal: &mut Vec<usize>) {
+        legal.clear();
+        match &self.mask {
+            None => legal.extend(0..self.options),
+            Some(mask) => legal.extend((0..self.options).filter(|&o| mask[o])),
+        }
     }
 }
 
@@ -205,8 +216,12 @@ pub fn complete_with(
     prefix: &mut Vec<usize>,
     mut pick: impl FnMut(usize, &[usize]) -> usize,
 ) -> Result<()> {
+    let mut legal = Vec::new();
     while let Some(choice) = env.next_choice(prefix)? {
-        let legal = legal_options(env, prefix.len(), &choice)?;
+        choice.legal_into(&mut legal);
+        if legal.is_empty() {
+            legal_options(env, prefix.len(), &choice)?;
+        }
         let option = pick(prefix.len(), &legal);
         if !legal.contains(&option) {
             return Err(Error::InvalidDecisions {

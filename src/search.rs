@@ -365,11 +365,15 @@ pub fn derive(
 
 /// Decisions as the ledger writes them: `3-0-4`.
 pub fn join_decisions(decisions: &[usize]) -> String {
-    decisions
-        .iter()
-        .map(|d| d.to_string())
-        .collect::<Vec<_>>()
-        .join("-")
+    let mut text = String::with_capacity(3 * decisions.len());
+    let mut digits = itoa::Buffer::new();
+    for (i, &d) in decisions.iter().enumerate() {
+        if i > 0 {
+            text.push('-');
+        }
+        text.push_str(digits.format(d));
+    }
+    text
 }
 
 /// Parses [`join_decisions`]' format.

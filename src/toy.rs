@@ -3,13 +3,12 @@
 //! odd positions (so masks matter). Its table scores a sequence by the share of positions that
 //! match the target — the last option at even positions, option 0 at odd ones — in percent.
 
-use crate::ability::{Table, TableRow};
+use crate::ability::{Rows, Table, TableRow};
 use crate::arch::{Arch, Op};
 use crate::candidate::Candidate;
 use crate::env::{Choice, DecisionKindSpec, EnvSpec, Environment};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The `[environment]` section for `kind = "toy"`.
@@ -60,12 +59,12 @@ impl Toy {
             spec,
             options,
             table: Arc::new(Table {
-                rows: HashMap::new(),
+                rows: Rows::default(),
                 maximize: true,
             }),
         };
         let target = toy.target();
-        let mut rows = HashMap::new();
+        let mut rows = Rows::default();
         let mut seq = vec![0usize; length];
         loop {
             if crate::env::validate(&toy, &seq).is_ok() {

@@ -21,7 +21,8 @@
 //! kind).
 
 use archforge::ability::{
-    ArchGraph, Features, GraphEncoding, PositionalFeatures, Table, TableRow, features::Position,
+    ArchGraph, Features, GraphEncoding, PositionalFeatures, Rows, Table, TableRow,
+    features::Position,
 };
 use archforge::error::{Error, Result};
 use archforge::{Arch, Candidate, Choice, DecisionKindSpec, EnvSpec, Environment, Op};
@@ -253,7 +254,7 @@ impl Tabular {
         }
         let columns: Vec<String> = config.decisions.iter().map(|d| d.column.clone()).collect();
 
-        let mut rows = HashMap::new();
+        let mut rows = Rows::default();
         let mut first_line: HashMap<String, u64> = HashMap::new();
         let mut used: Vec<Vec<bool>> = options.iter().map(|o| vec![false; o.len()]).collect();
         for (line, values, row) in raw {

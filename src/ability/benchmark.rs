@@ -4,6 +4,10 @@
 
 use std::collections::HashMap;
 
+/// A table's rows by label (hashed with a fixed, fast hash: lookups are the table
+/// evaluator's whole work).
+pub type Rows = HashMap<String, TableRow, foldhash::fast::FixedState>;
+
 /// One architecture's recorded metrics.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TableRow {
@@ -19,7 +23,7 @@ pub struct TableRow {
 #[derive(Debug, Clone)]
 pub struct Table {
     /// Rows by label.
-    pub rows: HashMap<String, TableRow>,
+    pub rows: Rows,
     /// Whether larger metrics are better.
     pub maximize: bool,
 }

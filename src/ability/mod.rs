@@ -19,7 +19,7 @@ pub mod features;
 pub mod graph;
 pub mod tokens;
 
-pub use benchmark::{Table, TableRow};
+pub use benchmark::{Rows, Table, TableRow};
 pub use features::{Features, PositionalFeatures};
 pub use graph::{ArchGraph, GraphEncoding};
 pub use tokens::{LAYER_FIELDS, Tokens, layer_tokens};

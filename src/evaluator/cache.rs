@@ -9,6 +9,7 @@ use super::{Evaluator, Outcome, Status};
 use crate::arch::ArchHash;
 use crate::candidate::Candidate;
 use crate::error::Result;
+use foldhash::fast::FixedState;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -28,8 +29,8 @@ pub enum CacheMode {
 pub struct CachedEvaluator<E> {
     inner: E,
     mode: CacheMode,
-    exact: HashMap<Vec<usize>, Outcome>,
-    canonical: HashMap<ArchHash, Outcome>,
+    exact: HashMap<Vec<usize>, Outcome, FixedState>,
+    canonical: HashMap<ArchHash, Outcome, FixedState>,
 }
 
 impl<E: Evaluator> CachedEvaluator<E> {
@@ -38,8 +39,8 @@ impl<E: Evaluator> CachedEvaluator<E> {
         CachedEvaluator {
             inner,
             mode,
-            exact: HashMap::new(),
-            canonical: HashMap::new(),
+            exact: HashMap::default(),
+            canonical: HashMap::default(),
         }
     }
 
@@ -61,18 +62,17 @@ impl<E: Evaluator> Evaluator for CachedEvaluator<E> {
             });
         }
         let outcome = self.inner.evaluate(candidate)?;
-        if !matches!(outcome.status, Status::Failed(_)) {
+        if self.mode != CacheMode::Off && !matches!(outcome.status, Status::Failed(_)) {
             // The cache remembers scores, not weights.
             let remembered = Outcome {
                 weights: None,
                 ..outcome.clone()
             };
             match self.mode {
-                CacheMode::Off => {}
                 CacheMode::Exact => {
                     self.exact.insert(candidate.decisions.clone(), remembered);
                 }
-                CacheMode::Canonical => {
+                _ => {
                     self.canonical.insert(candidate.hash, remembered);
                 }
             }

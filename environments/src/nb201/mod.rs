@@ -22,7 +22,7 @@ pub mod skeleton;
 
 use crate::Images;
 use archforge::ability::{
-    ArchGraph, Features, GraphEncoding, PositionalFeatures, Table, TableRow, Tokens,
+    ArchGraph, Features, GraphEncoding, PositionalFeatures, Rows, Table, TableRow, Tokens,
     features::Position, layer_tokens,
 };
 use archforge::candidate::ArchBuilder;
@@ -30,7 +30,6 @@ use archforge::error::{Error, Result};
 use archforge::{ArchHash, Candidate, Choice, DecisionKindSpec, EnvSpec, Environment, Shape};
 use serde::{Deserialize, Serialize};
 use skeleton::Skeleton;
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
@@ -137,11 +136,11 @@ pub struct Nb201 {
     table: Arc<Table>,
     features: PositionalFeatures,
     operations: Vec<String>,
-    /// Per cell (its op codes read as a base-5 number), its label and hash, made on first use.
-    cells: Vec<OnceLock<(String, ArchHash)>>,
-    /// The network's params and MACs without any edge operation, and what each operation
-    /// adds on one edge.
-    counts: ((u64, u64), [(u64, u64); OPS.len()]),
+    /// Per cell (its op codes read as a base-5 number): its label, and its hash, made on
+    /// first use.
+    labels: Vec<String>,
+    hashes: Vec<OnceLock<ArchHash>>,
+    counts: EdgeCounts,
     builder: ArchBuilder,
 }
 
@@ -152,11 +151,44 @@ const NODE_OPS: [&str; 2] = ["input", "output"];
 /// The graph's nodes: the input, one per edge in decision order, the output.
 const GRAPH_NODES: usize = EDGES.len() + 2;
 
+/// Cells in the space: five operations on each of six edges.
+const CELLS: usize = 15_625;
+
+/// A cell's position in per-cell lists: its op codes read as a base-5 number.
+fn cell_index(ops: &[usize; 6]) -> usize {
+    ops.iter().fold(0, |i, &op| i * OPS.len() + op)
+}
+
+/// The metric columns of the embedded table, in order.
+const METRICS: [&str; 9] = [
+    "c10_valid_12ep",
+    "c10_test_12ep",
+    "c100_valid_12ep",
+    "c100_test_12ep",
+    "in16_valid_12ep",
+    "in16_test_12ep",
+    "c10_test_200ep",
+    "c100_test_200ep",
+    "in16_test_200ep",
+];
+
+/// Where a metric column is among [`METRICS`].
+fn metric_column(name: &str) -> Result<usize> {
+    METRICS
+        .iter()
+        .position(|m| *m == name)
+        .ok_or_else(|| Error::Table {
+            path: PathBuf::from("<embedded nb201.csv>"),
+            reason: format!("no metric column `{name}`"),
+        })
+}
+
 /// One parsed row of the embedded table.
 struct Record {
     ops: [usize; 6],
     arch_str: String,
-    metrics: HashMap<String, f64>,
+    /// Its value in each of [`METRICS`].
+    metrics: [f64; METRICS.len()],
 }
 
 fn records() -> Result<&'static [Record]> {
@@ -184,7 +216,7 @@ fn parse_table(text: &str) -> Result<Vec<Record>> {
     for (line, row) in reader.records().enumerate() {
         let row = row.map_err(|e| table_error(e.to_string()))?;
         let mut ops = [0usize; 6];
-        let mut metrics = HashMap::new();
+        let mut metrics = [f64::NAN; METRICS.len()];
         let mut arch_str = String::new();
         for (name, value) in headers.iter().zip(row.iter()) {
             if name == "arch_str" {
@@ -201,11 +233,10 @@ fn parse_table(text: &str) -> Result<Vec<Record>> {
                     .ok_or_else(|| {
                         table_error(format!("row {}: bad op code `{value}`", line + 2))
                     })?;
-            } else if name != "index" {
-                let v: f64 = value.parse().map_err(|_| {
+            } else if let Some(m) = METRICS.iter().position(|m| *m == name) {
+                metrics[m] = value.parse().map_err(|_| {
                     table_error(format!("row {}: `{name}` is not a number", line + 2))
                 })?;
-                metrics.insert(name.to_string(), v);
             }
         }
         if arch_str != arch_string(&ops) {
@@ -259,7 +290,9 @@ impl Nb201 {
             )));
         }
         let (search, reported) = config.dataset.columns();
-        let mut rows = HashMap::with_capacity(15_625);
+        let (search, reported) = (metric_column(search)?, metric_column(reported)?);
+        let mut rows = Rows::with_capacity_and_hasher(CELLS, Default::default());
+        let mut labels = vec![String::new(); CELLS];
         for r in records()? {
             let row = TableRow {
                 search: r.metrics[search],
@@ -267,6 +300,7 @@ impl Nb201 {
                 cost: None,
             };
             rows.insert(r.arch_str.clone(), row);
+            labels[cell_index(&r.ops)] = r.arch_str.clone();
         }
         let spec = EnvSpec {
             name: "nb201".into(),
@@ -286,7 +320,7 @@ impl Nb201 {
             .collect();
         let features = PositionalFeatures::new(&spec, positions, true);
         let operations = NODE_OPS.iter().chain(&OPS).map(|s| s.to_string()).collect();
-        let skeleton = Arc::new(Skeleton { config, images });
+        let skeleton = Arc::new(Skeleton::new(config, images));
         let counts = edge_counts(&skeleton)?;
         let networks = skeleton.clone();
         let builder: ArchBuilder = Arc::new(move |decisions| {
@@ -304,9 +338,8 @@ impl Nb201 {
             }),
             features,
             operations,
-            cells: (0..OPS.len().pow(EDGES.len() as u32))
-                .map(|_| OnceLock::new())
-                .collect(),
+            labels,
+            hashes: (0..CELLS).map(|_| OnceLock::new()).collect(),
             counts,
             builder,
         })
@@ -323,10 +356,14 @@ impl Nb201 {
     }
 }
 
+/// The network's params and MACs without any edge operation, and what each operation adds on
+/// one edge.
+type EdgeCounts = ((u64, u64), [(u64, u64); OPS.len()]);
+
 /// The params and MACs of the network without edge operations (every edge `none`), and the
 /// share each operation adds on one edge: every edge of a cell sees the same input, so an
 /// operation costs the same on each, and the counts of a cell are the sum of its edges'.
-fn edge_counts(skeleton: &Skeleton) -> Result<((u64, u64), [(u64, u64); OPS.len()])> {
+fn edge_counts(skeleton: &Skeleton) -> Result<EdgeCounts> {
     let counts = |op: usize| -> Result<(u64, u64)> {
         let arch = skeleton.network(&[op; 6])?;
         arch.counts()
@@ -367,14 +404,15 @@ impl Environment for Nb201 {
     fn build(&self, decisions: &[usize]) -> Result<Candidate> {
         archforge::env::validate(self, decisions)?;
         let ops: [usize; 6] = decisions.try_into().expect("validated to 6 decisions");
-        let index = ops.iter().fold(0, |i, &op| i * OPS.len() + op);
-        let (label, hash) = match self.cells[index].get() {
-            Some(known) => known.clone(),
+        let index = cell_index(&ops);
+        let hash = match self.hashes[index].get() {
+            Some(&known) => known,
             None => {
-                let made = (arch_string(&ops), self.skeleton.hash(&ops)?);
-                self.cells[index].get_or_init(|| made).clone()
+                let made = self.skeleton.hash(&ops)?;
+                *self.hashes[index].get_or_init(|| made)
             }
         };
+        let label = self.labels[index].clone();
         let ((params, macs), per_edge) = self.counts;
         let counts = ops.iter().fold((params, macs), |(p, m), &op| {
             (p + per_edge[op].0, m + per_edge[op].1)

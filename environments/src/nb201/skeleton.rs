@@ -17,9 +17,37 @@ pub struct Skeleton {
     pub config: Nb201Config,
     /// The input images.
     pub images: Images,
+    /// The node names of the cell on its own.
+    cell_names: CellNames,
+}
+
+/// The names of one cell's nodes: its edges in decision order, then its three sum nodes.
+#[derive(Debug, Clone)]
+struct CellNames {
+    edges: [String; 6],
+    nodes: [String; 3],
+}
+
+impl CellNames {
+    /// The names of the cell placed at `place`.
+    fn at(place: &str) -> Self {
+        CellNames {
+            edges: EDGES.map(|(from, to)| format!("{place}.edge_{from}_{to}")),
+            nodes: [1, 2, 3].map(|to| format!("{place}.node{to}")),
+        }
+    }
 }
 
 impl Skeleton {
+    /// The skeleton of `config`'s sizes for `images`.
+    pub fn new(config: Nb201Config, images: Images) -> Self {
+        Skeleton {
+            config,
+            images,
+            cell_names: CellNames::at("cell"),
+        }
+    }
+
     fn edge_op(&self, op: usize, channels: usize) -> Op {
         match op {
             0 => Op::Zero,
@@ -40,16 +68,16 @@ impl Skeleton {
         ops: &[usize; 6],
         x: NodeId,
         channels: usize,
-        place: &str,
+        names: &CellNames,
     ) -> Result<NodeId> {
         let mut nodes = vec![x];
         for to in 1..4 {
             let mut terms = Vec::new();
             for (e, &(from, _)) in EDGES.iter().enumerate().filter(|(_, (_, j))| *j == to) {
-                let name = format!("{place}.edge_{from}_{to}");
+                let name = names.edges[e].as_str();
                 terms.push(arch.add(name, self.edge_op(ops[e], channels), &[nodes[from]])?);
             }
-            nodes.push(arch.add(format!("{place}.node{to}"), Op::Add, &terms)?);
+            nodes.push(arch.add(names.nodes[to - 1].as_str(), Op::Add, &terms)?);
         }
         Ok(nodes[3])
     }
@@ -96,13 +124,8 @@ impl Skeleton {
                 x = self.add_reduction(&mut arch, x, channels, &format!("reduce{stage}"))?;
             }
             for cell in 0..self.config.cells {
-                x = self.add_cell(
-                    &mut arch,
-                    ops,
-                    x,
-                    channels,
-                    &format!("stage{stage}.cell{cell}"),
-                )?;
+                let names = CellNames::at(&format!("stage{stage}.cell{cell}"));
+                x = self.add_cell(&mut arch, ops, x, channels, &names)?;
             }
         }
         let x = arch.add("lastact", Op::BnRelu, &[x])?;
@@ -117,7 +140,7 @@ impl Skeleton {
         let input = Shape::new(c, self.images.shape.height, self.images.shape.width);
         let mut cell = Arch::new(Some(input));
         let x = cell.input();
-        let out = self.add_cell(&mut cell, ops, x, c, "cell")?;
+        let out = self.add_cell(&mut cell, ops, x, c, &self.cell_names)?;
         cell.finish(out)?;
         let s = self.images.shape;
         Ok(ArchHash(hash_words(

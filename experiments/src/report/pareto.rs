@@ -58,14 +58,24 @@ struct Front {
 }
 
 impl Front {
+    /// Whether a point of this `cost` and `metric` would be on the front: no point of no more
+    /// cost is worth as much or more (a tie keeps the earlier point).
+    fn admits(&self, cost: f64, metric: f64, sign: f64) -> bool {
+        let at = self.points.partition_point(|p| p.cost <= cost);
+        at == 0
+            || sign * self.points[at - 1].record.search_metric.unwrap_or(f64::NAN) < sign * metric
+    }
+
     /// Puts `point` on the front unless an earlier point dominates it or equals it, and
     /// takes off the points it dominates; `sign` is 1 when larger metrics are better, else -1.
     fn insert(&mut self, point: FrontPoint, sign: f64) {
         let value = |p: &FrontPoint| sign * p.record.search_metric.unwrap_or(f64::NAN);
         let v = value(&point);
-        // The best value at no more cost is the last such point's.
-        let at = self.points.partition_point(|p| p.cost <= point.cost);
-        if at > 0 && value(&self.points[at - 1]) >= v {
+        if !self.admits(
+            point.cost,
+            point.record.search_metric.unwrap_or(f64::NAN),
+            sign,
+        ) {
             return;
         }
         // The points it dominates cost as much or more and are worth no more: a run of them
@@ -116,6 +126,9 @@ impl Fronts {
             };
             let metric = row.record.search_metric.expect("checked above");
             front.cloud.push((cost, metric));
+            if !front.admits(cost, metric, self.sign) {
+                continue;
+            }
             let point = FrontPoint {
                 controller: row.controller.clone(),
                 seed: row.seed,
