@@ -85,7 +85,7 @@ impl Ledger {
         })
     }
 
-    /// Appends one row; it reaches the file within [`FLUSH_EVERY`].
+    /// Appends one row; it reaches the file within 100 ms.
     pub fn append(&self, row: &Row) -> Result<()> {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         pending.rows.write(row).map_err(|e| self.located(e))?;

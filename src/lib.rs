@@ -17,7 +17,10 @@
 //!   and the wrappers that are evaluators themselves (cache, failure isolation, table latency);
 //! - [`data`] and [`nn`]: datasets and the trainer, the only code that calls the
 //!   deep-learning engine;
-//! - [`budget`], [`objective`], [`ledger`];
+//! - [`budget`], [`objective`], [`ledger`], and [`record`]: one record of an architecture and
+//!   its metrics, flattened into every table of results;
+//! - [`weights`]: tensors addressed by path (snapshots, safetensors files), what candidates'
+//!   initial weights, saved networks and supernets are;
 //! - [`search`]: one search run, the loop that ties the parts together, and
 //!   [`conformance`]: the public check that an environment, controller or evaluator keeps
 //!   the contracts.

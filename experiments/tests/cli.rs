@@ -199,3 +199,29 @@ fn training_settings_are_checked() {
         "{err}"
     );
 }
+
+#[test]
+fn numbers_that_are_not_numbers_are_refused_in_training_settings() {
+    for (key, value) in [
+        ("weight_decay", "nan"),
+        ("step_gamma", "-1.0"),
+        ("grad_clip", "nan"),
+    ] {
+        let text = GOOD
+            .replace(
+                "kind = \"toy\"",
+                "kind = \"nb201\"\nchannels = 4\ncells = 1",
+            )
+            .replace(
+                "[budget]",
+                &format!(
+                    "[evaluator]\nkind = \"standalone\"\n[training]\n{key} = {value}\n[budget]"
+                ),
+            );
+        let err = fails(&text, &["run"]);
+        assert!(
+            err.contains(&format!("exp.toml:9:1: {key} must be")),
+            "{key}: {err}"
+        );
+    }
+}

@@ -170,8 +170,14 @@ impl TrainConfig {
                 "label_smoothing must be in [0, 1)".into(),
             ));
         }
-        if self.weight_decay < 0.0 {
-            return Err(("weight_decay", "weight_decay must not be negative".into()));
+        if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
+            return Err((
+                "weight_decay",
+                "weight_decay must be a number, not negative".into(),
+            ));
+        }
+        if !(self.step_gamma > 0.0 && self.step_gamma.is_finite()) {
+            return Err(("step_gamma", "step_gamma must be a positive number".into()));
         }
         if !(self.drop_path_keep_prob > 0.0 && self.drop_path_keep_prob <= 1.0) {
             return Err((
@@ -179,8 +185,8 @@ impl TrainConfig {
                 "drop_path_keep_prob must be in (0, 1]".into(),
             ));
         }
-        if self.grad_clip.is_some_and(|c| c <= 0.0) {
-            return Err(("grad_clip", "grad_clip must be positive".into()));
+        if self.grad_clip.is_some_and(|c| !(c > 0.0 && c.is_finite())) {
+            return Err(("grad_clip", "grad_clip must be a positive number".into()));
         }
         if self.schedule == Schedule::Step && self.step_epochs == 0 {
             return Err(("step_epochs", "step_epochs must be at least 1".into()));

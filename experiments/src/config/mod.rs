@@ -135,7 +135,8 @@ impl ExperimentFile {
         if let Some(table) = &mut experiment.objective.latency_table
             && table.is_relative()
         {
-            *table = base.join(&*table);
+            let joined = base.join(&*table);
+            *table = std::path::absolute(&joined).unwrap_or(joined);
         }
         let trains = experiment.trains();
         let mut file = ExperimentFile {
