@@ -24,7 +24,9 @@
 //! tokens of the whole network.
 
 use crate::Images;
-use archforge::ability::{Features, PositionalFeatures, Tokens, features::Position, layer_tokens};
+use archforge::ability::{
+    Features, NetworkLayers, Positional, PositionalFeatures, Tokens, features::Position,
+};
 use archforge::arch::{Conv, Envelope, NodeId};
 use archforge::error::{Error, Result};
 use archforge::{Arch, Candidate, Choice, DecisionKindSpec, EnvSpec, Environment, Op, Shape};
@@ -363,26 +365,13 @@ impl Environment for Mnasnet {
     }
 }
 
-impl Features for Mnasnet {
-    fn feature_names(&self) -> &[String] {
-        self.features.names()
-    }
-
-    fn of(&self, decisions: &[usize]) -> Result<Vec<f64>> {
-        let candidate = self.build(decisions)?;
-        self.features.encode(decisions, candidate.counts)
+impl Positional for Mnasnet {
+    fn positions(&self) -> &PositionalFeatures {
+        &self.features
     }
 }
 
-impl Tokens for Mnasnet {
-    fn token_fields(&self) -> &[&'static str] {
-        &archforge::ability::LAYER_FIELDS
-    }
-
-    fn of(&self, decisions: &[usize]) -> Result<Vec<Vec<f64>>> {
-        Ok(layer_tokens(self.build(decisions)?.arch()))
-    }
-}
+impl NetworkLayers for Mnasnet {}
 
 #[cfg(test)]
 mod tests {

@@ -28,8 +28,8 @@
 
 use crate::Images;
 use archforge::ability::{
-    ArchGraph, Features, GraphEncoding, PositionalFeatures, Tokens, features::Position,
-    layer_tokens,
+    ArchGraph, Features, GraphEncoding, NetworkLayers, Positional, PositionalFeatures, Tokens,
+    features::Position,
 };
 use archforge::arch::{Conv, NodeId, PoolKind};
 use archforge::error::{Error, Result};
@@ -633,26 +633,13 @@ impl GraphEncoding for Nasnet {
     }
 }
 
-impl Features for Nasnet {
-    fn feature_names(&self) -> &[String] {
-        self.features.names()
-    }
-
-    fn of(&self, decisions: &[usize]) -> Result<Vec<f64>> {
-        let candidate = self.build(decisions)?;
-        self.features.encode(decisions, candidate.counts)
+impl Positional for Nasnet {
+    fn positions(&self) -> &PositionalFeatures {
+        &self.features
     }
 }
 
-impl Tokens for Nasnet {
-    fn token_fields(&self) -> &[&'static str] {
-        &archforge::ability::LAYER_FIELDS
-    }
-
-    fn of(&self, decisions: &[usize]) -> Result<Vec<Vec<f64>>> {
-        Ok(layer_tokens(self.build(decisions)?.arch()))
-    }
-}
+impl NetworkLayers for Nasnet {}
 
 #[cfg(test)]
 mod tests {

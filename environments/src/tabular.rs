@@ -21,7 +21,7 @@
 //! kind).
 
 use archforge::ability::{
-    ArchGraph, Features, GraphEncoding, PositionalFeatures, Rows, Table, TableRow,
+    ArchGraph, Features, GraphEncoding, Positional, PositionalFeatures, Rows, Table, TableRow,
     features::Position,
 };
 use archforge::error::{Error, Result};
@@ -479,14 +479,9 @@ impl GraphEncoding for Tabular {
     }
 }
 
-impl Features for Tabular {
-    fn feature_names(&self) -> &[String] {
-        self.features.names()
-    }
-
-    fn of(&self, decisions: &[usize]) -> Result<Vec<f64>> {
-        archforge::env::validate(self, decisions)?;
-        self.features.encode(decisions, None)
+impl Positional for Tabular {
+    fn positions(&self) -> &PositionalFeatures {
+        &self.features
     }
 }
 

@@ -2,9 +2,10 @@
 //! performance predictors. [`PositionalFeatures`] serves every space whose sequences have the
 //! same decision kinds at the same positions: a one-hot block per position, how often each
 //! option of each kind was chosen (operation counts), and the network's parameters and MACs
-//! (in millions) where the space's candidates have shapes.
+//! (in millions) where the space's candidates have shapes; a space has these features by
+//! giving its positions ([`Positional`]).
 
-use crate::env::EnvSpec;
+use crate::env::{EnvSpec, Environment};
 use crate::error::{Error, Result};
 
 /// A space's features (see the module documentation).
@@ -14,6 +15,23 @@ pub trait Features {
 
     /// The features of a complete, legal sequence.
     fn of(&self, decisions: &[usize]) -> Result<Vec<f64>>;
+}
+
+/// A space whose features are [`PositionalFeatures`] of its candidates.
+pub trait Positional: Environment {
+    /// The space's positional features.
+    fn positions(&self) -> &PositionalFeatures;
+}
+
+impl<E: Positional> Features for E {
+    fn feature_names(&self) -> &[String] {
+        self.positions().names()
+    }
+
+    fn of(&self, decisions: &[usize]) -> Result<Vec<f64>> {
+        let candidate = self.build(decisions)?;
+        self.positions().encode(decisions, candidate.counts)
+    }
 }
 
 /// One position of a fixed-layout space: its name, decision kind and number of options.

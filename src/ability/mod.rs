@@ -20,6 +20,6 @@ pub mod graph;
 pub mod tokens;
 
 pub use benchmark::{Rows, Table, TableRow};
-pub use features::{Features, PositionalFeatures};
+pub use features::{Features, Positional, PositionalFeatures};
 pub use graph::{ArchGraph, GraphEncoding};
-pub use tokens::{LAYER_FIELDS, Tokens, layer_tokens};
+pub use tokens::{LAYER_FIELDS, NetworkLayers, Tokens, layer_tokens};

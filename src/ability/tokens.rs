@@ -2,9 +2,11 @@
 //! read a network as a sequence (the bidirectional LSTMs of network compression and network
 //! transformation). [`layer_tokens`] reads any [`Arch`] with shapes: every convolution,
 //! pooling, batch-norm and linear node in topological order, described by the fields of
-//! [`LAYER_FIELDS`].
+//! [`LAYER_FIELDS`]; a space whose candidates are such networks has these tokens by saying it
+//! is one ([`NetworkLayers`]).
 
 use crate::arch::{Arch, Op, PoolKind};
+use crate::env::Environment;
 use crate::error::Result;
 
 /// A space's layer tokens (see the module documentation).
@@ -14,6 +16,19 @@ pub trait Tokens {
 
     /// One token per layer of the network a complete, legal sequence builds.
     fn of(&self, decisions: &[usize]) -> Result<Vec<Vec<f64>>>;
+}
+
+/// A space whose tokens are its networks' layers ([`layer_tokens`] of each candidate's graph).
+pub trait NetworkLayers: Environment {}
+
+impl<E: NetworkLayers> Tokens for E {
+    fn token_fields(&self) -> &[&'static str] {
+        &LAYER_FIELDS
+    }
+
+    fn of(&self, decisions: &[usize]) -> Result<Vec<Vec<f64>>> {
+        Ok(layer_tokens(self.build(decisions)?.arch()))
+    }
 }
 
 /// What a [`layer_tokens`] token holds: the layer type as one-hot flags, then its kernel,

@@ -22,8 +22,8 @@ pub mod skeleton;
 
 use crate::Images;
 use archforge::ability::{
-    ArchGraph, Features, GraphEncoding, PositionalFeatures, Rows, Table, TableRow, Tokens,
-    features::Position, layer_tokens,
+    ArchGraph, Features, GraphEncoding, NetworkLayers, Positional, PositionalFeatures, Rows, Table,
+    TableRow, Tokens, features::Position,
 };
 use archforge::candidate::ArchBuilder;
 use archforge::error::{Error, Result};
@@ -506,26 +506,13 @@ impl GraphEncoding for Nb201 {
     }
 }
 
-impl Features for Nb201 {
-    fn feature_names(&self) -> &[String] {
-        self.features.names()
-    }
-
-    fn of(&self, decisions: &[usize]) -> Result<Vec<f64>> {
-        let candidate = self.build(decisions)?;
-        self.features.encode(decisions, candidate.counts)
+impl Positional for Nb201 {
+    fn positions(&self) -> &PositionalFeatures {
+        &self.features
     }
 }
 
-impl Tokens for Nb201 {
-    fn token_fields(&self) -> &[&'static str] {
-        &archforge::ability::LAYER_FIELDS
-    }
-
-    fn of(&self, decisions: &[usize]) -> Result<Vec<Vec<f64>>> {
-        Ok(layer_tokens(self.build(decisions)?.arch()))
-    }
-}
+impl NetworkLayers for Nb201 {}
 
 #[cfg(test)]
 mod tests {
