@@ -286,20 +286,38 @@ fn a_student_learns_from_its_teachers_logits_alone() {
     assert!(student_accuracy > 85.0, "student {student_accuracy}");
 }
 
+/// One epoch on the first 128 training images.
+fn train_briefly(store: &mut WeightStore, plan: &Plan, data: &Splits) {
+    let images = data.train.select(&(0..128).collect::<Vec<_>>());
+    train(store, plan, &images, &quick(1), &mut crate::rng::seeded(0)).unwrap();
+}
+
+/// The logits of `plan`'s network for the first 50 validation images, batch norm on running
+/// statistics.
+fn outputs(store: &WeightStore, plan: &Plan, data: &Splits) -> Vec<f32> {
+    let device = training_device().without_autodiff();
+    let batch = data
+        .valid
+        .batches(50, None, Default::default())
+        .next()
+        .unwrap();
+    let (x, _) = train::batch_tensors(&batch, &data.valid, &device);
+    store
+        .weights()
+        .valid()
+        .forward(plan, x)
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap()
+}
+
 #[test]
 fn save_then_load_gives_identical_outputs() {
     let data = digits();
     let arch = reference_cnn(data.train.shape, 10).unwrap();
     let mut store = WeightStore::new(training_device(), 0);
     let plan = store.plan(&arch).unwrap();
-    train(
-        &mut store,
-        &plan,
-        &data.train.select(&(0..128).collect::<Vec<_>>()),
-        &quick(1),
-        &mut crate::rng::seeded(0),
-    )
-    .unwrap();
+    train_briefly(&mut store, &plan, &data);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("w.safetensors");
     store.save(&path).unwrap();
@@ -323,31 +341,10 @@ fn save_then_load_gives_identical_outputs() {
         accuracy(&store, &plan, &data.valid, 100),
         accuracy(&fresh, &fresh_plan, &data.valid, 100)
     );
-    let device = training_device().without_autodiff();
-    let (x, _) = train::batch_tensors(
-        &data
-            .valid
-            .batches(50, None, Default::default())
-            .next()
-            .unwrap(),
-        &data.valid,
-        &device,
+    assert_eq!(
+        outputs(&store, &plan, &data),
+        outputs(&fresh, &fresh_plan, &data)
     );
-    let a = store
-        .weights()
-        .valid()
-        .forward(&plan, x.clone())
-        .into_data()
-        .try_into_vec::<f32>()
-        .unwrap();
-    let b = fresh
-        .weights()
-        .valid()
-        .forward(&fresh_plan, x)
-        .into_data()
-        .try_into_vec::<f32>()
-        .unwrap();
-    assert_eq!(a, b);
 
     // A network the file does not hold is refused, naming the first missing tensor.
     let other = two_candidates(data.train.shape).0;
@@ -370,39 +367,16 @@ fn a_child_cut_out_of_a_slicing_store_computes_what_the_store_computed() {
     // The store holds the 5x5, 12-wide envelope; train it through the widest variant.
     let wide = sliced_candidate(data.train.shape, 5, 12);
     let wide_plan = store.plan(&wide).unwrap();
-    train(
-        &mut store,
-        &wide_plan,
-        &data.train.select(&(0..128).collect::<Vec<_>>()),
-        &quick(1),
-        &mut crate::rng::seeded(0),
-    )
-    .unwrap();
+    train_briefly(&mut store, &wide_plan, &data);
     let plan = store.plan(&arch).unwrap();
     let child = std::sync::Arc::new(store.cut(&plan));
     let mut alone = WeightStore::new(training_device(), 7).from(child.clone());
     let alone_plan = alone.plan(&arch).unwrap();
     assert!(alone.foreign(&child).is_empty());
-    let device = training_device().without_autodiff();
-    let (x, _) = train::batch_tensors(
-        &data
-            .valid
-            .batches(50, None, Default::default())
-            .next()
-            .unwrap(),
-        &data.valid,
-        &device,
+    assert_eq!(
+        outputs(&store, &plan, &data),
+        outputs(&alone, &alone_plan, &data)
     );
-    let out = |store: &WeightStore, plan: &Plan| {
-        store
-            .weights()
-            .valid()
-            .forward(plan, x.clone())
-            .into_data()
-            .try_into_vec::<f32>()
-            .unwrap()
-    };
-    assert_eq!(out(&store, &plan), out(&alone, &alone_plan));
 }
 
 #[test]
