@@ -2,35 +2,17 @@
 //! state is the decision prefix (`&[usize]`), which makes episodes replayable, hashable,
 //! storable and branchable. At each step it offers a [`Choice`] (how many options, which are
 //! legal); once it offers none the sequence is complete and [`Environment::build`] turns it into
-//! a [`Candidate`].
+//! a [`Candidate`]. A space that declares itself [`Positional`] or made of
+//! [`NetworkLayers`] gets its features or tokens from the candidates it builds (below).
 
-use crate::ability::{Features, GraphEncoding, Table, Tokens};
+use crate::ability::{
+    Features, GraphEncoding, LAYER_FIELDS, NetworkLayers, Positional, Table, Tokens, layer_tokens,
+};
 use crate::candidate::Candidate;
 use crate::error::{Error, Result};
+pub use crate::spec::{DecisionKindSpec, EnvSpec};
 use rand::Rng as _;
 use std::sync::Arc;
-
-/// One kind of decision (an operation, an input, a width...). Learned controllers keep one
-/// output head per kind, sized to `labels.len()`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DecisionKindSpec {
-    /// Short name, e.g. `op`.
-    pub name: String,
-    /// One label per option; the number of labels is the most options a choice of this kind
-    /// can offer.
-    pub labels: Vec<String>,
-}
-
-/// What an environment is: its name, its decision vocabulary and its longest sequence.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnvSpec {
-    /// The environment's name as the registry knows it.
-    pub name: String,
-    /// The decision kinds, indexed by [`Choice::kind`].
-    pub kinds: Vec<DecisionKindSpec>,
-    /// The longest complete decision sequence.
-    pub max_length: usize,
-}
 
 /// The decision offered at one step.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +90,30 @@ pub trait Environment: Send + Sync {
     /// The space's layer tokens, for controllers that read a network layer by layer.
     fn tokens(&self) -> Option<&dyn Tokens> {
         None
+    }
+}
+
+/// A positional space's features: the one-hot decisions and counts of each candidate it
+/// builds.
+impl<E: Environment + Positional> Features for E {
+    fn feature_names(&self) -> &[String] {
+        self.positions().names()
+    }
+
+    fn of(&self, decisions: &[usize]) -> Result<Vec<f64>> {
+        let candidate = self.build(decisions)?;
+        self.positions().encode(decisions, candidate.counts)
+    }
+}
+
+/// A space of networks' layer tokens: those of each candidate it builds.
+impl<E: Environment + NetworkLayers> Tokens for E {
+    fn token_fields(&self) -> &[&'static str] {
+        &LAYER_FIELDS
+    }
+
+    fn of(&self, decisions: &[usize]) -> Result<Vec<Vec<f64>>> {
+        Ok(layer_tokens(self.build(decisions)?.arch()))
     }
 }
 

@@ -44,6 +44,7 @@ pub mod objective;
 pub mod record;
 pub mod rng;
 pub mod search;
+pub mod spec;
 pub mod toy;
 pub mod weights;
 

@@ -5,8 +5,8 @@
 //! (in millions) where the space's candidates have shapes; a space has these features by
 //! giving its positions ([`Positional`]).
 
-use crate::env::{EnvSpec, Environment};
 use crate::error::{Error, Result};
+use crate::spec::EnvSpec;
 
 /// A space's features (see the module documentation).
 pub trait Features {
@@ -17,21 +17,11 @@ pub trait Features {
     fn of(&self, decisions: &[usize]) -> Result<Vec<f64>>;
 }
 
-/// A space whose features are [`PositionalFeatures`] of its candidates.
-pub trait Positional: Environment {
+/// A space whose features are [`PositionalFeatures`] of its candidates (an environment that
+/// is one has [`Features`], from the candidates it builds).
+pub trait Positional {
     /// The space's positional features.
     fn positions(&self) -> &PositionalFeatures;
-}
-
-impl<E: Positional> Features for E {
-    fn feature_names(&self) -> &[String] {
-        self.positions().names()
-    }
-
-    fn of(&self, decisions: &[usize]) -> Result<Vec<f64>> {
-        let candidate = self.build(decisions)?;
-        self.positions().encode(decisions, candidate.counts)
-    }
 }
 
 /// One position of a fixed-layout space: its name, decision kind and number of options.
@@ -127,7 +117,7 @@ impl PositionalFeatures {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::env::DecisionKindSpec;
+    use crate::spec::DecisionKindSpec;
 
     #[test]
     fn one_hot_blocks_then_counts_then_costs() {

@@ -1,5 +1,5 @@
 //! Abilities: what an environment may offer beyond the decision process, each a small trait
-//! of its own, offered through [`Environment`](crate::env::Environment)'s accessors
+//! of its own, offered through the environment's accessors
 //! (`env.graph()`, `env.features()`, `env.tokens()`, `env.benchmark()`), `None` where the
 //! space lacks it. A controller or evaluator that needs one asks for it when the experiment
 //! is loaded and refuses the space in one line if it is missing; the conformance check

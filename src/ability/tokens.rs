@@ -6,7 +6,6 @@
 //! is one ([`NetworkLayers`]).
 
 use crate::arch::{Arch, Op, PoolKind};
-use crate::env::Environment;
 use crate::error::Result;
 
 /// A space's layer tokens (see the module documentation).
@@ -18,18 +17,9 @@ pub trait Tokens {
     fn of(&self, decisions: &[usize]) -> Result<Vec<Vec<f64>>>;
 }
 
-/// A space whose tokens are its networks' layers ([`layer_tokens`] of each candidate's graph).
-pub trait NetworkLayers: Environment {}
-
-impl<E: NetworkLayers> Tokens for E {
-    fn token_fields(&self) -> &[&'static str] {
-        &LAYER_FIELDS
-    }
-
-    fn of(&self, decisions: &[usize]) -> Result<Vec<Vec<f64>>> {
-        Ok(layer_tokens(self.build(decisions)?.arch()))
-    }
-}
+/// A space whose tokens are its networks' layers: [`layer_tokens`] of each candidate's graph
+/// (an environment that is one has [`Tokens`], from the candidates it builds).
+pub trait NetworkLayers {}
 
 /// What a [`layer_tokens`] token holds: the layer type as one-hot flags, then its kernel,
 /// stride, dilation, input and output channels, groups, trainable parameters and the height
