@@ -91,15 +91,15 @@ pub struct PolicyGradientConfig {
     /// The reward transform.
     #[serde(default)]
     pub reward_transform: RewardTransform,
-    /// `ppo`: passes over each batch.
-    #[serde(default = "defaults::epochs")]
-    pub epochs: usize,
-    /// `ppo`: architectures per Adam step (default: the whole batch).
+    /// `ppo` only: passes over each batch (default 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<usize>,
+    /// `ppo` only: architectures per Adam step (default: the whole batch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minibatch: Option<usize>,
-    /// `ppo`: the clip epsilon.
-    #[serde(default = "defaults::clip")]
-    pub clip: f64,
+    /// `ppo` only: the clip epsilon (default 0.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip: Option<f64>,
 }
 
 mod defaults {
@@ -137,9 +137,9 @@ impl Default for PolicyGradientConfig {
             entropy_weight: defaults::entropy_weight(),
             reward_scale: defaults::reward_scale(),
             reward_transform: RewardTransform::None,
-            epochs: defaults::epochs(),
+            epochs: None,
             minibatch: None,
-            clip: defaults::clip(),
+            clip: None,
         }
     }
 }
@@ -163,16 +163,38 @@ impl PolicyGradientConfig {
         if !(self.reward_scale > 0.0 && self.reward_scale.is_finite()) {
             return Err(("reward_scale", "reward_scale must be positive".into()));
         }
-        if self.epochs == 0 {
+        if self.epochs == Some(0) {
             return Err(("epochs", "epochs must be at least 1".into()));
         }
         if self.minibatch == Some(0) {
             return Err(("minibatch", "minibatch must be at least 1".into()));
         }
-        if !(self.clip > 0.0 && self.clip < 1.0) {
+        if self.clip.is_some_and(|c| !(c > 0.0 && c < 1.0)) {
             return Err(("clip", "clip must be in (0, 1)".into()));
         }
         Ok(())
+    }
+
+    /// Checks that no `ppo`-only setting is given (for `reinforce`).
+    pub fn check_not_ppo(&self) -> std::result::Result<(), (&'static str, String)> {
+        for (key, given) in [
+            ("epochs", self.epochs.is_some()),
+            ("minibatch", self.minibatch.is_some()),
+            ("clip", self.clip.is_some()),
+        ] {
+            if given {
+                return Err((key, format!("{key} is a setting of `ppo` only")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The same settings with PPO's defaults filled in where absent.
+    pub fn with_ppo_defaults(mut self) -> Self {
+        self.epochs.get_or_insert(defaults::epochs());
+        self.minibatch.get_or_insert(self.batch);
+        self.clip.get_or_insert(defaults::clip());
+        self
     }
 }
 
@@ -210,10 +232,11 @@ impl PolicyGradient {
 
     /// A `ppo` controller.
     pub fn ppo(config: PolicyGradientConfig) -> Result<Self> {
+        let config = config.with_ppo_defaults();
         let update = Update::Ppo {
-            epochs: config.epochs,
-            minibatch: config.minibatch.unwrap_or(config.batch),
-            clip: config.clip,
+            epochs: config.epochs.unwrap_or_default(),
+            minibatch: config.minibatch.unwrap_or_default(),
+            clip: config.clip.unwrap_or_default(),
         };
         Self::new("ppo", config, update)
     }
@@ -525,7 +548,7 @@ mod tests {
     fn bad_settings_are_refused() {
         for config in [
             PolicyGradientConfig {
-                clip: 0.0,
+                clip: Some(0.0),
                 ..PolicyGradientConfig::default()
             },
             PolicyGradientConfig {

@@ -194,7 +194,16 @@ impl ControllerConfig {
                 Err(("sample", "sample must be at least 1".into()))
             }
             ControllerConfig::Evolution(_) => Ok(()),
-            ControllerConfig::Reinforce(c) | ControllerConfig::Ppo(c) => c.check(),
+            ControllerConfig::Reinforce(c) => c.check_not_ppo().and_then(|()| c.check()),
+            ControllerConfig::Ppo(c) => c.check(),
+        }
+    }
+
+    /// The entry with every default its kind has filled in (for the resolved experiment).
+    pub fn resolved(self) -> Self {
+        match self {
+            ControllerConfig::Ppo(c) => ControllerConfig::Ppo(c.with_ppo_defaults()),
+            other => other,
         }
     }
 

@@ -138,6 +138,10 @@ impl ExperimentFile {
             let joined = base.join(&*table);
             *table = std::path::absolute(&joined).unwrap_or(joined);
         }
+        experiment.controller = std::mem::take(&mut experiment.controller)
+            .into_iter()
+            .map(ControllerConfig::resolved)
+            .collect();
         let trains = experiment.trains();
         let mut file = ExperimentFile {
             path: path.into(),
