@@ -9,32 +9,38 @@ use rand::Rng as _;
 /// `parent` with one decision changed (see the module documentation). A sequence in which no
 /// choice has a second legal option comes back unchanged.
 pub fn mutate_one(env: &dyn Environment, parent: &[usize], rng: &mut Rng) -> Result<Vec<usize>> {
+    // The positions whose choice has another legal option, with that choice.
+    let mut legal = Vec::new();
     let mut mutable = Vec::new();
     for position in 0..parent.len() {
         if let Some(choice) = env.next_choice(&parent[..position])? {
-            let legal = archforge::env::legal_options(env, position, &choice)?;
+            choice.legal_into(&mut legal);
+            if legal.is_empty() {
+                archforge::env::legal_options(env, position, &choice)?;
+            }
             if legal.iter().any(|&o| o != parent[position]) {
-                mutable.push((position, legal));
+                mutable.push((position, choice));
             }
         }
     }
     if mutable.is_empty() {
         return Ok(parent.to_vec());
     }
-    let (position, legal) = &mutable[rng.random_range(0..mutable.len())];
-    let others: Vec<usize> = legal
-        .iter()
-        .copied()
-        .filter(|&o| o != parent[*position])
-        .collect();
-    let mut child = parent[..*position].to_vec();
-    child.push(others[rng.random_range(0..others.len())]);
+    let (position, choice) = &mutable[rng.random_range(0..mutable.len())];
+    choice.legal_into(&mut legal);
+    legal.retain(|&o| o != parent[*position]);
+    let mut child = Vec::with_capacity(parent.len());
+    child.extend_from_slice(&parent[..*position]);
+    child.push(legal[rng.random_range(0..legal.len())]);
     while let Some(choice) = env.next_choice(&child)? {
         let next = child.len();
         match parent.get(next) {
             Some(&kept) if choice.is_legal(kept) => child.push(kept),
             _ => {
-                let legal = archforge::env::legal_options(env, next, &choice)?;
+                choice.legal_into(&mut legal);
+                if legal.is_empty() {
+                    archforge::env::legal_options(env, next, &choice)?;
+                }
                 child.push(legal[rng.random_range(0..legal.len())]);
             }
         }

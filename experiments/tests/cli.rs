@@ -230,7 +230,10 @@ fn numbers_that_are_not_numbers_are_refused_in_training_settings() {
 fn ppo_settings_are_refused_on_reinforce_and_filled_in_for_ppo() {
     let reinforce = GOOD.replace("kind = \"random\"", "kind = \"reinforce\"\nclip = 0.3");
     let err = fails(&reinforce, &["run"]);
-    assert!(err.contains("exp.toml:8:1: clip is a setting of `ppo` only"), "{err}");
+    assert!(
+        err.contains("exp.toml:8:1: clip is a setting of `ppo` only"),
+        "{err}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let ppo = GOOD.replace("kind = \"random\"", "kind = \"ppo\"\nbatch = 4");
     std::fs::write(dir.path().join("exp.toml"), ppo).unwrap();
@@ -238,7 +241,9 @@ fn ppo_settings_are_refused_on_reinforce_and_filled_in_for_ppo() {
         archforge_experiments::config::ExperimentFile::load(&dir.path().join("exp.toml")).unwrap();
     let resolved = file.resolved_toml();
     assert!(
-        resolved.contains("epochs = 4") && resolved.contains("minibatch = 4") && resolved.contains("clip = 0.2"),
+        resolved.contains("epochs = 4")
+            && resolved.contains("minibatch = 4")
+            && resolved.contains("clip = 0.2"),
         "{resolved}"
     );
 }
