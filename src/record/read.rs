@@ -14,10 +14,15 @@ impl de::Error for Error {
     }
 }
 
-/// Reads every row of the CSV file at `path` (with a header) as a `T`.
+/// Reads every row of the CSV file at `path` (with a header) as a `T`. A row is there when
+/// its line is: text after the last line break is the torn tail of a write that a killed
+/// process did not finish, and is not read.
 pub fn read_rows<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
     let located = |what: String| Error::Record(format!("{}: {what}", path.display()));
-    let mut reader = csv::Reader::from_path(path).map_err(|e| located(e.to_string()))?;
+    let mut bytes = std::fs::read(path).map_err(|e| located(e.to_string()))?;
+    let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    bytes.truncate(whole);
+    let mut reader = csv::Reader::from_reader(bytes.as_slice());
     let headers = reader
         .headers()
         .map_err(|e| located(e.to_string()))?
