@@ -1,7 +1,8 @@
 //! The ledger: every evaluation appended to `evaluations.csv` as one [`Row`] — the run's
 //! columns around the architecture's [`ArchRecord`] — as it happens. Rows are written in
-//! batches of whole rows, at least every 100 ms and when the ledger is finished or dropped, so
-//! a killed run loses at most its last 100 ms of evaluations. A row is recorded once its line
+//! batches of whole rows, every 100 ms (by a thread of the ledger's own, so a row never waits
+//! for the next evaluation) and when the ledger is flushed or dropped, so a killed run loses
+//! at most its last 100 ms of evaluations. A row is recorded once its line
 //! break is written: a process killed in the middle of a write leaves a torn tail without
 //! one, which [`Ledger::read`] leaves out — every row read back is whole. Several runs may
 //! append to one ledger from several threads.
@@ -12,8 +13,10 @@ use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// The longest a recorded row waits in memory before it is written.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
@@ -53,17 +56,42 @@ pub struct Row {
     pub wall_seconds: f64,
 }
 
-/// An append-only CSV of [`Row`]s (see the module documentation).
+/// An append-only CSV of [`Row`]s (see the module documentation). A thread of its own writes
+/// the recorded rows every 100 ms, however long the next evaluation takes.
 pub struct Ledger {
     path: PathBuf,
-    pending: Mutex<Pending>,
+    pending: Arc<Mutex<Pending>>,
+    /// Dropped to stop the writing thread, which writes what is left first.
+    stop: Option<mpsc::Sender<()>>,
+    writer: Option<JoinHandle<()>>,
 }
 
 /// Rows recorded but not yet written.
 struct Pending {
+    path: PathBuf,
     file: File,
     rows: FlatWriter<Vec<u8>>,
-    since: Instant,
+    /// Why the last write failed, reported by the next append or flush.
+    failed: Option<String>,
+}
+
+impl Pending {
+    /// Writes the recorded rows: one write of whole rows.
+    fn write_out(&mut self) -> Result<()> {
+        if let Some(why) = self.failed.take() {
+            return Err(Error::Record(why));
+        }
+        let bytes = self.rows.buffer();
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.file.write_all(bytes).map_err(|source| Error::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        bytes.clear();
+        Ok(())
+    }
 }
 
 impl Ledger {
@@ -77,44 +105,50 @@ impl Ledger {
                 path: path.into(),
                 source,
             })?;
+        let pending = Arc::new(Mutex::new(Pending {
+            path: path.into(),
+            file,
+            rows: FlatWriter::new(Vec::new()),
+            failed: None,
+        }));
+        let (stop, stopped) = mpsc::channel::<()>();
+        let shared = pending.clone();
+        let writer = std::thread::spawn(move || {
+            loop {
+                let last = !matches!(
+                    stopped.recv_timeout(FLUSH_EVERY),
+                    Err(RecvTimeoutError::Timeout)
+                );
+                let mut pending = shared.lock().unwrap_or_else(|p| p.into_inner());
+                if let Err(e) = pending.write_out() {
+                    pending.failed = Some(e.to_string());
+                }
+                if last {
+                    break;
+                }
+            }
+        });
         Ok(Ledger {
             path: path.into(),
-            pending: Mutex::new(Pending {
-                file,
-                rows: FlatWriter::new(Vec::new()),
-                since: Instant::now(),
-            }),
+            pending,
+            stop: Some(stop),
+            writer: Some(writer),
         })
     }
 
     /// Appends one row; it reaches the file within 100 ms.
     pub fn append(&self, row: &Row) -> Result<()> {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        pending.rows.write(row).map_err(|e| self.located(e))?;
-        if pending.since.elapsed() >= FLUSH_EVERY {
-            self.write_out(&mut pending)?;
+        if let Some(why) = pending.failed.take() {
+            return Err(Error::Record(why));
         }
-        Ok(())
+        pending.rows.write(row).map_err(|e| self.located(e))
     }
 
-    /// Writes every recorded row to the file.
+    /// Writes every recorded row to the file now.
     pub fn flush(&self) -> Result<()> {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        self.write_out(&mut pending)
-    }
-
-    fn write_out(&self, pending: &mut Pending) -> Result<()> {
-        pending.rows.flush().map_err(|e| self.located(e))?;
-        let Pending { file, rows, since } = pending;
-        let bytes = rows.buffer();
-        // One write of whole rows: a killed process leaves no cut row behind.
-        file.write_all(bytes).map_err(|source| Error::Io {
-            path: self.path.clone(),
-            source,
-        })?;
-        bytes.clear();
-        *since = Instant::now();
-        Ok(())
+        pending.write_out()
     }
 
     fn located(&self, e: Error) -> Error {
@@ -145,9 +179,12 @@ impl Ledger {
 
 impl Drop for Ledger {
     fn drop(&mut self) {
-        // Errors surface at the last `flush`; a ledger dropped by a failing run writes what
-        // it can.
-        let _ = self.flush();
+        // The writing thread writes what is left and ends; errors surface at the last
+        // `flush`, and a ledger dropped by a failing run writes what it can.
+        drop(self.stop.take());
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
     }
 }
 
@@ -183,6 +220,13 @@ mod tests {
         let ledger = Ledger::create(&path).unwrap();
         ledger.append(&row(0)).unwrap();
         ledger.append(&row(1)).unwrap();
+        // Written with nothing else appended or flushed (within 100 ms; waited for up to 10 s
+        // on a busy machine).
+        let written = (0..200).any(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            Ledger::read(&path).unwrap().len() == 2
+        });
+        assert!(written, "the recorded rows were not written");
         ledger.flush().unwrap();
         assert!(
             Ledger::create(&path).is_err(),

@@ -49,6 +49,12 @@ pub trait Recorder {
     fn keep(&mut self, _row: &Row, _weights: &Snapshot) -> Result<()> {
         Ok(())
     }
+
+    /// Keeps the weights the evaluator shared across the candidates of the run of
+    /// `controller` on `seed` (a supernet's store), when the run ends.
+    fn keep_shared(&mut self, _controller: &str, _seed: u64, _weights: &Snapshot) -> Result<()> {
+        Ok(())
+    }
 }
 
 impl<F: FnMut(&Row) -> Result<()>> Recorder for F {

@@ -88,24 +88,34 @@ impl Snapshot {
     }
 
     /// Writes a safetensors file at `path` (f32 tensors named by their paths), refusing to
-    /// replace an existing file.
+    /// replace an existing file: the file appears whole, or not at all.
     pub fn save(&self, path: &Path) -> Result<()> {
-        if path.exists() {
-            return Err(io_error(
-                path,
-                "the file exists; weights are never overwritten",
-            ));
-        }
-        self.write(path)
+        let tmp = self.write_aside(path)?;
+        let linked = std::fs::hard_link(&tmp, path);
+        let _ = std::fs::remove_file(&tmp);
+        linked.map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                io_error(path, "the file exists; weights are never overwritten")
+            }
+            _ => Error::Io {
+                path: path.into(),
+                source: e,
+            },
+        })
     }
 
     /// Writes a safetensors file at `path`, replacing an existing one atomically (a run's
     /// best weights so far).
     pub fn replace(&self, path: &Path) -> Result<()> {
-        self.write(path)
+        let tmp = self.write_aside(path)?;
+        std::fs::rename(&tmp, path).map_err(|source| Error::Io {
+            path: path.into(),
+            source,
+        })
     }
 
-    fn write(&self, path: &Path) -> Result<()> {
+    /// Writes the file beside `path` under a temporary name, which it returns.
+    fn write_aside(&self, path: &Path) -> Result<std::path::PathBuf> {
         let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = self
             .tensors
             .iter()
@@ -125,15 +135,12 @@ impl Snapshot {
         let metadata = HashMap::from([("format".to_string(), "archforge".to_string())]);
         let buffer = safetensors::serialize(views, Some(metadata))
             .map_err(|e| io_error(path, &e.to_string()))?;
-        let tmp = path.with_extension("safetensors.tmp");
+        let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
         std::fs::write(&tmp, buffer).map_err(|source| Error::Io {
             path: tmp.clone(),
             source,
         })?;
-        std::fs::rename(&tmp, path).map_err(|source| Error::Io {
-            path: path.into(),
-            source,
-        })
+        Ok(tmp)
     }
 
     /// Reads a safetensors file of f32 tensors.

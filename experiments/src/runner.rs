@@ -35,8 +35,6 @@ pub struct Run {
     pub result: RunResult,
     /// The rows of its derivation (`[final] derive`).
     pub derived: Vec<Row>,
-    /// The evaluator's shared weights at the end (a supernet's store).
-    pub shared: Option<archforge::weights::Snapshot>,
 }
 
 /// Sequences drawn to check an environment against its spec when an experiment is loaded.
@@ -217,8 +215,9 @@ impl<'a> Prepared<'a> {
     }
 
     /// [`Prepared::run`], then ENAS's derivation: `derive` proposals of the controller as it
-    /// ended, rescored by the evaluator as it stands; their rows and the evaluator's shared
-    /// weights come back beside the result.
+    /// ended, rescored by the evaluator as it stands; their rows come back beside the result.
+    /// The evaluator's shared weights (a supernet's store) go to the recorder at the end,
+    /// also when the run failed.
     pub fn run_deriving(
         &self,
         c: usize,
@@ -249,7 +248,7 @@ impl<'a> Prepared<'a> {
             )
             .map_err(|e| anyhow!(e))?;
         let mut generator = rng::seeded(seed);
-        let result = search::run(
+        let searched = search::run(
             self.env.as_ref(),
             controller.as_mut(),
             evaluator.as_mut(),
@@ -257,17 +256,9 @@ impl<'a> Prepared<'a> {
             &mut generator,
             recorder,
         )
-        .with_context(|| format!("controller `{}`, seed {seed}", settings.controller))?;
-        if result.stop == StopReason::Exhausted {
-            tracing::warn!(
-                "controller `{}`, seed {seed}: stopped after {} evaluations, proposing only repeats",
-                settings.controller,
-                result.evaluations()
-            );
-        }
-        let derived = match derive {
-            0 => Vec::new(),
-            n => search::derive(
+        .with_context(|| format!("controller `{}`, seed {seed}", settings.controller));
+        let derived = match (&searched, derive) {
+            (Ok(_), n) if n > 0 => search::derive(
                 self.env.as_ref(),
                 controller.as_mut(),
                 evaluator.as_mut(),
@@ -280,12 +271,24 @@ impl<'a> Prepared<'a> {
                     "controller `{}`, seed {seed}: derivation",
                     settings.controller
                 )
-            })?,
+            }),
+            _ => Ok(Vec::new()),
         };
+        // The shared weights are kept however the run ended.
+        if let Some(shared) = evaluator.shared_weights() {
+            recorder.keep_shared(&settings.controller, seed, &shared)?;
+        }
+        let result = searched?;
+        if result.stop == StopReason::Exhausted {
+            tracing::warn!(
+                "controller `{}`, seed {seed}: stopped after {} evaluations, proposing only repeats",
+                settings.controller,
+                result.evaluations()
+            );
+        }
         Ok(Run {
             result,
-            derived,
-            shared: evaluator.shared_weights(),
+            derived: derived?,
         })
     }
 }
@@ -295,6 +298,7 @@ impl<'a> Prepared<'a> {
 /// `weights/` — `CONTROLLER-seedN-PROPOSAL.safetensors` for every candidate,
 /// `CONTROLLER-seedN-best.safetensors` (replaced as the best improves) for the best.
 struct FolderRecorder<'a> {
+    out: &'a Path,
     ledger: &'a Ledger,
     progress: &'a ProgressBar,
     weights: &'a Path,
@@ -314,6 +318,15 @@ impl Recorder for FolderRecorder<'_> {
             rows.push(row.clone());
         }
         Ok(())
+    }
+
+    fn keep_shared(
+        &mut self,
+        controller: &str,
+        seed: u64,
+        weights: &Snapshot,
+    ) -> archforge::error::Result<()> {
+        weights.save(&supernet_file(self.out, controller, seed))
     }
 
     fn keep(&mut self, row: &Row, weights: &Snapshot) -> archforge::error::Result<()> {
@@ -402,6 +415,7 @@ pub fn execute<'a>(file: &'a ExperimentFile, plan: &Plan) -> Result<Finished<'a>
                         break;
                     };
                     let mut recorder = FolderRecorder {
+                        out: &plan.out,
                         ledger: &ledger,
                         progress: &progress,
                         weights: &weights,
@@ -413,10 +427,6 @@ pub fn execute<'a>(file: &'a ExperimentFile, plan: &Plan) -> Result<Finished<'a>
                     // the others go on and every row already written stays.
                     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         let run = prepared.run_deriving(c, seed, &mut recorder, derive)?;
-                        if let Some(shared) = &run.shared {
-                            let name = experiment.controller[c].name();
-                            shared.save(&supernet_file(&plan.out, &name, seed))?;
-                        }
                         Ok((run, recorder.fronts, recorder.rows.unwrap_or_default()))
                     }))
                     .unwrap_or_else(|payload| {

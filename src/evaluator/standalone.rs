@@ -50,7 +50,8 @@ pub struct Trained {
     /// Validation accuracy (search), test accuracy (reported), params, MACs, latency.
     pub metrics: Metrics,
     /// For a candidate with initial weights, its validation and test accuracy before the
-    /// first step (batches of `[training] batch_size`, as a supernet scores).
+    /// first step, on the whole splits in batches of `[training] batch_size` — as a supernet
+    /// scores when its `valid_batches` cover the validation split.
     pub initial: Option<(f64, f64)>,
 }
 

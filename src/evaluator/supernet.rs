@@ -235,9 +235,10 @@ impl SupernetEvaluator {
         self
     }
 
-    /// The weight store (for saving, or inspecting what was shared).
-    pub fn store(&self) -> &WeightStore {
-        &self.store
+    /// The layers a [`trained`](SupernetEvaluator::trained) supernet has drawn fresh because
+    /// its weights did not hold them (the run's supernet never made them), by path.
+    pub fn drawn_layers(&self) -> &[String] {
+        self.store.drawn()
     }
 
     fn steps_per_epoch(&self) -> usize {

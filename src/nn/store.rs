@@ -67,6 +67,8 @@ pub struct WeightStore {
     seed: u64,
     slicing: bool,
     source: Option<Source>,
+    /// Layers a resuming store drew because its snapshot did not hold them.
+    drawn: Vec<String>,
 }
 
 /// Where a store's new layers come from when not from its seed alone.
@@ -94,6 +96,7 @@ impl WeightStore {
             seed,
             slicing: false,
             source: None,
+            drawn: Vec::new(),
         }
     }
 
@@ -109,7 +112,9 @@ impl WeightStore {
     }
 
     /// The store continuing one that was saved as `saved`: the layers it held come back, and
-    /// a layer it never made is drawn from the seed, as that store would have drawn it.
+    /// a layer it never made is drawn from the seed, as that store would have drawn it (and
+    /// listed in [`WeightStore::drawn`]); a layer `saved` holds only some tensors of is an
+    /// error.
     pub fn resuming(mut self, saved: Arc<Snapshot>) -> Self {
         self.source = Some(Source {
             weights: saved,
@@ -220,19 +225,23 @@ impl WeightStore {
             return Ok(None);
         };
         if let Some(source) = &self.source {
-            for (name, _) in layer.tensors() {
-                let full = format!("{path}/{name}");
-                let Some(values) = source.weights.get(&full) else {
-                    if source.draw_missing {
-                        break;
-                    }
-                    return Err(Error::Arch(format!(
-                        "the initial weights have no tensor `{full}`"
-                    )));
-                };
-                layer
-                    .set(name, values, &self.device)
-                    .map_err(|why| Error::Arch(format!("initial weights, `{full}`: {why}")))?;
+            let tensors = layer.tensors();
+            let held = tensors
+                .iter()
+                .filter(|(name, _)| source.weights.get(&format!("{path}/{name}")).is_some())
+                .count();
+            if held == 0 && source.draw_missing {
+                self.drawn.push(path.clone());
+            } else {
+                for (name, _) in tensors {
+                    let full = format!("{path}/{name}");
+                    let values = source.weights.get(&full).ok_or_else(|| {
+                        Error::Arch(format!("the initial weights have no tensor `{full}`"))
+                    })?;
+                    layer
+                        .set(name, values, &self.device)
+                        .map_err(|why| Error::Arch(format!("initial weights, `{full}`: {why}")))?;
+                }
             }
         }
         let weights = self
@@ -244,6 +253,11 @@ impl WeightStore {
         self.index.insert(path.clone(), i);
         self.paths.push(path);
         Ok(Some(i))
+    }
+
+    /// The layers a resuming store drew fresh, by path, in the order it made them.
+    pub fn drawn(&self) -> &[String] {
+        &self.drawn
     }
 
     /// Every tensor of the store by path (batch norm's running statistics as they stand).

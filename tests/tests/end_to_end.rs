@@ -736,3 +736,27 @@ fn finalists_leave_a_table_search_with_the_benchmarks_counts_and_need_networks()
         stderr(&refused)
     );
 }
+
+#[test]
+fn train_sizes_a_table_spaces_network_for_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "[environment]\nkind = \"nb201\"\nchannels = 4\ncells = 1\n[budget]\nevaluations = 3\n[[controller]]\nkind = \"random\"\n[training]\nepochs = 1\n";
+    std::fs::write(dir.path().join("t.toml"), text).unwrap();
+    archforge_ok(
+        dir.path(),
+        &["train", "t.toml", "--arch", "3-3-3-3-3-3", "--out", "t"],
+    );
+    let trained: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("t/trained.json")).unwrap())
+            .unwrap();
+    // The digits are 1x8x8: the stem reads one channel, and MACs are those of 8x8 maps.
+    let arch = std::fs::read_to_string(dir.path().join("t/arch.json")).unwrap();
+    assert!(
+        arch.contains("\"channels\": 1"),
+        "the input is the digits' one channel"
+    );
+    assert!(
+        trained["test_accuracy"].as_f64().unwrap() > 20.0,
+        "{trained}"
+    );
+}

@@ -41,8 +41,14 @@ pub fn main(args: Args) -> Result<()> {
     };
     let summary = rank_check::run(&mut file, source, &out)?;
     println!("| scorer | Kendall tau | Spearman rho |\n|---|---:|---:|");
+    let shown = |v: Option<f64>| v.map_or_else(|| "– (constant)".into(), |v| format!("{v:.3}"));
     for c in &summary {
-        println!("| {} | {:.3} | {:.3} |", c.scorer, c.kendall, c.spearman);
+        println!(
+            "| {} | {} | {} |",
+            c.scorer,
+            shown(c.kendall),
+            shown(c.spearman)
+        );
     }
     println!(
         "\nrank check in {:.1} s; results in {}",

@@ -48,7 +48,7 @@ pub fn main(args: Args) -> Result<()> {
         .training()
         .expect("ensure_training provides data and settings");
     let mut candidate = prepared
-        .env()
+        .networks()
         .build(&decisions(arch)?)
         .map_err(|e| anyhow!("--arch `{arch}`: {e}"))?;
     if let Some(path) = &args.init {

@@ -301,6 +301,17 @@ impl ExperimentFile {
                 index: Some(i),
                 key,
             };
+            let name = c.name();
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.'))
+            {
+                return Err(self.error(
+                    entry(Some("name")),
+                    "a controller's name may only hold letters, digits, `-`, `_` and `.` (it names files)",
+                ));
+            }
             if !names.insert(c.name()) {
                 return Err(self.error(
                     entry(Some("name")),

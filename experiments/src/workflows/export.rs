@@ -31,10 +31,16 @@ pub struct Exported {
     pub supernet_valid_accuracy: f64,
     /// The supernet's test accuracy of it.
     pub supernet_test_accuracy: f64,
+    /// How many validation images the supernet scored it on (the first ones): `train --init`
+    /// reproduces the score exactly when these are the whole validation split.
+    pub scored_images: usize,
     /// Trainable parameters.
     pub params: Option<u64>,
     /// Multiply-accumulates.
     pub macs: Option<u64>,
+    /// Its layers the supernet never trained (drawn fresh, as the supernet would have), by
+    /// path.
+    pub untrained_layers: Vec<String>,
 }
 
 /// Which run of a run folder to take the supernet from.
@@ -66,7 +72,7 @@ pub fn export(run: &Path, decisions: &[usize], which: Which, out: &Path) -> Resu
     let (path, seed) = pick_supernet(run, &which)?;
     let prepared = Prepared::new(&file)?;
     let candidate = prepared
-        .env()
+        .networks()
         .build(decisions)
         .with_context(|| format!("--arch {}", join_decisions(decisions)))?;
     let mut supernet = TrainedSupernet::open(&prepared, settings, &path, seed)?;
@@ -84,8 +90,12 @@ pub fn export(run: &Path, decisions: &[usize], which: Which, out: &Path) -> Resu
         hash: candidate.hash.to_string(),
         supernet_valid_accuracy: child.valid,
         supernet_test_accuracy: child.test,
+        scored_images: prepared.training().map_or(0, |t| {
+            (settings.valid_batches * t.config.batch_size).min(t.data.valid.len())
+        }),
         params: candidate.params(),
         macs: candidate.macs(),
+        untrained_layers: child.untrained.clone(),
     };
     std::fs::write(
         out.join("export.json"),

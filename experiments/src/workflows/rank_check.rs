@@ -74,10 +74,10 @@ pub struct Correlation {
     pub architectures: usize,
     /// The checked architectures left out because a training or score failed.
     pub failed: usize,
-    /// Kendall's tau-b against the ground truth.
-    pub kendall: f64,
-    /// Spearman's rho against the ground truth.
-    pub spearman: f64,
+    /// Kendall's tau-b against the ground truth (none when either side is constant).
+    pub kendall: Option<f64>,
+    /// Spearman's rho against the ground truth (none when either side is constant).
+    pub spearman: Option<f64>,
 }
 
 /// Where the architectures and their ground truth come from.
@@ -281,8 +281,8 @@ pub fn correlations(rows: &[Scored]) -> Result<Vec<Correlation>> {
         scorer: name.into(),
         architectures: ranked.len(),
         failed,
-        kendall: kendall(&values, reference),
-        spearman: spearman(&values, reference),
+        kendall: Some(kendall(&values, reference)).filter(|v| v.is_finite()),
+        spearman: Some(spearman(&values, reference)).filter(|v| v.is_finite()),
     };
     Ok(vec![
         against("supernet", column(&|r| r.4), &truth),
@@ -298,7 +298,21 @@ pub fn correlations(rows: &[Scored]) -> Result<Vec<Correlation>> {
 
 /// The ground truth of an earlier rank check (`standalone.csv` or `rank_check.csv`).
 fn read_truth(path: &Path) -> Result<Vec<Truth>> {
-    let rows: Vec<Truth> = read_rows(path).context("reading the ground truth")?;
+    let mut rows: Vec<Truth> = read_rows(path).context("reading the ground truth")?;
+    // A `rank_check.csv` also records how the supernet did: the ground truth is whether both
+    // seeds trained.
+    for t in &mut rows {
+        let trained = |v: Option<f64>| v.is_some_and(f64::is_finite);
+        if trained(t.standalone_seed1) && trained(t.standalone_seed2) {
+            t.record.status = StatusKind::Ok;
+            t.record.reason.clear();
+        } else if t.record.status == StatusKind::Ok {
+            t.record.status = StatusKind::Failed;
+        }
+        if let Some(reason) = t.record.reason.strip_prefix("stand-alone: ") {
+            t.record.reason = reason.to_string();
+        }
+    }
     if rows.len() < 3 {
         bail!(
             "{} holds {} architectures; at least 3 are needed to rank anything",
@@ -400,13 +414,19 @@ mod tests {
         let summary = correlations(&rows).unwrap();
         for c in &summary {
             assert_eq!((c.architectures, c.failed), (3, 2), "{}", c.scorer);
-            assert!(
-                c.kendall.is_finite() && c.spearman.is_finite(),
-                "{}",
-                c.scorer
-            );
+            assert!(c.kendall.is_some() && c.spearman.is_some(), "{}", c.scorer);
         }
-        assert_eq!(summary[0].kendall, 1.0);
+        assert_eq!(summary[0].kendall, Some(1.0));
+        // A scorer that scores every architecture alike ranks nothing: no number, not NaN.
+        let flat: Vec<Scored> = rows
+            .iter()
+            .cloned()
+            .map(|mut r| {
+                r.supernet = Some(10.0);
+                r
+            })
+            .collect();
+        assert_eq!(correlations(&flat).unwrap()[0].kendall, None);
         let err = correlations(&rows[..2]).unwrap_err().to_string();
         assert!(err.contains("only 1 of 2 architectures"), "{err}");
     }

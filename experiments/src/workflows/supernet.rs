@@ -26,6 +26,9 @@ pub struct Child {
     pub test: f64,
     /// Its weights, under the paths of its stand-alone network.
     pub weights: Arc<Snapshot>,
+    /// Its layers the run's supernet never made (drawn fresh, as the supernet would have
+    /// drawn them), by path.
+    pub untrained: Vec<String>,
 }
 
 impl TrainedSupernet {
@@ -55,12 +58,23 @@ impl TrainedSupernet {
 
     /// Scores `candidate` with the final shared weights and cuts its weights out.
     pub fn child(&mut self, candidate: &Candidate) -> Result<Child> {
+        let before = self.supernet.drawn_layers().len();
         let outcome = self.supernet.rescore(candidate)?;
+        let untrained = self.supernet.drawn_layers()[before..].to_vec();
+        if !untrained.is_empty() {
+            eprintln!(
+                "{}: {} of its layers were never trained by the supernet (drawn fresh): {}",
+                candidate.label,
+                untrained.len(),
+                untrained.join(", ")
+            );
+        }
         match (&outcome.status, outcome.metrics.search, outcome.weights) {
             (Status::Ok, Some(valid), Some(weights)) => Ok(Child {
                 valid,
                 test: outcome.metrics.reported.unwrap_or(f64::NAN),
                 weights,
+                untrained,
             }),
             (status, ..) => bail!(
                 "{}: the supernet cannot give this child its weights: {}",
