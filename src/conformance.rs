@@ -244,14 +244,16 @@ fn check_abilities(env: &dyn Environment, part: &str, decisions: &[usize]) -> Re
         }
     }
     if let Some(features) = env.features() {
-        let x = features.of(decisions).map_err(|e| refuses("features", e))?;
+        let x = features
+            .vector(decisions)
+            .map_err(|e| refuses("features", e))?;
         if x.len() != features.feature_names().len() || x.iter().any(|v| !v.is_finite()) {
             return fail(format!(
                 "its features of {decisions:?} are not {} finite numbers",
                 features.feature_names().len()
             ));
         }
-        if features.of(decisions).ok().as_ref() != Some(&x) {
+        if features.vector(decisions).ok().as_ref() != Some(&x) {
             return fail(format!(
                 "its features of {decisions:?} differ between two calls"
             ));
@@ -259,7 +261,9 @@ fn check_abilities(env: &dyn Environment, part: &str, decisions: &[usize]) -> Re
     }
     if let Some(tokens) = env.tokens() {
         let width = tokens.token_fields().len();
-        let t = tokens.of(decisions).map_err(|e| refuses("tokens", e))?;
+        let t = tokens
+            .sequence(decisions)
+            .map_err(|e| refuses("tokens", e))?;
         if t.is_empty()
             || t.iter()
                 .any(|t| t.len() != width || t.iter().any(|v| !v.is_finite()))

@@ -100,7 +100,7 @@ impl<E: Environment + Positional> Features for E {
         self.positions().names()
     }
 
-    fn of(&self, decisions: &[usize]) -> Result<Vec<f64>> {
+    fn vector(&self, decisions: &[usize]) -> Result<Vec<f64>> {
         let candidate = self.build(decisions)?;
         self.positions().encode(decisions, candidate.counts)
     }
@@ -112,7 +112,7 @@ impl<E: Environment + NetworkLayers> Tokens for E {
         &LAYER_FIELDS
     }
 
-    fn of(&self, decisions: &[usize]) -> Result<Vec<Vec<f64>>> {
+    fn sequence(&self, decisions: &[usize]) -> Result<Vec<Vec<f64>>> {
         Ok(layer_tokens(self.build(decisions)?.arch()))
     }
 }

@@ -80,15 +80,6 @@ pub enum Error {
     /// A table of records that cannot be written or read (a file, a row, a field).
     #[error("{0}")]
     Record(String),
-    /// Writing a CSV record.
-    #[error("{path}: {source}")]
-    Csv {
-        /// The file.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: csv::Error,
-    },
 }
 
 /// The core's result type.

@@ -24,8 +24,10 @@ use archforge::ability::{
     ArchGraph, Features, GraphEncoding, Positional, PositionalFeatures, Rows, Table, TableRow,
     features::Position,
 };
+use archforge::arch::hash::hash_words;
+use archforge::candidate::ArchBuilder;
 use archforge::error::{Error, Result};
-use archforge::{Arch, Candidate, Choice, DecisionKindSpec, EnvSpec, Environment, Op};
+use archforge::{Arch, ArchHash, Candidate, Choice, DecisionKindSpec, EnvSpec, Environment, Op};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -116,6 +118,8 @@ pub struct Tabular {
     /// options start in it.
     operations: Vec<String>,
     first_operation: Vec<usize>,
+    /// Draws a candidate's graph: a chain of one labelled node per decision.
+    chain: ArchBuilder,
 }
 
 impl Tabular {
@@ -271,10 +275,10 @@ impl Tabular {
             for (&k, &j) in kinds.iter().zip(&chosen) {
                 used[k][j] = true;
             }
-            let values: Vec<String> = chosen
+            let values: Vec<&str> = chosen
                 .iter()
                 .zip(&kinds)
-                .map(|(&j, &k)| labels[k][j].clone())
+                .map(|(&j, &k)| labels[k][j].as_str())
                 .collect();
             let label = label(&columns, &values);
             if let Some(first) = first_line.insert(label.clone(), line) {
@@ -320,6 +324,7 @@ impl Tabular {
             first_operation.push(operations.len());
             operations.extend(kind.labels.iter().map(|l| format!("{}={l}", kind.name)));
         }
+        let chain = chain_builder(&columns, &kinds, &spec);
         Ok(Tabular {
             spec,
             columns,
@@ -331,8 +336,36 @@ impl Tabular {
             features,
             operations,
             first_operation,
+            chain,
         })
     }
+}
+
+/// The graph of a candidate: a chain of one `column=option` node per decision.
+fn chain_builder(columns: &[String], kinds: &[usize], spec: &EnvSpec) -> ArchBuilder {
+    let names: Vec<Vec<String>> = columns
+        .iter()
+        .zip(kinds)
+        .map(|(column, &kind)| {
+            spec.kinds[kind]
+                .labels
+                .iter()
+                .map(|l| format!("{column}={l}"))
+                .collect()
+        })
+        .collect();
+    let columns = columns.to_vec();
+    Arc::new(move |decisions| {
+        let mut arch = Arch::new(None);
+        let mut x = arch.input();
+        for ((column, names), &d) in columns.iter().zip(&names).zip(decisions) {
+            x = arch
+                .add(column.clone(), Op::Labelled(names[d].clone()), &[x])
+                .expect("a labelled node takes one input");
+        }
+        arch.finish(x).expect("a chain ends in its last node");
+        arch
+    })
 }
 
 fn distinct_sorted<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
@@ -356,7 +389,7 @@ fn distinct_sorted<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
     }
 }
 
-fn label(columns: &[String], values: &[String]) -> String {
+fn label(columns: &[String], values: &[&str]) -> String {
     columns
         .iter()
         .zip(values)
@@ -394,25 +427,20 @@ impl Environment for Tabular {
 
     fn build(&self, decisions: &[usize]) -> Result<Candidate> {
         archforge::env::validate(self, decisions)?;
-        let values: Vec<String> = decisions
+        let values: Vec<&str> = decisions
             .iter()
             .zip(&self.kinds)
-            .map(|(&d, &kind)| self.spec.kinds[kind].labels[d].clone())
+            .map(|(&d, &kind)| self.spec.kinds[kind].labels[d].as_str())
             .collect();
-        let mut arch = Arch::new(None);
-        let mut x = arch.input();
-        for (column, value) in self.columns.iter().zip(&values) {
-            x = arch.add(
-                column.clone(),
-                Op::Labelled(format!("{column}={value}")),
-                &[x],
-            )?;
-        }
-        arch.finish(x)?;
-        Ok(Candidate::new(
+        // A row is its decisions: they are its hash, and the chain is drawn only when asked.
+        let words: Vec<u64> = decisions.iter().map(|&d| d as u64).collect();
+        let hash = ArchHash(hash_words("tabular", &words));
+        Ok(Candidate::lazy(
             decisions.to_vec(),
             label(&self.columns, &values),
-            arch,
+            hash,
+            None,
+            self.chain.clone(),
         ))
     }
 
@@ -592,7 +620,7 @@ mod tests {
         assert_eq!(c.label, "e1=skip,e2=conv,width=8");
         assert_eq!(env.benchmark().unwrap().rows[&c.label].search, 5.0);
         // Operation counts are per kind: two decisions of `op`.
-        let x = Features::of(&env, &[2, 2, 0]).unwrap();
+        let x = env.vector(&[2, 2, 0]).unwrap();
         let count = env
             .feature_names()
             .iter()

@@ -3,7 +3,8 @@
 //! Everything between an experiment file and a run folder, by role:
 //! - [`config`]: experiment files (TOML), checked as a whole, written back resolved;
 //! - [`registry`]: the one place that names every environment, controller and evaluator;
-//! - [`runner`]: controllers x seeds in parallel, one flushed ledger, one run folder;
+//! - [`runner`]: controllers x seeds in parallel, one flushed ledger, one run folder
+//!   ([`run_folder`]: its place and its files' names);
 //! - [`report`]: summary tables (CSV, Markdown), best-so-far and learning curves, Pareto
 //!   fronts (SVG), the best architecture (JSON, DOT);
 //! - [`workflows`]: what runs around or instead of a search — finalists retrained at the end
@@ -14,5 +15,6 @@ pub mod cli;
 pub mod config;
 pub mod registry;
 pub mod report;
+pub mod run_folder;
 pub mod runner;
 pub mod workflows;

@@ -247,3 +247,16 @@ fn ppo_settings_are_refused_on_reinforce_and_filled_in_for_ppo() {
         "{resolved}"
     );
 }
+
+#[test]
+fn keeping_weights_needs_an_evaluator_that_trains() {
+    let text = GOOD.replace(
+        "evaluations = 10",
+        "evaluations = 10\nkeep_weights = \"best\"",
+    );
+    let err = fails(&text, &["run"]);
+    assert!(
+        err.contains("exp.toml:6:1: keep_weights keeps trained weights"),
+        "{err}"
+    );
+}

@@ -14,7 +14,7 @@ pub trait Features {
     fn feature_names(&self) -> &[String];
 
     /// The features of a complete, legal sequence.
-    fn of(&self, decisions: &[usize]) -> Result<Vec<f64>>;
+    fn vector(&self, decisions: &[usize]) -> Result<Vec<f64>>;
 }
 
 /// A space whose features are [`PositionalFeatures`] of its candidates (an environment that

@@ -14,7 +14,7 @@ pub trait Tokens {
     fn token_fields(&self) -> &[&'static str];
 
     /// One token per layer of the network a complete, legal sequence builds.
-    fn of(&self, decisions: &[usize]) -> Result<Vec<Vec<f64>>>;
+    fn sequence(&self, decisions: &[usize]) -> Result<Vec<Vec<f64>>>;
 }
 
 /// A space whose tokens are its networks' layers: [`layer_tokens`] of each candidate's graph

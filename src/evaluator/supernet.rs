@@ -23,8 +23,9 @@
 //! recalibrated, the candidate scored on the first `valid_batches` validation batches — the
 //! same images for every candidate — and nothing trained.
 //!
-//! A warm-up that breaks (a NaN loss, a panic) leaves no half-trained supernet to score on:
-//! the evaluation that ran it, and every later one, is an error that ends the run.
+//! A warm-up that breaks leaves no half-trained supernet to score on: a NaN loss makes the
+//! evaluation that ran it an error that ends the run; a panic makes it a failed evaluation
+//! (through failure isolation) and the next one that error.
 //!
 //! The store is the run's shared weights ([`Evaluator::shared_weights`]); a supernet
 //! [`trained`](SupernetEvaluator::trained) from such a snapshot scores (and cuts out) children

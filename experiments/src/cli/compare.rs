@@ -3,6 +3,7 @@
 use super::print;
 use crate::config::ExperimentFile;
 use crate::report;
+use crate::run_folder;
 use crate::runner::{self, Plan};
 use anyhow::Result;
 use std::path::PathBuf;
@@ -38,7 +39,7 @@ pub fn main(args: Args) -> Result<()> {
     let plan = Plan {
         controllers: (0..e.controller.len()).collect(),
         seeds: (e.seed..=e.seed + (e.seeds - 1)).collect(),
-        out: args.out.unwrap_or_else(|| runner::default_out(&e.name)),
+        out: args.out.unwrap_or_else(|| run_folder::default_out(&e.name)),
         jobs: args
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),

@@ -1,6 +1,6 @@
 //! `archforge export`: a child's weights cut out of a run's trained supernet.
 
-use crate::runner;
+use crate::run_folder;
 use crate::workflows::export::{self, Which};
 use anyhow::Result;
 use std::path::PathBuf;
@@ -31,9 +31,9 @@ pub fn main(args: Args) -> Result<()> {
         .run
         .file_name()
         .map_or_else(|| "run".into(), |n| n.to_string_lossy().into_owned());
-    let out = args
-        .out
-        .unwrap_or_else(|| runner::default_out(&format!("{}-export", runner::file_safe(&name))));
+    let out = args.out.unwrap_or_else(|| {
+        run_folder::default_out(&format!("{}-export", run_folder::file_safe(&name)))
+    });
     let which = Which {
         controller: args.controller.as_deref(),
         seed: args.seed,

@@ -1,7 +1,7 @@
 //! `archforge rank-check`: supernet scores against stand-alone accuracies.
 
 use crate::config::ExperimentFile;
-use crate::runner;
+use crate::run_folder;
 use crate::workflows::rank_check::{self, Source};
 use anyhow::Result;
 use std::path::PathBuf;
@@ -31,9 +31,9 @@ pub struct Args {
 pub fn main(args: Args) -> Result<()> {
     let mut file = ExperimentFile::load(&args.file)?;
     file.override_with(args.seed, None, None)?;
-    let out = args
-        .out
-        .unwrap_or_else(|| runner::default_out(&format!("{}-rank-check", file.experiment.name)));
+    let out = args.out.unwrap_or_else(|| {
+        run_folder::default_out(&format!("{}-rank-check", file.experiment.name))
+    });
     let started = Instant::now();
     let source = match (&args.truth, args.archs) {
         (Some(path), _) => Source::Truth(path),

@@ -2,6 +2,7 @@
 
 use super::print;
 use crate::config::ExperimentFile;
+use crate::run_folder;
 use crate::runner::{self, Plan};
 use crate::workflows::finalists;
 use anyhow::{Result, bail};
@@ -57,7 +58,7 @@ pub fn main(args: Args) -> Result<()> {
         seeds: vec![file.experiment.seed],
         out: args
             .out
-            .unwrap_or_else(|| runner::default_out(&file.experiment.name)),
+            .unwrap_or_else(|| run_folder::default_out(&file.experiment.name)),
         jobs: 1,
         derive: file.experiment.finalists.as_ref().map_or(0, |f| f.derive),
         keep_rows: file.experiment.finalists.is_some(),

@@ -2,6 +2,7 @@
 //! weights file, `--init`), written to a run folder.
 
 use crate::config::ExperimentFile;
+use crate::run_folder;
 use crate::runner;
 use anyhow::{Context, Result, anyhow};
 use archforge::weights::Snapshot;
@@ -57,8 +58,8 @@ pub fn main(args: Args) -> Result<()> {
     }
     let out = args
         .out
-        .unwrap_or_else(|| runner::default_out(&format!("{}-train", file.experiment.name)));
-    runner::create_run_folder(&out)?;
+        .unwrap_or_else(|| run_folder::default_out(&format!("{}-train", file.experiment.name)));
+    run_folder::create_run_folder(&out)?;
     std::fs::write(out.join("experiment.toml"), file.resolved_toml())?;
     let started = Instant::now();
     let trained = archforge::evaluator::train_candidate(

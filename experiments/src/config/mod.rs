@@ -17,9 +17,11 @@ pub use sections::{
 };
 
 use crate::registry::{ControllerConfig, EnvironmentConfig, EvaluatorConfig};
+use crate::run_folder::file_safe;
 use archforge::data::DataConfig;
 use archforge::evaluator::{CacheMode, SupernetMode};
 use archforge::nn::TrainConfig;
+use archforge::search::KeepWeights;
 use location::{line_column, locate, refine};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -117,18 +119,7 @@ impl ExperimentFile {
             let stem = path
                 .file_stem()
                 .map_or_else(|| "experiment".into(), |s| s.to_string_lossy().into_owned());
-            experiment.name = stem
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || matches!(c, '_' | '.') {
-                        c
-                    } else {
-                        '-'
-                    }
-                })
-                .collect::<String>()
-                .trim_start_matches('.')
-                .to_string();
+            experiment.name = file_safe(&stem).trim_start_matches('.').to_string();
         }
         let base = path.parent().unwrap_or(Path::new("."));
         experiment.environment.resolve_paths(base);
@@ -260,6 +251,12 @@ impl ExperimentFile {
             ));
         }
         e.budget.check().map_err(|r| refused("budget", r))?;
+        if e.budget.keep_weights != KeepWeights::None && !e.evaluator.trains() {
+            return Err(self.error(
+                at("budget", "keep_weights"),
+                "keep_weights keeps trained weights: use a `standalone` or `supernet` evaluator",
+            ));
+        }
         e.objective
             .check(e.evaluator.trains())
             .map_err(|r| refused("objective", r))?;

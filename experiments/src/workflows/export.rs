@@ -8,7 +8,8 @@
 use super::supernet::TrainedSupernet;
 use crate::config::ExperimentFile;
 use crate::registry::EvaluatorConfig;
-use crate::runner::{Prepared, create_run_folder, file_safe, supernet_file};
+use crate::run_folder::{create_run_folder, file_safe, supernet_file};
+use crate::runner::Prepared;
 use anyhow::{Context, Result, bail};
 use archforge::search::join_decisions;
 use serde::Serialize;

@@ -11,7 +11,8 @@
 use super::supernet::TrainedSupernet;
 use crate::config::{FinalConfig, FinalInit};
 use crate::registry::EvaluatorConfig;
-use crate::runner::{Prepared, supernet_file};
+use crate::run_folder::supernet_file;
+use crate::runner::Prepared;
 use anyhow::{Context, Result};
 use archforge::evaluator::StatusKind;
 use archforge::evaluator::train_candidate;
@@ -75,6 +76,8 @@ pub fn retrain(
     };
     let mut finalists = Vec::new();
     let mut best: Option<(f64, archforge::evaluator::Trained, archforge::Candidate)> = None;
+    // Each run's trained supernet, read once.
+    let mut supernets = std::collections::HashMap::new();
     for (i, row) in ranked.iter().enumerate() {
         let decisions = parse_decisions(&row.record.decisions)
             .context("a ledger row with malformed decisions")?;
@@ -82,8 +85,12 @@ pub fn retrain(
         let mut supernet_valid = None;
         if let Some(settings) = supernet_settings {
             let path = supernet_file(out, &row.controller, row.seed);
-            let child =
-                TrainedSupernet::open(prepared, settings, &path, row.seed)?.child(&candidate)?;
+            if !supernets.contains_key(&path) {
+                let opened = TrainedSupernet::open(prepared, settings, &path, row.seed)?;
+                supernets.insert(path.clone(), opened);
+            }
+            let supernet = supernets.get_mut(&path).expect("opened above");
+            let child = supernet.child(&candidate)?;
             supernet_valid = Some(child.valid);
             candidate = candidate.with_init(child.weights);
         }
