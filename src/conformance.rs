@@ -468,10 +468,7 @@ fn run_script(
     settings: &RunSettings,
     script: &[Vec<usize>],
 ) -> Result<Vec<crate::ledger::Row>> {
-    let mut controller = Script {
-        script: script.to_vec(),
-        next: 0,
-    };
+    let mut controller = Script::new(script);
     let mut rows = Vec::new();
     search::run(
         env,
@@ -487,10 +484,23 @@ fn run_script(
     Ok(rows)
 }
 
-/// Proposes a fixed cycle of sequences.
-struct Script {
+/// A controller that proposes a fixed cycle of sequences and remembers what it was told.
+pub(crate) struct Script {
     script: Vec<Vec<usize>>,
     next: usize,
+    /// Every result it observed, in order.
+    pub(crate) seen: Vec<Evaluated>,
+}
+
+impl Script {
+    /// The cycle `script`.
+    pub(crate) fn new(script: &[Vec<usize>]) -> Self {
+        Script {
+            script: script.to_vec(),
+            next: 0,
+            seen: Vec::new(),
+        }
+    }
 }
 
 impl Controller for Script {
@@ -509,7 +519,8 @@ impl Controller for Script {
             .collect())
     }
 
-    fn observe(&mut self, _: &dyn Environment, _: &[Evaluated]) -> Result<()> {
+    fn observe(&mut self, _: &dyn Environment, results: &[Evaluated]) -> Result<()> {
+        self.seen.extend_from_slice(results);
         Ok(())
     }
 

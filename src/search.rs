@@ -394,46 +394,12 @@ pub fn parse_decisions(text: &str) -> Option<Vec<usize>> {
 mod tests {
     use super::*;
     use crate::candidate::Candidate;
-    use crate::controller::{Checkpoint, Proposal};
+    use crate::conformance::Script;
     use crate::evaluator::{
         CacheMode, CachedEvaluator, Isolated, Metrics, StatusKind, TableEvaluator,
     };
     use crate::objective::RewardKind;
     use crate::toy::Toy;
-
-    /// Proposes a fixed cycle of sequences and remembers what it observed.
-    struct Scripted {
-        script: Vec<Vec<usize>>,
-        next: usize,
-        seen: Vec<Evaluated>,
-    }
-
-    impl Controller for Scripted {
-        fn kind(&self) -> &'static str {
-            "scripted"
-        }
-        fn propose(&mut self, _: &dyn Environment, n: usize, _: &mut Rng) -> Result<Vec<Proposal>> {
-            Ok((0..n)
-                .map(|_| {
-                    self.next += 1;
-                    Proposal {
-                        decisions: self.script[(self.next - 1) % self.script.len()].clone(),
-                    }
-                })
-                .collect())
-        }
-        fn observe(&mut self, _: &dyn Environment, results: &[Evaluated]) -> Result<()> {
-            self.seen.extend_from_slice(results);
-            Ok(())
-        }
-        fn checkpoint(&self) -> Result<Checkpoint> {
-            Checkpoint::new("scripted", &self.next)
-        }
-        fn restore(&mut self, c: Checkpoint) -> Result<()> {
-            self.next = c.into_state("scripted")?;
-            Ok(())
-        }
-    }
 
     fn settings(evaluations: u64, count_duplicates: bool) -> RunSettings {
         RunSettings {
@@ -456,17 +422,13 @@ mod tests {
         }
     }
 
-    fn scripted(script: &[&[usize]]) -> Scripted {
-        Scripted {
-            script: script.iter().map(|s| s.to_vec()).collect(),
-            next: 0,
-            seen: Vec::new(),
-        }
+    fn scripted(script: &[&[usize]]) -> Script {
+        Script::new(&script.iter().map(|s| s.to_vec()).collect::<Vec<_>>())
     }
 
     /// Runs `controller` against `evaluator` on the toy space, collecting the rows.
     fn collect(
-        controller: &mut Scripted,
+        controller: &mut Script,
         evaluator: &mut dyn Evaluator,
         settings: &RunSettings,
     ) -> (Result<RunResult>, Vec<Row>) {
