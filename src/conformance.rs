@@ -319,7 +319,9 @@ fn step(
     rng: &mut Rng,
     round: usize,
 ) -> Result<Vec<Proposal>> {
-    let proposals = controller.propose(env, 2, rng)?;
+    let proposals = controller
+        .propose(env, 2, rng)
+        .map_err(|e| broken(part, format!("it cannot propose: {e}")))?;
     if proposals.is_empty() {
         return Err(broken(part, "it proposed nothing"));
     }
@@ -346,7 +348,9 @@ fn step(
             status,
         });
     }
-    controller.observe(env, &results)?;
+    controller
+        .observe(env, &results)
+        .map_err(|e| broken(part, format!("it cannot take in its results: {e}")))?;
     Ok(proposals)
 }
 
