@@ -1,6 +1,7 @@
 //! Trainer speed: one SGD step of the reference CNN (batch 64, 1x28x28, the size of
 //! Fashion-MNIST) and one shared-weight step of a NAS-Bench-201 path in a supernet
-//! (C = 8, N = 1, batch 64 on 8x8 digits-sized inputs).
+//! (C = 8, N = 1, batch 64 on 1x28x28 inputs); `peer/trainer_step.py` runs the same two
+//! steps in PyTorch.
 
 use archforge::arch::Shape;
 use archforge::data::{Batch, Dataset};
@@ -41,7 +42,7 @@ fn reference_step(c: &mut Criterion) {
 fn supernet_step(c: &mut Criterion) {
     use archforge::Environment;
     use archforge_environments::{Images, Nb201, Nb201Config};
-    let shape = Shape::new(1, 8, 8);
+    let shape = Shape::new(1, 28, 28);
     let (batch, data) = random_batch(shape);
     let env = Nb201::for_images(
         Nb201Config {
@@ -63,7 +64,7 @@ fn supernet_step(c: &mut Criterion) {
         .collect();
     let mut stepper = Stepper::new(&TrainConfig::default(), store.device());
     let mut i = 0;
-    c.bench_function("supernet step (NB201 C=8 N=1, batch 64, 1x8x8)", |b| {
+    c.bench_function("supernet step (NB201 C=8 N=1, batch 64, 1x28x28)", |b| {
         b.iter(|| {
             i = (i + 1) % candidates.len();
             stepper
