@@ -12,14 +12,13 @@
 //! which the engine differentiates without the axis swaps and copies of its own fused
 //! version; the engine's module only holds the parameters and running statistics.
 
+use super::kernels::{self, ConvStep};
 use crate::arch::{Conv, Op, Shape};
 use crate::weights::Values;
 use burn::module::{Param, RunningState};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::module::conv2d;
-use burn::tensor::ops::ConvOptions;
 use rand::Rng as _;
 
 /// A parameter of `shape` drawn uniformly from `[-bound, bound]`.
@@ -44,25 +43,34 @@ pub struct ConvLayer {
 }
 
 impl ConvLayer {
-    /// The convolution `c` on `x`: with the whole weight when its size is `c`'s, else (a
-    /// slicing store's envelope) with its leading channels and central kernel window.
+    /// The convolution `c` on `x`, by the trainer's own kernel: with the whole weight when its
+    /// size is `c`'s, else (a slicing store's envelope) with its leading channels and central
+    /// kernel window.
     fn convolve(&self, c: &Conv, x: Tensor<4>) -> Tensor<4> {
         let held = self.conv.weight.dims();
         let [out, per_group] = [c.out_channels, x.dims()[1] / c.groups];
         let [kh, kw] = c.kernel;
-        if held == [out, per_group, kh, kw] {
-            return self.conv.forward(x);
-        }
-        let (top, left) = ((held[2] - kh) / 2, (held[3] - kw) / 2);
-        let weight =
+        let weight = if held == [out, per_group, kh, kw] {
+            self.conv.weight.val()
+        } else {
+            let (top, left) = ((held[2] - kh) / 2, (held[3] - kw) / 2);
             self.conv
                 .weight
                 .val()
-                .slice([0..out, 0..per_group, top..top + kh, left..left + kw]);
-        let bias = self.conv.bias.as_ref().map(|b| b.val().slice(0..out));
+                .slice([0..out, 0..per_group, top..top + kh, left..left + kw])
+        };
         let pad = |axis: usize| c.dilation * (c.kernel[axis] - 1) / 2;
-        let options = ConvOptions::new([c.stride; 2], [pad(0), pad(1)], [c.dilation; 2], c.groups);
-        conv2d(x, weight, bias, options)
+        let step = ConvStep {
+            stride: [c.stride; 2],
+            padding: [pad(0), pad(1)],
+            dilation: [c.dilation; 2],
+            groups: c.groups,
+        };
+        let y = kernels::conv2d(x, weight, step);
+        match &self.conv.bias {
+            Some(bias) => y + bias.val().slice(0..out).reshape([1, out, 1, 1]),
+            None => y,
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 //! - [`reference`]: the reference CNN the trainer is calibrated with.
 
 pub mod drop_path;
+pub mod kernels;
 pub mod latency;
 pub mod layer;
 pub mod reference;

@@ -16,13 +16,12 @@
 //! named `LAYER PATH/TENSOR` ([`Layer::tensors`]) in snapshots and safetensors files.
 
 use super::drop_path::PathDropper;
+use super::kernels::{self, Window};
 use super::layer::Layer;
 use crate::arch::{Arch, Op, PoolKind, Shape};
 use crate::error::{Error, Result};
 use crate::weights::Snapshot;
 use burn::prelude::*;
-use burn::tensor::module::{avg_pool2d, max_pool2d};
-use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -376,20 +375,14 @@ impl Weights {
                     _,
                 ) => {
                     let pad = (kernel - 1) / 2;
+                    let window = Window {
+                        kernel: [*kernel; 2],
+                        stride: [*stride; 2],
+                        padding: [pad; 2],
+                    };
                     match kind {
-                        PoolKind::Avg => avg_pool2d(
-                            arg(0),
-                            AvgPoolOptions::new([*kernel, *kernel])
-                                .with_stride([*stride, *stride])
-                                .with_padding([pad, pad])
-                                .with_count_include_pad(false),
-                        ),
-                        PoolKind::Max => max_pool2d(
-                            arg(0),
-                            MaxPoolOptions::new([*kernel, *kernel])
-                                .with_stride([*stride, *stride])
-                                .with_padding([pad, pad]),
-                        ),
+                        PoolKind::Avg => kernels::avg_pool2d(arg(0), window),
+                        PoolKind::Max => kernels::max_pool2d(arg(0), window),
                     }
                 }
                 (Op::GlobalAvgPool, _) => arg(0).mean_dims(&[2, 3]),

@@ -1,0 +1,287 @@
+//! Grouped, strided, padded and dilated 2-d convolution on contiguous NCHW `f32` slices, and
+//! its two gradients, as matrix products over an im2col buffer:
+//!
+//! - forward, per sample and group: `y[og, P] = w[og, K] x cols[K, P]`;
+//! - input gradient: `cols'[K, P] = w^T x dy[og, P]`, scattered back by col2im;
+//! - weight gradient: `dw[og, K] = sum over samples of dy[og, P] x cols^T` — one product per
+//!   sample accumulated in place, over fixed chunks of the batch reduced in order, so the
+//!   result does not depend on the number of threads.
+//!
+//! `K` is a group's input channels times the kernel's area and `P` the output's pixels. A
+//! pointwise convolution (1x1, stride 1, no padding) reads its input as `cols` directly. The
+//! im2col buffer is one per thread, kept and grown across calls.
+
+use super::gemm::{View, multiply};
+use rayon::prelude::*;
+use std::cell::RefCell;
+use std::ops::Range;
+
+/// Samples per task of the weight gradient: each task accumulates its own partial gradient.
+const WEIGHT_GRAD_CHUNK: usize = 8;
+
+thread_local! {
+    /// This thread's im2col buffer.
+    static COLUMNS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// What a 2-d convolution computes: the input's batch, channels and size, the weight's output
+/// channels and kernel, and how the kernel moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeometry {
+    /// Samples.
+    pub batch: usize,
+    /// Input channels.
+    pub in_channels: usize,
+    /// Input height and width.
+    pub in_size: [usize; 2],
+    /// Output channels.
+    pub out_channels: usize,
+    /// Kernel height and width.
+    pub kernel: [usize; 2],
+    /// Step between two outputs, per axis.
+    pub stride: [usize; 2],
+    /// Zeros added before and after the input, per axis.
+    pub padding: [usize; 2],
+    /// Spacing of the kernel's taps, per axis.
+    pub dilation: [usize; 2],
+    /// Channel groups (input and output channels divide by it).
+    pub groups: usize,
+}
+
+impl ConvGeometry {
+    /// Output height and width.
+    pub fn out_size(&self) -> [usize; 2] {
+        let axis = |a: usize| {
+            let reach = self.dilation[a] * (self.kernel[a] - 1) + 1;
+            (self.in_size[a] + 2 * self.padding[a]).saturating_sub(reach) / self.stride[a] + 1
+        };
+        [axis(0), axis(1)]
+    }
+
+    /// Input channels per group.
+    fn group_in(&self) -> usize {
+        self.in_channels / self.groups
+    }
+
+    /// Output channels per group.
+    fn group_out(&self) -> usize {
+        self.out_channels / self.groups
+    }
+
+    /// Rows of a group's im2col matrix (`K`).
+    fn patch(&self) -> usize {
+        self.group_in() * self.kernel[0] * self.kernel[1]
+    }
+
+    /// Output pixels (`P`).
+    fn pixels(&self) -> usize {
+        let [h, w] = self.out_size();
+        h * w
+    }
+
+    /// Input elements per sample.
+    fn sample_in(&self) -> usize {
+        self.in_channels * self.in_size[0] * self.in_size[1]
+    }
+
+    /// Whether the input is its own im2col matrix.
+    fn is_pointwise(&self) -> bool {
+        self.kernel == [1, 1] && self.stride == [1, 1] && self.padding == [0, 0]
+    }
+
+    /// Output positions `o` along `axis` whose tap at `offset` reads inside the input:
+    /// `0 <= o * stride + offset < input size`.
+    fn valid(&self, axis: usize, offset: isize) -> Range<usize> {
+        let (stride, len) = (self.stride[axis] as isize, self.in_size[axis] as isize);
+        let out = self.out_size()[axis] as isize;
+        let lo = if offset >= 0 {
+            0
+        } else {
+            (-offset + stride - 1) / stride
+        };
+        let hi = if len > offset {
+            ((len - offset + stride - 1) / stride).min(out)
+        } else {
+            0
+        };
+        lo.min(hi) as usize..hi as usize
+    }
+
+    /// The input offset of kernel tap `tap` along `axis`.
+    fn offset(&self, axis: usize, tap: usize) -> isize {
+        (tap * self.dilation[axis]) as isize - self.padding[axis] as isize
+    }
+}
+
+/// Visits every (im2col row, output row) pair of one group: `f(row, oy, iy, columns)`
+/// with `row` the im2col row, `iy` the input row read (`None` in the padding), and `columns`
+/// the valid output columns with the input column of the first.
+fn for_each_tap(
+    g: &ConvGeometry,
+    mut f: impl FnMut(usize, usize, Option<usize>, Range<usize>, usize),
+) {
+    let ([kh, kw], [oh, _]) = (g.kernel, g.out_size());
+    for c in 0..g.group_in() {
+        for ki in 0..kh {
+            let rows = g.valid(0, g.offset(0, ki));
+            for kj in 0..kw {
+                let row = (c * kh + ki) * kw + kj;
+                let dx = g.offset(1, kj);
+                let cols = g.valid(1, dx);
+                let first = (cols.start as isize * g.stride[1] as isize + dx).max(0) as usize;
+                for oy in 0..oh {
+                    let iy = rows.contains(&oy).then(|| {
+                        c * g.in_size[0]
+                            + (oy as isize * g.stride[0] as isize + g.offset(0, ki)) as usize
+                    });
+                    f(row, oy, iy, cols.clone(), first);
+                }
+            }
+        }
+    }
+}
+
+/// Fills `cols` (`K x P`) with one group's patches of `x` (its `group_in` channels).
+fn im2col(g: &ConvGeometry, x: &[f32], cols: &mut [f32]) {
+    let ([_, ow], p, w, sw) = (g.out_size(), g.pixels(), g.in_size[1], g.stride[1]);
+    for_each_tap(g, |row, oy, iy, valid, first| {
+        let out = &mut cols[row * p + oy * ow..][..ow];
+        let Some(iy) = iy else {
+            out.fill(0.0);
+            return;
+        };
+        let src = &x[iy * w..][..w];
+        out[..valid.start].fill(0.0);
+        out[valid.end..].fill(0.0);
+        let n = valid.len();
+        if sw == 1 {
+            out[valid].copy_from_slice(&src[first..first + n]);
+        } else {
+            for (k, o) in out[valid].iter_mut().enumerate() {
+                *o = src[first + k * sw];
+            }
+        }
+    });
+}
+
+/// Adds one group's `cols` (`K x P`) back onto the input positions they were read from.
+fn col2im(g: &ConvGeometry, cols: &[f32], dx: &mut [f32]) {
+    let ([_, ow], p, w, sw) = (g.out_size(), g.pixels(), g.in_size[1], g.stride[1]);
+    for_each_tap(g, |row, oy, iy, valid, first| {
+        let Some(iy) = iy else { return };
+        let src = &cols[row * p + oy * ow..][..ow];
+        let dst = &mut dx[iy * w..][..w];
+        for (k, v) in src[valid].iter().enumerate() {
+            dst[first + k * sw] += v;
+        }
+    });
+}
+
+/// Runs `f` with this thread's im2col buffer, at least `len` long.
+fn with_columns<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    COLUMNS.with(|cell| {
+        let mut buffer = cell.borrow_mut();
+        if buffer.len() < len {
+            buffer.resize(len, 0.0);
+        }
+        f(&mut buffer[..len])
+    })
+}
+
+/// The convolution of `x` (`[batch, in, h, w]`) by `weight` (`[out, in / groups, kh, kw]`),
+/// without bias: `[batch, out, oh, ow]`.
+pub fn forward(g: &ConvGeometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
+    let (k, p, og, gi) = (g.patch(), g.pixels(), g.group_out(), g.group_in());
+    let plane = g.in_size[0] * g.in_size[1];
+    let mut y = vec![0.0; g.batch * g.out_channels * p];
+    y.par_chunks_mut(g.out_channels * p)
+        .zip(x.par_chunks(g.sample_in()))
+        .for_each(|(y, x)| {
+            with_columns(if g.is_pointwise() { 0 } else { k * p }, |cols| {
+                for group in 0..g.groups {
+                    let x = &x[group * gi * plane..][..gi * plane];
+                    let cols: &[f32] = if g.is_pointwise() {
+                        x
+                    } else {
+                        im2col(g, x, cols);
+                        cols
+                    };
+                    multiply(
+                        &mut y[group * og * p..][..og * p],
+                        View::rows(&weight[group * og * k..], og, k),
+                        View::rows(cols, k, p),
+                        false,
+                    );
+                }
+            })
+        });
+    y
+}
+
+/// The gradient with respect to the input, given the output's gradient `dy`.
+pub fn input_grad(g: &ConvGeometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
+    let (k, p, og, gi) = (g.patch(), g.pixels(), g.group_out(), g.group_in());
+    let plane = g.in_size[0] * g.in_size[1];
+    let mut dx = vec![0.0; g.batch * g.sample_in()];
+    dx.par_chunks_mut(g.sample_in())
+        .zip(dy.par_chunks(g.out_channels * p))
+        .for_each(|(dx, dy)| {
+            with_columns(if g.is_pointwise() { 0 } else { k * p }, |cols| {
+                for group in 0..g.groups {
+                    let w = View::rows(&weight[group * og * k..], og, k).t();
+                    let dy = View::rows(&dy[group * og * p..], og, p);
+                    let dx = &mut dx[group * gi * plane..][..gi * plane];
+                    if g.is_pointwise() {
+                        multiply(dx, w, dy, false);
+                    } else {
+                        multiply(cols, w, dy, false);
+                        col2im(g, cols, dx);
+                    }
+                }
+            })
+        });
+    dx
+}
+
+/// The gradient with respect to the weight, given the input `x` and the output's gradient `dy`.
+pub fn weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    let (k, p, og, gi) = (g.patch(), g.pixels(), g.group_out(), g.group_in());
+    let plane = g.in_size[0] * g.in_size[1];
+    let size = g.out_channels * k;
+    let chunks = g.batch.div_ceil(WEIGHT_GRAD_CHUNK);
+    let partials: Vec<Vec<f32>> = (0..chunks)
+        .into_par_iter()
+        .map(|chunk| {
+            let mut dw = vec![0.0; size];
+            let samples = chunk * WEIGHT_GRAD_CHUNK..((chunk + 1) * WEIGHT_GRAD_CHUNK).min(g.batch);
+            with_columns(if g.is_pointwise() { 0 } else { k * p }, |cols| {
+                for n in samples {
+                    let x = &x[n * g.sample_in()..][..g.sample_in()];
+                    let dy = &dy[n * g.out_channels * p..][..g.out_channels * p];
+                    for group in 0..g.groups {
+                        let x = &x[group * gi * plane..][..gi * plane];
+                        let cols: &[f32] = if g.is_pointwise() {
+                            x
+                        } else {
+                            im2col(g, x, cols);
+                            cols
+                        };
+                        multiply(
+                            &mut dw[group * og * k..][..og * k],
+                            View::rows(&dy[group * og * p..], og, p),
+                            View::rows(cols, k, p).t(),
+                            true,
+                        );
+                    }
+                }
+            });
+            dw
+        })
+        .collect();
+    let mut partials = partials.into_iter();
+    let mut dw = partials.next().unwrap_or_else(|| vec![0.0; size]);
+    for partial in partials {
+        dw.iter_mut().zip(&partial).for_each(|(a, b)| *a += b);
+    }
+    dw
+}

@@ -1,0 +1,74 @@
+//! The trainer's own kernels for its hot operations — convolution and max / average pooling
+//! — with their own backward passes, plugged into the engine through its backend-extension
+//! mechanism, so the rest of the trainer keeps calling them on ordinary tensors.
+//!
+//! - [`gemm`]: one cache-blocked matrix product over strided views;
+//! - [`conv`]: convolution and its input and weight gradients as products over an im2col
+//!   buffer kept per thread;
+//! - [`pool`]: pooling forward and backward, max pooling through recorded indices;
+//! - [`engine`]: the extension trait, on the Flex backend and on its autodiff decorator.
+//!
+//! Each kernel is checked against the engine's own operation, values and gradients, over
+//! random shapes, strides, paddings, groups and dilations (`tests`).
+
+mod conv;
+mod engine;
+mod gemm;
+mod pool;
+
+#[cfg(test)]
+mod tests;
+
+use burn::backend::Dispatch;
+use burn::prelude::*;
+use engine::Kernels;
+
+/// How a convolution's kernel moves over its input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvStep {
+    /// Step between two outputs, per axis.
+    pub stride: [usize; 2],
+    /// Zeros before and after the input, per axis.
+    pub padding: [usize; 2],
+    /// Spacing of the kernel's taps, per axis.
+    pub dilation: [usize; 2],
+    /// Channel groups.
+    pub groups: usize,
+}
+
+/// A pooling window and how it moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// Window height and width.
+    pub kernel: [usize; 2],
+    /// Step between two windows, per axis.
+    pub stride: [usize; 2],
+    /// Padding before and after, per axis; never counted.
+    pub padding: [usize; 2],
+}
+
+/// The convolution of `x` (`[batch, in, h, w]`) by `weight` (`[out, in / groups, kh, kw]`),
+/// without bias.
+pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, step: ConvStep) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as Kernels>::conv2d_kernel(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        step,
+    ))
+}
+
+/// Max pooling of `x` (`[batch, channels, h, w]`) over `window`.
+pub fn max_pool2d(x: Tensor<4>, window: Window) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as Kernels>::max_pool2d_kernel(
+        x.into_dispatch(),
+        window,
+    ))
+}
+
+/// Average pooling of `x` over `window`, dividing by the taps inside the input.
+pub fn avg_pool2d(x: Tensor<4>, window: Window) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as Kernels>::avg_pool2d_kernel(
+        x.into_dispatch(),
+        window,
+    ))
+}
