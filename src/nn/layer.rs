@@ -7,10 +7,9 @@
 //! The distribution is PyTorch's default: `U(-1/sqrt(fan_in), 1/sqrt(fan_in))` for weights and
 //! biases, batch norm at scale 1 and shift 0.
 //!
-//! Batch norm in training is computed here from plain tensor operations on a
-//! `[batch, channels, pixels]` view (mean, centred two-pass variance, one scale and shift),
-//! which the engine differentiates without the axis swaps and copies of its own fused
-//! version; the engine's module only holds the parameters and running statistics.
+//! Convolutions, and batch norm in training (with the ReLU of `BnRelu` fused), run on the
+//! trainer's own kernels ([`super::kernels`]); the engine's modules only hold the parameters
+//! and running statistics.
 
 use super::kernels::{self, ConvStep};
 use crate::arch::{Conv, Op, Shape};
@@ -233,11 +232,11 @@ impl Layer {
                 };
                 let y = l.convolve(c, x);
                 match &l.norm {
-                    Some(norm) => batch_norm(norm, y),
+                    Some(norm) => batch_norm(norm, y, false),
                     None => y,
                 }
             }
-            (Layer::Norm(norm), _) => burn::tensor::activation::relu(batch_norm(norm, x)),
+            (Layer::Norm(norm), _) => batch_norm(norm, x, true),
             (Layer::Linear(linear), _) => {
                 let [b, c, h, w] = x.dims();
                 let y = linear.forward(x.reshape([b, c * h * w]));
@@ -285,11 +284,12 @@ fn set_norm(norm: &mut BatchNorm, name: &str, t: Tensor<1>) {
 }
 
 /// Batch norm of `x` (`[batch, channels, height, width]`) by the first `channels` of `norm`
-/// (all of them unless a slicing store's variant is narrower): on an autodiff device, with the
-/// batch's statistics (biased variance, as the engine's module), updating the running ones by
-/// `norm.momentum`; elsewhere with the running statistics.
-fn batch_norm(norm: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
-    let [b, c, h, w] = x.dims();
+/// (all of them unless a slicing store's variant is narrower), followed by a ReLU when `relu`:
+/// on an autodiff device, with the batch's statistics (biased variance, as the engine's
+/// module) by the trainer's own kernel, updating the running ones by `norm.momentum`;
+/// elsewhere with the running statistics.
+fn batch_norm(norm: &BatchNorm, x: Tensor<4>, relu: bool) -> Tensor<4> {
+    let c = x.dims()[1];
     let whole = c == norm.gamma.dims()[0];
     let part = |t: Tensor<1>| if whole { t } else { t.slice(0..c) };
     if !x.device().is_autodiff() {
@@ -300,21 +300,25 @@ fn batch_norm(norm: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
             .sqrt()
             .recip();
         let scale = inv_std * per_channel(norm.gamma.val());
-        return (x - per_channel(norm.running_mean.value())) * scale + per_channel(norm.beta.val());
+        let y = (x - per_channel(norm.running_mean.value())) * scale + per_channel(norm.beta.val());
+        return if relu {
+            burn::tensor::activation::relu(y)
+        } else {
+            y
+        };
     }
-    let flat = x.reshape([b, c, h * w]);
-    let mean = flat.clone().mean_dim(2).mean_dim(0);
-    let centered = flat - mean.clone();
-    let variance = centered.clone().square().mean_dim(2).mean_dim(0);
-    let inv_std = (variance.clone() + norm.epsilon).sqrt().recip();
-    let scale = inv_std * part(norm.gamma.val()).reshape([1, c, 1]);
-    let y = centered * scale + part(norm.beta.val()).reshape([1, c, 1]);
-
+    let (y, mean, variance) = kernels::batch_norm(
+        x,
+        part(norm.gamma.val()),
+        part(norm.beta.val()),
+        norm.epsilon,
+        relu,
+    );
     let m = norm.momentum;
-    let update = |state: &burn::module::RunningState<Tensor<1>>, batch: Tensor<3>| {
+    let update = |state: &burn::module::RunningState<Tensor<1>>, batch: Tensor<1>| {
         let device = batch.device();
         let old = state.value_sync().to_device(&device);
-        let new = part(old.clone()) * (1.0 - m) + batch.detach().reshape([c]) * m;
+        let new = part(old.clone()) * (1.0 - m) + batch * m;
         let new = if whole {
             new
         } else {
@@ -324,7 +328,7 @@ fn batch_norm(norm: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     };
     update(&norm.running_mean, mean);
     update(&norm.running_var, variance);
-    y.reshape([b, c, h, w])
+    y
 }
 
 #[cfg(test)]
@@ -369,7 +373,7 @@ mod tests {
         let wide = BatchNormConfig::new(6).init(&train_device);
         let narrow = BatchNormConfig::new(3).init(&train_device);
         let y = values([4, 3, 5, 5], 5, &train_device);
-        let d = (batch_norm(&wide, y.clone()) - batch_norm(&narrow, y))
+        let d = (batch_norm(&wide, y.clone(), false) - batch_norm(&narrow, y, false))
             .abs()
             .max()
             .into_scalar::<f32>();
@@ -397,7 +401,7 @@ mod tests {
         let theirs = BatchNormConfig::new(3).init(&device);
         let x = values([4, 3, 5, 6], 1, &device).require_grad();
         let weight = values([4, 3, 5, 6], 2, &device);
-        let y_ours = batch_norm(&ours, x.clone());
+        let y_ours = batch_norm(&ours, x.clone(), false);
         let y_theirs = theirs.forward(x.clone());
         let close = |a: Tensor<4>, b: Tensor<4>, tol: f32| {
             let d = (a - b).abs().max().into_scalar::<f32>();

@@ -150,6 +150,10 @@ fn im2col(g: &ConvGeometry, x: &[f32], cols: &mut [f32]) {
             out.fill(0.0);
             return;
         };
+        if valid.is_empty() {
+            out.fill(0.0);
+            return;
+        }
         let src = &x[iy * w..][..w];
         out[..valid.start].fill(0.0);
         out[valid.end..].fill(0.0);
@@ -168,11 +172,19 @@ fn im2col(g: &ConvGeometry, x: &[f32], cols: &mut [f32]) {
 fn col2im(g: &ConvGeometry, cols: &[f32], dx: &mut [f32]) {
     let ([_, ow], p, w, sw) = (g.out_size(), g.pixels(), g.in_size[1], g.stride[1]);
     for_each_tap(g, |row, oy, iy, valid, first| {
-        let Some(iy) = iy else { return };
+        let (Some(iy), false) = (iy, valid.is_empty()) else {
+            return;
+        };
         let src = &cols[row * p + oy * ow..][..ow];
         let dst = &mut dx[iy * w..][..w];
-        for (k, v) in src[valid].iter().enumerate() {
-            dst[first + k * sw] += v;
+        let n = valid.len();
+        if sw == 1 {
+            let dst = &mut dst[first..first + n];
+            dst.iter_mut().zip(&src[valid]).for_each(|(d, v)| *d += v);
+        } else {
+            for (k, v) in src[valid].iter().enumerate() {
+                dst[first + k * sw] += v;
+            }
         }
     });
 }

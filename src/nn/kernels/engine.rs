@@ -4,6 +4,7 @@
 //! pooling only its geometry.
 
 use super::conv::{self, ConvGeometry};
+use super::norm::{self, Moments, NormGeometry};
 use super::pool::{self, PoolGeometry};
 use super::{ConvStep, Window};
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -11,6 +12,7 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
+use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Flex, TensorMetadata, backend_extension};
 use burn::tensor::TensorData;
@@ -29,6 +31,15 @@ pub trait Kernels: Backend {
     fn max_pool2d_kernel(x: FloatTensor<Self>, window: Window) -> FloatTensor<Self>;
     /// Average pooling, padding not counted.
     fn avg_pool2d_kernel(x: FloatTensor<Self>, window: Window) -> FloatTensor<Self>;
+    /// Batch norm with the batch's statistics, and its ReLU when `relu`: the output and the
+    /// moments (`[2, channels]`: means, then biased variances), the latter outside the graph.
+    fn batch_norm_kernel(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+        relu: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
 }
 
 /// `t` with its elements contiguous, as the kernels read them.
@@ -93,6 +104,26 @@ fn pooled_shape(g: &PoolGeometry, x: &FlexTensor) -> [usize; 4] {
     [b, c, oh, ow]
 }
 
+fn norm_geometry(x: &FlexTensor, relu: bool) -> NormGeometry {
+    let [batch, channels, h, w] = dims4(x);
+    NormGeometry {
+        batch,
+        channels,
+        pixels: h * w,
+        relu,
+    }
+}
+
+/// Moments as a `[2, channels]` tensor's values.
+fn moments_data(moments: &[Moments]) -> TensorData {
+    let values: Vec<f32> = moments
+        .iter()
+        .map(|m| m.mean)
+        .chain(moments.iter().map(|m| m.var))
+        .collect();
+    TensorData::new(values, [2, moments.len()])
+}
+
 impl Kernels for Flex {
     fn conv2d_kernel(x: FlexTensor, weight: FlexTensor, step: ConvStep) -> FlexTensor {
         let (x, weight) = (contiguous(x), contiguous(weight));
@@ -109,6 +140,22 @@ impl Kernels for Flex {
         let x = contiguous(x);
         let g = pool_geometry(&x, window);
         tensor(pool::avg_forward(&g, floats(&x)), pooled_shape(&g, &x))
+    }
+
+    fn batch_norm_kernel(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        epsilon: f64,
+        relu: bool,
+    ) -> (FlexTensor, FlexTensor) {
+        let (x, gamma, beta) = (contiguous(x), contiguous(gamma), contiguous(beta));
+        let g = norm_geometry(&x, relu);
+        let (y, moments) = norm::forward(&g, floats(&x), floats(&gamma), floats(&beta), epsilon);
+        (
+            tensor(y, dims4(&x)),
+            FlexTensor::from_data(moments_data(&moments)),
+        )
     }
 }
 
@@ -170,6 +217,51 @@ impl Backward<Flex, 1> for AvgPoolBackward {
     }
 }
 
+/// Batch norm's backward step: its input, scale and shift, the batch's moments, the
+/// geometry and epsilon.
+#[derive(Debug)]
+struct NormBackward;
+
+/// What batch norm's backward step keeps.
+#[derive(Clone, Debug)]
+struct NormState {
+    x: FlexTensor,
+    gamma: FlexTensor,
+    beta: FlexTensor,
+    moments: Arc<Vec<Moments>>,
+    geometry: NormGeometry,
+    epsilon: f64,
+}
+
+impl Backward<Flex, 3> for NormBackward {
+    type State = NormState;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_gamma, node_beta] = ops.parents;
+        let dy = contiguous(grads.consume::<Flex>(&ops.node));
+        let s = ops.state;
+        let (dx, dgamma, dbeta) = norm::backward(
+            &s.geometry,
+            floats(&s.x),
+            floats(&s.gamma),
+            floats(&s.beta),
+            &s.moments,
+            s.epsilon,
+            floats(&dy),
+        );
+        let channels = s.geometry.channels;
+        if let Some(node) = node_x {
+            grads.register::<Flex>(node.id, tensor(dx, dims4(&s.x)));
+        }
+        if let Some(node) = node_gamma {
+            grads.register::<Flex>(node.id, tensor(dgamma, [channels]));
+        }
+        if let Some(node) = node_beta {
+            grads.register::<Flex>(node.id, tensor(dbeta, [channels]));
+        }
+    }
+}
+
 impl<C: CheckpointStrategy> Kernels for Autodiff<Flex, C> {
     fn conv2d_kernel(
         x: FloatTensor<Self>,
@@ -220,5 +312,42 @@ impl<C: CheckpointStrategy> Kernels for Autodiff<Flex, C> {
             OpsKind::Tracked(prep) => prep.finish((g, shape), y),
             OpsKind::UnTracked(prep) => prep.finish(y),
         }
+    }
+
+    fn batch_norm_kernel(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+        relu: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let nodes = [x.node(), gamma.node(), beta.node()];
+        let [x, gamma, beta] = [x, gamma, beta].map(|t| contiguous(t.into_primitive()));
+        let device = x.device();
+        let geometry = norm_geometry(&x, relu);
+        let (y, moments) = norm::forward(
+            &geometry,
+            floats(&x),
+            floats(&gamma),
+            floats(&beta),
+            epsilon,
+        );
+        let y = tensor(y, dims4(&x));
+        let stats = Self::float_from_data(moments_data(&moments), &device);
+        let y = match NormBackward.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let state = NormState {
+                    x,
+                    gamma,
+                    beta,
+                    moments: Arc::new(moments),
+                    geometry,
+                    epsilon,
+                };
+                prep.finish(state, y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        };
+        (y, stats)
     }
 }

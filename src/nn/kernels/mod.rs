@@ -1,11 +1,12 @@
-//! The trainer's own kernels for its hot operations — convolution and max / average pooling
-//! — with their own backward passes, plugged into the engine through its backend-extension
+//! The trainer's own kernels for its hot operations — convolution, max / average pooling and
+//! batch norm in training (with its ReLU) — with their own backward passes, plugged into the engine through its backend-extension
 //! mechanism, so the rest of the trainer keeps calling them on ordinary tensors.
 //!
 //! - [`gemm`]: one cache-blocked matrix product over strided views;
 //! - [`conv`]: convolution and its input and weight gradients as products over an im2col
 //!   buffer kept per thread;
 //! - [`pool`]: pooling forward and backward, max pooling through recorded indices;
+//! - [`norm`]: batch norm in training with its ReLU fused, and its backward;
 //! - [`engine`]: the extension trait, on the Flex backend and on its autodiff decorator.
 //!
 //! Each kernel is checked against the engine's own operation, values and gradients, over
@@ -14,6 +15,7 @@
 mod conv;
 mod engine;
 mod gemm;
+mod norm;
 mod pool;
 
 #[cfg(test)]
@@ -71,4 +73,27 @@ pub fn avg_pool2d(x: Tensor<4>, window: Window) -> Tensor<4> {
         x.into_dispatch(),
         window,
     ))
+}
+
+/// Batch norm of `x` (`[batch, channels, h, w]`) with the batch's statistics, scaled by
+/// `gamma` and shifted by `beta` (`[channels]`), followed by a ReLU when `relu`: the output,
+/// and the batch's means and biased variances (`[channels]` each, outside the graph).
+pub fn batch_norm(
+    x: Tensor<4>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    epsilon: f64,
+    relu: bool,
+) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
+    let (y, moments) = <Dispatch as Kernels>::batch_norm_kernel(
+        x.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        epsilon,
+        relu,
+    );
+    let moments = Tensor::<2>::from_dispatch(moments);
+    let c = moments.dims()[1];
+    let [mean, var] = [0, 1].map(|row| moments.clone().slice(row..row + 1).reshape([c]));
+    (Tensor::from_dispatch(y), mean, var)
 }

@@ -71,11 +71,11 @@ pub fn max_forward(g: &PoolGeometry, x: &[f32]) -> (Vec<f32>, Vec<u32>) {
             g.for_each_window(|o, rows, cols| {
                 let (mut best, mut index) = (f32::NEG_INFINITY, rows.start * w + cols.start);
                 for r in rows {
-                    for c in cols.clone() {
-                        let v = x[r * w + c];
-                        // NaN wins, so a NaN input shows in the output.
+                    let row = &x[r * w..][cols.clone()];
+                    for (c, &v) in row.iter().enumerate() {
+                        // A NaN wins, so that it shows in the output.
                         if v > best || v.is_nan() {
-                            (best, index) = (v, r * w + c);
+                            (best, index) = (v, r * w + cols.start + c);
                         }
                     }
                 }

@@ -1,7 +1,7 @@
 //! Each kernel against the engine's own operation on random geometries: outputs, input
 //! gradients and weight gradients equal within 1e-5 relative to the largest magnitude.
 
-use super::{ConvStep, Window, avg_pool2d, conv2d, max_pool2d};
+use super::{ConvStep, Window, avg_pool2d, batch_norm, conv2d, max_pool2d};
 use burn::prelude::*;
 use burn::tensor::module;
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
@@ -57,16 +57,16 @@ fn convolutions_match_the_engines_over_random_geometries() {
     let device = crate::nn::training_device();
     let mut rng = crate::rng::seeded(11);
     let mut checked = 0;
-    while checked < 60 {
+    while checked < 120 {
         let groups = rng.random_range(1..=3);
         let in_c = groups * rng.random_range(1..=3);
         let out_c = groups * rng.random_range(1..=3);
         let batch = rng.random_range(1..=10);
         let size = [rng.random_range(1..=11), rng.random_range(1..=11)];
-        let kernel = [rng.random_range(1..=4), rng.random_range(1..=4)];
+        let kernel = [rng.random_range(1..=7), rng.random_range(1..=7)];
         let stride = [rng.random_range(1..=3), rng.random_range(1..=3)];
-        let padding = [rng.random_range(0..=2), rng.random_range(0..=2)];
-        let dilation = [rng.random_range(1..=2), rng.random_range(1..=2)];
+        let padding = [rng.random_range(0..=4), rng.random_range(0..=4)];
+        let dilation = [rng.random_range(1..=3), rng.random_range(1..=3)];
         if (0..2).any(|a| size[a] + 2 * padding[a] < dilation[a] * (kernel[a] - 1) + 1) {
             continue;
         }
@@ -198,5 +198,67 @@ fn poolings_match_the_engines_over_random_geometries() {
         });
         assert_close("avg-pool output", &case, ours.0, theirs.0);
         assert_close("avg-pool gradient", &case, ours.1, theirs.1);
+    }
+}
+
+#[test]
+fn batch_norm_matches_the_engines_with_and_without_its_relu() {
+    let device = crate::nn::training_device();
+    let mut rng = crate::rng::seeded(14);
+    for case in 0..24 {
+        let shape = [
+            rng.random_range(1..=6),
+            rng.random_range(1..=5),
+            rng.random_range(1..=7),
+            rng.random_range(1..=7),
+        ];
+        if shape[0] * shape[2] * shape[3] < 2 {
+            continue;
+        }
+        let relu = case % 2 == 0;
+        let what = format!("{shape:?}, relu {relu}");
+        let c = shape[1];
+        let x = (random(shape, &mut rng, &device) * 3.0 + 0.5).require_grad();
+        let gamma = random([c], &mut rng, &device).require_grad();
+        let beta = random([c], &mut rng, &device).require_grad();
+        let r = random(shape, &mut rng, &device);
+        let (ours, mean, var) = batch_norm(x.clone(), gamma.clone(), beta.clone(), 1e-5, relu);
+        // The engine's: the same formula from tensor operations.
+        let flat = x.clone().reshape([shape[0], c, shape[2] * shape[3]]);
+        let their_mean = flat.clone().mean_dim(2).mean_dim(0);
+        let centered = flat - their_mean.clone();
+        let their_var = centered.clone().square().mean_dim(2).mean_dim(0);
+        let scale = (their_var.clone() + 1e-5).sqrt().recip() * gamma.clone().reshape([1, c, 1]);
+        let theirs = (centered * scale + beta.clone().reshape([1, c, 1])).reshape(shape);
+        let theirs = if relu {
+            burn::tensor::activation::relu(theirs)
+        } else {
+            theirs
+        };
+        assert_close("output", &what, ours.clone(), theirs.clone());
+        assert_close("mean", &what, mean, their_mean.reshape([c]).detach());
+        assert_close("variance", &what, var, their_var.reshape([c]).detach());
+        let g_ours = (ours * r.clone()).sum().backward();
+        let g_theirs = (theirs * r).sum().backward();
+        let grad = |t: &Tensor<4>, g| t.grad(g).expect("takes part").reshape(shape);
+        let grad1 = |t: &Tensor<1>, g| t.grad(g).expect("takes part").reshape([c]);
+        assert_close(
+            "input gradient",
+            &what,
+            grad(&x, &g_ours),
+            grad(&x, &g_theirs),
+        );
+        assert_close(
+            "gamma gradient",
+            &what,
+            grad1(&gamma, &g_ours),
+            grad1(&gamma, &g_theirs),
+        );
+        assert_close(
+            "beta gradient",
+            &what,
+            grad1(&beta, &g_ours),
+            grad1(&beta, &g_theirs),
+        );
     }
 }
