@@ -141,8 +141,90 @@ fn for_each_tap(
     }
 }
 
+/// Whether each im2col row is the input plane shifted by a constant: stride 1 and an output
+/// as wide as the input ("same" padding), where a row's pixel `q` reads the input's pixel
+/// `q + shift` except in the columns that wrap around a row's edge.
+fn is_shifted_plane(g: &ConvGeometry) -> bool {
+    g.stride == [1, 1] && g.out_size()[1] == g.in_size[1]
+}
+
+/// Visits every im2col row of one group as a shifted plane ([`is_shifted_plane`]):
+/// `f(row, channel, shift, rows, wrap)` with `rows` the output rows that read inside the
+/// input and `wrap` the columns of each of those rows that read outside it.
+fn for_each_shift(
+    g: &ConvGeometry,
+    mut f: impl FnMut(usize, usize, isize, Range<usize>, Range<usize>),
+) {
+    let ([kh, kw], w) = (g.kernel, g.in_size[1] as isize);
+    for c in 0..g.group_in() {
+        for ki in 0..kh {
+            let (dy, rows) = (g.offset(0, ki), g.valid(0, g.offset(0, ki)));
+            for kj in 0..kw {
+                let dx = g.offset(1, kj);
+                let wrap = if dx < 0 {
+                    0..(-dx).min(w) as usize
+                } else {
+                    (w - dx).max(0) as usize..w as usize
+                };
+                f((c * kh + ki) * kw + kj, c, dy * w + dx, rows.clone(), wrap);
+            }
+        }
+    }
+}
+
+/// The pixels `q` in `rows` (of width `w`) whose `q + shift` lies in `0..len`, and the first
+/// of those `q + shift`; `None` when there are none.
+fn shifted_span(
+    rows: &Range<usize>,
+    w: usize,
+    shift: isize,
+    len: usize,
+) -> Option<(Range<usize>, usize)> {
+    let lo = ((rows.start * w) as isize).max(-shift);
+    let hi = ((rows.end * w) as isize).min(len as isize - shift);
+    (lo < hi).then(|| (lo as usize..hi as usize, (lo + shift) as usize))
+}
+
+/// [`im2col`] for a shifted plane: one copy per row, then zeros where it wrapped.
+fn im2col_shifted(g: &ConvGeometry, x: &[f32], cols: &mut [f32]) {
+    let (p, w, plane) = (g.pixels(), g.in_size[1], g.in_size[0] * g.in_size[1]);
+    for_each_shift(g, |row, c, shift, rows, wrap| {
+        let out = &mut cols[row * p..][..p];
+        let src = &x[c * plane..][..plane];
+        let Some((span, from)) = shifted_span(&rows, w, shift, plane) else {
+            out.fill(0.0);
+            return;
+        };
+        out[..span.start].fill(0.0);
+        out[span.end..].fill(0.0);
+        out[span.clone()].copy_from_slice(&src[from..from + span.len()]);
+        for oy in rows {
+            out[oy * w + wrap.start..oy * w + wrap.end].fill(0.0);
+        }
+    });
+}
+
+/// [`col2im`] for a shifted plane: zeros where the row wrapped, then one sum per row.
+fn col2im_shifted(g: &ConvGeometry, cols: &mut [f32], dx: &mut [f32]) {
+    let (p, w, plane) = (g.pixels(), g.in_size[1], g.in_size[0] * g.in_size[1]);
+    for_each_shift(g, |row, c, shift, rows, wrap| {
+        let src = &mut cols[row * p..][..p];
+        for oy in rows.clone() {
+            src[oy * w + wrap.start..oy * w + wrap.end].fill(0.0);
+        }
+        let Some((span, from)) = shifted_span(&rows, w, shift, plane) else {
+            return;
+        };
+        let dst = &mut dx[c * plane + from..][..span.len()];
+        dst.iter_mut().zip(&src[span]).for_each(|(d, v)| *d += v);
+    });
+}
+
 /// Fills `cols` (`K x P`) with one group's patches of `x` (its `group_in` channels).
 fn im2col(g: &ConvGeometry, x: &[f32], cols: &mut [f32]) {
+    if is_shifted_plane(g) {
+        return im2col_shifted(g, x, cols);
+    }
     let ([_, ow], p, w, sw) = (g.out_size(), g.pixels(), g.in_size[1], g.stride[1]);
     for_each_tap(g, |row, oy, iy, valid, first| {
         let out = &mut cols[row * p + oy * ow..][..ow];
@@ -168,8 +250,12 @@ fn im2col(g: &ConvGeometry, x: &[f32], cols: &mut [f32]) {
     });
 }
 
-/// Adds one group's `cols` (`K x P`) back onto the input positions they were read from.
-fn col2im(g: &ConvGeometry, cols: &[f32], dx: &mut [f32]) {
+/// Adds one group's `cols` (`K x P`) back onto the input positions they were read from (the
+/// buffer is scratch: a shifted plane's wrapped columns are zeroed in it first).
+fn col2im(g: &ConvGeometry, cols: &mut [f32], dx: &mut [f32]) {
+    if is_shifted_plane(g) {
+        return col2im_shifted(g, cols, dx);
+    }
     let ([_, ow], p, w, sw) = (g.out_size(), g.pixels(), g.in_size[1], g.stride[1]);
     for_each_tap(g, |row, oy, iy, valid, first| {
         let (Some(iy), false) = (iy, valid.is_empty()) else {

@@ -67,6 +67,15 @@ fn convolutions_match_the_engines_over_random_geometries() {
         let stride = [rng.random_range(1..=3), rng.random_range(1..=3)];
         let padding = [rng.random_range(0..=4), rng.random_range(0..=4)];
         let dilation = [rng.random_range(1..=3), rng.random_range(1..=3)];
+        // Every other case keeps the input's size ("same" padding, stride 1), as the search
+        // spaces' convolutions do.
+        let (kernel, stride, padding) = if rng.random_bool(0.5) {
+            let kernel = kernel.map(|k| k | 1);
+            let padding = [0, 1].map(|a| dilation[a] * (kernel[a] - 1) / 2);
+            (kernel, [1, 1], padding)
+        } else {
+            (kernel, stride, padding)
+        };
         if (0..2).any(|a| size[a] + 2 * padding[a] < dilation[a] * (kernel[a] - 1) + 1) {
             continue;
         }
