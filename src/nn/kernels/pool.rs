@@ -1,8 +1,11 @@
 //! Max and average 2-d pooling on contiguous NCHW `f32` slices, with their gradients, one
-//! plane (sample and channel) per task. Max pooling records the input position of each
-//! output's maximum, and its gradient scatters the output's gradient back through those
-//! indices; average pooling divides by the taps inside the input (padding is not counted),
-//! and its gradient spreads each output's gradient evenly over them.
+//! plane (sample and channel) per task. Both are separable: a pass along each row reduces the
+//! window's columns into a buffer of `rows x output columns`, and a pass down the columns
+//! reduces the window's rows, a whole output row at a time. Max pooling records the input
+//! position of each output's maximum (the first in row-major order), and its gradient
+//! scatters the output's gradient back through those indices; average pooling divides by the
+//! taps inside the input (padding is not counted), and its gradient spreads each output's
+//! gradient evenly over them, through the same two passes in reverse.
 
 use rayon::prelude::*;
 use std::ops::Range;
@@ -46,41 +49,101 @@ impl PoolGeometry {
         let [h, w] = self.out_size();
         h * w
     }
+}
 
-    /// Calls `f(output index, rows, columns)` for every output of a plane.
-    fn for_each_window(&self, mut f: impl FnMut(usize, Range<usize>, Range<usize>)) {
-        let [oh, ow] = self.out_size();
-        for oy in 0..oh {
-            let rows = self.window(0, oy);
-            for ox in 0..ow {
-                f(oy * ow + ox, rows.clone(), self.window(1, ox));
+/// The output columns whose window reads column `o + tap - padding` of a row of width `w`,
+/// for a stride of 1: `o + tap - padding` in `0..w`.
+fn tap_columns(g: &PoolGeometry, tap: usize, ow: usize) -> Range<usize> {
+    let (w, p) = (g.in_size[1], g.padding[1]);
+    let lo = p.saturating_sub(tap);
+    lo..ow.min((w + p).saturating_sub(tap)).max(lo)
+}
+
+/// `out[o]` = the sum of `row` over output column `o`'s window.
+fn row_sums(g: &PoolGeometry, windows: &[Range<usize>], row: &[f32], out: &mut [f32]) {
+    if g.stride[1] == 1 {
+        // One shifted slice per tap, so the sums run in vector lanes.
+        out.fill(0.0);
+        for tap in 0..g.kernel[1] {
+            let cols = tap_columns(g, tap, out.len());
+            if cols.is_empty() {
+                continue;
             }
+            let from = cols.start + tap - g.padding[1];
+            out[cols.clone()]
+                .iter_mut()
+                .zip(&row[from..from + cols.len()])
+                .for_each(|(o, v)| *o += v);
+        }
+    } else {
+        for (o, cols) in out.iter_mut().zip(windows) {
+            *o = row[cols.clone()].iter().sum();
+        }
+    }
+}
+
+/// Adds `share[o]` onto every column of output column `o`'s window in `row`.
+fn spread_row(g: &PoolGeometry, windows: &[Range<usize>], share: &[f32], row: &mut [f32]) {
+    if g.stride[1] == 1 {
+        for tap in 0..g.kernel[1] {
+            let cols = tap_columns(g, tap, share.len());
+            if cols.is_empty() {
+                continue;
+            }
+            let from = cols.start + tap - g.padding[1];
+            row[from..from + cols.len()]
+                .iter_mut()
+                .zip(&share[cols])
+                .for_each(|(d, s)| *d += s);
+        }
+    } else {
+        for (cols, &s) in windows.iter().zip(share) {
+            row[cols.clone()].iter_mut().for_each(|d| *d += s);
         }
     }
 }
 
 /// Max pooling of `x`: the outputs and, for each, the index of its maximum within its plane.
 pub fn max_forward(g: &PoolGeometry, x: &[f32]) -> (Vec<f32>, Vec<u32>) {
-    let (ip, op, w) = (g.in_plane(), g.out_plane(), g.in_size[1]);
+    let (ip, op, [h, w], [oh, ow]) = (g.in_plane(), g.out_plane(), g.in_size, g.out_size());
     let mut y = vec![0.0; g.planes * op];
     let mut at = vec![0u32; g.planes * op];
+    let windows: Vec<Range<usize>> = (0..ow).map(|o| g.window(1, o)).collect();
     y.par_chunks_mut(op)
         .zip(at.par_chunks_mut(op))
         .zip(x.par_chunks(ip))
-        .for_each(|((y, at), x)| {
-            g.for_each_window(|o, rows, cols| {
-                let (mut best, mut index) = (f32::NEG_INFINITY, rows.start * w + cols.start);
-                for r in rows {
-                    let row = &x[r * w..][cols.clone()];
-                    for (c, &v) in row.iter().enumerate() {
+        .for_each_init(Vec::new, |rows, ((y, at), x)| {
+            // Along each row: the window's largest value and its column.
+            rows.clear();
+            for r in 0..h {
+                let row = &x[r * w..][..w];
+                rows.extend(windows.iter().map(|cols| {
+                    let (mut best, mut index) = (f32::NEG_INFINITY, cols.start);
+                    for c in cols.clone() {
                         // A NaN wins, so that it shows in the output.
-                        if v > best || v.is_nan() {
-                            (best, index) = (v, r * w + cols.start + c);
+                        if row[c] > best || row[c].is_nan() {
+                            (best, index) = (row[c], c);
+                        }
+                    }
+                    (best, (r * w + index) as u32)
+                }));
+            }
+            // Down the columns: the first row holding the largest.
+            for oy in 0..oh {
+                let (y, at) = (&mut y[oy * ow..][..ow], &mut at[oy * ow..][..ow]);
+                let window = g.window(0, oy);
+                let first = &rows[window.start * ow..][..ow];
+                for (k, &(v, i)) in first.iter().enumerate() {
+                    (y[k], at[k]) = (v, i);
+                }
+                for r in window.start + 1..window.end {
+                    for (k, &(v, i)) in rows[r * ow..][..ow].iter().enumerate() {
+                        if v > y[k] || v.is_nan() {
+                            (y[k], at[k]) = (v, i);
                         }
                     }
                 }
-                (y[o], at[o]) = (best, index as u32);
-            })
+            }
         });
     (y, at)
 }
@@ -101,37 +164,64 @@ pub fn max_backward(g: &PoolGeometry, at: &[u32], dy: &[f32]) -> Vec<f32> {
 
 /// Average pooling of `x` over the taps inside the input.
 pub fn avg_forward(g: &PoolGeometry, x: &[f32]) -> Vec<f32> {
-    let (ip, op, w) = (g.in_plane(), g.out_plane(), g.in_size[1]);
+    let (ip, op, [h, w], [oh, ow]) = (g.in_plane(), g.out_plane(), g.in_size, g.out_size());
     let mut y = vec![0.0; g.planes * op];
+    let windows: Vec<Range<usize>> = (0..ow).map(|o| g.window(1, o)).collect();
+    let inv_width: Vec<f32> = windows.iter().map(|c| 1.0 / c.len() as f32).collect();
     y.par_chunks_mut(op)
         .zip(x.par_chunks(ip))
-        .for_each(|(y, x)| {
-            g.for_each_window(|o, rows, cols| {
-                let count = rows.len() * cols.len();
-                let sum: f32 = rows
-                    .map(|r| x[r * w + cols.start..r * w + cols.end].iter().sum::<f32>())
-                    .sum();
-                y[o] = sum / count as f32;
-            })
+        .for_each_init(Vec::new, |rows, (y, x)| {
+            // Along each row: the window's sum.
+            rows.resize(h * ow, 0.0);
+            for r in 0..h {
+                row_sums(g, &windows, &x[r * w..][..w], &mut rows[r * ow..][..ow]);
+            }
+            // Down the columns: the window's rows summed, divided by the taps.
+            for oy in 0..oh {
+                let (y, window) = (&mut y[oy * ow..][..ow], g.window(0, oy));
+                let inv_height = 1.0 / window.len() as f32;
+                y.copy_from_slice(&rows[window.start * ow..][..ow]);
+                for r in window.start + 1..window.end {
+                    y.iter_mut()
+                        .zip(&rows[r * ow..][..ow])
+                        .for_each(|(y, v)| *y += v);
+                }
+                y.iter_mut()
+                    .zip(&inv_width)
+                    .for_each(|(y, s)| *y *= s * inv_height);
+            }
         });
     y
 }
 
 /// The gradient of average pooling with respect to its input.
 pub fn avg_backward(g: &PoolGeometry, dy: &[f32]) -> Vec<f32> {
-    let (ip, op, w) = (g.in_plane(), g.out_plane(), g.in_size[1]);
+    let (ip, op, [h, w], [oh, ow]) = (g.in_plane(), g.out_plane(), g.in_size, g.out_size());
     let mut dx = vec![0.0; g.planes * ip];
+    let windows: Vec<Range<usize>> = (0..ow).map(|o| g.window(1, o)).collect();
+    let inv_width: Vec<f32> = windows.iter().map(|c| 1.0 / c.len() as f32).collect();
     dx.par_chunks_mut(ip)
         .zip(dy.par_chunks(op))
-        .for_each(|(dx, dy)| {
-            g.for_each_window(|o, rows, cols| {
-                let share = dy[o] / (rows.len() * cols.len()) as f32;
-                for r in rows {
-                    dx[r * w + cols.start..r * w + cols.end]
+        .for_each_init(Vec::new, |rows, (dx, dy)| {
+            // Up the columns: each output's gradient divided by its taps, onto the rows its
+            // window read.
+            rows.clear();
+            rows.resize(h * ow, 0.0);
+            for oy in 0..oh {
+                let window = g.window(0, oy);
+                let inv_height = 1.0 / window.len() as f32;
+                let dy = &dy[oy * ow..][..ow];
+                for r in window {
+                    rows[r * ow..][..ow]
                         .iter_mut()
-                        .for_each(|d| *d += share);
+                        .zip(dy.iter().zip(&inv_width))
+                        .for_each(|(s, (d, iw))| *s += d * iw * inv_height);
                 }
-            })
+            }
+            // Along each row: onto the columns each window read.
+            for r in 0..h {
+                spread_row(g, &windows, &rows[r * ow..][..ow], &mut dx[r * w..][..w]);
+            }
         });
     dx
 }
