@@ -1,11 +1,11 @@
 //! Max and average 2-d pooling on contiguous NCHW `f32` slices, with their gradients, one
-//! plane (sample and channel) per task. Both are separable: a pass along each row reduces the
-//! window's columns into a buffer of `rows x output columns`, and a pass down the columns
-//! reduces the window's rows, a whole output row at a time. Max pooling records the input
-//! position of each output's maximum (the first in row-major order), and its gradient
-//! scatters the output's gradient back through those indices; average pooling divides by the
-//! taps inside the input (padding is not counted), and its gradient spreads each output's
-//! gradient evenly over them, through the same two passes in reverse.
+//! plane (sample and channel) per task. Max pooling scans each window and records the input
+//! position of its maximum (the first in row-major order); its gradient scatters the output's
+//! gradient back through those indices. Average pooling divides by the taps inside the input
+//! (padding is not counted) and is separable: a pass along each row sums the window's columns
+//! into a buffer of `rows x output columns` (for stride 1 as one shifted slice per tap, in
+//! vector lanes), and a pass down the columns sums the window's rows, a whole output row at
+//! a time; its gradient runs the same two passes in reverse.
 
 use rayon::prelude::*;
 use std::ops::Range;
@@ -105,47 +105,58 @@ fn spread_row(g: &PoolGeometry, windows: &[Range<usize>], share: &[f32], row: &m
 
 /// Max pooling of `x`: the outputs and, for each, the index of its maximum within its plane.
 pub fn max_forward(g: &PoolGeometry, x: &[f32]) -> (Vec<f32>, Vec<u32>) {
-    let (ip, op, [h, w], [oh, ow]) = (g.in_plane(), g.out_plane(), g.in_size, g.out_size());
+    let (ip, op, w, [oh, ow]) = (g.in_plane(), g.out_plane(), g.in_size[1], g.out_size());
     let mut y = vec![0.0; g.planes * op];
     let mut at = vec![0u32; g.planes * op];
     let windows: Vec<Range<usize>> = (0..ow).map(|o| g.window(1, o)).collect();
     y.par_chunks_mut(op)
         .zip(at.par_chunks_mut(op))
         .zip(x.par_chunks(ip))
-        .for_each_init(Vec::new, |rows, ((y, at), x)| {
-            // Along each row: the window's largest value and its column.
-            rows.clear();
-            for r in 0..h {
-                let row = &x[r * w..][..w];
-                rows.extend(windows.iter().map(|cols| {
-                    let (mut best, mut index) = (f32::NEG_INFINITY, cols.start);
-                    for c in cols.clone() {
-                        // A NaN wins, so that it shows in the output.
-                        if row[c] > best || row[c].is_nan() {
-                            (best, index) = (row[c], c);
-                        }
-                    }
-                    (best, (r * w + index) as u32)
-                }));
+        .for_each(|((y, at), x)| {
+            if g.kernel == [2, 2] && g.stride == [2, 2] && g.padding == [0, 0] {
+                return max_2x2(w, [oh, ow], x, y, at);
             }
-            // Down the columns: the first row holding the largest.
             for oy in 0..oh {
+                let rows = g.window(0, oy);
                 let (y, at) = (&mut y[oy * ow..][..ow], &mut at[oy * ow..][..ow]);
-                let window = g.window(0, oy);
-                let first = &rows[window.start * ow..][..ow];
-                for (k, &(v, i)) in first.iter().enumerate() {
-                    (y[k], at[k]) = (v, i);
-                }
-                for r in window.start + 1..window.end {
-                    for (k, &(v, i)) in rows[r * ow..][..ow].iter().enumerate() {
-                        if v > y[k] || v.is_nan() {
-                            (y[k], at[k]) = (v, i);
+                for ((y, at), cols) in y.iter_mut().zip(at.iter_mut()).zip(&windows) {
+                    let (mut best, mut index) = (f32::NEG_INFINITY, rows.start * w + cols.start);
+                    for r in rows.clone() {
+                        let row = &x[r * w..][cols.clone()];
+                        for (c, &v) in row.iter().enumerate() {
+                            // A NaN wins, so that it shows in the output. Selects rather than
+                            // a branch: on real data the comparison is a coin toss.
+                            let wins = v > best || v.is_nan();
+                            best = if wins { v } else { best };
+                            index = if wins { r * w + cols.start + c } else { index };
                         }
                     }
+                    (*y, *at) = (best, index as u32);
                 }
             }
         });
     (y, at)
+}
+
+/// One plane of the most common max pooling, 2x2 windows at stride 2 without padding, as
+/// straight-line selects.
+fn max_2x2(w: usize, [oh, ow]: [usize; 2], x: &[f32], y: &mut [f32], at: &mut [u32]) {
+    let pick = |(b, i): (f32, usize), (v, j): (f32, usize)| {
+        let wins = v > b || v.is_nan();
+        (if wins { v } else { b }, if wins { j } else { i })
+    };
+    for oy in 0..oh {
+        let (top, bottom) = (2 * oy * w, (2 * oy + 1) * w);
+        let (r0, r1) = (&x[top..][..w], &x[bottom..][..w]);
+        let (y, at) = (&mut y[oy * ow..][..ow], &mut at[oy * ow..][..ow]);
+        for (ox, (y, at)) in y.iter_mut().zip(at.iter_mut()).enumerate() {
+            let c = 2 * ox;
+            let best = pick((r0[c], top + c), (r0[c + 1], top + c + 1));
+            let best = pick(best, (r1[c], bottom + c));
+            let (v, i) = pick(best, (r1[c + 1], bottom + c + 1));
+            (*y, *at) = (v, i as u32);
+        }
+    }
 }
 
 /// The gradient of max pooling with respect to its input.

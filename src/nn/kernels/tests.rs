@@ -159,6 +159,12 @@ fn poolings_match_the_engines_over_random_geometries() {
             rng.random_range(0..=kernel[1] / 2),
         ];
         let size = [rng.random_range(1..=10), rng.random_range(1..=10)];
+        // Every fourth case is the common 2x2 pooling at stride 2, which has its own path.
+        let (kernel, stride, padding) = if checked % 4 == 0 {
+            ([2, 2], [2, 2], [0, 0])
+        } else {
+            (kernel, stride, padding)
+        };
         if (0..2).any(|a| size[a] + 2 * padding[a] < kernel[a]) {
             continue;
         }
