@@ -42,9 +42,9 @@ pub struct ConvLayer {
 }
 
 impl ConvLayer {
-    /// The convolution `c` on `x`, by the trainer's own kernel: with the whole weight when its
-    /// size is `c`'s, else (a slicing store's envelope) with its leading channels and central
-    /// kernel window.
+    /// The convolution `c` on `x` (with its ReLU before, if any), by the trainer's own kernel:
+    /// with the whole weight when its size is `c`'s, else (a slicing store's envelope) with its
+    /// leading channels and central kernel window.
     fn convolve(&self, c: &Conv, x: Tensor<4>) -> Tensor<4> {
         let held = self.conv.weight.dims();
         let [out, per_group] = [c.out_channels, x.dims()[1] / c.groups];
@@ -64,6 +64,7 @@ impl ConvLayer {
             padding: [pad(0), pad(1)],
             dilation: [c.dilation; 2],
             groups: c.groups,
+            relu_input: c.relu_before,
         };
         let y = kernels::conv2d(x, weight, step);
         match &self.conv.bias {
@@ -225,11 +226,6 @@ impl Layer {
     pub fn forward(&self, op: &Op, x: Tensor<4>) -> Tensor<4> {
         match (self, op) {
             (Layer::Conv(l), Op::Conv(c)) => {
-                let x = if c.relu_before {
-                    burn::tensor::activation::relu(x)
-                } else {
-                    x
-                };
                 let y = l.convolve(c, x);
                 match &l.norm {
                     Some(norm) => batch_norm(norm, y, false),

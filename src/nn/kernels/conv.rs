@@ -8,9 +8,12 @@
 //!   result does not depend on the number of threads.
 //!
 //! `K` is a group's input channels times the kernel's area and `P` the output's pixels. A
-//! pointwise convolution (1x1, stride 1, no padding) reads its input as `cols` directly. The
+//! ReLU on the input can run here too ([`relu`], [`relu_backward`]), fused into the operation. A
+//! pointwise convolution (1x1, stride 1, no padding) reads its input as `cols` directly, and
+//! a depthwise one at stride 1 runs on [`depthwise`]'s direct loops. The
 //! im2col buffer is one per thread, kept and grown across calls.
 
+use super::depthwise;
 use super::gemm::{View, multiply};
 use rayon::prelude::*;
 use std::cell::RefCell;
@@ -18,6 +21,9 @@ use std::ops::Range;
 
 /// Samples per task of the weight gradient: each task accumulates its own partial gradient.
 const WEIGHT_GRAD_CHUNK: usize = 8;
+
+/// Elements per task of the fused ReLU.
+const RELU_CHUNK: usize = 1 << 14;
 
 thread_local! {
     /// This thread's im2col buffer.
@@ -64,7 +70,7 @@ impl ConvGeometry {
     }
 
     /// Output channels per group.
-    fn group_out(&self) -> usize {
+    pub(super) fn group_out(&self) -> usize {
         self.out_channels / self.groups
     }
 
@@ -275,6 +281,26 @@ fn col2im(g: &ConvGeometry, cols: &mut [f32], dx: &mut [f32]) {
     });
 }
 
+/// `max(x, 0)`, element by element.
+pub fn relu(x: &[f32]) -> Vec<f32> {
+    let mut y = vec![0.0; x.len()];
+    y.par_chunks_mut(RELU_CHUNK)
+        .zip(x.par_chunks(RELU_CHUNK))
+        .for_each(|(y, x)| y.iter_mut().zip(x).for_each(|(y, &x)| *y = x.max(0.0)));
+    y
+}
+
+/// Zeroes the gradient `dx` wherever the ReLU's output `relu_x` is not positive.
+pub fn relu_backward(dx: &mut [f32], relu_x: &[f32]) {
+    dx.par_chunks_mut(RELU_CHUNK)
+        .zip(relu_x.par_chunks(RELU_CHUNK))
+        .for_each(|(dx, x)| {
+            dx.iter_mut()
+                .zip(x)
+                .for_each(|(d, &x)| *d = if x > 0.0 { *d } else { 0.0 })
+        });
+}
+
 /// Runs `f` with this thread's im2col buffer, at least `len` long.
 fn with_columns<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     COLUMNS.with(|cell| {
@@ -289,6 +315,9 @@ fn with_columns<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
 /// The convolution of `x` (`[batch, in, h, w]`) by `weight` (`[out, in / groups, kh, kw]`),
 /// without bias: `[batch, out, oh, ow]`.
 pub fn forward(g: &ConvGeometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
+    if depthwise::handles(g) {
+        return depthwise::forward(g, x, weight);
+    }
     let (k, p, og, gi) = (g.patch(), g.pixels(), g.group_out(), g.group_in());
     let plane = g.in_size[0] * g.in_size[1];
     let mut y = vec![0.0; g.batch * g.out_channels * p];
@@ -318,6 +347,9 @@ pub fn forward(g: &ConvGeometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
 
 /// The gradient with respect to the input, given the output's gradient `dy`.
 pub fn input_grad(g: &ConvGeometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
+    if depthwise::handles(g) {
+        return depthwise::input_grad(g, weight, dy);
+    }
     let (k, p, og, gi) = (g.patch(), g.pixels(), g.group_out(), g.group_in());
     let plane = g.in_size[0] * g.in_size[1];
     let mut dx = vec![0.0; g.batch * g.sample_in()];
@@ -343,6 +375,9 @@ pub fn input_grad(g: &ConvGeometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
 
 /// The gradient with respect to the weight, given the input `x` and the output's gradient `dy`.
 pub fn weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    if depthwise::handles(g) {
+        return depthwise::weight_grad(g, x, dy);
+    }
     let (k, p, og, gi) = (g.patch(), g.pixels(), g.group_out(), g.group_in());
     let plane = g.in_size[0] * g.in_size[1];
     let size = g.out_channels * k;

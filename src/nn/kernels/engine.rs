@@ -1,6 +1,6 @@
 //! The kernels as an engine extension: one trait, implemented on the Flex backend (values
 //! only) and on Flex under autodiff, where each operation records its own backward step —
-//! the convolution keeps its input and weight, max pooling the indices of its maxima, average
+//! the convolution keeps its input (after its fused ReLU) and weight, max pooling the indices of its maxima, average
 //! pooling only its geometry.
 
 use super::conv::{self, ConvGeometry};
@@ -93,6 +93,16 @@ fn pool_geometry(x: &FlexTensor, window: Window) -> PoolGeometry {
     }
 }
 
+/// The convolution's input: `x`, through the ReLU when `step` asks for it.
+fn conv_input(x: FlexTensor, step: ConvStep) -> FlexTensor {
+    let x = contiguous(x);
+    if step.relu_input {
+        tensor(conv::relu(floats(&x)), dims4(&x))
+    } else {
+        x
+    }
+}
+
 fn conv_forward(g: &ConvGeometry, x: &FlexTensor, weight: &FlexTensor) -> FlexTensor {
     let [oh, ow] = g.out_size();
     let y = conv::forward(g, floats(x), floats(weight));
@@ -126,7 +136,7 @@ fn moments_data(moments: &[Moments]) -> TensorData {
 
 impl Kernels for Flex {
     fn conv2d_kernel(x: FlexTensor, weight: FlexTensor, step: ConvStep) -> FlexTensor {
-        let (x, weight) = (contiguous(x), contiguous(weight));
+        let (x, weight) = (conv_input(x, step), contiguous(weight));
         conv_forward(&conv_geometry(&x, &weight, step), &x, &weight)
     }
 
@@ -159,19 +169,23 @@ impl Kernels for Flex {
     }
 }
 
-/// The convolution's backward step: its input, its weight and its geometry.
+/// The convolution's backward step: its input (after the fused ReLU, if any), its weight,
+/// its geometry and whether the ReLU ran.
 #[derive(Debug)]
 struct ConvBackward;
 
 impl Backward<Flex, 2> for ConvBackward {
-    type State = (FlexTensor, FlexTensor, ConvGeometry);
+    type State = (FlexTensor, FlexTensor, ConvGeometry, bool);
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x, node_weight] = ops.parents;
         let dy = contiguous(grads.consume::<Flex>(&ops.node));
-        let (x, weight, g) = ops.state;
+        let (x, weight, g, relu_input) = ops.state;
         if let Some(node) = node_x {
-            let dx = conv::input_grad(&g, floats(&weight), floats(&dy));
+            let mut dx = conv::input_grad(&g, floats(&weight), floats(&dy));
+            if relu_input {
+                conv::relu_backward(&mut dx, floats(&x));
+            }
             grads.register::<Flex>(node.id, tensor(dx, dims4(&x)));
         }
         if let Some(node) = node_weight {
@@ -270,13 +284,13 @@ impl<C: CheckpointStrategy> Kernels for Autodiff<Flex, C> {
     ) -> FloatTensor<Self> {
         let nodes = [x.node(), weight.node()];
         let (xp, wp) = (
-            contiguous(x.into_primitive()),
+            conv_input(x.into_primitive(), step),
             contiguous(weight.into_primitive()),
         );
         let g = conv_geometry(&xp, &wp, step);
         let y = conv_forward(&g, &xp, &wp);
         match ConvBackward.prepare::<C>(nodes).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish((xp, wp, g), y),
+            OpsKind::Tracked(prep) => prep.finish((xp, wp, g, step.relu_input), y),
             OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }

@@ -5,6 +5,8 @@
 //! - [`gemm`]: one cache-blocked matrix product over strided views;
 //! - [`conv`]: convolution and its input and weight gradients as products over an im2col
 //!   buffer kept per thread;
+//! - [`depthwise`]: depthwise convolution at stride 1 and its gradients as direct loops over
+//!   padded planes;
 //! - [`pool`]: pooling forward and backward, max pooling through recorded indices;
 //! - [`norm`]: batch norm in training with its ReLU fused, and its backward;
 //! - [`engine`]: the extension trait, on the Flex backend and on its autodiff decorator.
@@ -13,6 +15,7 @@
 //! random shapes, strides, paddings, groups and dilations (`tests`).
 
 mod conv;
+mod depthwise;
 mod engine;
 mod gemm;
 mod norm;
@@ -36,6 +39,8 @@ pub struct ConvStep {
     pub dilation: [usize; 2],
     /// Channel groups.
     pub groups: usize,
+    /// Whether the input passes through a ReLU first (fused: one operation, one backward).
+    pub relu_input: bool,
 }
 
 /// A pooling window and how it moves.
@@ -49,8 +54,8 @@ pub struct Window {
     pub padding: [usize; 2],
 }
 
-/// The convolution of `x` (`[batch, in, h, w]`) by `weight` (`[out, in / groups, kh, kw]`),
-/// without bias.
+/// The convolution of `x` (`[batch, in, h, w]`, through a ReLU first when `step` says so)
+/// by `weight` (`[out, in / groups, kh, kw]`), without bias.
 pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, step: ConvStep) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as Kernels>::conv2d_kernel(
         x.into_dispatch(),

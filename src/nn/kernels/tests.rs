@@ -58,8 +58,16 @@ fn convolutions_match_the_engines_over_random_geometries() {
     let mut rng = crate::rng::seeded(11);
     let mut checked = 0;
     while checked < 120 {
-        let groups = rng.random_range(1..=3);
-        let in_c = groups * rng.random_range(1..=3);
+        // Every fourth case is depthwise (a group per input channel), which at stride 1 has
+        // its own path.
+        let depthwise = rng.random_bool(0.25);
+        let groups = rng.random_range(1..=if depthwise { 6 } else { 3 });
+        let in_c = groups
+            * if depthwise {
+                1
+            } else {
+                rng.random_range(1..=3)
+            };
         let out_c = groups * rng.random_range(1..=3);
         let batch = rng.random_range(1..=10);
         let size = [rng.random_range(1..=11), rng.random_range(1..=11)];
@@ -105,16 +113,26 @@ fn convolutions_match_the_engines_over_random_geometries() {
                 &device,
             )
         };
+        let relu_input = rng.random_bool(0.5);
+        let case = format!("{case}, relu on the input {relu_input}");
         let step = ConvStep {
             stride,
             padding,
             dilation,
             groups,
+            relu_input,
         };
         let options = ConvOptions::new(stride, padding, dilation, groups);
         let ours = output_and_grads(|x, w| conv2d(x, w, step), &x, &w, checked);
         let theirs = output_and_grads(
-            |x, w| module::conv2d(x, w, None, options.clone()),
+            |x, w| {
+                let x = if relu_input {
+                    burn::tensor::activation::relu(x)
+                } else {
+                    x
+                };
+                module::conv2d(x, w, None, options.clone())
+            },
             &x,
             &w,
             checked,
@@ -136,6 +154,7 @@ fn convolutions_without_autodiff_compute_the_same_values() {
         padding: [1, 1],
         dilation: [1, 2],
         groups: 2,
+        relu_input: false,
     };
     let theirs = module::conv2d(
         x.clone(),
