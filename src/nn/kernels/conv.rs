@@ -8,13 +8,14 @@
 //!   result does not depend on the number of threads.
 //!
 //! `K` is a group's input channels times the kernel's area and `P` the output's pixels. A
-//! ReLU on the input can run here too ([`relu`], [`relu_backward`]), fused into the operation. A
 //! pointwise convolution (1x1, stride 1, no padding) reads its input as `cols` directly, and
-//! a depthwise one at stride 1 runs on [`depthwise`]'s direct loops. The
-//! im2col buffer is one per thread, kept and grown across calls.
+//! a depthwise one at stride 1 runs on [`depthwise`]'s direct loops. The im2col buffer is one
+//! per thread, kept and grown across calls. A ReLU on the input runs here too ([`relu`],
+//! [`relu_backward`]), fused into the operation.
 
 use super::depthwise;
 use super::gemm::{View, multiply};
+use super::geometry::ConvGeometry;
 use rayon::prelude::*;
 use std::cell::RefCell;
 use std::ops::Range;
@@ -28,95 +29,6 @@ const RELU_CHUNK: usize = 1 << 14;
 thread_local! {
     /// This thread's im2col buffer.
     static COLUMNS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-}
-
-/// What a 2-d convolution computes: the input's batch, channels and size, the weight's output
-/// channels and kernel, and how the kernel moves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ConvGeometry {
-    /// Samples.
-    pub batch: usize,
-    /// Input channels.
-    pub in_channels: usize,
-    /// Input height and width.
-    pub in_size: [usize; 2],
-    /// Output channels.
-    pub out_channels: usize,
-    /// Kernel height and width.
-    pub kernel: [usize; 2],
-    /// Step between two outputs, per axis.
-    pub stride: [usize; 2],
-    /// Zeros added before and after the input, per axis.
-    pub padding: [usize; 2],
-    /// Spacing of the kernel's taps, per axis.
-    pub dilation: [usize; 2],
-    /// Channel groups (input and output channels divide by it).
-    pub groups: usize,
-}
-
-impl ConvGeometry {
-    /// Output height and width.
-    pub fn out_size(&self) -> [usize; 2] {
-        let axis = |a: usize| {
-            let reach = self.dilation[a] * (self.kernel[a] - 1) + 1;
-            (self.in_size[a] + 2 * self.padding[a]).saturating_sub(reach) / self.stride[a] + 1
-        };
-        [axis(0), axis(1)]
-    }
-
-    /// Input channels per group.
-    fn group_in(&self) -> usize {
-        self.in_channels / self.groups
-    }
-
-    /// Output channels per group.
-    pub(super) fn group_out(&self) -> usize {
-        self.out_channels / self.groups
-    }
-
-    /// Rows of a group's im2col matrix (`K`).
-    fn patch(&self) -> usize {
-        self.group_in() * self.kernel[0] * self.kernel[1]
-    }
-
-    /// Output pixels (`P`).
-    fn pixels(&self) -> usize {
-        let [h, w] = self.out_size();
-        h * w
-    }
-
-    /// Input elements per sample.
-    fn sample_in(&self) -> usize {
-        self.in_channels * self.in_size[0] * self.in_size[1]
-    }
-
-    /// Whether the input is its own im2col matrix.
-    fn is_pointwise(&self) -> bool {
-        self.kernel == [1, 1] && self.stride == [1, 1] && self.padding == [0, 0]
-    }
-
-    /// Output positions `o` along `axis` whose tap at `offset` reads inside the input:
-    /// `0 <= o * stride + offset < input size`.
-    fn valid(&self, axis: usize, offset: isize) -> Range<usize> {
-        let (stride, len) = (self.stride[axis] as isize, self.in_size[axis] as isize);
-        let out = self.out_size()[axis] as isize;
-        let lo = if offset >= 0 {
-            0
-        } else {
-            (-offset + stride - 1) / stride
-        };
-        let hi = if len > offset {
-            ((len - offset + stride - 1) / stride).min(out)
-        } else {
-            0
-        };
-        lo.min(hi) as usize..hi as usize
-    }
-
-    /// The input offset of kernel tap `tap` along `axis`.
-    fn offset(&self, axis: usize, tap: usize) -> isize {
-        (tap * self.dilation[axis]) as isize - self.padding[axis] as isize
-    }
 }
 
 /// Visits every (im2col row, output row) pair of one group: `f(row, oy, iy, columns)`

@@ -7,7 +7,7 @@
 //! task, gathering its output channels), and the weight gradient is one dot product per tap
 //! and sample (one output channel per task, over the batch in order), in vector lanes.
 
-use super::conv::ConvGeometry;
+use super::geometry::ConvGeometry;
 use rayon::prelude::*;
 
 /// Lanes of the weight gradient's dot products.

@@ -3,7 +3,8 @@
 //! the convolution keeps its input (after its fused ReLU) and weight, max pooling the indices of its maxima, average
 //! pooling only its geometry.
 
-use super::conv::{self, ConvGeometry};
+use super::conv;
+use super::geometry::ConvGeometry;
 use super::norm::{self, Moments, NormGeometry};
 use super::pool::{self, PoolGeometry};
 use super::{ConvStep, Window};

@@ -3,6 +3,7 @@
 //! mechanism, so the rest of the trainer keeps calling them on ordinary tensors.
 //!
 //! - [`gemm`]: one cache-blocked matrix product over strided views;
+//! - [`geometry`]: what a convolution computes, and the ranges its taps read;
 //! - [`conv`]: convolution and its input and weight gradients as products over an im2col
 //!   buffer kept per thread;
 //! - [`depthwise`]: depthwise convolution at stride 1 and its gradients as direct loops over
@@ -18,6 +19,7 @@ mod conv;
 mod depthwise;
 mod engine;
 mod gemm;
+mod geometry;
 mod norm;
 mod pool;
 
