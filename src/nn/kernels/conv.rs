@@ -193,12 +193,17 @@ fn col2im(g: &ConvGeometry, cols: &mut [f32], dx: &mut [f32]) {
     });
 }
 
-/// `max(x, 0)`, element by element.
+/// `max(x, 0)`, element by element (a NaN stays a NaN).
 pub fn relu(x: &[f32]) -> Vec<f32> {
     let mut y = vec![0.0; x.len()];
     y.par_chunks_mut(RELU_CHUNK)
         .zip(x.par_chunks(RELU_CHUNK))
-        .for_each(|(y, x)| y.iter_mut().zip(x).for_each(|(y, &x)| *y = x.max(0.0)));
+        .for_each(|(y, x)| {
+            // Not `max`: a NaN stays a NaN, so a diverged network shows in its loss.
+            y.iter_mut()
+                .zip(x)
+                .for_each(|(y, &x)| *y = if x < 0.0 { 0.0 } else { x })
+        });
     y
 }
 

@@ -121,9 +121,10 @@ pub fn forward(
         .enumerate()
         .for_each(|(plane, (y, x))| {
             let (scale, shift) = affine[plane % g.channels];
-            let floor = if g.relu { 0.0 } else { f32::NEG_INFINITY };
             for (y, &x) in y.iter_mut().zip(x) {
-                *y = (x * scale + shift).max(floor);
+                let v = x * scale + shift;
+                // Not `max`: a NaN stays a NaN, so a diverged network shows in its loss.
+                *y = if g.relu && v < 0.0 { 0.0 } else { v };
             }
         });
     (y, moments)

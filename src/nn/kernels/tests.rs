@@ -296,3 +296,41 @@ fn batch_norm_matches_the_engines_with_and_without_its_relu() {
         );
     }
 }
+
+#[test]
+fn a_nan_input_shows_in_every_kernels_output() {
+    let device = crate::nn::training_device();
+    let mut values = vec![0.5f32; 2 * 2 * 4 * 4];
+    values[5] = f32::NAN;
+    let x = Tensor::<4>::from_data(TensorData::new(values, [2, 2, 4, 4]), &device);
+    let has_nan = |t: Tensor<4>| t.is_nan().any().into_scalar::<bool>();
+    let w = Tensor::<4>::ones([3, 2, 3, 3], &device);
+    for relu_input in [false, true] {
+        let step = ConvStep {
+            stride: [1, 1],
+            padding: [1, 1],
+            dilation: [1, 1],
+            groups: 1,
+            relu_input,
+        };
+        assert!(
+            has_nan(conv2d(x.clone(), w.clone(), step)),
+            "relu {relu_input}"
+        );
+    }
+    let window = Window {
+        kernel: [2, 2],
+        stride: [2, 2],
+        padding: [0, 0],
+    };
+    assert!(has_nan(max_pool2d(x.clone(), window)));
+    assert!(has_nan(avg_pool2d(x.clone(), window)));
+    let (gamma, beta) = (
+        Tensor::<1>::ones([2], &device),
+        Tensor::<1>::zeros([2], &device),
+    );
+    for relu in [false, true] {
+        let (y, _, _) = batch_norm(x.clone(), gamma.clone(), beta.clone(), 1e-5, relu);
+        assert!(has_nan(y), "batch norm, relu {relu}");
+    }
+}
