@@ -1,7 +1,8 @@
 //! The kernels as an engine extension: one trait, implemented on the Flex backend (values
 //! only) and on Flex under autodiff, where each operation records its own backward step —
-//! the convolution keeps its input (after its fused ReLU) and weight, max pooling the indices of its maxima, average
-//! pooling only its geometry.
+//! the convolution keeps its input (after its fused ReLU) and weight, max pooling the indices
+//! of its maxima, average pooling only its geometry, batch norm its input, scale, shift and
+//! the batch's moments.
 
 use super::conv;
 use super::geometry::ConvGeometry;
