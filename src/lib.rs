@@ -7,7 +7,7 @@
 //! every evaluation as it happens.
 //!
 //! The crate holds only the contracts and the machinery every part shares:
-//! - [`env`]: the decision process ([`Environment`], [`Choice`], [`EnvSpec`]), and
+//! - [`env`](mod@env): the decision process ([`Environment`], [`Choice`], [`EnvSpec`]), and
 //!   [`ability`]: what a space may offer beside it (graph encoding, features, layer tokens,
 //!   a benchmark table);
 //! - [`arch`]: the architecture graph with shapes, parameter and MAC counts, a canonical hash

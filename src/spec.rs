@@ -18,7 +18,7 @@ pub struct DecisionKindSpec {
 pub struct EnvSpec {
     /// The environment's name as the registry knows it.
     pub name: String,
-    /// The decision kinds, indexed by [`Choice::kind`].
+    /// The decision kinds, indexed by [`Choice::kind`](crate::env::Choice::kind).
     pub kinds: Vec<DecisionKindSpec>,
     /// The longest complete decision sequence.
     pub max_length: usize,

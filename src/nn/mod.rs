@@ -6,10 +6,12 @@
 //!
 //! - [`layer`]: the weighted layers behind convolutions, norms and linear layers;
 //! - [`store`]: the weight store, candidate plans, the forward pass, safetensors files;
-//! - [`train`]: optimisers, schedules, the training loop and accuracy;
+//! - [`train`](mod@train): optimisers, schedules, the training loop and accuracy;
 //! - [`drop_path`]: NASNet's ScheduledDropPath for stand-alone training;
 //! - [`latency`]: measured batch-1 inference latency;
-//! - [`reference`]: the reference CNN the trainer is calibrated with.
+//! - [`reference`](mod@reference): the reference CNN the trainer is calibrated with;
+//! - [`kernels`]: the trainer's own convolution, pooling and batch-norm kernels, with their
+//!   backward passes, behind the engine's backend extension.
 
 pub mod drop_path;
 pub mod kernels;

@@ -4,15 +4,15 @@
 //! rest of the trainer keeps calling them on ordinary tensors. The im2col buffer lives per
 //! thread and is reused across steps; pooling and depthwise scratch is made once per task.
 //!
-//! - [`gemm`]: one cache-blocked matrix product over strided views;
-//! - [`geometry`]: what a convolution computes, and the ranges its taps read;
-//! - [`conv`]: convolution and its input and weight gradients as products over an im2col
+//! - `gemm`: one cache-blocked matrix product over strided views;
+//! - `geometry`: what a convolution computes, and the ranges its taps read;
+//! - `conv`: convolution and its input and weight gradients as products over an im2col
 //!   buffer kept per thread;
-//! - [`depthwise`]: depthwise convolution at stride 1 and its gradients as direct loops over
+//! - `depthwise`: depthwise convolution at stride 1 and its gradients as direct loops over
 //!   padded planes;
-//! - [`pool`]: pooling forward and backward, max pooling through recorded indices;
-//! - [`norm`]: batch norm in training with its ReLU fused, and its backward;
-//! - [`engine`]: the extension trait, on the Flex backend and on its autodiff decorator.
+//! - `pool`: pooling forward and backward, max pooling through recorded indices;
+//! - `norm`: batch norm in training with its ReLU fused, and its backward;
+//! - `engine`: the extension trait, on the Flex backend and on its autodiff decorator.
 //!
 //! Each kernel is checked against the engine's own operation, values and gradients, over
 //! random shapes, strides, paddings, groups and dilations, and shown to keep a NaN (`tests`).
