@@ -334,3 +334,39 @@ fn a_nan_input_shows_in_every_kernels_output() {
         assert!(has_nan(y), "batch norm, relu {relu}");
     }
 }
+
+#[test]
+fn results_do_not_depend_on_the_number_of_threads() {
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool");
+        pool.install(|| {
+            let device = crate::nn::training_device();
+            let mut rng = crate::rng::seeded(21);
+            let x = random([20, 6, 9, 9], &mut rng, &device);
+            let w = random([8, 6, 3, 3], &mut rng, &device);
+            let step = ConvStep {
+                stride: [1, 1],
+                padding: [1, 1],
+                dilation: [1, 1],
+                groups: 1,
+                relu_input: true,
+            };
+            let (y, dx, dw) = output_and_grads(
+                |x, w| {
+                    let y = conv2d(x, w, step);
+                    let c = y.dims()[1];
+                    let ones = Tensor::<1>::ones([c], &y.device());
+                    batch_norm(y, ones.clone(), ones.zeros_like(), 1e-5, true).0
+                },
+                &x,
+                &w,
+                3,
+            );
+            [y, dx, dw].map(|t| t.into_data().try_into_vec::<f32>().expect("f32 values"))
+        })
+    };
+    assert_eq!(run(1), run(3));
+}
