@@ -218,8 +218,14 @@ pub fn relu_backward(dx: &mut [f32], relu_x: &[f32]) {
         });
 }
 
-/// Runs `f` with this thread's im2col buffer, at least `len` long.
-fn with_columns<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+/// Runs `f` with this thread's im2col buffer, long enough for one group of `g` (empty for a
+/// pointwise convolution, which needs none).
+fn with_columns<R>(g: &ConvGeometry, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    let len = if g.is_pointwise() {
+        0
+    } else {
+        g.patch() * g.pixels()
+    };
     COLUMNS.with(|cell| {
         let mut buffer = cell.borrow_mut();
         if buffer.len() < len {
@@ -227,6 +233,17 @@ fn with_columns<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
         }
         f(&mut buffer[..len])
     })
+}
+
+/// One group's im2col matrix of `x` (the group's channels): `x` itself for a pointwise
+/// convolution, else `buffer` filled by [`im2col`].
+fn columns<'a>(g: &ConvGeometry, x: &'a [f32], buffer: &'a mut [f32]) -> &'a [f32] {
+    if g.is_pointwise() {
+        x
+    } else {
+        im2col(g, x, buffer);
+        buffer
+    }
 }
 
 /// The convolution of `x` (`[batch, in, h, w]`) by `weight` (`[out, in / groups, kh, kw]`),
@@ -241,15 +258,9 @@ pub fn forward(g: &ConvGeometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
     y.par_chunks_mut(g.out_channels * p)
         .zip(x.par_chunks(g.sample_in()))
         .for_each(|(y, x)| {
-            with_columns(if g.is_pointwise() { 0 } else { k * p }, |cols| {
+            with_columns(g, |buffer| {
                 for group in 0..g.groups {
-                    let x = &x[group * gi * plane..][..gi * plane];
-                    let cols: &[f32] = if g.is_pointwise() {
-                        x
-                    } else {
-                        im2col(g, x, cols);
-                        cols
-                    };
+                    let cols = columns(g, &x[group * gi * plane..][..gi * plane], buffer);
                     multiply(
                         &mut y[group * og * p..][..og * p],
                         View::rows(&weight[group * og * k..], og, k),
@@ -273,7 +284,7 @@ pub fn input_grad(g: &ConvGeometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
     dx.par_chunks_mut(g.sample_in())
         .zip(dy.par_chunks(g.out_channels * p))
         .for_each(|(dx, dy)| {
-            with_columns(if g.is_pointwise() { 0 } else { k * p }, |cols| {
+            with_columns(g, |cols| {
                 for group in 0..g.groups {
                     let w = View::rows(&weight[group * og * k..], og, k).t();
                     let dy = View::rows(&dy[group * og * p..], og, p);
@@ -304,18 +315,12 @@ pub fn weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
         .map(|chunk| {
             let mut dw = vec![0.0; size];
             let samples = chunk * WEIGHT_GRAD_CHUNK..((chunk + 1) * WEIGHT_GRAD_CHUNK).min(g.batch);
-            with_columns(if g.is_pointwise() { 0 } else { k * p }, |cols| {
+            with_columns(g, |buffer| {
                 for n in samples {
                     let x = &x[n * g.sample_in()..][..g.sample_in()];
                     let dy = &dy[n * g.out_channels * p..][..g.out_channels * p];
                     for group in 0..g.groups {
-                        let x = &x[group * gi * plane..][..gi * plane];
-                        let cols: &[f32] = if g.is_pointwise() {
-                            x
-                        } else {
-                            im2col(g, x, cols);
-                            cols
-                        };
+                        let cols = columns(g, &x[group * gi * plane..][..gi * plane], buffer);
                         multiply(
                             &mut dw[group * og * k..][..og * k],
                             View::rows(&dy[group * og * p..], og, p),
