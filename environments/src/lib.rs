@@ -9,12 +9,15 @@
 //!   squeeze-excite, skip, width and depth relative to a MobileNetV2-like baseline);
 //! - [`nasnet`]: the NASNet cell space (B blocks of two inputs, two of 13 operations and a
 //!   combiner, for a normal and a reduction cell), trained by the shared trainer;
-//! - [`tabular`]: any CSV of a user's own benchmark, one categorical decision per column.
+//! - [`tabular`]: any CSV of a user's own benchmark, one categorical decision per column;
+//! - [`compress`]: spaces derived from a trained teacher network (N2N learning): which layers
+//!   to remove, then how far to shrink the kept ones.
 //!
 //! [`images`] holds what a trainable space sizes its networks by.
 //!
 //! Environments know nothing of controllers; only the experiments registry names both.
 
+pub mod compress;
 #[cfg(test)]
 mod forward_check;
 pub mod images;
@@ -23,6 +26,10 @@ pub mod nasnet;
 pub mod nb201;
 pub mod tabular;
 
+pub use compress::{
+    Compression, Network, RemovalConfig, ShrinkageConfig, TeacherConfig, TeacherKind,
+    TrainedTeacher,
+};
 pub use images::Images;
 pub use mnasnet::{Mnasnet, MnasnetConfig};
 pub use nasnet::{Nasnet, NasnetConfig};

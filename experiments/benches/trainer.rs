@@ -20,7 +20,15 @@ fn random_batch(shape: Shape) -> (Batch, Dataset) {
     let labels: Vec<u32> = (0..n).map(|i| (i % 10) as u32).collect();
     let data =
         Dataset::new(shape, 10, images.clone(), labels.clone()).expect("a well-formed batch");
-    (Batch { images, labels }, data)
+    let indices = (0..labels.len()).collect();
+    (
+        Batch {
+            images,
+            labels,
+            indices,
+        },
+        data,
+    )
 }
 
 fn reference_step(c: &mut Criterion) {

@@ -80,6 +80,15 @@ pub struct Finished<'a> {
     pub search_seconds: f64,
 }
 
+/// The file's `[data]` (the embedded digits when it has none), loaded and split.
+pub fn load_data(file: &ExperimentFile) -> Result<archforge::data::Splits> {
+    let base = file.path.parent().unwrap_or(std::path::Path::new("."));
+    let config = file.experiment.data.clone().unwrap_or_default();
+    config
+        .load(base)
+        .map_err(|e| anyhow!("{}: data: {e}", file.path.display()))
+}
+
 /// An experiment checked and built, ready to run any of its (controller, seed) runs.
 pub struct Prepared<'a> {
     file: &'a ExperimentFile,
@@ -98,9 +107,8 @@ impl<'a> Prepared<'a> {
         let located =
             |what: &str, e: &dyn std::fmt::Display| anyhow!("{}: {what}{e}", file.path.display());
         let training = match (&experiment.data, &experiment.training) {
-            (Some(data), Some(config)) => {
-                let base = file.path.parent().unwrap_or(std::path::Path::new("."));
-                let data = data.load(base).map_err(|e| located("data: ", &e))?;
+            (Some(_), Some(config)) => {
+                let data = load_data(file)?;
                 let latency = experiment.objective.latency_table_path().map(|path| {
                     let (table, why) = LatencyTable::open(&path);
                     if let Some(why) = why {

@@ -22,4 +22,4 @@ pub mod tokens;
 pub use benchmark::{Rows, Table, TableRow};
 pub use features::{Features, Positional, PositionalFeatures};
 pub use graph::{ArchGraph, GraphEncoding};
-pub use tokens::{LAYER_FIELDS, NetworkLayers, Tokens, layer_tokens};
+pub use tokens::{LAYER_FIELDS, NetworkLayers, Tokens, layer_token, layer_tokens};

@@ -5,7 +5,7 @@
 //! [`LAYER_FIELDS`]; a space whose candidates are such networks has these tokens by saying it
 //! is one ([`NetworkLayers`]).
 
-use crate::arch::{Arch, Op, PoolKind};
+use crate::arch::{Arch, NodeId, Op, PoolKind};
 use crate::error::Result;
 
 /// A space's layer tokens (see the module documentation).
@@ -15,6 +15,13 @@ pub trait Tokens {
 
     /// One token per layer of the network a complete, legal sequence builds.
     fn sequence(&self, decisions: &[usize]) -> Result<Vec<Vec<f64>>>;
+
+    /// For a space whose every decision is about one layer of a given network (what network
+    /// compression decides: remove this layer, shrink that one), the token of each decision's
+    /// layer, decision by decision; `None` for other spaces.
+    fn subjects(&self) -> Option<&[Vec<f64>]> {
+        None
+    }
 }
 
 /// A space whose tokens are its networks' layers: [`layer_tokens`] of each candidate's graph
@@ -44,58 +51,53 @@ pub const LAYER_FIELDS: [&str; 14] = [
 /// The layer tokens of `arch` (see the module documentation); nodes without shapes give
 /// none.
 pub fn layer_tokens(arch: &Arch) -> Vec<Vec<f64>> {
-    let mut tokens = Vec::new();
-    for id in arch.node_ids() {
-        let node = arch.node(id);
-        let inputs: Option<Vec<_>> = arch
-            .inputs(id)
-            .iter()
-            .map(|&i| arch.node(i).shape)
-            .collect();
-        let (Some(out), Some(inputs)) = (node.shape, inputs) else {
-            continue;
-        };
-        let c_in = inputs.first().map_or(0, |s| s.channels);
-        let mut t = vec![0.0; LAYER_FIELDS.len()];
-        let (flag, kernel, stride, dilation, groups) = match &node.op {
-            Op::Conv(c) if c.groups > 1 && c.groups == c_in => (
-                1,
-                c.kernel[0].max(c.kernel[1]),
-                c.stride,
-                c.dilation,
-                c.groups,
-            ),
-            Op::Conv(c) => (
-                0,
-                c.kernel[0].max(c.kernel[1]),
-                c.stride,
-                c.dilation,
-                c.groups,
-            ),
-            Op::Pool {
-                kind,
-                kernel,
-                stride,
-            } => {
-                let flag = if *kind == PoolKind::Max { 2 } else { 3 };
-                (flag, *kernel, *stride, 1, 1)
-            }
-            Op::BnRelu => (4, 1, 1, 1, 1),
-            Op::Linear { .. } => (5, 1, 1, 1, 1),
-            _ => continue,
-        };
-        t[flag] = 1.0;
-        t[6] = kernel as f64;
-        t[7] = stride as f64;
-        t[8] = dilation as f64;
-        t[9] = c_in as f64;
-        t[10] = out.channels as f64;
-        t[11] = groups as f64;
-        t[12] = node.op.params(&inputs) as f64;
-        t[13] = out.height as f64;
-        tokens.push(t);
-    }
-    tokens
+    arch.node_ids()
+        .filter_map(|id| layer_token(arch, id))
+        .collect()
+}
+
+/// The token of node `id` of `arch`, when it is a layer with shapes (a convolution, pooling,
+/// batch norm or linear layer).
+pub fn layer_token(arch: &Arch, id: NodeId) -> Option<Vec<f64>> {
+    let node = arch.node(id);
+    let inputs: Option<Vec<_>> = arch
+        .inputs(id)
+        .iter()
+        .map(|&i| arch.node(i).shape)
+        .collect();
+    let (out, inputs) = (node.shape?, inputs?);
+    let c_in = inputs.first().map_or(0, |s| s.channels);
+    let mut t = vec![0.0; LAYER_FIELDS.len()];
+    let (flag, kernel, stride, dilation, groups) = match &node.op {
+        Op::Conv(c) => (
+            usize::from(c.groups > 1 && c.groups == c_in),
+            c.kernel[0].max(c.kernel[1]),
+            c.stride,
+            c.dilation,
+            c.groups,
+        ),
+        Op::Pool {
+            kind,
+            kernel,
+            stride,
+        } => {
+            let flag = if *kind == PoolKind::Max { 2 } else { 3 };
+            (flag, *kernel, *stride, 1, 1)
+        }
+        Op::BnRelu => (4, 1, 1, 1, 1),
+        Op::Linear { .. } => (5, 1, 1, 1, 1),
+        _ => return None,
+    };
+    t[flag] = 1.0;
+    t[6] = kernel as f64;
+    t[7] = stride as f64;
+    t[8] = dilation as f64;
+    t[9] = c_in as f64;
+    t[10] = out.channels as f64;
+    t[11] = groups as f64;
+    t[12] = node.op.params(&inputs) as f64;
+    t[13] = out.height as f64;
+    Some(t)
 }
 
 #[cfg(test)]

@@ -160,6 +160,8 @@ pub struct Batch {
     pub images: Vec<f32>,
     /// Labels.
     pub labels: Vec<u32>,
+    /// Each image's index in its dataset.
+    pub indices: Vec<usize>,
 }
 
 impl Batch {
@@ -215,8 +217,13 @@ impl Iterator for Batches<'_> {
             }
             labels.push(self.data.labels[i]);
         }
+        let indices = self.order[self.next..end].to_vec();
         self.next = end;
-        Some(Batch { images, labels })
+        Some(Batch {
+            images,
+            labels,
+            indices,
+        })
     }
 }
 

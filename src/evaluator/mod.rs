@@ -26,7 +26,7 @@ mod table_latency;
 pub use cache::{CacheMode, CachedEvaluator};
 pub use isolate::{Isolated, panic_message};
 pub use sampling::Sampling;
-pub use standalone::{StandaloneEvaluator, Trained, train_candidate};
+pub use standalone::{StandaloneEvaluator, Trained, train_candidate, train_candidate_with};
 pub use supernet::{SupernetEvaluator, SupernetMode, SupernetSettings};
 pub use table::TableEvaluator;
 pub use table_latency::{LatencyCheck, SharedLatencyTable, TableLatency};

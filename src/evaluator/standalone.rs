@@ -12,7 +12,9 @@ use super::{Evaluator, Metrics, Outcome, Status};
 use crate::candidate::Candidate;
 use crate::data::Splits;
 use crate::error::Result;
-use crate::nn::{TrainConfig, WeightStore, accuracy, latency_ms, train, training_device};
+use crate::nn::{
+    Stepper, TrainConfig, WeightStore, accuracy, latency_ms, train_with, training_device,
+};
 use std::sync::Arc;
 
 /// The stand-alone evaluator (see the module documentation).
@@ -64,6 +66,19 @@ pub fn train_candidate(
     config: &TrainConfig,
     seed: u64,
 ) -> Result<Trained, Status> {
+    let stepper = Stepper::new(config, &training_device());
+    train_candidate_with(stepper, candidate, data, config, seed)
+}
+
+/// [`train_candidate`] with a given stepper (one distilling from a teacher, or reporting each
+/// epoch).
+pub fn train_candidate_with(
+    stepper: Stepper,
+    candidate: &Candidate,
+    data: &Splits,
+    config: &TrainConfig,
+    seed: u64,
+) -> Result<Trained, Status> {
     let seed = crate::arch::hash::hash_words("standalone", &[seed, candidate.hash.0]);
     let mut store = WeightStore::new(training_device(), seed);
     if let Some(init) = &candidate.init {
@@ -84,7 +99,7 @@ pub fn train_candidate(
         (score(&data.valid), score(&data.test))
     });
     let mut rng = crate::rng::seeded(seed);
-    train(&mut store, &plan, &data.train, config, &mut rng)
+    train_with(stepper, &mut store, &plan, &data.train, config, &mut rng)
         .map_err(|e| Status::Failed(e.to_string()))?;
     let batch = config.batch_size.max(256);
     let metrics = Metrics {

@@ -27,8 +27,8 @@ mod tests;
 pub use latency::{LatencyTable, latency_ms, machine_fingerprint};
 pub use store::{Plan, WeightStore, Weights};
 pub use train::{
-    Distillation, Stepper, Teacher, TrainConfig, accuracy, recalibrate_batch_norm, train,
-    train_with,
+    DistillKind, Distillation, EpochReport, Stepper, Teacher, TrainConfig, accuracy, logits,
+    recalibrate_batch_norm, train, train_with,
 };
 
 /// The engine device for training: the CPU (Flex) backend with automatic differentiation.

@@ -7,6 +7,7 @@ use crate::arch::{Arch, Conv, Envelope, Op, Shape};
 use crate::data::{DataConfig, Splits};
 use burn::prelude::*;
 use std::path::Path;
+use std::sync::Arc;
 
 fn digits() -> Splits {
     DataConfig::default().load(Path::new(".")).unwrap()
@@ -215,6 +216,7 @@ fn the_distillation_loss_is_its_formula() {
     let teacher = [[3.0, 1.0, 0.0], [1.0, 1.0, 1.0]];
     let hard = 0.7;
     let d = Distillation {
+        kind: DistillKind::Kl,
         temperature: 2.0,
         weight: 0.6,
     };
@@ -239,6 +241,64 @@ fn the_distillation_loss_is_its_formula() {
         / 2.0;
     let expected = 0.4 * hard + 0.6 * 4.0 * kl;
     assert!((loss - expected).abs() < 1e-5, "{loss} vs {expected}");
+    // N2N's term: the mean squared difference of the logits, no temperature.
+    let mse = Distillation {
+        kind: DistillKind::MseLogits,
+        ..d
+    };
+    let loss = mse
+        .loss(
+            tensor(student),
+            tensor(teacher),
+            Tensor::<1>::from_data([hard as f32], &device),
+        )
+        .into_scalar::<f32>() as f64;
+    let squares: f64 = (0..2)
+        .flat_map(|r| (0..3).map(move |k| (student[r][k] - teacher[r][k]) as f64))
+        .map(|d| d * d)
+        .sum();
+    let expected = 0.4 * hard + 0.6 * squares / 6.0;
+    assert!((loss - expected).abs() < 1e-5, "{loss} vs {expected}");
+}
+
+#[test]
+fn cached_teacher_logits_teach_as_the_teacher_does() {
+    let data = digits();
+    let images = data.train.select(&(0..256).collect::<Vec<_>>());
+    let arch = reference_cnn(data.train.shape, 10).unwrap();
+    let mut teacher = WeightStore::new(training_device(), 3);
+    let plan = teacher.plan(&arch).unwrap();
+    train(
+        &mut teacher,
+        &plan,
+        &images,
+        &quick(1),
+        &mut crate::rng::seeded(0),
+    )
+    .unwrap();
+    let distillation = Distillation {
+        kind: DistillKind::MseLogits,
+        temperature: 1.0,
+        weight: 0.5,
+    };
+    let cached = Arc::new(logits(&teacher, &plan, &images, 100));
+    assert_eq!(cached.len(), 256 * 10);
+    let run = |teach: Teacher| {
+        let mut student = WeightStore::new(training_device(), 4);
+        let student_plan = student.plan(&arch).unwrap();
+        let config = quick(2);
+        let stepper = Stepper::new(&config, student.device()).with_teacher(teach);
+        let rng = &mut crate::rng::seeded(5);
+        train_with(stepper, &mut student, &student_plan, &images, &config, rng).unwrap()
+    };
+    let live = run(Teacher::new(&teacher, plan, distillation));
+    let from_cache = run(Teacher::cached(cached, 10, distillation));
+    for (a, b) in live.iter().zip(&from_cache) {
+        assert!(
+            (a - b).abs() <= 1e-4 * a.abs().max(1.0),
+            "{live:?} vs {from_cache:?}"
+        );
+    }
 }
 
 #[test]
@@ -258,6 +318,7 @@ fn a_student_learns_from_its_teachers_logits_alone() {
     let teacher_accuracy = accuracy(&teacher, &plan, &data.test, 256);
     // Weight 1: the labels play no part, only the teacher's softened outputs.
     let distillation = Distillation {
+        kind: DistillKind::Kl,
         temperature: 4.0,
         weight: 1.0,
     };

@@ -18,6 +18,7 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Which optimiser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -258,16 +259,29 @@ pub fn batch_tensors(
     (x, y)
 }
 
-/// Knowledge distillation (Hinton et al. 2015): the loss becomes
-/// `(1 - weight) * CE(student, labels) + weight * T^2 * KL(softmax(teacher / T) || softmax(student / T))`
-/// with `T` the temperature.
+/// Knowledge distillation: the loss becomes `(1 - weight) * CE(student, labels) + weight * D`
+/// with `D` the distillation term of [`DistillKind`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Distillation {
-    /// The softmax temperature `T` (> 0).
+    /// The distillation term.
+    #[serde(default)]
+    pub kind: DistillKind,
+    /// The softmax temperature `T` of `kl` (> 0).
     pub temperature: f64,
     /// The share of the distillation term, in [0, 1].
     pub weight: f64,
+}
+
+/// What a student's outputs are held to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DistillKind {
+    /// Hinton et al. (2015): `T^2 * KL(softmax(teacher / T) || softmax(student / T))`.
+    #[default]
+    Kl,
+    /// The mean squared difference of the logits themselves (N2N learning).
+    MseLogits,
 }
 
 impl Distillation {
@@ -286,40 +300,88 @@ impl Distillation {
     /// into the teacher) and the labels' cross-entropy `hard`.
     pub fn loss(&self, student: Tensor<2>, teacher: Tensor<2>, hard: Tensor<1>) -> Tensor<1> {
         use burn::tensor::activation::{log_softmax, softmax};
-        let t = self.temperature;
-        let rows = student.dims()[0].max(1) as f64;
-        let target = softmax(teacher.detach() / t, 1);
-        let log_target = target.clone().clamp_min(1e-12).log();
-        let kl = (target * (log_target - log_softmax(student / t, 1))).sum() / rows;
-        hard * (1.0 - self.weight) + kl * (self.weight * t * t)
+        let soft = match self.kind {
+            DistillKind::Kl => {
+                let t = self.temperature;
+                let rows = student.dims()[0].max(1) as f64;
+                let target = softmax(teacher.detach() / t, 1);
+                let log_target = target.clone().clamp_min(1e-12).log();
+                (target * (log_target - log_softmax(student / t, 1))).sum() * (t * t / rows)
+            }
+            DistillKind::MseLogits => (student - teacher.detach()).powi_scalar(2).mean(),
+        };
+        hard * (1.0 - self.weight) + soft * self.weight
     }
 }
 
 /// A trained network whose logits a student learns from: its weights frozen, batch norm on
-/// running statistics.
+/// running statistics — run on each batch, or its logits for every training image computed
+/// once ([`Teacher::cached`]).
 pub struct Teacher {
-    weights: Weights,
-    plan: Plan,
-    device: Device,
+    logits: TeacherLogits,
     distillation: Distillation,
+}
+
+/// Where a teacher's logits come from.
+enum TeacherLogits {
+    /// The network, run on each batch.
+    Network {
+        weights: Weights,
+        plan: Plan,
+        device: Device,
+    },
+    /// The logits of every image of the training set, `classes` per image, by image index.
+    Cached {
+        logits: Arc<Vec<f32>>,
+        classes: usize,
+    },
 }
 
 impl Teacher {
     /// `plan`'s network in `store` as a teacher, distilled as `distillation` says.
     pub fn new(store: &WeightStore, plan: Plan, distillation: Distillation) -> Self {
         Teacher {
-            weights: store.weights().valid(),
-            plan,
-            device: store.device().clone().without_autodiff(),
+            logits: TeacherLogits::Network {
+                weights: store.weights().valid(),
+                plan,
+                device: store.device().clone().without_autodiff(),
+            },
+            distillation,
+        }
+    }
+
+    /// A teacher known by its logits for every image of the training set the student trains
+    /// on (`classes` per image, in image order: what [`logits`] gives), distilled as
+    /// `distillation` says. They are the logits of the images as stored, so an augmented
+    /// batch learns the teacher's view of its unaugmented images.
+    pub fn cached(logits: Arc<Vec<f32>>, classes: usize, distillation: Distillation) -> Self {
+        Teacher {
+            logits: TeacherLogits::Cached { logits, classes },
             distillation,
         }
     }
 
     /// The teacher's logits for `batch`, as a constant on `device`.
     fn logits(&self, batch: &Batch, data: &Dataset, device: &Device) -> Tensor<2> {
-        let (x, _) = batch_tensors(batch, data, &self.device);
-        let logits = self.weights.forward(&self.plan, x);
-        Tensor::from_data(logits.into_data(), device)
+        match &self.logits {
+            TeacherLogits::Network {
+                weights,
+                plan,
+                device: own,
+            } => {
+                let (x, _) = batch_tensors(batch, data, own);
+                let logits = weights.forward(plan, x);
+                Tensor::from_data(logits.into_data(), device)
+            }
+            TeacherLogits::Cached { logits, classes } => {
+                let rows: Vec<f32> = batch
+                    .indices
+                    .iter()
+                    .flat_map(|&i| logits[i * classes..(i + 1) * classes].iter().copied())
+                    .collect();
+                Tensor::from_data(TensorData::new(rows, [batch.len(), *classes]), device)
+            }
+        }
     }
 }
 
@@ -329,7 +391,12 @@ pub struct Stepper {
     loss: CrossEntropyLoss,
     teacher: Option<Teacher>,
     paths: Option<PathDropper>,
+    on_epoch: Option<EpochReport>,
 }
+
+/// What [`train_with`] calls at the end of each epoch: the epoch (from 1), the number of
+/// epochs and the epoch's mean loss.
+pub type EpochReport = Box<dyn FnMut(usize, usize, f64) + Send>;
 
 impl Stepper {
     /// An optimiser and loss as `config` says, for weights on `device`.
@@ -342,7 +409,14 @@ impl Stepper {
             loss,
             teacher: None,
             paths: None,
+            on_epoch: None,
         }
+    }
+
+    /// The same stepper, `report` told of every finished epoch of a [`train_with`].
+    pub fn with_progress(mut self, report: EpochReport) -> Self {
+        self.on_epoch = Some(report);
+        self
     }
 
     /// The same stepper, its loss distilled from `teacher`.
@@ -469,7 +543,11 @@ pub fn train_with(
             seen += batch.len();
             step += 1;
         }
-        epoch_losses.push(sum / seen.max(1) as f64);
+        let mean = sum / seen.max(1) as f64;
+        if let Some(report) = &mut stepper.on_epoch {
+            report(epoch + 1, total.div_ceil(steps_per_epoch.max(1)), mean);
+        }
+        epoch_losses.push(mean);
     }
     Ok(epoch_losses)
 }
@@ -486,6 +564,20 @@ pub fn accuracy(store: &WeightStore, plan: &Plan, data: &Dataset, batch_size: us
         correct += predicted.equal(y).int().sum().into_scalar::<i64>();
     }
     100.0 * correct as f64 / data.len().max(1) as f64
+}
+
+/// The logits of `plan`'s network for every image of `data`, in order (`classes` numbers per
+/// image), batch norm on its running statistics.
+pub fn logits(store: &WeightStore, plan: &Plan, data: &Dataset, batch_size: usize) -> Vec<f32> {
+    let weights = store.weights().valid();
+    let device = store.device().clone().without_autodiff();
+    let mut out = Vec::with_capacity(data.len() * data.classes);
+    for batch in data.batches(batch_size, None, Augment::default()) {
+        let (x, _) = batch_tensors(&batch, data, &device);
+        let values = weights.forward(plan, x).into_data().convert::<f32>();
+        out.extend(values.iter::<f32>());
+    }
+    out
 }
 
 /// Re-estimates batch norm's running statistics for `plan` from the first `batches` training

@@ -22,6 +22,7 @@ use archforge::data::DataConfig;
 use archforge::evaluator::{CacheMode, SupernetMode};
 use archforge::nn::TrainConfig;
 use archforge::search::KeepWeights;
+use archforge_environments::TeacherConfig;
 use location::{line_column, locate, refine};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -67,6 +68,9 @@ pub struct Experiment {
     /// Finalists retrained stand-alone at the end of `archforge run`.
     #[serde(rename = "final", default, skip_serializing_if = "Option::is_none")]
     pub finalists: Option<FinalConfig>,
+    /// The network to compress (`archforge train` without `--arch` trains it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher: Option<TeacherConfig>,
 }
 
 impl Experiment {
@@ -123,6 +127,9 @@ impl ExperimentFile {
         }
         let base = path.parent().unwrap_or(Path::new("."));
         experiment.environment.resolve_paths(base);
+        if let Some(teacher) = &mut experiment.teacher {
+            teacher.resolve_paths(base);
+        }
         if let Some(table) = &mut experiment.objective.latency_table
             && table.is_relative()
         {
@@ -284,6 +291,9 @@ impl ExperimentFile {
         }
         if let Some(data) = &e.data {
             data.check().map_err(|r| refused("data", r))?;
+        }
+        if let Some(teacher) = &e.teacher {
+            teacher.check().map_err(|r| refused("teacher", r))?;
         }
         if e.controller.is_empty() {
             return Err(self.error(
