@@ -396,6 +396,7 @@ pub fn check_evaluator(
         objective: Objective {
             kind: RewardKind::SearchMetric,
             latency: None,
+            teacher: None,
             maximize: env.benchmark().is_none_or(|t| t.maximize),
             invalid_reward: 0.0,
         },

@@ -5,6 +5,10 @@
 //! `mnas` (MnasNet) trades accuracy against measured latency: `ACC * (LAT / T)^w` with
 //! `w = alpha` when `LAT <= T` and `beta` otherwise; the soft preset is
 //! `alpha = beta = -0.07`, the hard one `alpha = 0, beta = -1`.
+//!
+//! `n2n` (N2N learning) rewards a compressed student against its teacher: `R_c * R_a` with
+//! `C = 1 - params / params_teacher`, `R_c = C (2 - C)` and `R_a = ACC / ACC_teacher` on the
+//! search metric (validation accuracy).
 
 use crate::evaluator::{Outcome, Status};
 use serde::{Deserialize, Serialize};
@@ -18,6 +22,26 @@ pub enum RewardKind {
     SearchMetric,
     /// MnasNet's latency-aware reward (see [`LatencyTarget`]).
     Mnas,
+    /// N2N learning's compression reward (see [`TeacherScore`]).
+    N2n,
+}
+
+/// What the `n2n` reward measures a student against: its teacher's parameter count and
+/// search metric.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TeacherScore {
+    /// The teacher's trainable parameters.
+    pub params: u64,
+    /// The teacher's search metric (validation accuracy), > 0.
+    pub search: f64,
+}
+
+impl TeacherScore {
+    /// `R_c * R_a` for a student of `params` parameters scoring `search`.
+    pub fn reward(&self, params: u64, search: f64) -> f64 {
+        let c = 1.0 - params as f64 / self.params.max(1) as f64;
+        c * (2.0 - c) * (search / self.search)
+    }
 }
 
 /// The latency target of the `mnas` reward.
@@ -73,6 +97,10 @@ impl RewardKind {
             "mnas",
             "MnasNet: ACC * (LAT / T)^w, w = alpha if LAT <= T else beta (soft: -0.07/-0.07, hard: 0/-1)",
         ),
+        (
+            "n2n",
+            "N2N: C(2 - C) * ACC / ACC_teacher, C = 1 - params / params_teacher (compression spaces)",
+        ),
     ];
 }
 
@@ -87,6 +115,8 @@ pub struct Objective {
     pub invalid_reward: f64,
     /// The latency target, for `mnas`.
     pub latency: Option<LatencyTarget>,
+    /// The teacher, for `n2n`.
+    pub teacher: Option<TeacherScore>,
 }
 
 impl Objective {
@@ -95,13 +125,11 @@ impl Objective {
         let reward = match &outcome.status {
             Status::Ok => {
                 let metric = outcome.metrics.search?;
-                match (self.kind, self.latency) {
-                    (RewardKind::SearchMetric, _) if self.maximize => metric,
-                    (RewardKind::SearchMetric, _) => -metric,
-                    (RewardKind::Mnas, Some(target)) => {
-                        target.reward(metric, outcome.metrics.latency_ms?)
-                    }
-                    (RewardKind::Mnas, None) => return None,
+                match self.kind {
+                    RewardKind::SearchMetric if self.maximize => metric,
+                    RewardKind::SearchMetric => -metric,
+                    RewardKind::Mnas => self.latency?.reward(metric, outcome.metrics.latency_ms?),
+                    RewardKind::N2n => self.teacher?.reward(outcome.metrics.params?, metric),
                 }
             }
             Status::Invalid(_) => self.invalid_reward,
@@ -122,7 +150,34 @@ mod tests {
             maximize,
             invalid_reward: -1.0,
             latency: None,
+            teacher: None,
         }
+    }
+
+    #[test]
+    fn the_n2n_reward_is_compression_times_relative_accuracy() {
+        let objective = Objective {
+            kind: RewardKind::N2n,
+            teacher: Some(TeacherScore {
+                params: 1000,
+                search: 80.0,
+            }),
+            ..objective(true)
+        };
+        let student = |params, search| {
+            objective.reward(&Outcome::ok(Metrics {
+                search: Some(search),
+                params: Some(params),
+                ..Metrics::default()
+            }))
+        };
+        // The teacher itself compresses nothing: 0.
+        assert_eq!(student(1000, 80.0), Some(0.0));
+        // 10x smaller at the teacher's accuracy: C = 0.9, R_c = 0.99.
+        assert!((student(100, 80.0).unwrap() - 0.99).abs() < 1e-12);
+        // Half the teacher at half its accuracy: 0.75 * 0.5.
+        assert!((student(500, 40.0).unwrap() - 0.375).abs() < 1e-12);
+        assert_eq!(objective.reward(&Outcome::invalid("x")), Some(-1.0));
     }
 
     #[test]
@@ -133,6 +188,7 @@ mod tests {
                 maximize: true,
                 invalid_reward: 0.0,
                 latency: Some(target),
+                teacher: None,
             };
             objective.reward(&Outcome::ok(Metrics {
                 search: Some(80.0),
@@ -154,6 +210,7 @@ mod tests {
             maximize: true,
             invalid_reward: 0.0,
             latency: Some(hard),
+            teacher: None,
         };
         let unmeasured = Outcome::ok(Metrics {
             search: Some(80.0),

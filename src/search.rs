@@ -416,6 +416,7 @@ mod tests {
             objective: Objective {
                 kind: RewardKind::SearchMetric,
                 latency: None,
+                teacher: None,
                 maximize: true,
                 invalid_reward: -5.0,
             },

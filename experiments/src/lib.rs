@@ -7,6 +7,7 @@
 //!   ([`run_folder`]: its place and its files' names);
 //! - [`report`]: summary tables (CSV, Markdown), best-so-far and learning curves, Pareto
 //!   fronts (SVG), the best architecture (JSON, DOT);
+//! - [`teacher`]: a compression's trained teacher, checked and scored once;
 //! - [`workflows`]: what runs around or instead of a search — finalists retrained at the end
 //!   of a run, the supernet rank check;
 //! - [`cli`]: the command line, one module per subcommand.
@@ -17,4 +18,5 @@ pub mod registry;
 pub mod report;
 pub mod run_folder;
 pub mod runner;
+pub mod teacher;
 pub mod workflows;

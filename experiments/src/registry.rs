@@ -7,15 +7,15 @@ use archforge::evaluator::{
     CacheMode, CachedEvaluator, Isolated, SharedLatencyTable, TableEvaluator, TableLatency,
 };
 use archforge::evaluator::{StandaloneEvaluator, SupernetEvaluator, SupernetSettings};
-use archforge::nn::TrainConfig;
+use archforge::nn::{Teacher, TrainConfig};
 use archforge::toy::{Toy, ToyConfig};
 use archforge::{Controller, Environment, Evaluator};
 use archforge_controllers::{
     Evolution, EvolutionConfig, PolicyGradient, PolicyGradientConfig, RandomConfig, RandomSearch,
 };
 use archforge_environments::{
-    Images, Mnasnet, MnasnetConfig, Nasnet, NasnetConfig, Nb201, Nb201Config, Tabular,
-    TabularConfig,
+    Compression, Images, Mnasnet, MnasnetConfig, Nasnet, NasnetConfig, Nb201, Nb201Config, Network,
+    RemovalConfig, ShrinkageConfig, Tabular, TabularConfig,
 };
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -45,6 +45,14 @@ pub const ENVIRONMENTS: &[Entry] = &[
     (
         "toy",
         "a small masked space with a known best sequence, for checking controllers",
+    ),
+    (
+        "layer-removal",
+        "N2N: keep or remove each layer (or identity-skip block) of a trained [teacher]; students inherit its weights",
+    ),
+    (
+        "layer-shrinkage",
+        "N2N: a width factor per channel space of a trained [teacher]; students keep its strongest filters",
     ),
 ];
 
@@ -98,6 +106,10 @@ pub enum EnvironmentConfig {
     Tabular(TabularConfig),
     /// The toy space.
     Toy(ToyConfig),
+    /// Layer removal from a trained network.
+    LayerRemoval(RemovalConfig),
+    /// Layer shrinkage of a trained network.
+    LayerShrinkage(ShrinkageConfig),
 }
 
 impl EnvironmentConfig {
@@ -111,9 +123,33 @@ impl EnvironmentConfig {
         }
     }
 
-    /// Builds the environment; `images` sizes its networks for a trainable run's data.
-    pub fn build(&self, images: Option<Images>) -> archforge::error::Result<Arc<dyn Environment>> {
+    /// Whether the space compresses a trained network (and so needs one to build).
+    pub fn compresses(&self) -> bool {
+        matches!(
+            self,
+            EnvironmentConfig::LayerRemoval(_) | EnvironmentConfig::LayerShrinkage(_)
+        )
+    }
+
+    /// Builds the environment; `images` sizes its networks for a trainable run's data, and
+    /// a compression space compresses `network`.
+    pub fn build(
+        &self,
+        images: Option<Images>,
+        network: Option<&Arc<Network>>,
+    ) -> archforge::error::Result<Arc<dyn Environment>> {
+        let network = || {
+            network.cloned().ok_or_else(|| {
+                archforge::Error::Arch(
+                    "a compression space needs a trained network: set [teacher] path to a teacher's run folder (`archforge train FILE` trains one), or run `archforge compress`".into(),
+                )
+            })
+        };
         Ok(match self {
+            EnvironmentConfig::LayerRemoval(_) => Arc::new(Compression::removal(network()?)?),
+            EnvironmentConfig::LayerShrinkage(c) => {
+                Arc::new(Compression::shrinkage(network()?, c)?)
+            }
             EnvironmentConfig::Nb201(c) => match images {
                 Some(images) => Arc::new(Nb201::for_images(c.clone(), images)?),
                 None => Arc::new(Nb201::new(c.clone())?),
@@ -250,6 +286,8 @@ pub struct Training {
     pub config: TrainConfig,
     /// The latency table candidates' latencies come from, when the objective says so.
     pub latency: Option<Arc<SharedLatencyTable>>,
+    /// The teacher every candidate is distilled from (compression spaces).
+    pub teacher: Option<Teacher>,
 }
 
 impl EvaluatorConfig {
@@ -326,7 +364,10 @@ impl EvaluatorConfig {
                 Box::new(TableEvaluator::new(env.benchmark().expect("checked above")))
             }
             (EvaluatorConfig::Standalone(_), Some(t)) => {
-                let e = StandaloneEvaluator::new(t.data.clone(), t.config.clone(), seed);
+                let mut e = StandaloneEvaluator::new(t.data.clone(), t.config.clone(), seed);
+                if let Some(teacher) = &t.teacher {
+                    e = e.distilling(teacher.clone());
+                }
                 Box::new(if keep_weights { e.keeping_weights() } else { e })
             }
             (EvaluatorConfig::Supernet(settings), Some(t)) => {

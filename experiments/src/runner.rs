@@ -11,6 +11,7 @@ use crate::registry::{EvaluatorConfig, Training};
 use crate::report;
 use crate::report::pareto::Fronts;
 use crate::run_folder::{create_run_folder, run_file_stem, supernet_file};
+use crate::teacher::ScoredTeacher;
 use anyhow::{Context, Result, anyhow, bail};
 use archforge::budget::BudgetLimits;
 use archforge::evaluator::SharedLatencyTable;
@@ -20,7 +21,7 @@ use archforge::objective::Objective;
 use archforge::search::{self, KeepWeights, Recorder, RunResult, RunSettings, StopReason};
 use archforge::weights::Snapshot;
 use archforge::{Environment, rng};
-use archforge_environments::Images;
+use archforge_environments::{Images, Network};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -100,13 +101,31 @@ pub struct Prepared<'a> {
 }
 
 impl<'a> Prepared<'a> {
-    /// Loads the data (for evaluators that train), builds the environment and checks that the
-    /// evaluator and every controller can work with it, before anything runs.
+    /// Loads the data (for evaluators that train) and, for a compression space, the teacher
+    /// its `[teacher] path` names; builds the environment and checks that the evaluator and
+    /// every controller can work with it, before anything runs.
     pub fn new(file: &'a ExperimentFile) -> Result<Self> {
+        Self::build(file, None)
+    }
+
+    /// [`Prepared::new`] for a compression space over `network` whose students learn from
+    /// `teacher` (already loaded and scored).
+    pub fn compressing(
+        file: &'a ExperimentFile,
+        teacher: &ScoredTeacher,
+        network: Arc<Network>,
+    ) -> Result<Self> {
+        Self::build(file, Some((teacher.clone(), network)))
+    }
+
+    fn build(
+        file: &'a ExperimentFile,
+        compressing: Option<(ScoredTeacher, Arc<Network>)>,
+    ) -> Result<Self> {
         let experiment = &file.experiment;
         let located =
             |what: &str, e: &dyn std::fmt::Display| anyhow!("{}: {what}{e}", file.path.display());
-        let training = match (&experiment.data, &experiment.training) {
+        let mut training = match (&experiment.data, &experiment.training) {
             (Some(_), Some(config)) => {
                 let data = load_data(file)?;
                 let latency = experiment.objective.latency_table_path().map(|path| {
@@ -120,10 +139,30 @@ impl<'a> Prepared<'a> {
                     data: Arc::new(data),
                     config: config.clone(),
                     latency,
+                    teacher: None,
                 })
             }
             _ => None,
         };
+        let compressing = match (compressing, &mut training) {
+            (Some(given), _) => Some(given),
+            (None, Some(t)) if experiment.environment.compresses() => {
+                let folder = experiment
+                    .teacher
+                    .as_ref()
+                    .and_then(|teacher| teacher.path.clone())
+                    .ok_or_else(|| located("environment: ", &"a compression space needs a trained teacher: set [teacher] path to its run folder (`archforge train FILE` trains one), or run `archforge compress`"))?;
+                let distill = experiment.distill.clone().unwrap_or_default();
+                let teacher = ScoredTeacher::load(&folder, file, &t.data, &distill)?;
+                let network = teacher.network.clone();
+                Some((teacher, network))
+            }
+            (None, _) => None,
+        };
+        if let (Some((teacher, _)), Some(t)) = (&compressing, &mut training) {
+            t.data = teacher.data.clone();
+            t.teacher = Some(teacher.teacher.clone());
+        }
         let images = training.as_ref().map(|t| Images {
             shape: t.data.train.shape,
             classes: t.data.train.classes,
@@ -131,7 +170,7 @@ impl<'a> Prepared<'a> {
         let build = |images| {
             experiment
                 .environment
-                .build(images)
+                .build(images, compressing.as_ref().map(|(_, network)| network))
                 .map_err(|e| located("environment: ", &e))
         };
         // The search's networks are sized for the data only when its evaluator trains them
@@ -173,6 +212,7 @@ impl<'a> Prepared<'a> {
             maximize: env.benchmark().is_none_or(|t| t.maximize),
             invalid_reward: experiment.objective.invalid_reward,
             latency: experiment.objective.latency_target(),
+            teacher: compressing.as_ref().map(|(teacher, _)| teacher.score()),
         };
         let limits = BudgetLimits {
             evaluations: experiment.budget.evaluations,
@@ -353,8 +393,13 @@ impl Recorder for FolderRecorder<'_> {
 
 /// Runs `plan` for `file`.
 pub fn execute<'a>(file: &'a ExperimentFile, plan: &Plan) -> Result<Finished<'a>> {
+    execute_prepared(Prepared::new(file)?, plan)
+}
+
+/// [`execute`] of an experiment already prepared.
+pub fn execute_prepared<'a>(prepared: Prepared<'a>, plan: &Plan) -> Result<Finished<'a>> {
+    let file = prepared.file;
     let experiment = &file.experiment;
-    let prepared = Prepared::new(file)?;
     create_run_folder(&plan.out)?;
     std::fs::write(plan.out.join("experiment.toml"), file.resolved_toml())
         .with_context(|| format!("writing {}", plan.out.join("experiment.toml").display()))?;

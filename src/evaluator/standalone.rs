@@ -13,7 +13,7 @@ use crate::candidate::Candidate;
 use crate::data::Splits;
 use crate::error::Result;
 use crate::nn::{
-    Stepper, TrainConfig, WeightStore, accuracy, latency_ms, train_with, training_device,
+    Stepper, Teacher, TrainConfig, WeightStore, accuracy, latency_ms, train_with, training_device,
 };
 use std::sync::Arc;
 
@@ -23,6 +23,7 @@ pub struct StandaloneEvaluator {
     config: TrainConfig,
     seed: u64,
     keep_weights: bool,
+    teacher: Option<Teacher>,
 }
 
 impl StandaloneEvaluator {
@@ -33,7 +34,14 @@ impl StandaloneEvaluator {
             config,
             seed,
             keep_weights: false,
+            teacher: None,
         }
+    }
+
+    /// The same evaluator, every candidate's loss distilled from `teacher`.
+    pub fn distilling(mut self, teacher: Teacher) -> Self {
+        self.teacher = Some(teacher);
+        self
     }
 
     /// The same evaluator, its outcomes carrying each candidate's trained weights.
@@ -118,10 +126,26 @@ pub fn train_candidate_with(
     })
 }
 
+impl StandaloneEvaluator {
+    fn stepper(&self) -> Stepper {
+        let stepper = Stepper::new(&self.config, &training_device());
+        match &self.teacher {
+            Some(teacher) => stepper.with_teacher(teacher.clone()),
+            None => stepper,
+        }
+    }
+}
+
 impl Evaluator for StandaloneEvaluator {
     fn evaluate(&mut self, candidate: &Candidate) -> Result<Outcome> {
         Ok(
-            match train_candidate(candidate, &self.data, &self.config, self.seed) {
+            match train_candidate_with(
+                self.stepper(),
+                candidate,
+                &self.data,
+                &self.config,
+                self.seed,
+            ) {
                 Ok(trained) => Outcome {
                     weights: self
                         .keep_weights

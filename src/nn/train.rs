@@ -124,6 +124,12 @@ mod defaults {
     pub fn drop_path_keep_prob() -> f64 {
         1.0
     }
+    pub fn temperature() -> f64 {
+        4.0
+    }
+    pub fn distill_weight() -> f64 {
+        0.9
+    }
 }
 
 impl Default for TrainConfig {
@@ -268,9 +274,21 @@ pub struct Distillation {
     #[serde(default)]
     pub kind: DistillKind,
     /// The softmax temperature `T` of `kl` (> 0).
+    #[serde(default = "defaults::temperature")]
     pub temperature: f64,
     /// The share of the distillation term, in [0, 1].
+    #[serde(default = "defaults::distill_weight")]
     pub weight: f64,
+}
+
+impl Default for Distillation {
+    fn default() -> Self {
+        Distillation {
+            kind: DistillKind::default(),
+            temperature: defaults::temperature(),
+            weight: defaults::distill_weight(),
+        }
+    }
 }
 
 /// What a student's outputs are held to.
@@ -317,12 +335,14 @@ impl Distillation {
 /// A trained network whose logits a student learns from: its weights frozen, batch norm on
 /// running statistics — run on each batch, or its logits for every training image computed
 /// once ([`Teacher::cached`]).
+#[derive(Clone)]
 pub struct Teacher {
     logits: TeacherLogits,
     distillation: Distillation,
 }
 
 /// Where a teacher's logits come from.
+#[derive(Clone)]
 enum TeacherLogits {
     /// The network, run on each batch.
     Network {

@@ -18,5 +18,5 @@ mod tests;
 
 pub use anatomy::{Anatomy, Network};
 pub use space::{Compression, RemovalConfig, ShrinkageConfig};
-pub use student::{Edit, Student, student};
+pub use student::{Edit, Student, student, student_arch};
 pub use teacher::{TeacherConfig, TeacherKind, TrainedTeacher};

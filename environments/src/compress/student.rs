@@ -33,6 +33,39 @@ impl Edit {
             widths: anatomy.spaces.iter().map(|s| s.width).collect(),
         }
     }
+
+    /// Every width that may shrink scaled by `factor` (`max(1, round(width * factor))`).
+    pub fn uniform(anatomy: &Anatomy, factor: f64) -> Self {
+        let mut edit = Edit::none(anatomy);
+        for (s, space) in anatomy.spaces.iter().enumerate() {
+            if space.shrinkable {
+                let width = (space.width as f64 * factor).round() as usize;
+                edit.widths[s] = width.clamp(1, space.width);
+            }
+        }
+        edit
+    }
+
+    /// The uniform edit ([`Edit::uniform`]) whose student of `net` has the parameter count
+    /// closest to `params`, with its factor (found by bisection; parameters grow with it).
+    pub fn sized(net: &Network, anatomy: &Anatomy, params: u64) -> Result<(Edit, f64)> {
+        let count = |factor: f64| -> Result<u64> {
+            let arch = student_arch(net, anatomy, &Edit::uniform(anatomy, factor))?;
+            Ok(arch.params().unwrap_or(0))
+        };
+        let (mut lo, mut hi) = (0.0f64, 1.0f64);
+        for _ in 0..40 {
+            let mid = 0.5 * (lo + hi);
+            if count(mid)? < params {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        let gap = |f: f64| count(f).map(|p| p.abs_diff(params));
+        let factor = if gap(lo)? <= gap(hi)? { lo } else { hi };
+        Ok((Edit::uniform(anatomy, factor), factor))
+    }
 }
 
 /// A student's graph and initial weights.
@@ -47,79 +80,121 @@ pub struct Student {
 /// Builds the student `edit` makes of `net` (whose anatomy is `anatomy`); an edit whose
 /// shapes do not fit is an error.
 pub fn student(net: &Network, anatomy: &Anatomy, edit: &Edit) -> Result<Student> {
-    let teacher = &net.arch;
-    let n = teacher.len();
-    let mut redirect: Vec<Option<NodeId>> = vec![None; n];
-    for (unit, _) in anatomy
-        .units
-        .iter()
-        .zip(&edit.removed)
-        .filter(|(_, removed)| **removed)
-    {
-        for node in &unit.nodes {
-            redirect[node.index()] = Some(unit.source);
-        }
+    let graph = Graph::of(net, anatomy, edit)?;
+    let weights = inherit(net, anatomy, edit, &graph)?;
+    Ok(Student {
+        arch: graph.arch,
+        weights,
+    })
+}
+
+/// The graph of the student `edit` makes of `net`, without its weights.
+pub fn student_arch(net: &Network, anatomy: &Anatomy, edit: &Edit) -> Result<Arch> {
+    Graph::of(net, anatomy, edit).map(|g| g.arch)
+}
+
+/// A student's graph with how its nodes map to the network's.
+struct Graph {
+    arch: Arch,
+    /// Per node of the network, what a reader of it reads in the network instead (removed
+    /// nodes point at their unit's source).
+    redirect: Vec<Option<NodeId>>,
+    /// Per node of the network, its node in the student (none when removed or unread).
+    map: Vec<Option<NodeId>>,
+}
+
+/// Where a reader of `x` reads once removed nodes are followed to their sources.
+fn follow(redirect: &[Option<NodeId>], mut x: NodeId) -> NodeId {
+    while let Some(to) = redirect[x.index()] {
+        x = to;
     }
-    let resolve = |mut x: NodeId| {
-        while let Some(to) = redirect[x.index()] {
-            x = to;
-        }
-        x
-    };
-    let output = teacher
-        .output()
-        .ok_or_else(|| Error::Arch("the network has no output".into()))?;
-    // Nodes the output still reads.
-    let mut live = vec![false; n];
-    live[output.index()] = true;
-    for v in (0..n).rev() {
-        if live[v] {
-            for i in teacher.inputs(NodeId::new(v)) {
-                live[resolve(i).index()] = true;
+    x
+}
+
+impl Graph {
+    fn of(net: &Network, anatomy: &Anatomy, edit: &Edit) -> Result<Graph> {
+        let teacher = &net.arch;
+        let n = teacher.len();
+        let mut redirect: Vec<Option<NodeId>> = vec![None; n];
+        for (unit, _) in anatomy
+            .units
+            .iter()
+            .zip(&edit.removed)
+            .filter(|(_, removed)| **removed)
+        {
+            for node in &unit.nodes {
+                redirect[node.index()] = Some(unit.source);
             }
         }
-    }
-    let mut arch = Arch::new(teacher.node(teacher.input()).shape);
-    let mut map: Vec<Option<NodeId>> = vec![None; n];
-    map[teacher.input().index()] = Some(arch.input());
-    for v in 1..n {
-        let id = NodeId::new(v);
-        if !live[v] || redirect[v].is_some() {
-            continue;
+        let resolve = |x| follow(&redirect, x);
+        let output = teacher
+            .output()
+            .ok_or_else(|| Error::Arch("the network has no output".into()))?;
+        // Nodes the output still reads.
+        let mut live = vec![false; n];
+        live[output.index()] = true;
+        for v in (0..n).rev() {
+            if live[v] {
+                for i in teacher.inputs(NodeId::new(v)) {
+                    live[resolve(i).index()] = true;
+                }
+            }
         }
-        let node = teacher.node(id);
-        let ins: Vec<NodeId> = teacher
-            .inputs(id)
-            .into_iter()
-            .map(|i| map[resolve(i).index()].expect("inputs come first"))
-            .collect();
-        let new = if id == output {
-            arch.finish(ins[0])?
-        } else {
-            let c_in = ins
-                .first()
-                .and_then(|&i| arch.node(i).shape)
-                .map(|s| s.channels);
-            let op = match &node.op {
-                Op::Conv(c) if c.groups > 1 => {
-                    // Depthwise: one filter per channel it reads.
-                    let c_in = c_in.unwrap_or(c.groups);
-                    let mut c = *c;
-                    c.groups = c_in;
-                    c.out_channels = c_in;
-                    Op::Conv(c)
-                }
-                Op::Conv(c) => {
-                    let mut c = *c;
-                    c.out_channels = edit.widths[anatomy.space_of[v]];
-                    Op::Conv(c)
-                }
-                op => op.clone(),
+        let mut arch = Arch::new(teacher.node(teacher.input()).shape);
+        let mut map: Vec<Option<NodeId>> = vec![None; n];
+        map[teacher.input().index()] = Some(arch.input());
+        for v in 1..n {
+            let id = NodeId::new(v);
+            if !live[v] || redirect[v].is_some() {
+                continue;
+            }
+            let node = teacher.node(id);
+            let ins: Vec<NodeId> = teacher
+                .inputs(id)
+                .into_iter()
+                .map(|i| map[resolve(i).index()].expect("inputs come first"))
+                .collect();
+            let new = if id == output {
+                arch.finish(ins[0])?
+            } else {
+                let c_in = ins
+                    .first()
+                    .and_then(|&i| arch.node(i).shape)
+                    .map(|s| s.channels);
+                let op = match &node.op {
+                    Op::Conv(c) if c.groups > 1 => {
+                        // Depthwise: one filter per channel it reads.
+                        let c_in = c_in.unwrap_or(c.groups);
+                        let mut c = *c;
+                        c.groups = c_in;
+                        c.out_channels = c_in;
+                        Op::Conv(c)
+                    }
+                    Op::Conv(c) => {
+                        let mut c = *c;
+                        c.out_channels = edit.widths[anatomy.space_of[v]];
+                        Op::Conv(c)
+                    }
+                    op => op.clone(),
+                };
+                arch.add(node.name.clone(), op, &ins)?
             };
-            arch.add(node.name.clone(), op, &ins)?
-        };
-        map[v] = Some(new);
+            map[v] = Some(new);
+        }
+        Ok(Graph {
+            arch,
+            redirect,
+            map,
+        })
     }
+}
+
+/// The student's weights: the network's, by the rules of the module documentation.
+fn inherit(net: &Network, anatomy: &Anatomy, edit: &Edit, graph: &Graph) -> Result<Snapshot> {
+    let teacher = &net.arch;
+    let (arch, map) = (&graph.arch, &graph.map);
+    let resolve = |x| follow(&graph.redirect, x);
+    let n = teacher.len();
     let kept = kept_channels(net, anatomy, edit)?;
     let mut weights = Snapshot::new();
     for v in 1..n {
@@ -176,7 +251,7 @@ pub fn student(net: &Network, anatomy: &Anatomy, edit: &Edit) -> Result<Student>
             weights.insert(format!("{to}/{name}"), taken);
         }
     }
-    Ok(Student { arch, weights })
+    Ok(weights)
 }
 
 fn some(channels: &[usize]) -> Vec<Option<usize>> {

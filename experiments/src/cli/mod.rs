@@ -1,7 +1,8 @@
 //! The command line, one module per subcommand: [`run`], [`compare`], [`train`],
-//! [`export`], [`rank_check`] and [`list`]; [`print`] holds what several of them print.
+//! [`compress`], [`export`], [`rank_check`] and [`list`]; [`print`] holds what several of them print.
 
 pub mod compare;
+pub mod compress;
 pub mod export;
 pub mod list;
 pub mod print;
@@ -34,6 +35,10 @@ pub enum Command {
     /// Train one architecture of the file's environment stand-alone on `[data]` as
     /// `[training]` says (the embedded digits and default settings where absent).
     Train(train::Args),
+    /// Compress a trained teacher (N2N learning): layer removal, then layer shrinkage, each
+    /// searched by every controller of the file; the final students fine-tuned beside the
+    /// uniform-width and L1-pruned baselines.
+    Compress(compress::Args),
     /// Cut a child's weights out of a weight-sharing run's trained supernet, as a stand-alone
     /// network (`train --init` loads it).
     Export(export::Args),
@@ -50,6 +55,7 @@ pub fn main(cli: Cli) -> Result<()> {
         Command::Run(args) => run::main(args),
         Command::Compare(args) => compare::main(args),
         Command::Train(args) => train::main(args),
+        Command::Compress(args) => compress::main(args),
         Command::Export(args) => export::main(args),
         Command::RankCheck(args) => rank_check::main(args),
         Command::List => list::main(),

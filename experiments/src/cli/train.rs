@@ -6,15 +6,12 @@
 use crate::config::ExperimentFile;
 use crate::run_folder;
 use crate::runner;
+use crate::teacher;
+use crate::workflows::train::{Lesson, train_into};
 use anyhow::{Context, Result, anyhow, bail};
-use archforge::Candidate;
-use archforge::evaluator::train_candidate_with;
-use archforge::nn::{Stepper, training_device};
 use archforge::weights::Snapshot;
-use archforge_environments::Images;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// `archforge train`'s arguments.
 #[derive(Debug, clap::Args)]
@@ -51,116 +48,61 @@ pub fn main(args: Args) -> Result<()> {
     let mut file = ExperimentFile::load(&args.file)?;
     file.override_with(args.seed, None, None)?;
     file.ensure_training();
-    let (candidate, config, data, extra) = match (&args.arch, &file.experiment.teacher) {
+    let out = args
+        .out
+        .unwrap_or_else(|| run_folder::default_out(&format!("{}-train", file.experiment.name)));
+    let done = match (&args.arch, &file.experiment.teacher) {
         (Some(arch), _) => {
             let prepared = runner::Prepared::new(&file)?;
             let training = prepared
                 .training()
                 .expect("ensure_training provides data and settings");
-            let candidate = prepared
+            let mut candidate = prepared
                 .networks()
                 .build(&decisions(arch)?)
                 .map_err(|e| anyhow!("--arch `{arch}`: {e}"))?;
-            let extra = serde_json::json!({ "init": args.init });
-            (
-                candidate,
-                training.config.clone(),
-                training.data.clone(),
-                extra,
-            )
-        }
-        (None, Some(teacher)) => {
-            if let Some(path) = &teacher.path {
-                bail!(
-                    "{}: [teacher] path names a trained teacher ({}); remove it to train one",
-                    file.path.display(),
-                    path.display()
-                );
+            if let Some(path) = &args.init {
+                let weights = Snapshot::load(path).context("--init")?;
+                candidate = candidate.with_init(Arc::new(weights));
             }
-            let data = Arc::new(runner::load_data(&file)?);
-            let images = Images {
-                shape: data.train.shape,
-                classes: data.train.classes,
+            run_folder::create_run_folder(&out)?;
+            std::fs::write(out.join("experiment.toml"), file.resolved_toml())?;
+            let lesson = Lesson {
+                data: &training.data,
+                config: &training.config,
+                seed: file.experiment.seed,
+                teacher: None,
             };
-            let arch = teacher
-                .arch(images)
-                .map_err(|e| anyhow!("{}: [teacher]: {e}", file.path.display()))?;
-            let label = format!(
-                "teacher-{}",
-                serde_json::to_value(teacher.kind)?
-                    .as_str()
-                    .unwrap_or("net")
-            );
-            let extra = serde_json::json!({ "teacher": teacher, "data": file.experiment.data });
-            (
-                Candidate::new(Vec::new(), label, arch),
-                teacher.training.clone(),
-                data,
-                extra,
+            let from = args
+                .init
+                .as_ref()
+                .map(|p| format!(" from {}", p.display()))
+                .unwrap_or_default();
+            train_into(
+                &out,
+                &candidate,
+                lesson,
+                serde_json::json!({ "init": args.init }),
             )
+            .with_context(|| format!("--arch {arch}{from}"))?
         }
+        (None, Some(_)) if args.init.is_some() => {
+            bail!("--init applies to an --arch; a teacher trains from fresh weights")
+        }
+        (None, Some(_)) => teacher::train_teacher(&file, &out)?,
         (None, None) => bail!(
             "--arch is needed: {} has no [teacher] section to train",
             file.path.display()
         ),
     };
-    let mut candidate = candidate;
-    if let Some(path) = &args.init {
-        let weights = Snapshot::load(path).context("--init")?;
-        candidate = candidate.with_init(Arc::new(weights));
-    }
-    let out = args
-        .out
-        .unwrap_or_else(|| run_folder::default_out(&format!("{}-train", file.experiment.name)));
-    run_folder::create_run_folder(&out)?;
-    std::fs::write(out.join("experiment.toml"), file.resolved_toml())?;
-    let started = Instant::now();
-    let name = candidate.label.clone();
-    let stepper = Stepper::new(&config, &training_device()).with_progress(Box::new(
-        move |epoch, epochs, loss| eprintln!("{name}: epoch {epoch}/{epochs}, loss {loss:.4}"),
-    ));
-    let trained = train_candidate_with(stepper, &candidate, &data, &config, file.experiment.seed)
-        .map_err(|status| {
-        let from = args
-            .init
-            .as_ref()
-            .map(|p| format!(" from {}", p.display()))
-            .unwrap_or_default();
-        anyhow!(
-            "{}{from}: {} ({})",
-            candidate.label,
-            status.kind(),
-            status.reason()
-        )
-    })?;
-    let seconds = started.elapsed().as_secs_f64();
-    let m = &trained.metrics;
-    let mut summary = serde_json::json!({
-        "arch": candidate.label,
-        "decisions": candidate.decisions,
-        "hash": candidate.hash.to_string(),
-        "initial_valid_accuracy": trained.initial.map(|i| i.0),
-        "initial_test_accuracy": trained.initial.map(|i| i.1),
-        "valid_accuracy": m.search,
-        "test_accuracy": m.reported,
-        "params": m.params,
-        "macs": m.macs,
-        "latency_ms": m.latency_ms,
-        "train_seconds": seconds,
-    });
-    if let (Some(summary), serde_json::Value::Object(extra)) = (summary.as_object_mut(), extra) {
-        summary.extend(extra);
-    }
-    std::fs::write(
-        out.join("trained.json"),
-        serde_json::to_string_pretty(&summary)? + "\n",
-    )?;
-    trained.store.save(&out.join("weights.safetensors"))?;
-    std::fs::write(out.join("arch.json"), candidate.arch().to_json() + "\n")?;
-    std::fs::write(out.join("arch.dot"), candidate.arch().to_dot())?;
+    let m = &done.trained.metrics;
     let num = |v: Option<f64>| v.map_or_else(|| "–".into(), |v| format!("{v:.2}"));
-    println!("Trained {} in {seconds:.1} s:", candidate.label);
-    if let Some((valid, test)) = trained.initial {
+    println!(
+        "Trained {} in {:.1} s:",
+        done.summary["arch"].as_str().unwrap_or("network"),
+        done.seconds
+    );
+    if let Some((valid, test)) = done.trained.initial {
         println!("  before training  valid {valid:.4}, test {test:.4}");
     }
     println!("  valid accuracy   {}", num(m.search));

@@ -12,8 +12,8 @@ pub mod sections;
 
 pub use location::{ConfigError, KeyPath};
 pub use sections::{
-    BudgetConfig, FinalConfig, FinalInit, LatencyPreset, LatencySource, ObjectiveConfig,
-    ReportConfig,
+    BudgetConfig, CompressConfig, DistillConfig, FinalConfig, FinalInit, LatencyPreset,
+    LatencySource, ObjectiveConfig, ReportConfig,
 };
 
 use crate::registry::{ControllerConfig, EnvironmentConfig, EvaluatorConfig};
@@ -21,6 +21,7 @@ use crate::run_folder::file_safe;
 use archforge::data::DataConfig;
 use archforge::evaluator::{CacheMode, SupernetMode};
 use archforge::nn::TrainConfig;
+use archforge::objective::RewardKind;
 use archforge::search::KeepWeights;
 use archforge_environments::TeacherConfig;
 use location::{line_column, locate, refine};
@@ -71,6 +72,12 @@ pub struct Experiment {
     /// The network to compress (`archforge train` without `--arch` trains it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teacher: Option<TeacherConfig>,
+    /// How a compression's students learn from the teacher.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distill: Option<DistillConfig>,
+    /// What `archforge compress` does beside the first stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compress: Option<CompressConfig>,
 }
 
 impl Experiment {
@@ -148,6 +155,14 @@ impl ExperimentFile {
         };
         if trains {
             file.ensure_training();
+        }
+        if file.experiment.environment.compresses() {
+            file.experiment
+                .distill
+                .get_or_insert_with(DistillConfig::default);
+            file.experiment
+                .compress
+                .get_or_insert_with(CompressConfig::default);
         }
         file.check()?;
         Ok(file)
@@ -294,6 +309,44 @@ impl ExperimentFile {
         }
         if let Some(teacher) = &e.teacher {
             teacher.check().map_err(|r| refused("teacher", r))?;
+        }
+        if e.environment.compresses() {
+            if !matches!(e.evaluator, EvaluatorConfig::Standalone(_)) {
+                return Err(self.error(
+                    at("evaluator", "kind"),
+                    "a compression space's students train from their inherited weights: use evaluator `standalone`",
+                ));
+            }
+            if e.teacher.is_none() {
+                return Err(self.error(
+                    at("environment", "kind"),
+                    "a compression space needs a [teacher] section",
+                ));
+            }
+        } else {
+            for (section, set) in [
+                ("distill", e.distill.is_some()),
+                ("compress", e.compress.is_some()),
+            ] {
+                if set {
+                    return Err(self.error(
+                        KeyPath { section, index: None, key: None },
+                        format!("[{section}] is for a compression space (`layer-removal`, `layer-shrinkage`)"),
+                    ));
+                }
+            }
+        }
+        if let Some(compress) = &e.compress {
+            compress.check().map_err(|r| refused("compress", r))?;
+        }
+        if e.objective.kind == RewardKind::N2n && !e.environment.compresses() {
+            return Err(self.error(
+                at("objective", "kind"),
+                "the n2n reward compares students with their teacher: use a compression space",
+            ));
+        }
+        if let Some(distill) = &e.distill {
+            distill.check().map_err(|r| refused("distill", r))?;
         }
         if e.controller.is_empty() {
             return Err(self.error(

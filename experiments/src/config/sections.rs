@@ -1,9 +1,12 @@
-//! The experiment file's smaller sections — `[objective]`, `[budget]`, `[report]` and
-//! `[final]` — each with its defaults and its own check, which names the offending key.
+//! The experiment file's smaller sections — `[objective]`, `[budget]`, `[report]`, `[final]`,
+//! `[distill]` and `[compress]` — each with its defaults and its own check, which names the offending key.
 
+use archforge::data::Splits;
 use archforge::evaluator::CacheMode;
+use archforge::nn::{DistillKind, Distillation};
 use archforge::objective::{LatencyTarget, RewardKind};
 use archforge::search::KeepWeights;
+use archforge_environments::ShrinkageConfig;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -168,7 +171,7 @@ impl ObjectiveConfig {
                     }
                 }
             }
-            RewardKind::SearchMetric => {
+            RewardKind::SearchMetric | RewardKind::N2n => {
                 for (key, set) in [
                     ("target_ms", self.target_ms.is_some()),
                     ("preset", self.preset.is_some()),
@@ -293,6 +296,131 @@ impl ReportConfig {
                 format!("checkpoint {bad} is outside 1..={evaluations} (the budget)"),
             )),
             None => Ok(()),
+        }
+    }
+}
+
+/// The `[distill]` section: how the students of a compression learn from their teacher.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistillConfig {
+    /// The distillation term: `kl` (softened outputs) or `mse-logits` (N2N's code).
+    #[serde(default)]
+    pub kind: DistillKind,
+    /// `kl`'s softmax temperature.
+    #[serde(default = "distill_temperature")]
+    pub temperature: f64,
+    /// The share of the distillation term beside the labels' cross-entropy, in [0, 1].
+    #[serde(default = "distill_weight")]
+    pub weight: f64,
+    /// Students train on the first `images` images of the training split (default: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<usize>,
+}
+
+fn distill_temperature() -> f64 {
+    Distillation::default().temperature
+}
+fn distill_weight() -> f64 {
+    Distillation::default().weight
+}
+
+impl Default for DistillConfig {
+    fn default() -> Self {
+        let loss = Distillation::default();
+        DistillConfig {
+            kind: loss.kind,
+            temperature: loss.temperature,
+            weight: loss.weight,
+            images: None,
+        }
+    }
+}
+
+impl DistillConfig {
+    /// Checks the section.
+    pub fn check(&self) -> Result<(), Refusal> {
+        self.loss().check()?;
+        if self.images == Some(0) {
+            return Err(("images", "images must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The students' loss.
+    pub fn loss(&self) -> Distillation {
+        Distillation {
+            kind: self.kind,
+            temperature: self.temperature,
+            weight: self.weight,
+        }
+    }
+
+    /// The students' data: `data` with its training split cut to `images`.
+    pub fn students(&self, data: &Splits) -> anyhow::Result<Splits> {
+        let mut students = data.clone();
+        if let Some(n) = self.images {
+            if n > data.train.len() {
+                anyhow::bail!(
+                    "[distill] images = {n} is more than the {} training images",
+                    data.train.len()
+                );
+            }
+            students.train = data.train.select(&(0..n).collect::<Vec<_>>());
+        }
+        Ok(students)
+    }
+}
+
+/// The `[compress]` section: what `archforge compress` does beside the file's first stage
+/// (the `[environment]`, removal or shrinkage).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompressConfig {
+    /// The width factors of the shrinkage stage that follows a removal stage.
+    #[serde(default = "compress_scales")]
+    pub scales: Vec<f64>,
+    /// Epochs of the final student's fine-tuning on the whole training split, distilled as
+    /// `[distill]` says (the baselines train the same way).
+    #[serde(default = "compress_final_epochs")]
+    pub final_epochs: usize,
+    /// Train the baselines at the final student's size: the teacher's widths scaled
+    /// uniformly (from fresh weights) and L1-norm filter pruning of the teacher.
+    #[serde(default = "yes")]
+    pub baselines: bool,
+}
+
+fn compress_scales() -> Vec<f64> {
+    ShrinkageConfig::default().scales
+}
+fn compress_final_epochs() -> usize {
+    10
+}
+
+impl Default for CompressConfig {
+    fn default() -> Self {
+        CompressConfig {
+            scales: compress_scales(),
+            final_epochs: compress_final_epochs(),
+            baselines: true,
+        }
+    }
+}
+
+impl CompressConfig {
+    /// Checks the section.
+    pub fn check(&self) -> Result<(), Refusal> {
+        self.shrinkage().check()?;
+        if self.final_epochs == 0 {
+            return Err(("final_epochs", "final_epochs must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The shrinkage stage's space settings.
+    pub fn shrinkage(&self) -> ShrinkageConfig {
+        ShrinkageConfig {
+            scales: self.scales.clone(),
         }
     }
 }

@@ -1,12 +1,17 @@
 //! Workflows: what runs around a search or instead of one, each built from the runner's
 //! prepared experiment and the trainer.
+//! - [`compress`]: a trained teacher compressed by two searches (N2N learning), the final
+//!   students fine-tuned beside the baselines;
 //! - [`finalists`]: the best architectures of a run retrained stand-alone;
 //! - [`rank_check`] (with [`rank`]'s correlations): can a supernet's ranking be trusted?
 //! - [`export`]: a child's weights cut out of a run's trained supernet ([`supernet`]), as a
-//!   stand-alone network.
+//!   stand-alone network;
+//! - [`train`]: one network trained stand-alone into a folder.
 
+pub mod compress;
 pub mod export;
 pub mod finalists;
 pub mod rank;
 pub mod rank_check;
 pub mod supernet;
+pub mod train;

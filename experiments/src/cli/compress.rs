@@ -1,0 +1,54 @@
+//! `archforge compress`: a trained teacher compressed by policy gradient (N2N learning) and
+//! the file's other controllers, then fine-tuned and compared with the baselines.
+
+use crate::config::ExperimentFile;
+use crate::run_folder;
+use crate::workflows::compress::{CompressPlan, compress, markdown};
+use anyhow::{Result, bail};
+use std::path::PathBuf;
+
+/// `archforge compress`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The experiment file: a `[teacher]`, a compression `[environment]` (the first stage).
+    pub file: PathBuf,
+    /// Seeds per controller (overrides the file's `seeds`).
+    #[arg(long)]
+    pub seeds: Option<u64>,
+    /// The first seed (overrides the file's `seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Students per stage and run (overrides `[budget] evaluations`).
+    #[arg(long)]
+    pub budget: Option<u64>,
+    /// Runs at a time within a stage (default: 1; each student's training uses every core).
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// The run folder (default: runs/<name>-compress-<timestamp>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Runs the compression and prints its summary.
+pub fn main(args: Args) -> Result<()> {
+    let mut file = ExperimentFile::load(&args.file)?;
+    file.override_with(args.seed, args.seeds, args.budget)?;
+    let e = &file.experiment;
+    if !e.environment.compresses() {
+        bail!(
+            "{}: compress needs a compression space: [environment] kind = \"layer-removal\" (then shrinkage) or \"layer-shrinkage\"",
+            file.path.display()
+        );
+    }
+    let plan = CompressPlan {
+        seeds: (e.seed..=e.seed + (e.seeds - 1)).collect(),
+        out: args
+            .out
+            .unwrap_or_else(|| run_folder::default_out(&format!("{}-compress", e.name))),
+        jobs: args.jobs.max(1),
+    };
+    let lines = compress(&file, &plan)?;
+    println!("{}", markdown(&lines));
+    println!("results in {}", plan.out.display());
+    Ok(())
+}

@@ -1,0 +1,91 @@
+//! One network trained stand-alone into a folder: `trained.json` (accuracies, params, MACs,
+//! latency, seconds, and what the caller adds), `weights.safetensors`, `arch.json` and
+//! `arch.dot` — what `archforge train` writes for an architecture or a teacher, and what a
+//! compression's final student and baselines leave.
+
+use anyhow::{Result, anyhow};
+use archforge::Candidate;
+use archforge::data::Splits;
+use archforge::evaluator::{Trained, train_candidate_with};
+use archforge::nn::{Stepper, Teacher, TrainConfig, training_device};
+use std::path::Path;
+use std::time::Instant;
+
+/// What the network was trained from and how.
+pub struct Lesson<'a> {
+    /// The data.
+    pub data: &'a Splits,
+    /// The settings.
+    pub config: &'a TrainConfig,
+    /// The seed of its weights (when drawn) and batch order.
+    pub seed: u64,
+    /// A teacher to distil from.
+    pub teacher: Option<Teacher>,
+}
+
+/// A network trained into a folder.
+pub struct TrainedNetwork {
+    /// The training's result.
+    pub trained: Trained,
+    /// Seconds it took.
+    pub seconds: f64,
+    /// What `trained.json` holds.
+    pub summary: serde_json::Value,
+}
+
+/// Trains `candidate` as `lesson` says, reporting each epoch on standard error, and writes
+/// its files into `out` (which exists); `extra`'s fields join `trained.json`'s.
+pub fn train_into(
+    out: &Path,
+    candidate: &Candidate,
+    lesson: Lesson<'_>,
+    extra: serde_json::Value,
+) -> Result<TrainedNetwork> {
+    let started = Instant::now();
+    let name = candidate.label.clone();
+    let mut stepper = Stepper::new(lesson.config, &training_device()).with_progress(Box::new(
+        move |epoch, epochs, loss| eprintln!("{name}: epoch {epoch}/{epochs}, loss {loss:.4}"),
+    ));
+    if let Some(teacher) = lesson.teacher {
+        stepper = stepper.with_teacher(teacher);
+    }
+    let trained = train_candidate_with(stepper, candidate, lesson.data, lesson.config, lesson.seed)
+        .map_err(|status| {
+            anyhow!(
+                "{}: {} ({})",
+                candidate.label,
+                status.kind(),
+                status.reason()
+            )
+        })?;
+    let seconds = started.elapsed().as_secs_f64();
+    let m = &trained.metrics;
+    let mut summary = serde_json::json!({
+        "arch": candidate.label,
+        "decisions": candidate.decisions,
+        "hash": candidate.hash.to_string(),
+        "initial_valid_accuracy": trained.initial.map(|i| i.0),
+        "initial_test_accuracy": trained.initial.map(|i| i.1),
+        "valid_accuracy": m.search,
+        "test_accuracy": m.reported,
+        "params": m.params,
+        "macs": m.macs,
+        "latency_ms": m.latency_ms,
+        "train_seconds": seconds,
+    });
+    if let (Some(fields), serde_json::Value::Object(extra)) = (summary.as_object_mut(), extra) {
+        fields.extend(extra);
+    }
+    std::fs::write(
+        out.join("trained.json"),
+        serde_json::to_string_pretty(&summary)? + "\n",
+    )?;
+    trained.store.save(&out.join("weights.safetensors"))?;
+    std::fs::write(out.join("arch.json"), candidate.arch().to_json() + "\n")?;
+    std::fs::write(out.join("arch.dot"), candidate.arch().to_dot())?;
+    Ok(TrainedNetwork {
+        trained,
+        seconds,
+        summary,
+    })
+}
