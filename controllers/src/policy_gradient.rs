@@ -18,7 +18,7 @@
 //! update. Policy weights, Adam's moments, the baseline and the update count are the
 //! checkpoint, so a resumed run continues identically.
 
-use crate::policy::{Adam, Network, NetworkConfig, Sampled};
+use crate::policy::{Adam, NetworkConfig, Policy, Sampled};
 use archforge::error::{Error, Result};
 use archforge::{Checkpoint, Controller, Environment, Evaluated, Proposal, Rng};
 use rand::seq::SliceRandom;
@@ -213,7 +213,7 @@ pub struct PolicyGradient {
     kind: &'static str,
     config: PolicyGradientConfig,
     update: Update,
-    network: Option<Network>,
+    network: Option<Policy>,
     adam: Option<Adam>,
     baseline: Option<f64>,
     updates: u64,
@@ -261,15 +261,22 @@ impl PolicyGradient {
 
     /// The policy, made on first use: from a checkpoint if one is waiting, else drawn from
     /// `rng` (so a fresh run's initial weights come from its seed).
-    fn network(&mut self, env: &dyn Environment, rng: Option<&mut Rng>) -> Result<&Network> {
+    fn network(&mut self, env: &dyn Environment, rng: Option<&mut Rng>) -> Result<&Policy> {
         if self.network.is_none() {
             let mut scratch = archforge::rng::seeded(0);
             let draw = match (&self.restored, rng) {
                 (None, Some(rng)) => rng,
                 _ => &mut scratch,
             };
-            let mut network = Network::new(env.spec(), self.config.policy.clone(), draw);
-            let mut adam = Adam::new(network.params.len());
+            let mut network =
+                Policy::new(env, self.config.policy.clone(), draw).map_err(|e| match e {
+                    Error::Controller { reason, .. } => Error::Controller {
+                        controller: self.kind.into(),
+                        reason,
+                    },
+                    other => other,
+                })?;
+            let mut adam = Adam::new(network.params().len());
             if let Some(saved) = self.restored.take() {
                 network = network
                     .with_params(saved.params)
@@ -318,8 +325,8 @@ impl PolicyGradient {
     fn step(&mut self, grad: &[f64]) -> Result<()> {
         let network = self.network.as_mut().expect("made before any update");
         let adam = self.adam.as_mut().expect("made with the network");
-        adam.step(&mut network.params, grad, self.config.learning_rate);
-        if network.params.iter().all(|p| p.is_finite()) {
+        adam.step(network.params_mut(), grad, self.config.learning_rate);
+        if network.params().iter().all(|p| p.is_finite()) {
             return Ok(());
         }
         Err(Error::Controller {
@@ -425,7 +432,7 @@ impl Controller for PolicyGradient {
     fn checkpoint(&self) -> Result<Checkpoint> {
         let saved = match (&self.network, &self.adam, &self.restored) {
             (Some(network), Some(adam), _) => Some(Saved {
-                params: network.params.clone(),
+                params: network.params().to_vec(),
                 adam: adam.clone(),
                 baseline: self.baseline,
                 updates: self.updates,
@@ -519,7 +526,7 @@ mod tests {
         let mut controller = PolicyGradient::reinforce(PolicyGradientConfig::default()).unwrap();
         let mut rng = archforge::rng::seeded(0);
         let p = controller.propose(&env, 1, &mut rng).unwrap();
-        let before = controller.network.as_ref().unwrap().params.clone();
+        let before = controller.network.as_ref().unwrap().params().to_vec();
         let results = [
             Evaluated {
                 decisions: p[0].decisions.clone(),
@@ -533,7 +540,7 @@ mod tests {
             },
         ];
         controller.observe(&env, &results).unwrap();
-        assert_eq!(controller.network.as_ref().unwrap().params, before);
+        assert_eq!(controller.network.as_ref().unwrap().params(), before);
         assert_eq!(controller.updates, 0);
     }
 

@@ -146,7 +146,7 @@ impl EnvironmentConfig {
             })
         };
         Ok(match self {
-            EnvironmentConfig::LayerRemoval(_) => Arc::new(Compression::removal(network()?)?),
+            EnvironmentConfig::LayerRemoval(c) => Arc::new(Compression::removal(network()?, c)?),
             EnvironmentConfig::LayerShrinkage(c) => {
                 Arc::new(Compression::shrinkage(network()?, c)?)
             }

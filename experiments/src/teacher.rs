@@ -50,8 +50,20 @@ impl ScoredTeacher {
         distill: &DistillConfig,
     ) -> Result<Self> {
         let trained = TrainedTeacher::load(folder).map_err(|e| anyhow!("[teacher] path: {e}"))?;
-        let recorded = trained.record.get("data").cloned().unwrap_or_default();
-        let ours = serde_json::to_value(file.experiment.data.clone().unwrap_or_default())?;
+        // The splits must be the teacher's; how many validation and test images score the
+        // students may differ.
+        let splits = |data: serde_json::Value| {
+            let mut data = data;
+            if let Some(subset) = data.get_mut("subset").and_then(|s| s.as_object_mut()) {
+                subset.remove("valid");
+                subset.remove("test");
+            }
+            data
+        };
+        let recorded = splits(trained.record.get("data").cloned().unwrap_or_default());
+        let ours = splits(serde_json::to_value(
+            file.experiment.data.clone().unwrap_or_default(),
+        )?);
         if recorded != ours {
             bail!(
                 "{}: the teacher in {} was trained on other data ({recorded}); its validation split would not be held out: give the file the same [data]",

@@ -114,6 +114,45 @@ pub fn use_stand_in_data(file: &mut archforge_experiments::config::ExperimentFil
     }
     data.path = Some(stand_in_idx_folder().to_path_buf());
     data.subset = Default::default();
+    if let Some(distill) = file.experiment.distill.as_mut() {
+        distill.images = None;
+    }
+    true
+}
+
+/// Gives a compression file without a trained teacher (`[teacher] path`) one: its teacher
+/// trained for a single step on the file's data, once per file and test process, as
+/// `archforge train` would write it. Returns whether it did.
+pub fn use_trained_teacher(file: &mut archforge_experiments::config::ExperimentFile) -> bool {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static TEACHERS: Mutex<Option<HashMap<String, tempfile::TempDir>>> = Mutex::new(None);
+    let Some(teacher) = file.experiment.teacher.as_ref() else {
+        return false;
+    };
+    if teacher.path.is_some() || !file.experiment.environment.compresses() {
+        return false;
+    }
+    let key = format!("{} {:?}", file.path.display(), file.experiment.data);
+    let mut teachers = TEACHERS.lock().unwrap_or_else(|p| p.into_inner());
+    let folder = teachers
+        .get_or_insert_with(HashMap::new)
+        .entry(key)
+        .or_insert_with(|| {
+            let dir = tempfile::tempdir().expect("a temporary folder");
+            let mut quick = file.clone();
+            if let Some(t) = quick.experiment.teacher.as_mut() {
+                t.training.steps = Some(1);
+            }
+            archforge_experiments::teacher::train_teacher(&quick, &dir.path().join("teacher"))
+                .unwrap_or_else(|e| panic!("{}: training its teacher: {e:#}", file.path.display()));
+            dir
+        })
+        .path()
+        .join("teacher");
+    if let Some(teacher) = file.experiment.teacher.as_mut() {
+        teacher.path = Some(folder);
+    }
     true
 }
 

@@ -2,7 +2,8 @@
 //! the engine's per-operation overhead would dominate, and exact to checkpoint and replay.
 //!
 //! At step t the input is the embedding of the previous decision (a table per decision kind;
-//! a learned start vector at t = 0), fed through `layers` LSTM layers of `hidden` units. The
+//! a learned start vector at t = 0) — plus, with `read_layers`, a linear projection of the
+//! decision's layer token (network compression: the layer it keeps or shrinks) — fed through `layers` LSTM layers of `hidden` units. The
 //! top hidden state goes to the head of the choice's decision kind — one linear layer sized
 //! to the kind's labels — whose logits z become `v = z / temperature`, then `C * tanh(v)`
 //! when `tanh_constant` C is set (ENAS), and a softmax over the choice's legal options only.
@@ -11,6 +12,8 @@
 //! `loss = -sum_s coef_s * log pi(seq_s) - entropy_weight * sum_s sum_t H(pi_t(seq_s))`
 //! by back-propagation through time; every policy-gradient rule is a choice of `coef_s`.
 
+use super::head::{self, HeadParams, HeadTrace};
+use super::lstm::{self, CellParams, CellTrace, dot};
 use archforge::env::legal_options;
 use archforge::error::{Error, Result};
 use archforge::{EnvSpec, Environment};
@@ -21,6 +24,14 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkConfig {
+    /// The network: `autoregressive` (decision by decision, the previous fed back) or
+    /// `bidirectional` (reads every decision's layer token, then decides all at once).
+    #[serde(default)]
+    pub kind: PolicyKind,
+    /// `autoregressive`: add each decision's layer token to its input (spaces with layer
+    /// tokens per decision: network compression).
+    #[serde(default)]
+    pub read_layers: bool,
     /// LSTM units per layer (also the embedding size).
     #[serde(default = "defaults::hidden")]
     pub hidden: usize,
@@ -53,9 +64,22 @@ mod defaults {
     }
 }
 
+/// Which policy network.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PolicyKind {
+    /// An LSTM writing the sequence decision by decision (NAS, ENAS, N2N's shrinkage).
+    #[default]
+    Autoregressive,
+    /// A bidirectional LSTM over the decisions' layer tokens (N2N's layer removal).
+    Bidirectional,
+}
+
 impl Default for NetworkConfig {
     fn default() -> Self {
         NetworkConfig {
+            kind: PolicyKind::default(),
+            read_layers: false,
             hidden: defaults::hidden(),
             layers: defaults::layers(),
             temperature: defaults::temperature(),
@@ -99,15 +123,18 @@ struct Layout {
     start: usize,
     /// Per kind: its embedding table (`options x hidden`).
     embeddings: Vec<usize>,
-    /// Per layer: weights (`4 hidden x 2 hidden`, input then recurrent) and biases (`4 hidden`).
-    lstm: Vec<(usize, usize)>,
-    /// Per kind: head weights (`options x hidden`) and biases.
-    heads: Vec<(usize, usize)>,
+    /// Per layer: the cell (input `hidden`, the embedding or the layer below).
+    lstm: Vec<CellParams>,
+    /// With `read_layers`: the projection of a layer token into the input (`hidden x width`)
+    /// and the token width.
+    tokens: Option<(usize, usize)>,
+    /// Per kind: its head (input `hidden`).
+    heads: Vec<HeadParams>,
     len: usize,
 }
 
 impl Layout {
-    fn new(spec: &EnvSpec, hidden: usize, layers: usize) -> Self {
+    fn new(spec: &EnvSpec, hidden: usize, layers: usize, token_width: Option<usize>) -> Self {
         let mut len = 0;
         let mut take = |n: usize| {
             let at = len;
@@ -118,11 +145,21 @@ impl Layout {
         let start = take(hidden);
         let embeddings = options.iter().map(|&n| take(n * hidden)).collect();
         let lstm = (0..layers)
-            .map(|_| (take(8 * hidden * hidden), take(4 * hidden)))
+            .map(|_| CellParams {
+                weights: take(8 * hidden * hidden),
+                bias: take(4 * hidden),
+                input: hidden,
+                hidden,
+            })
             .collect();
+        let tokens = token_width.map(|w| (take(hidden * w), w));
         let heads = options
             .iter()
-            .map(|&n| (take(n * hidden), take(n)))
+            .map(|&n| HeadParams {
+                weights: take(n * hidden),
+                bias: take(n),
+                input: hidden,
+            })
             .collect();
         Layout {
             hidden,
@@ -130,22 +167,11 @@ impl Layout {
             start,
             embeddings,
             lstm,
+            tokens,
             heads,
             len,
         }
     }
-}
-
-/// What one LSTM layer computed at one step (kept for back-propagation).
-#[derive(Debug, Clone)]
-struct CellTrace {
-    /// `[input; previous h]`.
-    joined: Vec<f64>,
-    /// Gates after their non-linearities: input, forget, candidate, output.
-    gates: Vec<f64>,
-    c_prev: Vec<f64>,
-    c: Vec<f64>,
-    tanh_c: Vec<f64>,
 }
 
 /// What one decision step computed.
@@ -153,13 +179,12 @@ struct CellTrace {
 struct StepTrace {
     /// Which input the step read: `None` for the start vector, else (kind, option).
     input: Option<(usize, usize)>,
+    /// The decision's position (its layer token, with `read_layers`).
+    position: usize,
     cells: Vec<CellTrace>,
     top: Vec<f64>,
     kind: usize,
-    legal: Vec<usize>,
-    /// Per legal option: `u = z / temperature` and the probability.
-    scaled: Vec<f64>,
-    probs: Vec<f64>,
+    head: HeadTrace,
     action: usize,
 }
 
@@ -171,6 +196,17 @@ pub struct Sampled {
     /// The decisions.
     pub decisions: Vec<usize>,
     steps: Vec<StepTrace>,
+}
+
+impl Sampled {
+    /// A sequence without the autoregressive network's computation along it (what another
+    /// policy sampled).
+    pub(super) fn untraced(decisions: Vec<usize>) -> Self {
+        Sampled {
+            decisions,
+            steps: Vec::new(),
+        }
+    }
 }
 
 /// One sequence's log-probability and the entropies of its steps.
@@ -187,50 +223,45 @@ pub struct SequenceStats {
 pub struct Network {
     config: NetworkConfig,
     layout: Layout,
+    /// With `read_layers`: each decision's layer token, scaled ([`scaled_tokens`]).
+    subjects: Vec<Vec<f64>>,
     /// Every parameter, laid out as [`Layout`] says.
     pub params: Vec<f64>,
 }
 
-fn sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
-}
-
-/// `y1 += a * x1` and `y2 += a * x2` in one pass (slices of equal length).
-fn axpy2(a: f64, (y1, x1): (&mut [f64], &[f64]), (y2, x2): (&mut [f64], &[f64])) {
-    for ((y1, x1), (y2, x2)) in y1.iter_mut().zip(x1).zip(y2.iter_mut().zip(x2)) {
-        *y1 += a * x1;
-        *y2 += a * x2;
-    }
-}
-
-/// `a . b`, kept in eight running sums so that the compiler can vectorise it.
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    const LANES: usize = 8;
-    let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: f64 = (a_chunks.remainder().iter())
-        .zip(b_chunks.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    let mut sums = [0.0; LANES];
-    for (x, y) in a_chunks.zip(b_chunks) {
-        for k in 0..LANES {
-            sums[k] += x[k] * y[k];
-        }
-    }
-    sums.iter().sum::<f64>() + tail
-}
-
 impl Network {
-    /// A network for `spec`'s decision kinds, parameters drawn from `rng`.
-    pub fn new(spec: &EnvSpec, config: NetworkConfig, rng: &mut archforge::Rng) -> Self {
-        let layout = Layout::new(spec, config.hidden, config.layers);
+    /// A network for `spec`'s decision kinds, parameters drawn from `rng`; with
+    /// `read_layers`, `subjects` are the token of each decision's layer (the environment's
+    /// [`Tokens::subjects`](archforge::ability::Tokens::subjects)).
+    pub fn new(
+        spec: &EnvSpec,
+        config: NetworkConfig,
+        subjects: Option<&[Vec<f64>]>,
+        rng: &mut archforge::Rng,
+    ) -> Result<Self> {
+        let subjects = match (config.read_layers, subjects) {
+            (false, _) => Vec::new(),
+            (true, Some(tokens)) if tokens.len() == spec.max_length => scaled_tokens(tokens),
+            (true, _) => {
+                return Err(Error::Controller {
+                    controller: "policy".into(),
+                    reason: format!(
+                        "read_layers needs a space with a layer token per decision (layer-removal, layer-shrinkage); `{}` has none",
+                        spec.name
+                    ),
+                });
+            }
+        };
+        let width = subjects.first().map(Vec::len);
+        let layout = Layout::new(spec, config.hidden, config.layers, width);
         let r = config.init_range;
         let params = (0..layout.len).map(|_| rng.random_range(-r..=r)).collect();
-        Network {
+        Ok(Network {
             config,
             layout,
+            subjects,
             params,
-        }
+        })
     }
 
     /// The same network with `params` (from a checkpoint): an error unless the count fits.
@@ -295,19 +326,10 @@ impl Network {
     }
 
     fn stats_of(trace: &[StepTrace]) -> SequenceStats {
-        let mut log_prob = 0.0;
-        let mut entropy = 0.0;
-        for step in trace {
-            let chosen = step.legal.iter().position(|&o| o == step.action);
-            log_prob += step.probs[chosen.expect("the action is legal")].ln();
-            entropy -= step
-                .probs
-                .iter()
-                .filter(|&&p| p > 0.0)
-                .map(|p| p * p.ln())
-                .sum::<f64>();
+        SequenceStats {
+            log_prob: trace.iter().map(|s| s.head.log_prob(s.action)).sum(),
+            entropy: trace.iter().map(|s| s.head.entropy()).sum(),
         }
-        SequenceStats { log_prob, entropy }
     }
 
     /// The steps of `decisions`: from `known` if it was sampled there, else replayed.
@@ -317,10 +339,15 @@ impl Network {
         decisions: &[usize],
         known: &'a [Sampled],
     ) -> Result<std::borrow::Cow<'a, [StepTrace]>> {
-        Ok(match known.iter().find(|s| s.decisions == decisions) {
-            Some(sampled) => std::borrow::Cow::Borrowed(&sampled.steps),
-            None => std::borrow::Cow::Owned(self.replay(env, decisions)?),
-        })
+        Ok(
+            match known
+                .iter()
+                .find(|s| s.decisions == decisions && !s.steps.is_empty())
+            {
+                Some(sampled) => std::borrow::Cow::Borrowed(&sampled.steps),
+                None => std::borrow::Cow::Owned(self.replay(env, decisions)?),
+            },
+        )
     }
 
     /// Runs the policy along `decisions` (which must be legal), keeping every step's trace.
@@ -377,20 +404,27 @@ impl Network {
                     ),
                 });
             }
-            let x = self.input_vector(input);
+            let position = decisions.len();
+            let x = self.input_vector(input, position);
             let mut cells = Vec::with_capacity(layers);
             let mut below = x;
             for l in 0..layers {
-                let cell = self.cell_forward(l, &below, &hs[l], &cs[l]);
-                let (c, hidden) = Self::cell_state(&cell, h);
-                cs[l] = c;
+                let cell = lstm::forward(&self.params, self.layout.lstm[l], &below, &hs[l], &cs[l]);
+                let hidden = cell.hidden();
+                cs[l] = cell.c.clone();
                 hs[l] = hidden.clone();
                 below = hidden;
                 cells.push(cell);
             }
             let top = below;
-            let (scaled, probs) = self.head_forward(kind, &top, &legal);
-            if probs.iter().any(|p| !p.is_finite()) {
+            let head = head::forward(
+                &self.params,
+                self.layout.heads[kind],
+                &self.config,
+                &top,
+                &legal,
+            );
+            if head.probs.iter().any(|p| !p.is_finite()) {
                 return Err(Error::Controller {
                     controller: "policy".into(),
                     reason: format!(
@@ -399,7 +433,7 @@ impl Network {
                     ),
                 });
             }
-            let Some(action) = pick(decisions.len(), &probs, &legal) else {
+            let Some(action) = pick(decisions.len(), &head.probs, &legal) else {
                 return Err(archforge::Error::InvalidDecisions {
                     decisions: decisions.clone(),
                     reason: "the sequence ends before the environment does".into(),
@@ -414,12 +448,11 @@ impl Network {
             decisions.push(action);
             trace.push(StepTrace {
                 input,
+                position,
                 cells,
                 top,
                 kind,
-                legal,
-                scaled,
-                probs,
+                head,
                 action,
             });
             input = Some((kind, action));
@@ -433,71 +466,26 @@ impl Network {
         Ok(trace)
     }
 
-    fn input_vector(&self, input: Option<(usize, usize)>) -> Vec<f64> {
+    /// The step's input: the previous decision's embedding (the start vector first), plus
+    /// the projection of the decision's layer token with `read_layers`.
+    fn input_vector(&self, input: Option<(usize, usize)>, position: usize) -> Vec<f64> {
         let h = self.layout.hidden;
         let at = match input {
             None => self.layout.start,
             Some((kind, option)) => self.layout.embeddings[kind] + option * h,
         };
-        self.params[at..at + h].to_vec()
-    }
-
-    fn cell_forward(&self, layer: usize, x: &[f64], h_prev: &[f64], c_prev: &[f64]) -> CellTrace {
-        let h = self.layout.hidden;
-        let (w, b) = self.layout.lstm[layer];
-        let mut joined = Vec::with_capacity(2 * h);
-        joined.extend_from_slice(x);
-        joined.extend_from_slice(h_prev);
-        let mut gates = vec![0.0; 4 * h];
-        for (r, gate) in gates.iter_mut().enumerate() {
-            let row = &self.params[w + r * 2 * h..w + (r + 1) * 2 * h];
-            let z = self.params[b + r] + dot(row, &joined);
-            *gate = if (2 * h..3 * h).contains(&r) {
-                z.tanh()
-            } else {
-                sigmoid(z)
-            };
+        let mut x = self.params[at..at + h].to_vec();
+        if let (Some((proj, width)), Some(token)) =
+            (self.layout.tokens, self.subjects.get(position))
+        {
+            for (j, xj) in x.iter_mut().enumerate() {
+                *xj += dot(
+                    &self.params[proj + j * width..proj + (j + 1) * width],
+                    token,
+                );
+            }
         }
-        let c: Vec<f64> = (0..h)
-            .map(|j| gates[h + j] * c_prev[j] + gates[j] * gates[2 * h + j])
-            .collect();
-        CellTrace {
-            joined,
-            gates,
-            c_prev: c_prev.to_vec(),
-            tanh_c: c.iter().map(|v| v.tanh()).collect(),
-            c,
-        }
-    }
-
-    /// The cell's new memory and hidden state.
-    fn cell_state(cell: &CellTrace, h: usize) -> (Vec<f64>, Vec<f64>) {
-        let hidden = (0..h)
-            .map(|j| cell.gates[3 * h + j] * cell.tanh_c[j])
-            .collect();
-        (cell.c.clone(), hidden)
-    }
-
-    /// `u = z / temperature` and the softmax over the legal options of `C * tanh(u)` (or u).
-    fn head_forward(&self, kind: usize, top: &[f64], legal: &[usize]) -> (Vec<f64>, Vec<f64>) {
-        let h = self.layout.hidden;
-        let (w, b) = self.layout.heads[kind];
-        let scaled: Vec<f64> = legal
-            .iter()
-            .map(|&o| {
-                let row = &self.params[w + o * h..w + (o + 1) * h];
-                let z = self.params[b + o] + dot(row, top);
-                z / self.config.temperature
-            })
-            .collect();
-        let logits: Vec<f64> = scaled
-            .iter()
-            .map(|&u| self.config.tanh_constant.map_or(u, |c| c * u.tanh()))
-            .collect();
-        let max = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        let exps: Vec<f64> = logits.iter().map(|v| (v - max).exp()).collect();
-        let sum: f64 = exps.iter().sum();
-        (scaled, exps.into_iter().map(|e| e / sum).collect())
+        x
     }
 
     fn backward_one(&self, trace: &[StepTrace], coef: f64, entropy_weight: f64, grad: &mut [f64]) {
@@ -507,68 +495,45 @@ impl Network {
         let mut dh_next = vec![vec![0.0; h]; layers];
         let mut dc_next = vec![vec![0.0; h]; layers];
         for step in trace.iter().rev() {
-            // d loss / d logit over the legal options.
-            let entropy: f64 = -step
-                .probs
-                .iter()
-                .filter(|&&p| p > 0.0)
-                .map(|p| p * p.ln())
-                .sum::<f64>();
-            let (w, b) = self.layout.heads[step.kind];
             let mut dtop = vec![0.0; h];
-            for (i, &option) in step.legal.iter().enumerate() {
-                let p = step.probs[i];
-                let chosen = if option == step.action { 1.0 } else { 0.0 };
-                let log_p = if p > 0.0 { p.ln() } else { 0.0 };
-                let dlogit = -coef * (chosen - p) + entropy_weight * p * (log_p + entropy);
-                let u = step.scaled[i];
-                let du = match self.config.tanh_constant {
-                    Some(c) => dlogit * c * (1.0 - u.tanh().powi(2)),
-                    None => dlogit,
-                };
-                let dz = du / self.config.temperature;
-                grad[b + option] += dz;
-                let row = w + option * h..w + (option + 1) * h;
-                axpy2(
-                    dz,
-                    (&mut grad[row.clone()], &step.top),
-                    (&mut dtop, &self.params[row]),
-                );
-            }
+            head::backward(
+                &self.params,
+                self.layout.heads[step.kind],
+                &self.config,
+                &step.top,
+                &step.head,
+                step.action,
+                (coef, entropy_weight),
+                grad,
+                &mut dtop,
+            );
             // Down through the layers of this step.
             let mut dbelow = dtop;
             for l in (0..layers).rev() {
-                let cell = &step.cells[l];
-                let g = &cell.gates;
                 let dh: Vec<f64> = (0..h).map(|j| dbelow[j] + dh_next[l][j]).collect();
-                let mut dgate = vec![0.0; 4 * h];
-                let mut dc_prev = vec![0.0; h];
-                for j in 0..h {
-                    let (i_g, f_g, c_g, o_g) = (g[j], g[h + j], g[2 * h + j], g[3 * h + j]);
-                    let dc = dc_next[l][j] + dh[j] * o_g * (1.0 - cell.tanh_c[j].powi(2));
-                    dgate[3 * h + j] = dh[j] * cell.tanh_c[j] * o_g * (1.0 - o_g);
-                    dgate[j] = dc * c_g * i_g * (1.0 - i_g);
-                    dgate[h + j] = dc * cell.c_prev[j] * f_g * (1.0 - f_g);
-                    dgate[2 * h + j] = dc * i_g * (1.0 - c_g * c_g);
-                    dc_prev[j] = dc * f_g;
-                }
-                let (wl, bl) = self.layout.lstm[l];
-                let mut djoined = vec![0.0; 2 * h];
-                for (r, &dg) in dgate.iter().enumerate() {
-                    if dg == 0.0 {
-                        continue;
-                    }
-                    grad[bl + r] += dg;
-                    let row = wl + r * 2 * h..wl + (r + 1) * 2 * h;
-                    axpy2(
-                        dg,
-                        (&mut grad[row.clone()], &cell.joined),
-                        (&mut djoined, &self.params[row]),
-                    );
-                }
-                dh_next[l] = djoined[h..].to_vec();
+                let (dx, dh_prev, dc_prev) = lstm::backward(
+                    &self.params,
+                    self.layout.lstm[l],
+                    &step.cells[l],
+                    &dh,
+                    &dc_next[l],
+                    grad,
+                );
+                dh_next[l] = dh_prev;
                 dc_next[l] = dc_prev;
-                dbelow = djoined[..h].to_vec();
+                dbelow = dx;
+            }
+            if let (Some((proj, width)), Some(token)) =
+                (self.layout.tokens, self.subjects.get(step.position))
+            {
+                for (j, &d) in dbelow.iter().enumerate() {
+                    for (g, t) in grad[proj + j * width..proj + (j + 1) * width]
+                        .iter_mut()
+                        .zip(token)
+                    {
+                        *g += d * t;
+                    }
+                }
             }
             let at = match step.input {
                 None => self.layout.start,
@@ -579,4 +544,13 @@ impl Network {
             }
         }
     }
+}
+
+/// Layer tokens as a policy reads them: each entry `sign(x) ln(1 + |x|)`, so channel and
+/// parameter counts of any size stay within a few units.
+pub fn scaled_tokens(tokens: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    tokens
+        .iter()
+        .map(|t| t.iter().map(|x| x.signum() * x.abs().ln_1p()).collect())
+        .collect()
 }

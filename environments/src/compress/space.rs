@@ -2,7 +2,7 @@
 //!
 //! - `layer-removal`: one keep / remove decision per unit of the network (a layer on its main
 //!   chain, or a residual block whose skip carries the shape), in network order; a unit whose
-//!   removal alone cannot build is not offered;
+//!   removal alone cannot build is not offered, nor a pooling layer unless asked for;
 //! - `layer-shrinkage`: per channel space that may shrink (a VGG layer's outputs, a ResNet
 //!   block's inner width or a stage's residual stream), a scale factor from a list for its
 //!   width (`max(1, round(width * scale))`).
@@ -28,7 +28,12 @@ use std::sync::Arc;
 /// The `[environment]` section for `kind = "layer-removal"`: the network is the teacher.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RemovalConfig {}
+pub struct RemovalConfig {
+    /// Offer the pooling layers too. Off by default: removing one saves no parameter and
+    /// multiplies the cost of every layer after it.
+    #[serde(default)]
+    pub pools: bool,
+}
 
 /// The `[environment]` section for `kind = "layer-shrinkage"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,10 +91,15 @@ pub struct Compression {
 }
 
 impl Compression {
-    /// `layer-removal` over `net`; an error when nothing in it can be removed.
-    pub fn removal(net: Arc<Network>) -> Result<Self> {
+    /// `layer-removal` over `net` as `config` says; an error when nothing in it can be
+    /// removed.
+    pub fn removal(net: Arc<Network>, config: &RemovalConfig) -> Result<Self> {
         let anatomy = Anatomy::of(&net.arch);
         let offered: Vec<usize> = (0..anatomy.units.len())
+            .filter(|&u| {
+                let head = &net.arch.node(anatomy.units[u].head).op;
+                config.pools || !matches!(head, archforge::Op::Pool { .. })
+            })
             .filter(|&u| {
                 let mut edit = Edit::none(&anatomy);
                 edit.removed[u] = true;

@@ -196,6 +196,26 @@ fn inherit(net: &Network, anatomy: &Anatomy, edit: &Edit, graph: &Graph) -> Resu
     let resolve = |x| follow(&graph.redirect, x);
     let n = teacher.len();
     let kept = kept_channels(net, anatomy, edit)?;
+    // The channel space each student node's output carries, in the network's terms: a node
+    // that passes channels on carries what its (possibly new) input carries.
+    let mut carried = anatomy.space_of.clone();
+    for v in 1..n {
+        let id = NodeId::new(v);
+        if map[v].is_none() {
+            continue;
+        }
+        let passes = match &teacher.node(id).op {
+            Op::Conv(c) => {
+                c.groups > 1
+                    && anatomy.space_of[v] == anatomy.space_of[teacher.inputs(id)[0].index()]
+            }
+            Op::Input | Op::Linear { .. } | Op::Concat | Op::Labelled(_) => false,
+            _ => true,
+        };
+        if passes {
+            carried[v] = carried[resolve(teacher.inputs(id)[0]).index()];
+        }
+    }
     let mut weights = Snapshot::new();
     for v in 1..n {
         let (id, Some(new)) = (NodeId::new(v), map[v]) else {
@@ -214,8 +234,8 @@ fn inherit(net: &Network, anatomy: &Anatomy, edit: &Edit, graph: &Graph) -> Resu
         };
         let from = layer_path(&node.name, &node.op, t_in);
         let to = layer_path(&node.name, &arch.node(new).op, s_in);
-        let same_space =
-            anatomy.space_of[resolve(input).index()] == anatomy.space_of[input.index()];
+        // Whether the layer reads the channels it read in the network (of them, those kept).
+        let same_space = carried[resolve(input).index()] == anatomy.space_of[input.index()];
         let out = kept[anatomy.space_of[v]].clone();
         let depthwise = matches!(&node.op, Op::Conv(c) if c.groups > 1);
         let tensors: Vec<(&String, &Values)> = net
@@ -241,7 +261,7 @@ fn inherit(net: &Network, anatomy: &Anatomy, edit: &Edit, graph: &Graph) -> Resu
                 }
             };
             let taken = match (&node.op, name) {
-                (Op::Conv(_), "weight") if depthwise => gather(values, 0, &some(&out)),
+                (Op::Conv(_), _) if depthwise => gather(values, 0, &reading(0)),
                 (Op::Conv(_), "weight") => gather(&gather(values, 0, &some(&out)), 1, &reading(1)),
                 (Op::Conv(_), _) => gather(values, 0, &some(&out)),
                 (Op::Linear { .. }, "weight") => gather(values, 0, &reading(0)),

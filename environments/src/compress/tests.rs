@@ -3,7 +3,7 @@
 //! removed block that added nothing leaves the function unchanged.
 
 use super::anatomy::Network;
-use super::space::{Compression, ShrinkageConfig};
+use super::space::{Compression, RemovalConfig, ShrinkageConfig};
 use super::teacher::{resnet, vgg};
 use crate::Images;
 use archforge::arch::Arch;
@@ -13,6 +13,10 @@ use archforge::nn::{WeightStore, logits, training_device};
 use archforge::weights::{Snapshot, Values};
 use archforge::{Candidate, Environment};
 use std::sync::{Arc, OnceLock};
+
+fn with_pools() -> RemovalConfig {
+    RemovalConfig { pools: true }
+}
 
 fn digits() -> &'static Splits {
     static DATA: OnceLock<Splits> = OnceLock::new();
@@ -74,7 +78,7 @@ fn outputs(arch: &Arch, weights: Arc<Snapshot>) -> Vec<f32> {
 #[test]
 fn an_unchanged_student_is_its_network() {
     let net = Arc::new(network(vgg(images(), 0.125).unwrap(), 1));
-    let removal = Compression::removal(net.clone()).unwrap();
+    let removal = Compression::removal(net.clone(), &with_pools()).unwrap();
     let keep = vec![0; removal.spec().max_length];
     let student = removal.build(&keep).unwrap();
     assert_eq!(student.label, "unchanged");
@@ -144,7 +148,7 @@ fn every_student_of_either_stage_loads_into_its_network() {
         (resnet(images(), 0.5, 2).unwrap(), 4),
     ] {
         let net = Arc::new(network(arch, seed));
-        let removal = Compression::removal(net.clone()).unwrap();
+        let removal = Compression::removal(net.clone(), &with_pools()).unwrap();
         let shrinkage = Compression::shrinkage(net.clone(), &ShrinkageConfig::default()).unwrap();
         for env in [&removal, &shrinkage] {
             let options = env.spec().kinds[0].labels.len();
@@ -163,9 +167,33 @@ fn every_student_of_either_stage_loads_into_its_network() {
 }
 
 #[test]
+fn every_removal_of_a_vgg_builds_and_loads() {
+    let net = Arc::new(network(vgg(images(), 0.125).unwrap(), 9));
+    for config in [RemovalConfig::default(), with_pools()] {
+        let env = Compression::removal(net.clone(), &config).unwrap();
+        let n = env.spec().max_length;
+        for mask in 0..1u32 << n {
+            let decisions: Vec<usize> = (0..n).map(|i| (mask >> i & 1) as usize).collect();
+            loads(&env.build(&decisions).unwrap());
+        }
+    }
+}
+
+#[test]
+fn pools_are_offered_only_when_asked_for() {
+    let net = Arc::new(network(vgg(images(), 0.125).unwrap(), 8));
+    let all = Compression::removal(net.clone(), &with_pools()).unwrap();
+    let convs = Compression::removal(net, &RemovalConfig::default()).unwrap();
+    // Eight convolutions and three pools on 8x8 digits.
+    assert_eq!((all.spec().max_length, convs.spec().max_length), (11, 8));
+    let student = convs.build(&[0, 1, 0, 0, 0, 0, 0, 0]).unwrap();
+    assert_eq!(student.label, "-conv1");
+}
+
+#[test]
 fn the_resnet_stem_is_not_offered_but_identity_blocks_are() {
     let net = Arc::new(network(resnet(images(), 0.5, 2).unwrap(), 5));
-    let removal = Compression::removal(net).unwrap();
+    let removal = Compression::removal(net, &with_pools()).unwrap();
     // Units: stem, stage0.block0, stage0.block1, stage1.block1, stage2.block1; the stem's
     // removal cannot build (the first block would add 8 channels to the 1-channel image).
     assert_eq!(removal.spec().max_length, 4);
@@ -196,7 +224,7 @@ fn removing_a_block_that_adds_nothing_keeps_the_function() {
     net.weights = Arc::new(weights);
     let before = outputs(&net.arch, net.weights.clone());
     let net = Arc::new(net);
-    let removal = Compression::removal(net).unwrap();
+    let removal = Compression::removal(net, &with_pools()).unwrap();
     let student = removal.build(&[0, 0, 1, 0]).unwrap();
     assert_eq!(student.label, "-stage1.block1");
     let after = outputs(student.arch(), student.init.clone().unwrap());
@@ -215,7 +243,10 @@ fn a_network_with_nothing_to_compress_is_refused() {
     let input = arch.input();
     arch.finish_with_classifier(input, 10).unwrap();
     let net = Arc::new(network(arch, 7));
-    let err = Compression::removal(net.clone()).err().unwrap().to_string();
+    let err = Compression::removal(net.clone(), &with_pools())
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("nothing removable"), "{err}");
     let err = Compression::shrinkage(net, &ShrinkageConfig::default())
         .err()

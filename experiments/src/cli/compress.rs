@@ -21,6 +21,10 @@ pub struct Args {
     /// Students per stage and run (overrides `[budget] evaluations`).
     #[arg(long)]
     pub budget: Option<u64>,
+    /// A trained teacher's run folder (overrides `[teacher] path`; what `archforge train`
+    /// wrote for the file's `[teacher]`).
+    #[arg(long)]
+    pub teacher: Option<PathBuf>,
     /// Runs at a time within a stage (default: 1; each student's training uses every core).
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
@@ -33,6 +37,9 @@ pub struct Args {
 pub fn main(args: Args) -> Result<()> {
     let mut file = ExperimentFile::load(&args.file)?;
     file.override_with(args.seed, args.seeds, args.budget)?;
+    if let (Some(folder), Some(teacher)) = (&args.teacher, file.experiment.teacher.as_mut()) {
+        teacher.path = Some(std::path::absolute(folder).unwrap_or_else(|_| folder.clone()));
+    }
     let e = &file.experiment;
     if !e.environment.compresses() {
         bail!(

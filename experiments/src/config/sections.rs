@@ -6,6 +6,7 @@ use archforge::evaluator::CacheMode;
 use archforge::nn::{DistillKind, Distillation};
 use archforge::objective::{LatencyTarget, RewardKind};
 use archforge::search::KeepWeights;
+use archforge_controllers::policy::{NetworkConfig, PolicyKind};
 use archforge_environments::ShrinkageConfig;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -388,6 +389,24 @@ pub struct CompressConfig {
     /// uniformly (from fresh weights) and L1-norm filter pruning of the teacher.
     #[serde(default = "yes")]
     pub baselines: bool,
+    /// The policy of the `reinforce` / `ppo` controllers in the shrinkage stage that follows
+    /// a removal stage (N2N: two stacked LSTM cells of 30 units, reading each layer, the
+    /// previous choice fed back).
+    #[serde(default = "shrinkage_policy")]
+    pub shrinkage_policy: NetworkConfig,
+    /// Their Adam learning rate in that stage (default: each controller's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shrinkage_learning_rate: Option<f64>,
+}
+
+fn shrinkage_policy() -> NetworkConfig {
+    NetworkConfig {
+        kind: PolicyKind::Autoregressive,
+        read_layers: true,
+        hidden: 30,
+        layers: 2,
+        ..NetworkConfig::default()
+    }
 }
 
 fn compress_scales() -> Vec<f64> {
@@ -403,6 +422,8 @@ impl Default for CompressConfig {
             scales: compress_scales(),
             final_epochs: compress_final_epochs(),
             baselines: true,
+            shrinkage_policy: shrinkage_policy(),
+            shrinkage_learning_rate: None,
         }
     }
 }
@@ -413,6 +434,18 @@ impl CompressConfig {
         self.shrinkage().check()?;
         if self.final_epochs == 0 {
             return Err(("final_epochs", "final_epochs must be at least 1".into()));
+        }
+        self.shrinkage_policy
+            .check()
+            .map_err(|(key, why)| ("shrinkage_policy", format!("{key}: {why}")))?;
+        if self
+            .shrinkage_learning_rate
+            .is_some_and(|r| !(r > 0.0 && r.is_finite()))
+        {
+            return Err((
+                "shrinkage_learning_rate",
+                "shrinkage_learning_rate must be positive".into(),
+            ));
         }
         Ok(())
     }

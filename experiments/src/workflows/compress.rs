@@ -15,7 +15,7 @@
 //! `pareto_*` (validation accuracy against size over every student of both stages).
 
 use crate::config::ExperimentFile;
-use crate::registry::EnvironmentConfig;
+use crate::registry::{ControllerConfig, EnvironmentConfig};
 use crate::report::pareto::Fronts;
 use crate::report::plot::{self, Axes, Curve};
 use crate::run_folder::{create_run_folder, run_file_stem};
@@ -136,6 +136,14 @@ pub fn compress(file: &ExperimentFile, plan: &CompressPlan) -> Result<Vec<Summar
     let shrinkage_file = |stage: &ExperimentFile| {
         let mut f = stage.clone();
         f.experiment.environment = EnvironmentConfig::LayerShrinkage(compress.shrinkage());
+        for controller in &mut f.experiment.controller {
+            if let ControllerConfig::Reinforce(c) | ControllerConfig::Ppo(c) = controller {
+                c.policy = compress.shrinkage_policy.clone();
+                if let Some(rate) = compress.shrinkage_learning_rate {
+                    c.learning_rate = rate;
+                }
+            }
+        }
         f
     };
     let removal_first = matches!(
