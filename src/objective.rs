@@ -8,9 +8,12 @@
 //!
 //! `n2n` (N2N learning) rewards a compressed student against its teacher: `R_c * R_a` with
 //! `C = 1 - params / params_teacher`, `R_c = C (2 - C)` and `R_a = ACC / ACC_teacher` on the
-//! search metric (validation accuracy).
+//! search metric (validation accuracy). Optional hard limits on a student's parameters, MACs
+//! or latency ([`Limits`]) penalise one over a limit as N2N's code does:
+//! `R = (eps - 1) + eps R_c R_a` with `eps = clip((1 - u / U)^4, 0, 1)` at update u, so the
+//! penalty grows to the invalid reward -1 over the first U updates.
 
-use crate::evaluator::{Outcome, Status};
+use crate::evaluator::{Metrics, Outcome, Status};
 use serde::{Deserialize, Serialize};
 
 /// How the reward is computed from the metrics.
@@ -27,13 +30,50 @@ pub enum RewardKind {
 }
 
 /// What the `n2n` reward measures a student against: its teacher's parameter count and
-/// search metric.
+/// search metric, and the limits a student must keep.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TeacherScore {
     /// The teacher's trainable parameters.
     pub params: u64,
     /// The teacher's search metric (validation accuracy), > 0.
     pub search: f64,
+    /// Hard limits on a student.
+    pub limits: Limits,
+}
+
+/// Hard limits on a student of the `n2n` reward (none: no limit).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Limits {
+    /// The most trainable parameters.
+    pub params: Option<u64>,
+    /// The most multiply-accumulates.
+    pub macs: Option<u64>,
+    /// The most batch-1 latency, in milliseconds.
+    pub latency_ms: Option<f64>,
+    /// U, the updates over which the penalty grows to -1 (> 0).
+    pub anneal_updates: u64,
+}
+
+impl Limits {
+    /// Whether `metrics` break a limit (a metric a limit needs but the outcome lacks does).
+    pub fn broken(&self, metrics: &Metrics) -> bool {
+        let over = |limit: Option<f64>, value: Option<f64>| {
+            limit.is_some_and(|l| value.is_none_or(|v| v > l))
+        };
+        over(
+            self.params.map(|p| p as f64),
+            metrics.params.map(|p| p as f64),
+        ) || over(self.macs.map(|m| m as f64), metrics.macs.map(|m| m as f64))
+            || over(self.latency_ms, metrics.latency_ms)
+    }
+
+    /// `reward` of a student over a limit, at update `update`.
+    pub fn penalised(&self, reward: f64, update: u64) -> f64 {
+        let progress = update as f64 / self.anneal_updates.max(1) as f64;
+        let eps = (1.0 - progress).powi(4).clamp(0.0, 1.0);
+        let eps = if progress >= 1.0 { 0.0 } else { eps };
+        (eps - 1.0) + eps * reward
+    }
 }
 
 impl TeacherScore {
@@ -41,6 +81,17 @@ impl TeacherScore {
     pub fn reward(&self, params: u64, search: f64) -> f64 {
         let c = 1.0 - params as f64 / self.params.max(1) as f64;
         c * (2.0 - c) * (search / self.search)
+    }
+
+    /// The reward of a student with `metrics` scoring `search` at update `update`: penalised
+    /// when it breaks a limit.
+    fn reward_at(&self, metrics: &Metrics, search: f64, update: u64) -> Option<f64> {
+        let reward = self.reward(metrics.params?, search);
+        Some(if self.limits.broken(metrics) {
+            self.limits.penalised(reward, update)
+        } else {
+            reward
+        })
     }
 }
 
@@ -120,8 +171,9 @@ pub struct Objective {
 }
 
 impl Objective {
-    /// The reward of `outcome`, or `None` when there is none to learn from.
-    pub fn reward(&self, outcome: &Outcome) -> Option<f64> {
+    /// The reward of `outcome` at update `update` (how many times the controller has
+    /// learned so far), or `None` when there is none to learn from.
+    pub fn reward(&self, outcome: &Outcome, update: u64) -> Option<f64> {
         let reward = match &outcome.status {
             Status::Ok => {
                 let metric = outcome.metrics.search?;
@@ -129,7 +181,7 @@ impl Objective {
                     RewardKind::SearchMetric if self.maximize => metric,
                     RewardKind::SearchMetric => -metric,
                     RewardKind::Mnas => self.latency?.reward(metric, outcome.metrics.latency_ms?),
-                    RewardKind::N2n => self.teacher?.reward(outcome.metrics.params?, metric),
+                    RewardKind::N2n => self.teacher?.reward_at(&outcome.metrics, metric, update)?,
                 }
             }
             Status::Invalid(_) => self.invalid_reward,
@@ -161,15 +213,19 @@ mod tests {
             teacher: Some(TeacherScore {
                 params: 1000,
                 search: 80.0,
+                limits: Limits::default(),
             }),
             ..objective(true)
         };
         let student = |params, search| {
-            objective.reward(&Outcome::ok(Metrics {
-                search: Some(search),
-                params: Some(params),
-                ..Metrics::default()
-            }))
+            objective.reward(
+                &Outcome::ok(Metrics {
+                    search: Some(search),
+                    params: Some(params),
+                    ..Metrics::default()
+                }),
+                0,
+            )
         };
         // The teacher itself compresses nothing: 0.
         assert_eq!(student(1000, 80.0), Some(0.0));
@@ -177,7 +233,42 @@ mod tests {
         assert!((student(100, 80.0).unwrap() - 0.99).abs() < 1e-12);
         // Half the teacher at half its accuracy: 0.75 * 0.5.
         assert!((student(500, 40.0).unwrap() - 0.375).abs() < 1e-12);
-        assert_eq!(objective.reward(&Outcome::invalid("x")), Some(-1.0));
+        assert_eq!(objective.reward(&Outcome::invalid("x"), 0), Some(-1.0));
+    }
+
+    #[test]
+    fn a_student_over_a_limit_is_penalised_more_as_updates_pass() {
+        let limits = Limits {
+            params: Some(200),
+            anneal_updates: 15,
+            ..Limits::default()
+        };
+        let objective = Objective {
+            kind: RewardKind::N2n,
+            teacher: Some(TeacherScore {
+                params: 1000,
+                search: 80.0,
+                limits,
+            }),
+            ..objective(true)
+        };
+        let student = |params, update| {
+            let outcome = Outcome::ok(Metrics {
+                search: Some(80.0),
+                params: Some(params),
+                ..Metrics::default()
+            });
+            objective.reward(&outcome, update).unwrap()
+        };
+        // Within the limit: the plain reward, whenever.
+        assert!((student(100, 14) - 0.99).abs() < 1e-12);
+        // Over it: R = (eps - 1) + eps R, eps = (1 - u / 15)^4.
+        let plain = 0.75;
+        assert!((student(500, 0) - plain).abs() < 1e-12);
+        let eps = (1.0f64 - 5.0 / 15.0).powi(4);
+        assert!((student(500, 5) - ((eps - 1.0) + eps * plain)).abs() < 1e-12);
+        assert_eq!(student(500, 15), -1.0);
+        assert_eq!(student(500, 40), -1.0);
     }
 
     #[test]
@@ -190,11 +281,12 @@ mod tests {
                 latency: Some(target),
                 teacher: None,
             };
-            objective.reward(&Outcome::ok(Metrics {
+            let outcome = Outcome::ok(Metrics {
                 search: Some(80.0),
                 latency_ms: Some(latency),
                 ..Metrics::default()
-            }))
+            });
+            objective.reward(&outcome, 0)
         };
         let soft = LatencyTarget::soft(10.0);
         assert_eq!(at(soft, 10.0), Some(80.0));
@@ -216,7 +308,7 @@ mod tests {
             search: Some(80.0),
             ..Metrics::default()
         });
-        assert_eq!(objective.reward(&unmeasured), None);
+        assert_eq!(objective.reward(&unmeasured, 0), None);
     }
 
     #[test]
@@ -225,14 +317,17 @@ mod tests {
             search: Some(80.0),
             ..Metrics::default()
         });
-        assert_eq!(objective(true).reward(&ok), Some(80.0));
-        assert_eq!(objective(false).reward(&ok), Some(-80.0));
-        assert_eq!(objective(true).reward(&Outcome::invalid("x")), Some(-1.0));
-        assert_eq!(objective(true).reward(&Outcome::failed("x")), None);
+        assert_eq!(objective(true).reward(&ok, 0), Some(80.0));
+        assert_eq!(objective(false).reward(&ok, 0), Some(-80.0));
+        assert_eq!(
+            objective(true).reward(&Outcome::invalid("x"), 0),
+            Some(-1.0)
+        );
+        assert_eq!(objective(true).reward(&Outcome::failed("x"), 0), None);
         let nan = Outcome::ok(Metrics {
             search: Some(f64::NAN),
             ..Metrics::default()
         });
-        assert_eq!(objective(true).reward(&nan), None);
+        assert_eq!(objective(true).reward(&nan, 0), None);
     }
 }

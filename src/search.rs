@@ -308,7 +308,8 @@ impl<'a> Scorer<'a> {
             budget.charge(1, cost);
         }
         let wall_seconds = started.elapsed().as_secs_f64();
-        let reward = self.settings.objective.reward(&outcome);
+        let update = self.proposals / self.settings.batch.max(1) as u64;
+        let reward = self.settings.objective.reward(&outcome, update);
         if reward.is_none() && outcome.status == Status::Ok {
             outcome.status = Status::Failed("the reward is NaN or missing".into());
         }

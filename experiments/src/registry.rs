@@ -131,6 +131,21 @@ impl EnvironmentConfig {
         )
     }
 
+    /// For a compression space, the decisions of its smallest student: every unit removed,
+    /// or every width at the smallest factor.
+    pub fn smallest(&self, env: &dyn Environment) -> Option<Vec<usize>> {
+        let n = env.spec().max_length;
+        match self {
+            EnvironmentConfig::LayerRemoval(_) => Some(vec![1; n]),
+            EnvironmentConfig::LayerShrinkage(c) => {
+                let least =
+                    (0..c.scales.len()).min_by(|&a, &b| c.scales[a].total_cmp(&c.scales[b]))?;
+                Some(vec![least; n])
+            }
+            _ => None,
+        }
+    }
+
     /// Builds the environment; `images` sizes its networks for a trainable run's data, and
     /// a compression space compresses `network`.
     pub fn build(

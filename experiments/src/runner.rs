@@ -195,6 +195,26 @@ impl<'a> Prepared<'a> {
         }
         archforge::env::probe(env.as_ref(), PROBE_SAMPLES)
             .map_err(|e| located("environment: ", &e))?;
+        let limits = experiment.objective.limits();
+        if let Some(smallest) = experiment
+            .environment
+            .smallest(env.as_ref())
+            .and_then(|d| env.build(&d).ok())
+        {
+            let (params, macs) = smallest.counts.unwrap_or_default();
+            for (key, limit, least) in [
+                ("max_params", limits.params, params),
+                ("max_macs", limits.macs, macs),
+            ] {
+                if let Some(limit) = limit.filter(|&l| least > l) {
+                    bail!(
+                        "{}: [objective] {key} = {limit}: no student can meet it; the smallest ({}) has {least}",
+                        file.path.display(),
+                        smallest.label
+                    );
+                }
+            }
+        }
         experiment
             .evaluator
             .check(env.as_ref())
@@ -212,7 +232,9 @@ impl<'a> Prepared<'a> {
             maximize: env.benchmark().is_none_or(|t| t.maximize),
             invalid_reward: experiment.objective.invalid_reward,
             latency: experiment.objective.latency_target(),
-            teacher: compressing.as_ref().map(|(teacher, _)| teacher.score()),
+            teacher: compressing
+                .as_ref()
+                .map(|(teacher, _)| teacher.score(experiment.objective.limits())),
         };
         let limits = BudgetLimits {
             evaluations: experiment.budget.evaluations,

@@ -11,7 +11,7 @@ use anyhow::{Result, anyhow, bail};
 use archforge::Candidate;
 use archforge::data::Splits;
 use archforge::nn::{Teacher, WeightStore, accuracy, latency_ms, logits, training_device};
-use archforge::objective::TeacherScore;
+use archforge::objective::{Limits, TeacherScore};
 use archforge_environments::{Images, Network, TrainedTeacher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -113,11 +113,12 @@ impl ScoredTeacher {
         })
     }
 
-    /// What the `n2n` reward measures students against.
-    pub fn score(&self) -> TeacherScore {
+    /// What the `n2n` reward measures students against, with `limits` on them.
+    pub fn score(&self, limits: Limits) -> TeacherScore {
         TeacherScore {
             params: self.params,
             search: self.valid_accuracy,
+            limits,
         }
     }
 }

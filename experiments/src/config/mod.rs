@@ -310,6 +310,9 @@ impl ExperimentFile {
         if let Some(teacher) = &e.teacher {
             teacher.check().map_err(|r| refused("teacher", r))?;
         }
+        if let EnvironmentConfig::LayerShrinkage(shrinkage) = &e.environment {
+            shrinkage.check().map_err(|r| refused("environment", r))?;
+        }
         if e.environment.compresses() {
             if !matches!(e.evaluator, EvaluatorConfig::Standalone(_)) {
                 return Err(self.error(

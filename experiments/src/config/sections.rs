@@ -4,7 +4,7 @@
 use archforge::data::Splits;
 use archforge::evaluator::CacheMode;
 use archforge::nn::{DistillKind, Distillation};
-use archforge::objective::{LatencyTarget, RewardKind};
+use archforge::objective::{LatencyTarget, Limits, RewardKind};
 use archforge::search::KeepWeights;
 use archforge_controllers::policy::{NetworkConfig, PolicyKind};
 use archforge_environments::ShrinkageConfig;
@@ -94,6 +94,22 @@ pub struct ObjectiveConfig {
     /// The latency table's file (default: `~/.cache/archforge/latency-table.json`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_table: Option<PathBuf>,
+    /// `n2n`: the most parameters a student may have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_params: Option<u64>,
+    /// `n2n`: the most multiply-accumulates a student may have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_macs: Option<u64>,
+    /// `n2n`: the most batch-1 latency (milliseconds) a student may have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_latency_ms: Option<f64>,
+    /// `n2n`: the updates over which the penalty of a student over a limit grows to -1.
+    #[serde(default = "anneal_updates")]
+    pub anneal_updates: u64,
+}
+
+fn anneal_updates() -> u64 {
+    15
 }
 
 /// Where the latencies of trained candidates come from.
@@ -128,6 +144,10 @@ impl Default for ObjectiveConfig {
             beta: None,
             latency: LatencySource::default(),
             latency_table: None,
+            max_params: None,
+            max_macs: None,
+            max_latency_ms: None,
+            anneal_updates: anneal_updates(),
         }
     }
 }
@@ -172,16 +192,45 @@ impl ObjectiveConfig {
                     }
                 }
             }
-            RewardKind::SearchMetric | RewardKind::N2n => {
-                for (key, set) in [
-                    ("target_ms", self.target_ms.is_some()),
-                    ("preset", self.preset.is_some()),
-                    ("alpha", self.alpha.is_some()),
-                    ("beta", self.beta.is_some()),
-                ] {
-                    if set {
-                        return Err((key, format!("{key} is a setting of the `mnas` reward only")));
-                    }
+            RewardKind::N2n => {
+                if self.max_params == Some(0) || self.max_macs == Some(0) {
+                    return Err(("max_params", "a limit of 0 leaves no student".into()));
+                }
+                if self
+                    .max_latency_ms
+                    .is_some_and(|l| !(l > 0.0 && l.is_finite()))
+                {
+                    return Err((
+                        "max_latency_ms",
+                        "max_latency_ms must be a positive number".into(),
+                    ));
+                }
+                if self.anneal_updates == 0 {
+                    return Err(("anneal_updates", "anneal_updates must be at least 1".into()));
+                }
+            }
+            RewardKind::SearchMetric => {}
+        }
+        if self.kind != RewardKind::Mnas {
+            for (key, set) in [
+                ("target_ms", self.target_ms.is_some()),
+                ("preset", self.preset.is_some()),
+                ("alpha", self.alpha.is_some()),
+                ("beta", self.beta.is_some()),
+            ] {
+                if set {
+                    return Err((key, format!("{key} is a setting of the `mnas` reward only")));
+                }
+            }
+        }
+        if self.kind != RewardKind::N2n {
+            for (key, set) in [
+                ("max_params", self.max_params.is_some()),
+                ("max_macs", self.max_macs.is_some()),
+                ("max_latency_ms", self.max_latency_ms.is_some()),
+            ] {
+                if set {
+                    return Err((key, format!("{key} is a setting of the `n2n` reward only")));
                 }
             }
         }
@@ -199,6 +248,16 @@ impl ObjectiveConfig {
             ));
         }
         Ok(())
+    }
+
+    /// The `n2n` reward's limits on a student.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            params: self.max_params,
+            macs: self.max_macs,
+            latency_ms: self.max_latency_ms,
+            anneal_updates: self.anneal_updates,
+        }
     }
 
     /// The `mnas` latency target these settings give (none for other rewards).

@@ -26,6 +26,7 @@ use anyhow::{Context, Result, anyhow};
 use archforge::Candidate;
 use archforge::ledger::Row;
 use archforge::nn::TrainConfig;
+use archforge::objective::Limits;
 use archforge::search::{KeepWeights, RunResult, parse_decisions};
 use archforge::weights::Snapshot;
 use archforge_environments::Network;
@@ -496,7 +497,9 @@ fn line(
         compression: teacher.params as f64 / view.params.max(1) as f64,
         valid_accuracy: view.valid,
         test_accuracy: view.test,
-        reward: view.valid.map(|v| teacher.score().reward(view.params, v)),
+        reward: view
+            .valid
+            .map(|v| teacher.score(Limits::default()).reward(view.params, v)),
         seconds: view.seconds,
     }
 }
