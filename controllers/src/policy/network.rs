@@ -225,7 +225,7 @@ pub struct Network {
     layout: Layout,
     /// With `read_layers`: each decision's layer token, scaled ([`scaled_tokens`]).
     subjects: Vec<Vec<f64>>,
-    /// Every parameter, laid out as [`Layout`] says.
+    /// Every parameter, in the network's fixed layout.
     pub params: Vec<f64>,
 }
 

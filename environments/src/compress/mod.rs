@@ -5,7 +5,7 @@
 //!   from its run folder;
 //! - [`anatomy`]: what in a network can be removed (units) and which widths can shrink
 //!   (channel spaces), read from its graph;
-//! - [`student`]: a student built from an edit of the network, with inherited weights (the
+//! - [`student`](mod@student): a student built from an edit of the network, with inherited weights (the
 //!   L1-norm selection that filter pruning uses too);
 //! - [`space`]: the `layer-removal` and `layer-shrinkage` environments.
 

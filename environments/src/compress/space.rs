@@ -8,7 +8,7 @@
 //!   width (`max(1, round(width * scale))`).
 //!
 //! A complete sequence builds the student under the network's node names, its training
-//! starting from the inherited weights ([`student`](super::student)). Its canonical hash
+//! starting from the inherited weights ([`student`](mod@super::student)). Its canonical hash
 //! joins the graph's with the decisions, since two students of equal graphs inherit different
 //! weights. Both spaces have layer tokens: a student's layers, and the token of each
 //! decision's layer (the unit's head, the space's first convolution) for policies that read

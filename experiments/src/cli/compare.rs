@@ -26,7 +26,7 @@ pub struct Args {
     /// Runs at a time (default: the number of CPUs).
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// The run folder (default: runs/<name>-<timestamp>).
+    /// The run folder (default: `runs/<name>-<timestamp>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }

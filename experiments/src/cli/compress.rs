@@ -28,7 +28,7 @@ pub struct Args {
     /// Runs at a time within a stage (default: 1; each student's training uses every core).
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
-    /// The run folder (default: runs/<name>-compress-<timestamp>).
+    /// The run folder (default: `runs/<name>-compress-<timestamp>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }

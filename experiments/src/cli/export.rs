@@ -19,7 +19,7 @@ pub struct Args {
     /// The run's seed, when the folder holds several supernets.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// The folder to write (default: runs/<run folder>-export-<timestamp>).
+    /// The folder to write (default: `runs/<run folder>-export-<timestamp>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }

@@ -1,5 +1,5 @@
 //! The command line, one module per subcommand: [`run`], [`compare`], [`train`],
-//! [`compress`], [`export`], [`rank_check`] and [`list`]; [`print`] holds what several of them print.
+//! [`compress`], [`export`], [`rank_check`] and [`list`]; [`print`](mod@print) holds what several of them print.
 
 pub mod compare;
 pub mod compress;

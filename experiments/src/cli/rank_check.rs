@@ -10,7 +10,7 @@ use std::time::Instant;
 /// `archforge rank-check`'s arguments.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The experiment file (its environment, [data], [training], supernet settings).
+    /// The experiment file (its environment, `[data]`, `[training]`, supernet settings).
     pub file: PathBuf,
     /// How many distinct random architectures to train and score.
     #[arg(long, required_unless_present = "truth", conflicts_with = "truth")]
@@ -22,7 +22,7 @@ pub struct Args {
     /// The seed (default: the file's `seed`).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// The run folder (default: runs/<name>-rank-check-<timestamp>).
+    /// The run folder (default: `runs/<name>-rank-check-<timestamp>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }

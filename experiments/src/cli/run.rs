@@ -23,7 +23,7 @@ pub struct Args {
     /// Which controller, when the file lists several.
     #[arg(long)]
     pub controller: Option<String>,
-    /// The run folder (default: runs/<name>-<timestamp>).
+    /// The run folder (default: `runs/<name>-<timestamp>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }

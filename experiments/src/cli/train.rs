@@ -30,7 +30,7 @@ pub struct Args {
     /// The seed (default: the file's `seed`).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// The run folder (default: runs/<name>-train-<timestamp>).
+    /// The run folder (default: `runs/<name>-train-<timestamp>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }

@@ -37,7 +37,7 @@ pub struct Context<'a> {
     pub target_ms: Option<f64>,
 }
 
-/// What [`write`] produced.
+/// What [`write()`] produced.
 pub struct Report {
     /// The summary rows.
     pub summary: Vec<SummaryRow>,

@@ -252,7 +252,7 @@ const MIN_RANKED: usize = 3;
 
 /// Kendall's tau and Spearman's rho of every scorer, over the architectures whose
 /// stand-alone accuracies and supernet score are all known; an error when fewer than
-/// [`MIN_RANKED`] are.
+/// `MIN_RANKED` are.
 pub fn correlations(rows: &[Scored]) -> Result<Vec<Correlation>> {
     let ranked: Vec<Ranked> = rows
         .iter()
