@@ -81,15 +81,6 @@ pub struct Finished<'a> {
     pub search_seconds: f64,
 }
 
-/// The file's `[data]` (the embedded digits when it has none), loaded and split.
-pub fn load_data(file: &ExperimentFile) -> Result<archforge::data::Splits> {
-    let base = file.path.parent().unwrap_or(std::path::Path::new("."));
-    let config = file.experiment.data.clone().unwrap_or_default();
-    config
-        .load(base)
-        .map_err(|e| anyhow!("{}: data: {e}", file.path.display()))
-}
-
 /// An experiment checked and built, ready to run any of its (controller, seed) runs.
 pub struct Prepared<'a> {
     file: &'a ExperimentFile,
@@ -127,7 +118,7 @@ impl<'a> Prepared<'a> {
             |what: &str, e: &dyn std::fmt::Display| anyhow!("{}: {what}{e}", file.path.display());
         let mut training = match (&experiment.data, &experiment.training) {
             (Some(_), Some(config)) => {
-                let data = load_data(file)?;
+                let data = file.load_data()?;
                 let latency = experiment.objective.latency_table_path().map(|path| {
                     let (table, why) = LatencyTable::open(&path);
                     if let Some(why) = why {

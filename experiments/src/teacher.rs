@@ -5,7 +5,6 @@
 
 use crate::config::{DistillConfig, ExperimentFile};
 use crate::run_folder::create_run_folder;
-use crate::runner::load_data;
 use crate::workflows::train::{Lesson, TrainedNetwork, train_into};
 use anyhow::{Result, anyhow, bail};
 use archforge::Candidate;
@@ -137,7 +136,7 @@ pub fn train_teacher(file: &ExperimentFile, out: &Path) -> Result<TrainedNetwork
             path.display()
         );
     }
-    let data = load_data(file)?;
+    let data = file.load_data()?;
     let images = Images {
         shape: data.train.shape,
         classes: data.train.classes,

@@ -10,9 +10,10 @@
 //! [`Bidirectional::backward`] gives the exact gradient of the same loss as the
 //! autoregressive network's, back-propagating through both directions.
 
+use super::config::NetworkConfig;
 use super::head::{self, HeadParams, HeadTrace};
 use super::lstm::{self, CellParams, CellTrace};
-use super::network::{NetworkConfig, SequenceStats, scaled_tokens};
+use super::network::{SequenceStats, scaled_tokens};
 use archforge::env::legal_options;
 use archforge::error::{Error, Result};
 use archforge::{EnvSpec, Environment};

@@ -3,8 +3,8 @@
 //! (ENAS), and a softmax over the choice's legal options only; with its backward pass for
 //! `-coef * log pi(action) - entropy_weight * H(pi)`.
 
+use super::config::NetworkConfig;
 use super::lstm::{axpy2, dot};
-use super::network::NetworkConfig;
 
 /// Where a head's parameters sit in a flat vector: its weights (`options x input`) and biases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,8 @@
 //! from the environment's layer tokens per decision), sampled, scored and differentiated alike.
 
 use super::bidirectional::Bidirectional;
-use super::network::{Network, NetworkConfig, PolicyKind, Sampled, SequenceStats};
+use super::config::{NetworkConfig, PolicyKind};
+use super::network::{Network, Sampled, SequenceStats};
 use archforge::Environment;
 use archforge::error::Result;
 

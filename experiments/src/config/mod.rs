@@ -181,6 +181,15 @@ impl ExperimentFile {
         e.training.get_or_insert_with(TrainConfig::default);
     }
 
+    /// The file's `[data]` (the embedded digits when it has none), loaded and split.
+    pub fn load_data(&self) -> anyhow::Result<archforge::data::Splits> {
+        let base = self.path.parent().unwrap_or(Path::new("."));
+        let config = self.experiment.data.clone().unwrap_or_default();
+        config
+            .load(base)
+            .map_err(|e| anyhow::anyhow!("{}: data: {e}", self.path.display()))
+    }
+
     /// An error at `at`, located as precisely as the text allows.
     pub fn error(&self, at: KeyPath<'_>, message: impl Into<String>) -> ConfigError {
         let location = match locate(&self.text, at) {

@@ -19,7 +19,7 @@ use crate::registry::{ControllerConfig, EnvironmentConfig};
 use crate::report::pareto::Fronts;
 use crate::report::plot::{self, Axes, Curve};
 use crate::run_folder::{create_run_folder, run_file_stem};
-use crate::runner::{self, Prepared, load_data};
+use crate::runner::{self, Prepared};
 use crate::teacher::{ScoredTeacher, train_teacher};
 use crate::workflows::train::{Lesson, TrainedNetwork, train_into};
 use anyhow::{Context, Result, anyhow};
@@ -123,7 +123,7 @@ pub fn compress(file: &ExperimentFile, plan: &CompressPlan) -> Result<Vec<Summar
         }
     };
     teacher_config.path = Some(std::path::absolute(&folder).unwrap_or(folder.clone()));
-    let data = load_data(file)?;
+    let data = file.load_data()?;
     let distill = file.experiment.distill.clone().unwrap_or_default();
     let teacher = ScoredTeacher::load(&folder, file, &data, &distill)?;
     eprintln!(
