@@ -1,17 +1,14 @@
-//! The teacher of a compression run: trained into a folder of its own ([`train_teacher`]),
-//! read back from it, checked against the file's data and scored once — its parameters and validation accuracy for the `n2n` reward, its
-//! test accuracy for the report, its logits on every image the students train on, cached for
-//! distillation.
+//! The teacher of a compression run, read back from the folder `archforge train` wrote for
+//! it, checked against the file's data and scored once — its parameters and validation
+//! accuracy for the `n2n` reward, its test accuracy for the report, its logits on every image
+//! the students train on, cached for distillation.
 
 use crate::config::{DistillConfig, ExperimentFile};
-use crate::run_folder::create_run_folder;
-use crate::workflows::train::{Lesson, TrainedNetwork, train_into};
 use anyhow::{Result, anyhow, bail};
-use archforge::Candidate;
 use archforge::data::Splits;
 use archforge::nn::{Teacher, WeightStore, accuracy, latency_ms, logits, training_device};
 use archforge::objective::{Limits, TeacherScore};
-use archforge_environments::{Images, Network, TrainedTeacher};
+use archforge_environments::{Network, TrainedTeacher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -120,41 +117,4 @@ impl ScoredTeacher {
             limits,
         }
     }
-}
-
-/// Trains the file's `[teacher]` on the whole training split of its `[data]` as
-/// `[teacher] training` says, into the folder `out` (created; `experiment.toml` and what
-/// [`train_into`] writes, `trained.json` recording the teacher's settings and data).
-pub fn train_teacher(file: &ExperimentFile, out: &Path) -> Result<TrainedNetwork> {
-    let Some(teacher) = &file.experiment.teacher else {
-        bail!("{}: no [teacher] section to train", file.path.display());
-    };
-    if let Some(path) = &teacher.path {
-        bail!(
-            "{}: [teacher] path names a trained teacher ({}); remove it to train one",
-            file.path.display(),
-            path.display()
-        );
-    }
-    let data = file.load_data()?;
-    let images = Images {
-        shape: data.train.shape,
-        classes: data.train.classes,
-    };
-    let arch = teacher
-        .arch(images)
-        .map_err(|e| anyhow!("{}: [teacher]: {e}", file.path.display()))?;
-    let kind = serde_json::to_value(teacher.kind)?;
-    let label = format!("teacher-{}", kind.as_str().unwrap_or("network"));
-    create_run_folder(out)?;
-    std::fs::write(out.join("experiment.toml"), file.resolved_toml())?;
-    let lesson = Lesson {
-        data: &data,
-        config: &teacher.training,
-        seed: file.experiment.seed,
-        teacher: None,
-    };
-    let data_config = file.experiment.data.clone().unwrap_or_default();
-    let extra = serde_json::json!({ "teacher": teacher, "data": data_config });
-    train_into(out, &Candidate::new(Vec::new(), label, arch), lesson, extra)
 }

@@ -144,8 +144,11 @@ pub fn use_trained_teacher(file: &mut archforge_experiments::config::ExperimentF
             if let Some(t) = quick.experiment.teacher.as_mut() {
                 t.training.steps = Some(1);
             }
-            archforge_experiments::teacher::train_teacher(&quick, &dir.path().join("teacher"))
-                .unwrap_or_else(|e| panic!("{}: training its teacher: {e:#}", file.path.display()));
+            archforge_experiments::workflows::train::train_teacher(
+                &quick,
+                &dir.path().join("teacher"),
+            )
+            .unwrap_or_else(|e| panic!("{}: training its teacher: {e:#}", file.path.display()));
             dir
         })
         .path()

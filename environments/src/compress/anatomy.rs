@@ -256,8 +256,8 @@ fn channel_spaces(arch: &Arch, inputs: &[Vec<NodeId>]) -> (Vec<Space>, Vec<usize
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Images;
     use crate::compress::teacher::{resnet, vgg};
+    use crate::images::Images;
     use archforge::Shape;
 
     fn images() -> Images {

@@ -6,7 +6,7 @@
 //! [`TrainedTeacher::load`] reads such a folder back — any network `archforge train` wrote can
 //! be a teacher.
 
-use crate::Images;
+use crate::images::Images;
 use archforge::arch::{Arch, Conv, NodeId, Op, PoolKind};
 use archforge::error::{Error, Result};
 use archforge::nn::TrainConfig;

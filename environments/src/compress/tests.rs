@@ -5,7 +5,7 @@
 use super::anatomy::Network;
 use super::space::{Compression, RemovalConfig, ShrinkageConfig};
 use super::teacher::{resnet, vgg};
-use crate::Images;
+use crate::images::Images;
 use archforge::arch::Arch;
 use archforge::data::{DataConfig, Splits};
 use archforge::nn::store::layer_path;

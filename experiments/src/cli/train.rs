@@ -6,8 +6,7 @@
 use crate::config::ExperimentFile;
 use crate::run_folder;
 use crate::runner;
-use crate::teacher;
-use crate::workflows::train::{Lesson, train_into};
+use crate::workflows::train::{Lesson, train_into, train_teacher};
 use anyhow::{Context, Result, anyhow, bail};
 use archforge::weights::Snapshot;
 use std::path::PathBuf;
@@ -89,7 +88,7 @@ pub fn main(args: Args) -> Result<()> {
         (None, Some(_)) if args.init.is_some() => {
             bail!("--init applies to an --arch; a teacher trains from fresh weights")
         }
-        (None, Some(_)) => teacher::train_teacher(&file, &out)?,
+        (None, Some(_)) => train_teacher(&file, &out)?,
         (None, None) => bail!(
             "--arch is needed: {} has no [teacher] section to train",
             file.path.display()

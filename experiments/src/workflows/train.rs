@@ -1,13 +1,16 @@
 //! One network trained stand-alone into a folder: `trained.json` (accuracies, params, MACs,
 //! latency, seconds, and what the caller adds), `weights.safetensors`, `arch.json` and
-//! `arch.dot` — what `archforge train` writes for an architecture or a teacher, and what a
-//! compression's final student and baselines leave.
+//! `arch.dot` — what `archforge train` writes for an architecture or for the file's teacher
+//! ([`train_teacher`]), and what a compression's final students and baselines leave.
 
-use anyhow::{Result, anyhow};
+use crate::config::ExperimentFile;
+use crate::run_folder::create_run_folder;
+use anyhow::{Result, anyhow, bail};
 use archforge::Candidate;
 use archforge::data::Splits;
 use archforge::evaluator::{Trained, train_candidate_with};
 use archforge::nn::{Stepper, Teacher, TrainConfig, training_device};
+use archforge_environments::Images;
 use std::path::Path;
 use std::time::Instant;
 
@@ -88,4 +91,41 @@ pub fn train_into(
         seconds,
         summary,
     })
+}
+
+/// Trains the file's `[teacher]` on the whole training split of its `[data]` as
+/// `[teacher] training` says, into the folder `out` (created; `experiment.toml` and what
+/// [`train_into`] writes, `trained.json` recording the teacher's settings and data).
+pub fn train_teacher(file: &ExperimentFile, out: &Path) -> Result<TrainedNetwork> {
+    let Some(teacher) = &file.experiment.teacher else {
+        bail!("{}: no [teacher] section to train", file.path.display());
+    };
+    if let Some(path) = &teacher.path {
+        bail!(
+            "{}: [teacher] path names a trained teacher ({}); remove it to train one",
+            file.path.display(),
+            path.display()
+        );
+    }
+    let data = file.load_data()?;
+    let images = Images {
+        shape: data.train.shape,
+        classes: data.train.classes,
+    };
+    let arch = teacher
+        .arch(images)
+        .map_err(|e| anyhow!("{}: [teacher]: {e}", file.path.display()))?;
+    let kind = serde_json::to_value(teacher.kind)?;
+    let label = format!("teacher-{}", kind.as_str().unwrap_or("network"));
+    create_run_folder(out)?;
+    std::fs::write(out.join("experiment.toml"), file.resolved_toml())?;
+    let lesson = Lesson {
+        data: &data,
+        config: &teacher.training,
+        seed: file.experiment.seed,
+        teacher: None,
+    };
+    let data_config = file.experiment.data.clone().unwrap_or_default();
+    let extra = serde_json::json!({ "teacher": teacher, "data": data_config });
+    train_into(out, &Candidate::new(Vec::new(), label, arch), lesson, extra)
 }
