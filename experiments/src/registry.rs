@@ -68,7 +68,7 @@ pub const CONTROLLERS: &[Entry] = &[
     ),
     (
         "reinforce",
-        "LSTM policy trained by REINFORCE with a moving-average baseline (NAS, ENAS)",
+        "LSTM policy (autoregressive or bidirectional) trained by REINFORCE with a moving-average baseline (NAS, ENAS, N2N)",
     ),
     (
         "ppo",
@@ -84,7 +84,7 @@ pub const EVALUATORS: &[Entry] = &[
     ),
     (
         "standalone",
-        "train each candidate from scratch on [data] as [training] says",
+        "train each candidate on [data] as [training] says: from scratch, or a student from its inherited weights, distilled",
     ),
     (
         "supernet",

@@ -344,8 +344,13 @@ fn stage(
         .flat_map(|&c| plan.seeds.iter().map(move |&s| (c, s)));
     for ((c, seed), result) in pairs.zip(&finished.results) {
         seconds.insert((c, seed), result.seconds);
-        if let Some(pick) = best_of(&finished.prepared, &plan.out, c, seed, result)? {
-            picks.push(pick);
+        match best_of(&finished.prepared, &plan.out, c, seed, result)? {
+            Some(pick) => picks.push(pick),
+            None => eprintln!(
+                "{}: {} seed {seed}: no student trained; the run has no final student",
+                plan.out.display(),
+                file.experiment.controller[c].name()
+            ),
         }
     }
     Ok((picks, seconds))
