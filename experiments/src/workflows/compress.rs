@@ -100,8 +100,11 @@ struct CurvePoint {
 pub fn compress(file: &ExperimentFile, plan: &CompressPlan) -> Result<Vec<SummaryLine>> {
     let started = Instant::now();
     let out = &plan.out;
-    create_run_folder(out)?;
-    std::fs::write(out.join("experiment.toml"), file.resolved_toml())?;
+    let open_folder = || -> Result<()> {
+        create_run_folder(out)?;
+        std::fs::write(out.join("experiment.toml"), file.resolved_toml())?;
+        Ok(())
+    };
     let mut staged = file.clone();
     let e = &mut staged.experiment;
     e.budget.keep_weights = KeepWeights::Best;
@@ -110,9 +113,11 @@ pub fn compress(file: &ExperimentFile, plan: &CompressPlan) -> Result<Vec<Summar
         .as_mut()
         .ok_or_else(|| anyhow!("{}: compress needs a [teacher]", file.path.display()))?;
     let mut teacher_seconds = 0.0;
+    let named = teacher_config.path.is_some();
     let folder = match teacher_config.path.clone() {
         Some(folder) => folder,
         None => {
+            open_folder()?;
             eprintln!(
                 "teacher: training it into {}",
                 out.join("teacher").display()
@@ -164,10 +169,15 @@ pub fn compress(file: &ExperimentFile, plan: &CompressPlan) -> Result<Vec<Summar
         controllers.len() * plan.seeds.len(),
         file.experiment.budget.evaluations
     );
+    // With a trained teacher, everything the first stage checks is checked before the run
+    // folder exists.
+    let first_stage = Prepared::compressing(&staged, &teacher, teacher.network.clone())?;
+    if named {
+        open_folder()?;
+    }
     let (mut picks, mut seconds) = stage(
-        &staged,
-        &teacher,
-        teacher.network.clone(),
+        first_stage,
+        teacher.params,
         runner::Plan {
             controllers: controllers.clone(),
             seeds: plan.seeds.clone(),
@@ -194,9 +204,8 @@ pub fn compress(file: &ExperimentFile, plan: &CompressPlan) -> Result<Vec<Summar
                 weights: pick.weights.clone(),
             });
             let (found, spent) = stage(
-                &shrinking,
-                &teacher,
-                network,
+                Prepared::compressing(&shrinking, &teacher, network)?,
+                teacher.params,
                 runner::Plan {
                     controllers: vec![pick.controller],
                     seeds: vec![pick.seed],
@@ -307,33 +316,32 @@ pub fn compress(file: &ExperimentFile, plan: &CompressPlan) -> Result<Vec<Summar
     Ok(lines)
 }
 
-/// Runs one stage (every run of `plan`) over `network` into its run folder; returns each
-/// run's best student with its trained weights, and each run's search seconds. `offset`
-/// is the number of students before this stage, for the curves.
+/// Runs one stage (every run of `plan`, prepared over its network) into its run folder;
+/// returns each run's best student with its trained weights, and each run's search seconds.
+/// `offset` is the number of students before this stage, for the curves.
 fn stage(
-    file: &ExperimentFile,
-    teacher: &ScoredTeacher,
-    network: Arc<Network>,
+    prepared: Prepared<'_>,
+    teacher_params: u64,
     plan: runner::Plan,
     offset: usize,
     points: &mut Vec<CurvePoint>,
     fronts: &mut Fronts,
 ) -> Result<(Vec<Pick>, BTreeMap<(usize, u64), f64>)> {
-    let prepared = Prepared::compressing(file, teacher, network)?;
-    let finished = runner::execute_prepared(prepared, &plan)?;
-    let batch: BTreeMap<String, usize> = file
-        .experiment
+    let experiment = prepared.experiment();
+    let names: Vec<String> = experiment.controller.iter().map(|c| c.name()).collect();
+    let batch: BTreeMap<String, usize> = experiment
         .controller
         .iter()
         .map(|c| (c.name(), c.batch().max(1)))
         .collect();
+    let finished = runner::execute_prepared(prepared, &plan)?;
     for row in &finished.rows {
         fronts.add(row);
         points.push(curve_point(
             row,
             offset,
             batch[&row.controller],
-            teacher.params,
+            teacher_params,
         ));
     }
     let mut picks = Vec::new();
@@ -349,7 +357,7 @@ fn stage(
             None => eprintln!(
                 "{}: {} seed {seed}: no student trained; the run has no final student",
                 plan.out.display(),
-                file.experiment.controller[c].name()
+                names[c]
             ),
         }
     }
