@@ -93,6 +93,28 @@ pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     (header, rows)
 }
 
+/// A CSV file's rows without the columns `drop` picks by name, and the names it dropped
+/// (what differs between repeats of a run: wall-clock seconds, measured latencies).
+pub fn read_csv_without(
+    path: &Path,
+    drop: impl Fn(&str) -> bool,
+) -> (Vec<String>, Vec<Vec<String>>) {
+    let (header, rows) = read_csv(path);
+    let dropped: Vec<String> = header.iter().filter(|h| drop(h)).cloned().collect();
+    let keep: Vec<bool> = header.iter().map(|h| !drop(h)).collect();
+    let rows = rows
+        .into_iter()
+        .map(|r| {
+            r.into_iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(v, _)| v)
+                .collect()
+        })
+        .collect();
+    (dropped, rows)
+}
+
 /// Points an experiment file whose IDX data set (MNIST, Fashion-MNIST) is not installed on
 /// this machine at small stand-in files of the same format and image size (written once per
 /// test process), its `subset` cleared. Returns whether it did: the file is then checked in

@@ -3,7 +3,9 @@
 //! fine-tuned beside the baselines, every promised file written — and the same again with
 //! the teacher reused gives the same students; bad compression files are one-line errors.
 
-use archforge_tests::{archforge, archforge_ok, experiments_dir, read_csv, stderr};
+use archforge_tests::{
+    archforge, archforge_ok, experiments_dir, read_csv, read_csv_without, stderr,
+};
 use std::path::Path;
 
 fn exp(name: &str) -> String {
@@ -12,22 +14,7 @@ fn exp(name: &str) -> String {
 
 /// A CSV's rows without the columns that measure time.
 fn untimed(path: &Path) -> Vec<Vec<String>> {
-    let (header, rows) = read_csv(path);
-    let timed: Vec<usize> = header
-        .iter()
-        .enumerate()
-        .filter(|(_, h)| h.contains("seconds") || h.contains("latency"))
-        .map(|(i, _)| i)
-        .collect();
-    rows.into_iter()
-        .map(|r| {
-            r.into_iter()
-                .enumerate()
-                .filter(|(i, _)| !timed.contains(i))
-                .map(|(_, v)| v)
-                .collect()
-        })
-        .collect()
+    read_csv_without(path, |h| h.contains("seconds") || h.contains("latency")).1
 }
 
 #[test]

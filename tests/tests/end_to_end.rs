@@ -2,7 +2,9 @@
 //! every promised file, the same file and seed give the same evaluations, and results are
 //! never overwritten.
 
-use archforge_tests::{archforge, archforge_ok, experiments_dir, read_csv, stderr, stdout};
+use archforge_tests::{
+    archforge, archforge_ok, experiments_dir, read_csv, read_csv_without, stderr, stdout,
+};
 use std::path::Path;
 
 fn exp(name: &str) -> String {
@@ -11,23 +13,11 @@ fn exp(name: &str) -> String {
 
 /// The ledger without its wall-clock columns (evaluation time, measured latency).
 fn ledger_without_wall_time(dir: &Path) -> Vec<Vec<String>> {
-    let (header, rows) = read_csv(&dir.join("evaluations.csv"));
-    let timed: Vec<usize> = header
-        .iter()
-        .enumerate()
-        .filter(|(_, h)| *h == "wall_seconds" || *h == "latency_ms")
-        .map(|(i, _)| i)
-        .collect();
+    let (timed, rows) = read_csv_without(&dir.join("evaluations.csv"), |h| {
+        h == "wall_seconds" || h == "latency_ms"
+    });
     assert_eq!(timed.len(), 2);
-    rows.into_iter()
-        .map(|r| {
-            r.into_iter()
-                .enumerate()
-                .filter(|(i, _)| !timed.contains(i))
-                .map(|(_, v)| v)
-                .collect()
-        })
-        .collect()
+    rows
 }
 
 #[test]

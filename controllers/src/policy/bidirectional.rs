@@ -108,19 +108,6 @@ impl Bidirectional {
         })
     }
 
-    /// The same policy with `params` (from a checkpoint): an error unless the count fits.
-    pub fn with_params(mut self, params: Vec<f64>) -> std::result::Result<Self, String> {
-        if params.len() != self.layout.len {
-            return Err(format!(
-                "the checkpoint holds {} policy parameters; this policy has {}",
-                params.len(),
-                self.layout.len
-            ));
-        }
-        self.params = params;
-        Ok(self)
-    }
-
     /// Both directions of every layer over the tokens.
     fn encode(&self) -> Encoded {
         let h = self.config.hidden;

@@ -52,11 +52,16 @@ impl Policy {
     }
 
     /// The same policy with `params` (from a checkpoint): an error unless the count fits.
-    pub fn with_params(self, params: Vec<f64>) -> std::result::Result<Self, String> {
-        Ok(match self {
-            Policy::Autoregressive(n) => Policy::Autoregressive(n.with_params(params)?),
-            Policy::Bidirectional(b) => Policy::Bidirectional(b.with_params(params)?),
-        })
+    pub fn with_params(mut self, params: Vec<f64>) -> std::result::Result<Self, String> {
+        let held = self.params().len();
+        if params.len() != held {
+            return Err(format!(
+                "the checkpoint holds {} policy parameters; this policy has {held}",
+                params.len()
+            ));
+        }
+        self.params_mut().copy_from_slice(&params);
+        Ok(self)
     }
 
     /// Samples one complete decision sequence from `env`, drawing from `rng`.

@@ -170,19 +170,6 @@ impl Network {
         })
     }
 
-    /// The same network with `params` (from a checkpoint): an error unless the count fits.
-    pub fn with_params(mut self, params: Vec<f64>) -> std::result::Result<Self, String> {
-        if params.len() != self.layout.len {
-            return Err(format!(
-                "the checkpoint holds {} policy parameters; this policy has {}",
-                params.len(),
-                self.layout.len
-            ));
-        }
-        self.params = params;
-        Ok(self)
-    }
-
     /// Samples one complete decision sequence from `env`, drawing from `rng`.
     pub fn sample(&self, env: &dyn Environment, rng: &mut archforge::Rng) -> Result<Sampled> {
         let mut decisions = Vec::new();
