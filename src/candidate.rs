@@ -8,11 +8,20 @@
 //! snapshot holding a tensor for each of its layers under the paths its network has — a child
 //! cut out of a trained supernet, a saved network, a teacher's kept layers, a parent's
 //! morphed weights. The trainer builds its layers from it instead of drawing them.
+//!
+//! And a candidate may choose its own training settings ([`Candidate::training`]): a tree
+//! space whose decisions include a learning rate or an optimiser. A stand-alone trainer
+//! applies them over the run's `[training]`; they are part of the candidate's hash, so two
+//! candidates that differ only in their learning rate are two candidates.
 
 use crate::arch::{Arch, ArchHash};
 use crate::weights::Snapshot;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
+
+/// Training settings a candidate chose: `[training]` keys with their values.
+pub type TrainingChoices = BTreeMap<String, serde_json::Value>;
 
 /// Builds a candidate's graph from its decisions.
 pub type ArchBuilder = Arc<dyn Fn(&[usize]) -> Arch + Send + Sync>;
@@ -31,6 +40,8 @@ pub struct Candidate {
     pub counts: Option<(u64, u64)>,
     /// The weights its training starts from (none: freshly drawn).
     pub init: Option<Arc<Snapshot>>,
+    /// The training settings its decisions chose (empty: the run's).
+    pub training: TrainingChoices,
     arch: OnceLock<Arch>,
     builder: Option<ArchBuilder>,
 }
@@ -46,6 +57,7 @@ impl Candidate {
             hash,
             counts,
             init: None,
+            training: TrainingChoices::new(),
             arch: OnceLock::from(arch),
             builder: None,
         }
@@ -54,6 +66,20 @@ impl Candidate {
     /// The same candidate, its training starting from `init`.
     pub fn with_init(mut self, init: Arc<Snapshot>) -> Self {
         self.init = Some(init);
+        self
+    }
+
+    /// The same candidate trained with `training` over the run's settings; the choices are
+    /// mixed into its hash.
+    pub fn with_training(mut self, training: TrainingChoices) -> Self {
+        if !training.is_empty() {
+            let text = serde_json::to_string(&training).expect("JSON values serialise");
+            self.hash = ArchHash(crate::arch::hash::hash_words(
+                &format!("training:{text}"),
+                &[self.hash.0],
+            ));
+        }
+        self.training = training;
         self
     }
 
@@ -73,6 +99,7 @@ impl Candidate {
             hash,
             counts,
             init: None,
+            training: TrainingChoices::new(),
             arch: OnceLock::new(),
             builder: Some(builder),
         }
@@ -108,6 +135,7 @@ impl fmt::Debug for Candidate {
             .field("hash", &self.hash)
             .field("counts", &self.counts)
             .field("init", &self.init.as_ref().map(|s| s.len()))
+            .field("training", &self.training)
             .field("built", &self.arch.get().is_some())
             .finish()
     }

@@ -30,6 +30,15 @@ pub enum Error {
     /// An architecture graph that is malformed or whose shapes do not fit.
     #[error("architecture: {0}")]
     Arch(String),
+    /// A search space written in an experiment file (or a file it names) that cannot be
+    /// used, with where: `FILE:LINE:COLUMN`.
+    #[error("{location}: {reason}")]
+    Space {
+        /// Where in which file.
+        location: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A controller that cannot work with the environment or its own state.
     #[error("controller `{controller}`: {reason}")]
     Controller {

@@ -5,20 +5,29 @@
 //! - [`random`]: random search, uniform over the legal options of each choice;
 //! - [`evolution`]: regularized (aging) evolution with tournament selection and one-decision
 //!   mutations;
-//! - [`policy_gradient`]: an LSTM policy ([`policy`]) trained by REINFORCE or PPO.
+//! - [`policy_gradient`]: an LSTM policy ([`policy`]) trained by REINFORCE or PPO;
+//! - [`mcts`]: Monte-Carlo tree search (UCT) over the decision tree, optionally bisected;
+//! - [`smbo`]: sequential model-based optimisation with a [`surrogate`] over the space's
+//!   features.
 //!
 //! Controllers are passive and own no loop; they draw randomness only from the generator the
 //! runner hands them, so a run is reproducible from its seed and a checkpoint.
 
 pub mod evolution;
+pub mod mcts;
 pub mod mutation;
 pub mod policy;
 pub mod policy_gradient;
 pub mod random;
+pub mod smbo;
+pub mod surrogate;
 
 pub use evolution::{Evolution, EvolutionConfig};
+pub use mcts::{Mcts, MctsConfig};
 pub use policy_gradient::{PolicyGradient, PolicyGradientConfig, RewardTransform};
 pub use random::{RandomConfig, RandomSearch};
+pub use smbo::{Smbo, SmboConfig};
+pub use surrogate::SurrogateConfig;
 
 fn default_batch() -> usize {
     1

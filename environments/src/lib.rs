@@ -10,6 +10,8 @@
 //! - [`nasnet`]: the NASNet cell space (B blocks of two inputs, two of 13 operations and a
 //!   combiner, for a normal and a reduction cell), trained by the shared trainer;
 //! - [`tabular`]: any CSV of a user's own benchmark, one categorical decision per column;
+//! - [`tree`]: tree-structured spaces users compose from modules and hyper-parameters
+//!   (DeepArchitect's language), trained by the shared trainer;
 //! - [`compress`]: spaces derived from a trained teacher network (N2N learning): which layers
 //!   to remove, then how far to shrink the kept ones.
 //!
@@ -25,6 +27,7 @@ pub mod mnasnet;
 pub mod nasnet;
 pub mod nb201;
 pub mod tabular;
+pub mod tree;
 
 pub use compress::{
     Compression, Network, RemovalConfig, ShrinkageConfig, TeacherConfig, TeacherKind,
@@ -35,3 +38,4 @@ pub use mnasnet::{Mnasnet, MnasnetConfig};
 pub use nasnet::{Nasnet, NasnetConfig};
 pub use nb201::{Nb201, Nb201Config, Nb201Dataset};
 pub use tabular::{Tabular, TabularConfig, TabularDecision};
+pub use tree::{Tree, TreeConfig};

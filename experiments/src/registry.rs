@@ -11,11 +11,12 @@ use archforge::nn::{Teacher, TrainConfig};
 use archforge::toy::{Toy, ToyConfig};
 use archforge::{Controller, Environment, Evaluator};
 use archforge_controllers::{
-    Evolution, EvolutionConfig, PolicyGradient, PolicyGradientConfig, RandomConfig, RandomSearch,
+    Evolution, EvolutionConfig, Mcts, MctsConfig, PolicyGradient, PolicyGradientConfig,
+    RandomConfig, RandomSearch, Smbo, SmboConfig,
 };
 use archforge_environments::{
     Compression, Images, Mnasnet, MnasnetConfig, Nasnet, NasnetConfig, Nb201, Nb201Config, Network,
-    RemovalConfig, ShrinkageConfig, Tabular, TabularConfig,
+    RemovalConfig, ShrinkageConfig, Tabular, TabularConfig, Tree, TreeConfig,
 };
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -41,6 +42,10 @@ pub const ENVIRONMENTS: &[Entry] = &[
     (
         "tabular",
         "any CSV benchmark of your own: one categorical decision per column",
+    ),
+    (
+        "tree",
+        "a space of your own from modules (conv, pool, dense, ...) and or / optional / repeat / concat / residual (trained)",
     ),
     (
         "toy",
@@ -74,6 +79,14 @@ pub const CONTROLLERS: &[Entry] = &[
         "ppo",
         "LSTM policy trained by PPO's clipped surrogate (NASNet, MnasNet)",
     ),
+    (
+        "mcts",
+        "Monte-Carlo tree search (UCT) over the decision tree; `bisection = true` splits k-way choices in halves",
+    ),
+    (
+        "smbo",
+        "sequential model-based optimisation: a ridge (or forest) surrogate on the space's features ranks candidates",
+    ),
 ];
 
 /// Every evaluator kind.
@@ -104,6 +117,8 @@ pub enum EnvironmentConfig {
     Nasnet(NasnetConfig),
     /// A user's table.
     Tabular(TabularConfig),
+    /// A tree-structured space of the user's own.
+    Tree(TreeConfig),
     /// The toy space.
     Toy(ToyConfig),
     /// Layer removal from a trained network.
@@ -115,11 +130,36 @@ pub enum EnvironmentConfig {
 impl EnvironmentConfig {
     /// Makes relative file paths absolute against the experiment file's folder.
     pub fn resolve_paths(&mut self, base: &Path) {
-        if let EnvironmentConfig::Tabular(t) = self
-            && t.csv.is_relative()
-        {
-            let joined = base.join(&t.csv);
-            t.csv = std::path::absolute(&joined).unwrap_or(joined);
+        match self {
+            EnvironmentConfig::Tabular(t) if t.csv.is_relative() => {
+                let joined = base.join(&t.csv);
+                t.csv = std::path::absolute(&joined).unwrap_or(joined);
+            }
+            EnvironmentConfig::Tree(t) => t.resolve_paths(base),
+            _ => {}
+        }
+    }
+
+    /// Tells a space written in the experiment file where it was read from, so that its
+    /// errors name the line.
+    pub fn attach_source(&mut self, path: &Path, text: &str) {
+        if let EnvironmentConfig::Tree(t) = self {
+            t.source = Some(archforge_environments::tree::Source {
+                path: path.into(),
+                text: text.into(),
+            });
+        }
+    }
+
+    /// Checks what can be checked of the space before any data is loaded: a tree space's
+    /// definition (its networks' shapes are probed when it is built for the run's data).
+    pub fn check(&self) -> archforge::error::Result<()> {
+        match self {
+            EnvironmentConfig::Tree(t) => {
+                let (def, source) = t.definition()?;
+                archforge_environments::tree::compile::compile(&def, &source).map(|_| ())
+            }
+            _ => Ok(()),
         }
     }
 
@@ -172,6 +212,7 @@ impl EnvironmentConfig {
             EnvironmentConfig::Mnasnet(c) => Arc::new(Mnasnet::new(c.clone(), images)?),
             EnvironmentConfig::Nasnet(c) => Arc::new(Nasnet::new(c.clone(), images)?),
             EnvironmentConfig::Tabular(c) => Arc::new(Tabular::load(c, Path::new("."))?),
+            EnvironmentConfig::Tree(c) => Arc::new(Tree::new(c, images)?),
             EnvironmentConfig::Toy(c) => Arc::new(Toy::new(c.length, c.options)?),
         })
     }
@@ -192,6 +233,10 @@ pub enum ControllerConfig {
     Reinforce(PolicyGradientConfig),
     /// LSTM policy, PPO.
     Ppo(PolicyGradientConfig),
+    /// Monte-Carlo tree search.
+    Mcts(MctsConfig),
+    /// Sequential model-based optimisation.
+    Smbo(SmboConfig),
 }
 
 impl ControllerConfig {
@@ -202,6 +247,8 @@ impl ControllerConfig {
             ControllerConfig::Evolution(_) => "evolution",
             ControllerConfig::Reinforce(_) => "reinforce",
             ControllerConfig::Ppo(_) => "ppo",
+            ControllerConfig::Mcts(_) => "mcts",
+            ControllerConfig::Smbo(_) => "smbo",
         }
     }
 
@@ -211,6 +258,11 @@ impl ControllerConfig {
             ControllerConfig::Random(c) => &c.name,
             ControllerConfig::Evolution(c) => &c.name,
             ControllerConfig::Reinforce(c) | ControllerConfig::Ppo(c) => &c.name,
+            ControllerConfig::Mcts(c) if c.name.is_none() && c.bisection => {
+                return "mcts-bisection".into();
+            }
+            ControllerConfig::Mcts(c) => &c.name,
+            ControllerConfig::Smbo(c) => &c.name,
         };
         name.clone().unwrap_or_else(|| self.kind().to_string())
     }
@@ -221,6 +273,8 @@ impl ControllerConfig {
             ControllerConfig::Random(c) => c.batch,
             ControllerConfig::Evolution(c) => c.batch,
             ControllerConfig::Reinforce(c) | ControllerConfig::Ppo(c) => c.batch,
+            ControllerConfig::Mcts(c) => c.batch,
+            ControllerConfig::Smbo(c) => c.batch,
         }
     }
 
@@ -247,6 +301,8 @@ impl ControllerConfig {
             ControllerConfig::Evolution(_) => Ok(()),
             ControllerConfig::Reinforce(c) => c.check_not_ppo().and_then(|()| c.check()),
             ControllerConfig::Ppo(c) => c.check(),
+            ControllerConfig::Mcts(c) => c.check(),
+            ControllerConfig::Smbo(c) => c.check(),
         }
     }
 
@@ -265,6 +321,8 @@ impl ControllerConfig {
             ControllerConfig::Evolution(c) => Box::new(Evolution::new(c.clone())?),
             ControllerConfig::Reinforce(c) => Box::new(PolicyGradient::reinforce(c.clone())?),
             ControllerConfig::Ppo(c) => Box::new(PolicyGradient::ppo(c.clone())?),
+            ControllerConfig::Mcts(c) => Box::new(Mcts::new(c.clone())?),
+            ControllerConfig::Smbo(c) => Box::new(Smbo::new(c.clone())?),
         })
     }
 }

@@ -84,7 +84,7 @@ pub fn layer_token(arch: &Arch, id: NodeId) -> Option<Vec<f64>> {
             let flag = if *kind == PoolKind::Max { 2 } else { 3 };
             (flag, *kernel, *stride, 1, 1)
         }
-        Op::BnRelu => (4, 1, 1, 1, 1),
+        Op::BnRelu | Op::BatchNorm => (4, 1, 1, 1, 1),
         Op::Linear { .. } => (5, 1, 1, 1, 1),
         _ => return None,
     };

@@ -154,6 +154,20 @@ pub enum Op {
     BnRelu,
     /// ReLU.
     Relu,
+    /// Hyperbolic tangent.
+    Tanh,
+    /// The logistic sigmoid.
+    Sigmoid,
+    /// Batch norm (affine) on its own.
+    BatchNorm,
+    /// Inverted dropout: in training each value is zeroed with probability
+    /// `permille / 1000` and the rest scaled up to keep the mean; otherwise the identity.
+    Dropout {
+        /// The drop probability in thousandths (so that the operation hashes exactly).
+        permille: u16,
+    },
+    /// Flattens `C x H x W` into `CHW x 1 x 1`, for a dense layer on a feature map.
+    Flatten,
     /// Mean over the spatial positions: `C x H x W -> C x 1 x 1`.
     GlobalAvgPool,
     /// Channel gating (squeeze-excite's last step): `x * sigmoid(g)` for inputs `x`
@@ -238,6 +252,11 @@ impl Op {
             }
             Op::BnRelu => "bn_relu".into(),
             Op::Relu => "relu".into(),
+            Op::Tanh => "tanh".into(),
+            Op::Sigmoid => "sigmoid".into(),
+            Op::BatchNorm => "bn".into(),
+            Op::Dropout { permille } => format!("dropout({permille}/1000)"),
+            Op::Flatten => "flatten".into(),
             Op::GlobalAvgPool => "global_avg_pool".into(),
             Op::Gate => "gate".into(),
             Op::DropPath { cell, cells } => format!("drop_path({}/{cells})", cell + 1),
@@ -274,7 +293,22 @@ impl Op {
         let one = || first.ok_or_else(|| "needs an input".to_string());
         match self {
             Op::Input | Op::Labelled(_) => Err("has no shape rule".into()),
-            Op::Output | Op::Zero | Op::Identity | Op::BnRelu | Op::Relu => one(),
+            Op::Output
+            | Op::Zero
+            | Op::Identity
+            | Op::BnRelu
+            | Op::Relu
+            | Op::Tanh
+            | Op::Sigmoid
+            | Op::BatchNorm => one(),
+            Op::Dropout { permille } if *permille >= 1000 => {
+                Err(format!("a dropout rate of {permille}/1000 drops everything"))
+            }
+            Op::Dropout { .. } => one(),
+            Op::Flatten => {
+                let s = one()?;
+                Ok(Shape::new(s.channels * s.height * s.width, 1, 1))
+            }
             Op::DropPath { cell, cells } if cell >= cells => {
                 Err(format!("cell {cell} of {cells} does not exist"))
             }
@@ -359,7 +393,7 @@ impl Op {
                 let extra = u64::from(c.bias) + 2 * u64::from(c.batch_norm);
                 out.saturating_mul(per_output.saturating_add(extra))
             }
-            Op::BnRelu => c_in.saturating_mul(2),
+            Op::BnRelu | Op::BatchNorm => c_in.saturating_mul(2),
             Op::Linear { out_features, bias } => {
                 (*out_features as u64).saturating_mul(c_in.saturating_add(u64::from(*bias)))
             }

@@ -1,4 +1,5 @@
-//! Stand-alone training: each candidate trained from scratch on the training split, scored by
+//! Stand-alone training: each candidate trained from scratch on the training split (with the
+//! training settings it chose, [`Candidate::training`], over the run's), scored by
 //! its validation accuracy (the search metric) and reported by its test accuracy, with its
 //! parameters, MACs and measured batch-1 latency. A candidate whose graph the trainer cannot
 //! run is `Invalid`; a NaN or infinite loss is `Failed`.
@@ -74,6 +75,9 @@ pub fn train_candidate(
     config: &TrainConfig,
     seed: u64,
 ) -> Result<Trained, Status> {
+    let config = &config
+        .with_choices(&candidate.training)
+        .map_err(Status::Invalid)?;
     let stepper = Stepper::new(config, &training_device());
     train_candidate_with(stepper, candidate, data, config, seed)
 }
@@ -127,8 +131,8 @@ pub fn train_candidate_with(
 }
 
 impl StandaloneEvaluator {
-    fn stepper(&self) -> Stepper {
-        let stepper = Stepper::new(&self.config, &training_device());
+    fn stepper(&self, config: &TrainConfig) -> Stepper {
+        let stepper = Stepper::new(config, &training_device());
         match &self.teacher {
             Some(teacher) => stepper.with_teacher(teacher.clone()),
             None => stepper,
@@ -138,12 +142,16 @@ impl StandaloneEvaluator {
 
 impl Evaluator for StandaloneEvaluator {
     fn evaluate(&mut self, candidate: &Candidate) -> Result<Outcome> {
+        let config = match self.config.with_choices(&candidate.training) {
+            Ok(config) => config,
+            Err(why) => return Ok(Outcome::from(Status::Invalid(why))),
+        };
         Ok(
             match train_candidate_with(
-                self.stepper(),
+                self.stepper(&config),
                 candidate,
                 &self.data,
-                &self.config,
+                &config,
                 self.seed,
             ) {
                 Ok(trained) => Outcome {

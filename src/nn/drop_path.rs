@@ -2,8 +2,9 @@
 //! [`Op::DropPath`](crate::arch::Op::DropPath) node is zeroed per example with probability
 //! `1 - keep`, kept paths scaled by `1 / keep`, where the keep probability falls linearly over
 //! training from 1 to `1 - (cell + 1) / cells * (1 - keep0)` — deeper cells drop more
-//! (`keep0` is `[training] drop_path_keep_prob`). Masks come from the dropper's own seeded
-//! generator, so a run repeats exactly.
+//! (`keep0` is `[training] drop_path_keep_prob`). The same dropper draws the element masks of
+//! [`Op::Dropout`](crate::arch::Op::Dropout) nodes (inverted dropout). Masks come from the
+//! dropper's own seeded generator, so a run repeats exactly.
 
 use burn::prelude::*;
 use rand::Rng as _;
@@ -56,11 +57,49 @@ impl PathDropper {
         let mask = Tensor::from_data(TensorData::new(mask, [batch, 1, 1, 1]), &x.device());
         x * mask
     }
+
+    /// `x` with each value zeroed with probability `rate` and the rest scaled by
+    /// `1 / (1 - rate)`.
+    pub fn dropout(&mut self, x: Tensor<4>, rate: f64) -> Tensor<4> {
+        if rate <= 0.0 {
+            return x;
+        }
+        let dims = x.dims();
+        let scale = (1.0 / (1.0 - rate)) as f32;
+        let mask: Vec<f32> = (0..dims.iter().product::<usize>())
+            .map(|_| {
+                if self.rng.random::<f64>() < rate {
+                    0.0
+                } else {
+                    scale
+                }
+            })
+            .collect();
+        let mask = Tensor::from_data(TensorData::new(mask, dims), &x.device());
+        x * mask
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dropout_zeroes_its_share_and_keeps_the_mean() {
+        let mut dropper = PathDropper::new(1.0, 7);
+        let device = crate::nn::training_device();
+        let x = Tensor::<4>::ones([10, 4, 10, 10], &device);
+        let y = dropper
+            .dropout(x, 0.25)
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
+        let zeros = y.iter().filter(|&&v| v == 0.0).count() as f64 / y.len() as f64;
+        assert!((zeros - 0.25).abs() < 0.03, "{zeros}");
+        let mean = y.iter().map(|&v| v as f64).sum::<f64>() / y.len() as f64;
+        assert!((mean - 1.0).abs() < 0.05, "{mean}");
+        assert!(y.iter().all(|&v| v == 0.0 || (v - 4.0 / 3.0).abs() < 1e-6));
+    }
 
     #[test]
     fn deeper_cells_and_later_steps_drop_more_and_kept_paths_are_rescaled() {

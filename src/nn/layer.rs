@@ -81,7 +81,7 @@ impl ConvLayer {
 pub enum Layer {
     /// `Op::Conv`.
     Conv(ConvLayer),
-    /// `Op::BnRelu`'s batch norm.
+    /// The batch norm of `Op::BnRelu` or `Op::BatchNorm`.
     Norm(BatchNorm),
     /// `Op::Linear`.
     Linear(Linear),
@@ -118,7 +118,7 @@ impl Layer {
                     .then(|| BatchNormConfig::new(c.out_channels).init(device));
                 Some(Layer::Conv(ConvLayer { conv, norm }))
             }
-            Op::BnRelu => Some(Layer::Norm(
+            Op::BnRelu | Op::BatchNorm => Some(Layer::Norm(
                 BatchNormConfig::new(input.channels).init(device),
             )),
             Op::Linear { out_features, bias } => {
@@ -232,7 +232,7 @@ impl Layer {
                     None => y,
                 }
             }
-            (Layer::Norm(norm), _) => batch_norm(norm, x, true),
+            (Layer::Norm(norm), op) => batch_norm(norm, x, *op == Op::BnRelu),
             (Layer::Linear(linear), _) => {
                 let [b, c, h, w] = x.dims();
                 let y = linear.forward(x.reshape([b, c * h * w]));

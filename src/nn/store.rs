@@ -54,6 +54,13 @@ impl Plan {
     pub fn layers(&self) -> impl Iterator<Item = usize> + '_ {
         self.steps.iter().filter_map(|s| s.layer)
     }
+
+    /// Whether the network has a dropout node (and so draws masks in training).
+    pub fn has_dropout(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s.op, Op::Dropout { .. }))
+    }
 }
 
 /// The weight store (see the module documentation).
@@ -346,8 +353,8 @@ impl Weights {
         self.forward_dropping(plan, x, None)
     }
 
-    /// [`Weights::forward`] with the plan's drop-path nodes dropping paths by `paths`
-    /// (without it they are identities).
+    /// [`Weights::forward`] with the plan's drop-path and dropout nodes drawing their masks
+    /// from `paths` (without it they are identities).
     pub fn forward_dropping(
         &self,
         plan: &Plan,
@@ -364,6 +371,16 @@ impl Weights {
                 (Op::Output | Op::Identity, _) => arg(0),
                 (Op::Zero, _) => arg(0).zeros_like(),
                 (Op::Relu, _) => burn::tensor::activation::relu(arg(0)),
+                (Op::Tanh, _) => burn::tensor::activation::tanh(arg(0)),
+                (Op::Sigmoid, _) => burn::tensor::activation::sigmoid(arg(0)),
+                (Op::Flatten, _) => {
+                    let [b, c, h, w] = arg(0).dims();
+                    arg(0).reshape([b, c * h * w, 1, 1])
+                }
+                (Op::Dropout { permille }, _) => match paths.as_deref_mut() {
+                    Some(paths) => paths.dropout(arg(0), f64::from(*permille) / 1000.0),
+                    None => arg(0),
+                },
                 (Op::Add, _) => (1..step.inputs.len()).fold(arg(0), |acc, k| acc + arg(k)),
                 (Op::Concat, _) => Tensor::cat((0..step.inputs.len()).map(arg).collect(), 1),
                 (

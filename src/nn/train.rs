@@ -154,6 +154,28 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// These settings with `choices` (`[training]` keys and values) put over them, checked;
+    /// `Err` says which choice does not fit.
+    pub fn with_choices(
+        &self,
+        choices: &crate::candidate::TrainingChoices,
+    ) -> std::result::Result<TrainConfig, String> {
+        if choices.is_empty() {
+            return Ok(self.clone());
+        }
+        let mut value = serde_json::to_value(self).expect("training settings serialise");
+        let table = value.as_object_mut().expect("training settings are a table");
+        for (key, choice) in choices {
+            table.insert(key.clone(), choice.clone());
+        }
+        let config: TrainConfig = serde_json::from_value(value)
+            .map_err(|e| format!("the candidate's training choices do not fit: {e}"))?;
+        config
+            .check()
+            .map_err(|(key, why)| format!("the candidate's `{key}`: {why}"))?;
+        Ok(config)
+    }
+
     /// Checks the settings; `Err((key, why))` names the offending key.
     pub fn check(&self) -> std::result::Result<(), (&'static str, String)> {
         if self.epochs == 0 {
@@ -533,7 +555,7 @@ pub fn train_with(
 ) -> Result<Vec<f64>> {
     let steps_per_epoch = data.len().div_ceil(config.batch_size);
     let total = config.steps.unwrap_or(steps_per_epoch * config.epochs);
-    if config.drop_path_keep_prob < 1.0 {
+    if config.drop_path_keep_prob < 1.0 || plan.has_dropout() {
         stepper.paths = Some(PathDropper::new(config.drop_path_keep_prob, rng.random()));
     }
     let mut step = 0;

@@ -134,6 +134,7 @@ impl ExperimentFile {
         }
         let base = path.parent().unwrap_or(Path::new("."));
         experiment.environment.resolve_paths(base);
+        experiment.environment.attach_source(path, &text);
         if let Some(teacher) = &mut experiment.teacher {
             teacher.resolve_paths(base);
         }
@@ -322,6 +323,13 @@ impl ExperimentFile {
         if let EnvironmentConfig::LayerShrinkage(shrinkage) = &e.environment {
             shrinkage.check().map_err(|r| refused("environment", r))?;
         }
+        e.environment.check().map_err(|err| match err {
+            archforge::Error::Space { location, reason } => ConfigError {
+                location,
+                message: reason,
+            },
+            other => self.error(at("environment", "kind"), other.to_string()),
+        })?;
         if e.environment.compresses() {
             if !matches!(e.evaluator, EvaluatorConfig::Standalone(_)) {
                 return Err(self.error(

@@ -3,7 +3,10 @@
 //! architecture with the best reward so far (a run that ended early counts with its final
 //! best), and the relative improvement over the random search mean at the same budget,
 //! `RI = 100 * (mean - mean_random) / |mean_random|` (negated when smaller is better, so that
-//! a positive RI is always better than random search).
+//! a positive RI is always better than random search), with the difference of the two means
+//! and its 95 % confidence interval (Welch's normal approximation,
+//! `diff ± 1.96 · sqrt(s²/n + s_r²/n_r)`, signed like RI): an interval above 0 says the
+//! controller beats random search beyond the seeds' noise.
 
 use archforge::search::RunResult;
 use serde::Serialize;
@@ -30,7 +33,16 @@ pub struct SummaryRow {
     pub max: f64,
     /// Relative improvement over random search's mean at the same budget, in percent.
     pub relative_improvement: Option<f64>,
+    /// The difference of means against random search (signed like RI).
+    pub diff_vs_random: Option<f64>,
+    /// The low end of its 95 % confidence interval.
+    pub diff_low: Option<f64>,
+    /// The high end of its 95 % confidence interval.
+    pub diff_high: Option<f64>,
 }
+
+/// The 95 % normal quantile.
+const Z95: f64 = 1.959_964;
 
 /// Mean, sample standard deviation, median, min, max of `values` (not empty).
 pub fn describe(values: &[f64]) -> (f64, f64, f64, f64, f64) {
@@ -90,12 +102,14 @@ pub fn summarize(
                 continue;
             }
             let (mean, std, median, min, max) = describe(&values);
-            let relative_improvement = random.and_then(|r| {
-                let base = at(r, b);
-                (!base.is_empty()).then(|| {
-                    let base_mean = describe(&base).0;
-                    sign * 100.0 * (mean - base_mean) / base_mean.abs()
-                })
+            let base = random.map(|r| at(r, b)).filter(|base| !base.is_empty());
+            let against = base.map(|base| {
+                let (base_mean, base_std, ..) = describe(&base);
+                let diff = sign * (mean - base_mean);
+                let se = (std.powi(2) / values.len() as f64
+                    + base_std.powi(2) / base.len() as f64)
+                    .sqrt();
+                (100.0 * diff / base_mean.abs(), diff, Z95 * se)
             });
             rows.push(SummaryRow {
                 controller: name.clone(),
@@ -106,7 +120,10 @@ pub fn summarize(
                 median,
                 min,
                 max,
-                relative_improvement,
+                relative_improvement: against.map(|a| a.0),
+                diff_vs_random: against.map(|a| a.1),
+                diff_low: against.map(|a| a.1 - a.2),
+                diff_high: against.map(|a| a.1 + a.2),
             });
         }
     }
@@ -116,16 +133,20 @@ pub fn summarize(
 /// The summary as a Markdown table.
 pub fn markdown(rows: &[SummaryRow]) -> String {
     let mut md = String::from(
-        "| controller | evaluations | runs | mean ± std | median | min | max | RI vs random (%) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| controller | evaluations | runs | mean ± std | median | min | max | RI vs random (%) | diff vs random (95 % CI) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         let ri = r
             .relative_improvement
             .map_or_else(|| "–".into(), |v| format!("{v:+.3}"));
+        let diff = match (r.diff_vs_random, r.diff_low, r.diff_high) {
+            (Some(d), Some(lo), Some(hi)) => format!("{d:+.3} [{lo:+.3}, {hi:+.3}]"),
+            _ => "–".into(),
+        };
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {:.3} ± {:.3} | {:.3} | {:.3} | {:.3} | {} |",
-            r.controller, r.evaluations, r.runs, r.mean, r.std, r.median, r.min, r.max, ri
+            "| {} | {} | {} | {:.3} ± {:.3} | {:.3} | {:.3} | {:.3} | {} | {} |",
+            r.controller, r.evaluations, r.runs, r.mean, r.std, r.median, r.min, r.max, ri, diff
         );
     }
     md

@@ -46,13 +46,17 @@ pub fn train_into(
 ) -> Result<TrainedNetwork> {
     let started = Instant::now();
     let name = candidate.label.clone();
-    let mut stepper = Stepper::new(lesson.config, &training_device()).with_progress(Box::new(
+    let config = &lesson
+        .config
+        .with_choices(&candidate.training)
+        .map_err(|why| anyhow!("{}: {why}", candidate.label))?;
+    let mut stepper = Stepper::new(config, &training_device()).with_progress(Box::new(
         move |epoch, epochs, loss| eprintln!("{name}: epoch {epoch}/{epochs}, loss {loss:.4}"),
     ));
     if let Some(teacher) = lesson.teacher {
         stepper = stepper.with_teacher(teacher);
     }
-    let trained = train_candidate_with(stepper, candidate, lesson.data, lesson.config, lesson.seed)
+    let trained = train_candidate_with(stepper, candidate, lesson.data, config, lesson.seed)
         .map_err(|status| {
             anyhow!(
                 "{}: {} ({})",

@@ -1,0 +1,309 @@
+//! Sequential model-based optimisation, as DeepArchitect's SMBO: a surrogate ([`crate::surrogate`])
+//! fitted on the features of every architecture evaluated so far predicts the reward of
+//! `candidates` fresh ones — uniform samples, and (a share `mutated` of them) one-decision
+//! mutations of the best architecture so far — and the best-predicted is proposed; with
+//! probability `explore` a uniform sample is proposed instead. Features come from the space's
+//! features ability (one-hot decisions for fixed-layout spaces, module n-grams for tree
+//! spaces) and are pruned to those at least `min_count` evaluated architectures have; the
+//! surrogate is refitted after every observation. The first `initial` proposals are uniform.
+//! Nothing already proposed is proposed again while fresh candidates exist.
+//!
+//! Defaults are the paper's experiments (50 candidates, explore 0.25, ridge with λ = 1000,
+//! features kept at 3 occurrences), except that half the candidates are mutations: the paper
+//! scores only uniform samples.
+
+use crate::mutation::mutate_one;
+use crate::surrogate::{Surrogate, SurrogateConfig, Vocabulary};
+use archforge::env::complete_uniformly;
+use archforge::error::{Error, Result};
+use archforge::{Checkpoint, Controller, Environment, Evaluated, Proposal, Rng};
+use rand::Rng as _;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+/// The `[[controller]]` entry for `kind = "smbo"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmboConfig {
+    /// The name in reports (default: `smbo`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Proposals evaluated between observations.
+    #[serde(default = "crate::default_batch")]
+    pub batch: usize,
+    /// Candidates the surrogate scores per proposal.
+    #[serde(default = "default_candidates")]
+    pub candidates: usize,
+    /// The share of candidates that are mutations of the best so far (the rest are uniform).
+    #[serde(default = "default_mutated")]
+    pub mutated: f64,
+    /// The probability of proposing a uniform sample instead of the best-predicted.
+    #[serde(default = "default_explore")]
+    pub explore: f64,
+    /// Uniform proposals before the surrogate is used.
+    #[serde(default = "default_initial")]
+    pub initial: usize,
+    /// A feature is used once at least this many evaluated architectures have it.
+    #[serde(default = "default_min_count")]
+    pub min_count: usize,
+    /// The surrogate model.
+    #[serde(default)]
+    pub surrogate: SurrogateConfig,
+}
+
+fn default_candidates() -> usize {
+    50
+}
+fn default_mutated() -> f64 {
+    0.5
+}
+fn default_explore() -> f64 {
+    0.25
+}
+fn default_initial() -> usize {
+    10
+}
+fn default_min_count() -> usize {
+    3
+}
+
+impl Default for SmboConfig {
+    fn default() -> Self {
+        SmboConfig {
+            name: None,
+            batch: crate::default_batch(),
+            candidates: default_candidates(),
+            mutated: default_mutated(),
+            explore: default_explore(),
+            initial: default_initial(),
+            min_count: default_min_count(),
+            surrogate: SurrogateConfig::default(),
+        }
+    }
+}
+
+impl SmboConfig {
+    /// Checks the settings: `Err((key, why))` names the offending key.
+    pub fn check(&self) -> std::result::Result<(), (&'static str, String)> {
+        if self.candidates == 0 {
+            return Err(("candidates", "candidates must be at least 1".into()));
+        }
+        for (key, value) in [("mutated", self.mutated), ("explore", self.explore)] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err((key, format!("{key} must be in [0, 1], not {value}")));
+            }
+        }
+        self.surrogate.check()
+    }
+}
+
+/// One evaluated architecture: its decisions, features and reward (`None`: failed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Seen {
+    decisions: Vec<usize>,
+    features: Vec<f64>,
+    reward: Option<f64>,
+}
+
+/// The surrogate as fitted on the history.
+struct Fitted {
+    vocabulary: Vocabulary,
+    model: Box<dyn Surrogate>,
+}
+
+/// Sequential model-based optimisation (see the module documentation).
+pub struct Smbo {
+    config: SmboConfig,
+    history: Vec<Seen>,
+    proposed: HashSet<Vec<usize>>,
+    fitted: Option<Fitted>,
+}
+
+impl std::fmt::Debug for Smbo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Smbo")
+            .field("config", &self.config)
+            .field("history", &self.history.len())
+            .finish()
+    }
+}
+
+impl Smbo {
+    /// A controller for `config`.
+    pub fn new(config: SmboConfig) -> Result<Self> {
+        config.check().map_err(|(_, reason)| Error::Controller {
+            controller: "smbo".into(),
+            reason,
+        })?;
+        Ok(Smbo {
+            config,
+            history: Vec::new(),
+            proposed: HashSet::new(),
+            fitted: None,
+        })
+    }
+
+    fn features(env: &dyn Environment, decisions: &[usize]) -> Result<Vec<f64>> {
+        let features = env.features().ok_or_else(|| Error::Controller {
+            controller: "smbo".into(),
+            reason: format!(
+                "smbo needs an environment with the features ability; `{}` has none",
+                env.spec().name
+            ),
+        })?;
+        features.vector(decisions)
+    }
+
+    /// Refits the surrogate on every successful evaluation (none fitted while too few).
+    fn refit(&mut self) -> Result<()> {
+        let (rows, targets): (Vec<Vec<f64>>, Vec<f64>) = self
+            .history
+            .iter()
+            .filter_map(|s| s.reward.map(|r| (s.features.clone(), r)))
+            .unzip();
+        self.fitted = None;
+        if rows.len() < 2 {
+            return Ok(());
+        }
+        let vocabulary = Vocabulary::of(&rows, self.config.min_count);
+        if vocabulary.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<Vec<f64>> = rows.iter().map(|r| vocabulary.apply(r)).collect();
+        let mut model = self.config.surrogate.build();
+        // The forest's draws come from the history's length, so a restored controller refits
+        // to the same model.
+        let mut rng = archforge::rng::seeded(0x5eed ^ self.history.len() as u64);
+        model.fit(&rows, &targets, &mut rng)?;
+        self.fitted = Some(Fitted { vocabulary, model });
+        Ok(())
+    }
+
+    /// A uniform sample not proposed before (or, after a few tries, any uniform sample).
+    fn fresh_sample(&self, env: &dyn Environment, rng: &mut Rng) -> Result<Vec<usize>> {
+        let mut decisions = Vec::new();
+        for _ in 0..32 {
+            decisions.clear();
+            complete_uniformly(env, &mut decisions, rng)?;
+            if !self.proposed.contains(&decisions) {
+                break;
+            }
+        }
+        Ok(decisions)
+    }
+
+    /// The best-predicted of the candidates drawn for one proposal, if any is fresh.
+    fn best_candidate(
+        &self,
+        env: &dyn Environment,
+        fitted: &Fitted,
+        rng: &mut Rng,
+    ) -> Result<Option<Vec<usize>>> {
+        let best = self
+            .history
+            .iter()
+            .filter_map(|s| s.reward.map(|r| (r, &s.decisions)))
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, d)| d);
+        let mutations = match best {
+            Some(_) => (self.config.candidates as f64 * self.config.mutated).round() as usize,
+            None => 0,
+        };
+        let mut chosen: Option<(f64, Vec<usize>)> = None;
+        for i in 0..self.config.candidates {
+            let candidate = match best {
+                Some(parent) if i < mutations => mutate_one(env, parent, rng)?,
+                _ => {
+                    let mut d = Vec::new();
+                    complete_uniformly(env, &mut d, rng)?;
+                    d
+                }
+            };
+            if self.proposed.contains(&candidate) {
+                continue;
+            }
+            let score = fitted
+                .model
+                .predict(&fitted.vocabulary.apply(&Self::features(env, &candidate)?));
+            if chosen.as_ref().is_none_or(|(s, _)| score > *s) {
+                chosen = Some((score, candidate));
+            }
+        }
+        Ok(chosen.map(|(_, d)| d))
+    }
+}
+
+impl Controller for Smbo {
+    fn kind(&self) -> &'static str {
+        "smbo"
+    }
+
+    fn propose(&mut self, env: &dyn Environment, n: usize, rng: &mut Rng) -> Result<Vec<Proposal>> {
+        let mut proposals = Vec::with_capacity(n);
+        for _ in 0..n {
+            let modelled = self.history.len() + proposals.len() >= self.config.initial;
+            let explore = rng.random_bool(self.config.explore);
+            let chosen = match &self.fitted {
+                Some(fitted) if modelled && !explore => self.best_candidate(env, fitted, rng)?,
+                _ => None,
+            };
+            let decisions = match chosen {
+                Some(d) => d,
+                None => self.fresh_sample(env, rng)?,
+            };
+            // Checked now, so a space without features is refused at the first proposal.
+            Self::features(env, &decisions)?;
+            self.proposed.insert(decisions.clone());
+            proposals.push(Proposal { decisions });
+        }
+        Ok(proposals)
+    }
+
+    fn observe(&mut self, env: &dyn Environment, results: &[Evaluated]) -> Result<()> {
+        for result in results {
+            self.proposed.insert(result.decisions.clone());
+            self.history.push(Seen {
+                features: Self::features(env, &result.decisions)?,
+                decisions: result.decisions.clone(),
+                reward: result.reward.filter(|r| r.is_finite()),
+            });
+        }
+        self.refit()
+    }
+
+    fn checkpoint(&self) -> Result<Checkpoint> {
+        let mut proposed: Vec<&Vec<usize>> = self.proposed.iter().collect();
+        proposed.sort();
+        Checkpoint::new(self.kind(), &(&self.history, proposed))
+    }
+
+    fn restore(&mut self, checkpoint: Checkpoint) -> Result<()> {
+        let (history, proposed): (Vec<Seen>, Vec<Vec<usize>>) =
+            checkpoint.into_state(self.kind())?;
+        self.history = history;
+        self.proposed = proposed.into_iter().collect();
+        self.refit()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::surrogate::ForestConfig;
+
+    #[test]
+    fn settings_out_of_range_are_named() {
+        let bad = |c: SmboConfig| c.check().unwrap_err().0;
+        let d = SmboConfig::default;
+        assert_eq!(bad(SmboConfig { candidates: 0, ..d() }), "candidates");
+        assert_eq!(bad(SmboConfig { explore: 1.5, ..d() }), "explore");
+        assert_eq!(bad(SmboConfig { mutated: -0.1, ..d() }), "mutated");
+        let ridge = SurrogateConfig::Ridge { lambda: 0.0 };
+        assert_eq!(bad(SmboConfig { surrogate: ridge, ..d() }), "lambda");
+        let forest = SurrogateConfig::Forest(ForestConfig {
+            trees: 0,
+            ..ForestConfig::default()
+        });
+        assert_eq!(bad(SmboConfig { surrogate: forest, ..d() }), "trees");
+    }
+}
