@@ -196,9 +196,10 @@ impl Cursor {
         };
         match step {
             Step::Take(option) => option == *next,
-            Step::Narrow(lo, hi) => self.choice.as_ref().is_some_and(|(_, legal)| {
-                legal[lo as usize..hi as usize].contains(next)
-            }),
+            Step::Narrow(lo, hi) => self
+                .choice
+                .as_ref()
+                .is_some_and(|(_, legal)| legal[lo as usize..hi as usize].contains(next)),
         }
     }
 
@@ -269,9 +270,7 @@ impl Mcts {
             }
             let score = match c.visits() {
                 0 => f64::INFINITY,
-                n => {
-                    self.mean(c) + self.config.exploration * (2.0 * ln_parent / n as f64).sqrt()
-                }
+                n => self.mean(c) + self.config.exploration * (2.0 * ln_parent / n as f64).sqrt(),
             };
             if score > best_score {
                 best_score = score;
@@ -426,7 +425,11 @@ mod tests {
     /// The toy's score: the share of decisions matching its target.
     fn reward(toy: &Toy, decisions: &[usize]) -> f64 {
         let target = toy.target();
-        decisions.iter().zip(&target).filter(|(a, b)| a == b).count() as f64
+        decisions
+            .iter()
+            .zip(&target)
+            .filter(|(a, b)| a == b)
+            .count() as f64
     }
 
     fn run(config: MctsConfig, evaluations: usize) -> (Mcts, Vec<Vec<usize>>) {
@@ -493,7 +496,8 @@ mod tests {
     fn search_finds_better_sequences_than_its_first_ones() {
         let (_, proposed) = run(MctsConfig::default(), 300);
         let toy = Toy::new(4, 5).unwrap();
-        let mean = |s: &[Vec<usize>]| s.iter().map(|d| reward(&toy, d)).sum::<f64>() / s.len() as f64;
+        let mean =
+            |s: &[Vec<usize>]| s.iter().map(|d| reward(&toy, d)).sum::<f64>() / s.len() as f64;
         assert!(mean(&proposed[250..]) > mean(&proposed[..50]));
     }
 

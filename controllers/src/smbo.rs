@@ -295,15 +295,45 @@ mod tests {
     fn settings_out_of_range_are_named() {
         let bad = |c: SmboConfig| c.check().unwrap_err().0;
         let d = SmboConfig::default;
-        assert_eq!(bad(SmboConfig { candidates: 0, ..d() }), "candidates");
-        assert_eq!(bad(SmboConfig { explore: 1.5, ..d() }), "explore");
-        assert_eq!(bad(SmboConfig { mutated: -0.1, ..d() }), "mutated");
+        assert_eq!(
+            bad(SmboConfig {
+                candidates: 0,
+                ..d()
+            }),
+            "candidates"
+        );
+        assert_eq!(
+            bad(SmboConfig {
+                explore: 1.5,
+                ..d()
+            }),
+            "explore"
+        );
+        assert_eq!(
+            bad(SmboConfig {
+                mutated: -0.1,
+                ..d()
+            }),
+            "mutated"
+        );
         let ridge = SurrogateConfig::Ridge { lambda: 0.0 };
-        assert_eq!(bad(SmboConfig { surrogate: ridge, ..d() }), "lambda");
+        assert_eq!(
+            bad(SmboConfig {
+                surrogate: ridge,
+                ..d()
+            }),
+            "lambda"
+        );
         let forest = SurrogateConfig::Forest(ForestConfig {
             trees: 0,
             ..ForestConfig::default()
         });
-        assert_eq!(bad(SmboConfig { surrogate: forest, ..d() }), "trees");
+        assert_eq!(
+            bad(SmboConfig {
+                surrogate: forest,
+                ..d()
+            }),
+            "trees"
+        );
     }
 }

@@ -389,10 +389,24 @@ impl EvaluatorConfig {
                 env.spec().name
             )),
             EvaluatorConfig::Standalone(_) | EvaluatorConfig::Supernet(_) => {
-                let mut decisions = Vec::new();
-                archforge::env::complete_uniformly(env, &mut decisions, &mut archforge::rng::seeded(0))
-                    .and_then(|()| env.build(&decisions))
-                    .ok()
+                // The first of a few draws that builds (some networks of a tree space may not).
+                let mut rng = archforge::rng::seeded(0);
+                let sample = (0..16).find_map(|_| {
+                    let mut decisions = Vec::new();
+                    archforge::env::complete_uniformly(env, &mut decisions, &mut rng)
+                        .and_then(|()| env.build(&decisions))
+                        .ok()
+                });
+                if let (EvaluatorConfig::Supernet(_), Some(c)) = (self, &sample)
+                    && !c.training.is_empty()
+                {
+                    return Err(format!(
+                        "evaluator `supernet` trains one set of weights on the run's [training]; `{}` chooses training settings per candidate ({}): use evaluator `standalone`",
+                        env.spec().name,
+                        c.training.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ));
+                }
+                sample
                     .filter(|c| c.arch().output_shape().is_some())
                     .map(|_| ())
                     .ok_or_else(|| {

@@ -301,9 +301,9 @@ impl Op {
             | Op::Tanh
             | Op::Sigmoid
             | Op::BatchNorm => one(),
-            Op::Dropout { permille } if *permille >= 1000 => {
-                Err(format!("a dropout rate of {permille}/1000 drops everything"))
-            }
+            Op::Dropout { permille } if *permille >= 1000 => Err(format!(
+                "a dropout rate of {permille}/1000 drops everything"
+            )),
             Op::Dropout { .. } => one(),
             Op::Flatten => {
                 let s = one()?;

@@ -164,7 +164,9 @@ impl TrainConfig {
             return Ok(self.clone());
         }
         let mut value = serde_json::to_value(self).expect("training settings serialise");
-        let table = value.as_object_mut().expect("training settings are a table");
+        let table = value
+            .as_object_mut()
+            .expect("training settings are a table");
         for (key, choice) in choices {
             table.insert(key.clone(), choice.clone());
         }

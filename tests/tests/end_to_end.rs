@@ -148,7 +148,16 @@ fn compare_reports_every_controller_against_random_search() {
         .unwrap();
     // Checkpoints above the overridden budget are dropped; the budget itself is reported.
     let keys: Vec<(String, String)> = rows.iter().map(|r| (r[0].clone(), r[1].clone())).collect();
-    let expected: Vec<(String, String)> = ["random", "evolution", "reinforce", "ppo"]
+    let controllers = [
+        "random",
+        "evolution",
+        "reinforce",
+        "ppo",
+        "mcts",
+        "mcts-bisection",
+        "smbo",
+    ];
+    let expected: Vec<(String, String)> = controllers
         .iter()
         .flat_map(|c| ["50", "60"].map(|b| (c.to_string(), b.to_string())))
         .collect();
@@ -159,8 +168,23 @@ fn compare_reports_every_controller_against_random_search() {
             .filter(|r| r[0] == "random")
             .all(|r| r[ri].parse::<f64>().unwrap() == 0.0)
     );
+    // Each difference from random search lies inside its own 95 % interval.
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (diff, low, high) = (
+        column("diff_vs_random"),
+        column("diff_low"),
+        column("diff_high"),
+    );
+    for r in &rows {
+        let [d, l, h] = [diff, low, high].map(|c| r[c].parse::<f64>().unwrap());
+        assert!(l <= d && d <= h, "{r:?}");
+        if r[0] == "random" {
+            assert_eq!(d, 0.0);
+            assert!(l < 0.0 && h > 0.0, "{r:?}");
+        }
+    }
     let (_, ledger) = read_csv(&dir.path().join("r/evaluations.csv"));
-    assert_eq!(ledger.len(), 4 * 3 * 60);
+    assert_eq!(ledger.len(), controllers.len() * 3 * 60);
     assert!(dir.path().join("r/reward_curve.svg").exists());
     let (_, front) = read_csv(&dir.path().join("r/pareto_params.csv"));
     assert!(!front.is_empty());

@@ -1,6 +1,6 @@
 //! The NAS-Bench-201 protocol on the embedded table: random search at 100 evaluations
-//! reproduces the benchmark's known mean, and regularized evolution and the REINFORCE and
-//! PPO policies beat it at the same budgets. Runs are seeded, so these checks are
+//! reproduces the benchmark's known mean, and regularized evolution, the REINFORCE and PPO
+//! policies, MCTS and SMBO beat it at the same budgets. Runs are seeded, so these checks are
 //! deterministic.
 
 use archforge::search::RunResult;
@@ -10,6 +10,11 @@ use archforge_experiments::runner::Prepared;
 use archforge_tests::experiments_dir;
 
 fn runs(file: &str, budget: u64, seeds: u64) -> Vec<RunResult> {
+    runs_of(file, 0, budget, seeds)
+}
+
+/// The runs of the file's controller `controller`.
+fn runs_of(file: &str, controller: usize, budget: u64, seeds: u64) -> Vec<RunResult> {
     let mut file = ExperimentFile::load(&experiments_dir().join(file)).unwrap();
     file.override_with(Some(0), Some(seeds), Some(budget))
         .unwrap();
@@ -17,7 +22,7 @@ fn runs(file: &str, budget: u64, seeds: u64) -> Vec<RunResult> {
     (0..seeds)
         .map(|seed| {
             prepared
-                .run(0, seed, &mut archforge::search::Discard)
+                .run(controller, seed, &mut archforge::search::Discard)
                 .unwrap()
         })
         .collect()
@@ -56,6 +61,45 @@ fn policy_gradient_beats_random_search_at_300_evaluations() {
         eprintln!("300 evaluations, 50 seeds: random {r:.3}, {file} {l:.3}");
         assert!(l > r, "{file}: {l} vs random {r}");
     }
+}
+
+/// The difference of means of `a` over `b` at `budget` and the half-width of its 95 %
+/// interval.
+fn difference(a: &[RunResult], b: &[RunResult], budget: u64) -> (f64, f64) {
+    let (ma, sa, ..) = describe(&best_reported_at(a.iter(), budget));
+    let (mb, sb, ..) = describe(&best_reported_at(b.iter(), budget));
+    let se = (sa * sa / a.len() as f64 + sb * sb / b.len() as f64).sqrt();
+    (ma - mb, 1.96 * se)
+}
+
+#[test]
+fn mcts_and_smbo_beat_random_search_at_100_and_300_evaluations() {
+    let random = runs("nb201-random.toml", 300, 100);
+    let searches = [
+        ("mcts", runs_of("nb201-mcts.toml", 0, 300, 100)),
+        ("mcts-bisection", runs_of("nb201-mcts.toml", 1, 300, 100)),
+        ("smbo", runs("nb201-smbo.toml", 300, 100)),
+    ];
+    for budget in [100, 300] {
+        for (name, runs) in &searches {
+            let (diff, half) = difference(runs, &random, budget);
+            eprintln!("{budget} evaluations, 100 seeds: {name} - random = {diff:+.3} +- {half:.3}");
+            assert!(diff > 0.0, "{name} at {budget}: {diff:+.3}");
+        }
+        // SMBO's margin is far beyond the seeds' noise.
+        let (diff, half) = difference(&searches[2].1, &random, budget);
+        assert!(
+            diff - half > 0.0,
+            "smbo at {budget}: {diff:+.3} +- {half:.3}"
+        );
+    }
+    let evolution = runs("nb201-evolution.toml", 100, 100);
+    let (diff, half) = difference(&searches[2].1, &evolution, 100);
+    eprintln!("100 evaluations: smbo - evolution = {diff:+.3} +- {half:.3}");
+    assert!(
+        diff - half > 0.0,
+        "smbo vs evolution at 100: {diff:+.3} +- {half:.3}"
+    );
 }
 
 /// The embedded table written as a user's CSV: operations renamed, rows shuffled.

@@ -190,7 +190,9 @@ mod tests {
 
     #[test]
     fn a_forest_learns_a_step_function_ridge_cannot() {
-        let x: Vec<Vec<f64>> = (0..60).map(|i| vec![(i % 10) as f64, (i / 10) as f64]).collect();
+        let x: Vec<Vec<f64>> = (0..60)
+            .map(|i| vec![(i % 10) as f64, (i / 10) as f64])
+            .collect();
         let y: Vec<f64> = x
             .iter()
             .map(|r| if (3.0..7.0).contains(&r[0]) { 1.0 } else { 0.0 })

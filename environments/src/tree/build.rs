@@ -164,9 +164,7 @@ fn residual(arch: &mut Arch, i: usize, inputs: &[NodeId]) -> Result<NodeId> {
             batch_norm: true,
             ..Conv::plain(b.channels, 1, stride)
         });
-        let fits = projection
-            .output_shape(&[s])
-            .is_ok_and(|shape| shape == b);
+        let fits = projection.output_shape(&[s]).is_ok_and(|shape| shape == b);
         if !fits {
             return Err(Error::Arch(format!(
                 "the residual's body turns {s} into {b}, which no 1x1 projection of its input matches"

@@ -31,7 +31,10 @@ impl Source {
     pub fn locate(&self, offset: usize) -> String {
         let before = &self.text[..offset.min(self.text.len())];
         let line = before.matches('\n').count() + 1;
-        let column = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+        let column = before
+            .rfind('\n')
+            .map_or(before.len(), |nl| before.len() - nl - 1)
+            + 1;
         format!("{}:{line}:{column}", self.path.display())
     }
 
@@ -473,10 +476,9 @@ impl Compiler<'_> {
                 .iter()
                 .map(|v| match (v, factor == 1.0) {
                     (_, true) => Ok(v.clone()),
-                    (Scalar::Text(_), false) => Err(self.source.error(
-                        &raws[i].span(),
-                        format!("`{}` cannot be multiplied", v),
-                    )),
+                    (Scalar::Text(_), false) => Err(self
+                        .source
+                        .error(&raws[i].span(), format!("`{}` cannot be multiplied", v))),
                     (v, false) => {
                         let x = v.as_f64().expect("numbers") * factor;
                         Ok(if x.fract() == 0.0 && x.abs() < 1e15 {
@@ -496,7 +498,11 @@ impl Compiler<'_> {
         }
         for i in 0..self.shared.len() {
             if self.shared[i].root == i && self.shared[i].values.len() > 1 {
-                let labels = self.shared[i].values.iter().map(|v| v.to_string()).collect();
+                let labels = self.shared[i]
+                    .values
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect();
                 let kind = self.kind(format!("shared.{}", self.shared[i].name), labels);
                 self.shared[i].kind = Some(kind);
             }

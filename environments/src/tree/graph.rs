@@ -97,16 +97,12 @@ pub fn decode(space: &Space, graph: &ArchGraph, vocabulary: &[String]) -> Result
 /// Whether `walked`'s network nodes so far agree with the start of `target`.
 fn agrees(walked: &Walked, target: &[(String, Vec<usize>)]) -> bool {
     walked.nodes.len() <= target.len()
-        && walked
-            .nodes
-            .iter()
-            .zip(target)
-            .all(|(n, (label, inputs))| {
-                // The adjacency lists inputs in increasing order.
-                let mut sorted = n.inputs.clone();
-                sorted.sort_unstable();
-                n.emit.label() == *label && sorted == *inputs
-            })
+        && walked.nodes.iter().zip(target).all(|(n, (label, inputs))| {
+            // The adjacency lists inputs in increasing order.
+            let mut sorted = n.inputs.clone();
+            sorted.sort_unstable();
+            n.emit.label() == *label && sorted == *inputs
+        })
 }
 
 fn search(
@@ -130,7 +126,9 @@ fn search(
             let labels = labels(&walked);
             Ok(labels.len() == target.len()
                 && labels.iter().zip(target).all(|(l, (t, _))| l == t)
-                && target[walked.nodes.len()..].iter().all(|(_, i)| i.is_empty()))
+                && target[walked.nodes.len()..]
+                    .iter()
+                    .all(|(_, i)| i.is_empty()))
         }
         End::Next(choice) => {
             for option in 0..choice.options {

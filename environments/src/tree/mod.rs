@@ -22,9 +22,9 @@ pub mod compile;
 pub mod features;
 pub mod graph;
 pub mod language;
-pub mod walk;
 #[cfg(test)]
 mod tests;
+pub mod walk;
 
 pub use compile::{Source, Space};
 pub use language::{Module, SpaceDef};
@@ -125,7 +125,8 @@ impl TreeConfig {
                 path: path.clone(),
                 text: text.into(),
             };
-            let def: SpaceDef = toml::from_str(&source.text).map_err(|e| parse_error(&source, e))?;
+            let def: SpaceDef =
+                toml::from_str(&source.text).map_err(|e| parse_error(&source, e))?;
             return Ok((def, source));
         }
         let source = match &self.source {
@@ -288,8 +289,7 @@ impl Environment for Tree {
 
     fn build(&self, decisions: &[usize]) -> Result<Candidate> {
         let (walked, arch) = self.network(decisions)?;
-        Ok(Candidate::new(decisions.to_vec(), label(&walked), arch)
-            .with_training(walked.training))
+        Ok(Candidate::new(decisions.to_vec(), label(&walked), arch).with_training(walked.training))
     }
 
     fn graph(&self) -> Option<&dyn GraphEncoding> {

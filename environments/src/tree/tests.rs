@@ -204,10 +204,7 @@ fn a_space_in_a_file_of_its_own_names_that_file() {
         ..TreeConfig::default()
     };
     let err = Tree::new(&config, None).unwrap_err().to_string();
-    assert!(
-        err.starts_with(&format!("{}:2:", path.display())),
-        "{err}"
-    );
+    assert!(err.starts_with(&format!("{}:2:", path.display())), "{err}");
     std::fs::write(&path, "space = [{ conv = { filters = 4 } }]\n").unwrap();
     let t = Tree::new(&config, None).unwrap();
     assert_eq!(t.build(&[]).unwrap().label, "conv(4,3x3,s1)");

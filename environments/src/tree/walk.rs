@@ -102,7 +102,10 @@ impl Layer {
                 format!("{t}.stride={stride}"),
             ],
             Layer::Pool { window, stride, .. } => {
-                vec![format!("{t}.window={window}"), format!("{t}.stride={stride}")]
+                vec![
+                    format!("{t}.window={window}"),
+                    format!("{t}.stride={stride}"),
+                ]
             }
             Layer::Dense { units } => vec![format!("{t}.units={units}")],
             Layer::Dropout { permille } => vec![format!("{t}.rate={permille}/1000")],
@@ -122,7 +125,10 @@ impl Layer {
                 filters,
                 kernel,
                 stride,
-            } => format!("{}({filters},{kernel}x{kernel},s{stride})", self.type_name()),
+            } => format!(
+                "{}({filters},{kernel}x{kernel},s{stride})",
+                self.type_name()
+            ),
             Layer::Pool { window, stride, .. } => {
                 format!("{}({window},s{stride})", self.type_name())
             }

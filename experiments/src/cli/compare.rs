@@ -62,5 +62,33 @@ pub fn main(args: Args) -> Result<()> {
         100.0 * in_controllers / in_runs.max(1e-12),
         finished.out.display()
     );
+    println!("\n{}", speed_table(&finished.results));
     Ok(())
+}
+
+/// Per controller (in order of first appearance): its runs' evaluations per second of their
+/// own time (one thread each) and the share of that time spent in the controller.
+fn speed_table(results: &[archforge::search::RunResult]) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for r in results {
+        if !names.contains(&r.controller.as_str()) {
+            names.push(&r.controller);
+        }
+    }
+    let mut table = String::from(
+        "| controller | runs | evaluations | evaluations/s (per run) | time in the controller |\n|---|---:|---:|---:|---:|\n",
+    );
+    for name in names {
+        let runs: Vec<_> = results.iter().filter(|r| r.controller == name).collect();
+        let evaluations: usize = runs.iter().map(|r| r.evaluations()).sum();
+        let seconds: f64 = runs.iter().map(|r| r.seconds).sum();
+        let in_controller: f64 = runs.iter().map(|r| r.controller_seconds).sum();
+        table.push_str(&format!(
+            "| {name} | {} | {evaluations} | {:.0} | {:.0} % |\n",
+            runs.len(),
+            evaluations as f64 / seconds.max(1e-9),
+            100.0 * in_controller / seconds.max(1e-12)
+        ));
+    }
+    table
 }

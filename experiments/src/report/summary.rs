@@ -106,8 +106,7 @@ pub fn summarize(
             let against = base.map(|base| {
                 let (base_mean, base_std, ..) = describe(&base);
                 let diff = sign * (mean - base_mean);
-                let se = (std.powi(2) / values.len() as f64
-                    + base_std.powi(2) / base.len() as f64)
+                let se = (std.powi(2) / values.len() as f64 + base_std.powi(2) / base.len() as f64)
                     .sqrt();
                 (100.0 * diff / base_mean.abs(), diff, Z95 * se)
             });
