@@ -14,16 +14,18 @@
 //! legal options (the paper's `mcts_bi`), so neighbouring options — similar filter counts,
 //! similar learning rates — share statistics before either has been tried.
 //!
-//! Two additions the paper's searcher lacks, both for budgets that count repeats: a subtree
-//! whose every sequence has been proposed is *exhausted* and no longer selected (the whole
-//! tree exhausted, proposals are uniform); and proposals of one batch count as pending visits
-//! on their path, so a batch spreads instead of taking one path `batch` times.
+//! Additions the paper's searcher lacks, for budgets that count repeats: a subtree whose every
+//! sequence has been proposed is *exhausted* and no longer selected (the whole tree
+//! exhausted, proposals are uniform); a rollout that lands on a sequence proposed before is
+//! drawn again (a few times); and proposals of one batch count as pending visits on their
+//! path, so a batch spreads instead of taking one path `batch` times.
 
 use archforge::env::{Choice, complete_uniformly};
 use archforge::error::{Error, Result};
 use archforge::{Checkpoint, Controller, Environment, Evaluated, Proposal, Rng};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 
 /// The `[[controller]]` entry for `kind = "mcts"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,6 +127,8 @@ struct State {
     nodes: Vec<Node>,
     /// Every reward seen, in increasing order.
     seen: Vec<f64>,
+    /// Every sequence proposed.
+    proposed: BTreeSet<Vec<usize>>,
 }
 
 /// Where a walk stands: the decisions so far and, within the choice after them, the range
@@ -204,13 +208,14 @@ impl Cursor {
     }
 
     /// Completes the sequence: uniformly within the open range, then uniformly.
-    fn roll_out(mut self, env: &dyn Environment, rng: &mut Rng) -> Result<Vec<usize>> {
+    fn roll_out(&self, env: &dyn Environment, rng: &mut Rng) -> Result<Vec<usize>> {
+        let mut decisions = self.prefix.clone();
         if let Some((_, legal)) = &self.choice {
             let (lo, hi) = self.open;
-            self.prefix.push(legal[rng.random_range(lo..hi)]);
+            decisions.push(legal[rng.random_range(lo..hi)]);
         }
-        complete_uniformly(env, &mut self.prefix, rng)?;
-        Ok(self.prefix)
+        complete_uniformly(env, &mut decisions, rng)?;
+        Ok(decisions)
     }
 }
 
@@ -233,6 +238,7 @@ impl Mcts {
             state: State {
                 nodes: vec![Node::new(Step::Take(0))],
                 seen: Vec::new(),
+                proposed: BTreeSet::new(),
             },
         })
     }
@@ -311,11 +317,14 @@ impl Mcts {
         let mut cursor = Cursor::at(env, Vec::new())?;
         let decisions = loop {
             if cursor.choice.is_none() {
-                // A complete sequence: a leaf, now proposed.
+                // A complete sequence: a leaf, now proposed — unless a rollout proposed it
+                // before, and then the walk starts again.
                 self.state.nodes[at].children = Some(Vec::new());
-                let decisions = cursor.prefix.clone();
                 self.exhaust(&path);
-                break decisions;
+                if self.state.proposed.contains(&cursor.prefix) {
+                    return self.propose_one(env, rng);
+                }
+                break cursor.prefix;
             }
             if self.state.nodes[at].children.is_none() {
                 let first = self.state.nodes.len() as u32;
@@ -330,12 +339,20 @@ impl Mcts {
                 if cursor.choice.is_none() {
                     continue;
                 }
-                break cursor.roll_out(env, rng)?;
+                // A few rollouts, for one not proposed before.
+                let mut decisions = cursor.roll_out(env, rng)?;
+                for _ in 0..16 {
+                    if !self.state.proposed.contains(&decisions) {
+                        break;
+                    }
+                    decisions = cursor.roll_out(env, rng)?;
+                }
+                break decisions;
             }
             let Some(child) = self.select(at, rng) else {
-                // Every child exhausted by proposals of this batch: the node is too.
+                // Every child exhausted, so the node is too: walk again from the root.
                 self.exhaust(&path);
-                break self.propose_one(env, rng)?;
+                return self.propose_one(env, rng);
             };
             at = child as usize;
             path.push(at);
@@ -344,6 +361,7 @@ impl Mcts {
         for &node in &path {
             self.state.nodes[node].pending += 1;
         }
+        self.state.proposed.insert(decisions.clone());
         Ok(decisions)
     }
 
@@ -433,7 +451,7 @@ mod tests {
     }
 
     fn run(config: MctsConfig, evaluations: usize) -> (Mcts, Vec<Vec<usize>>) {
-        let toy = Toy::new(4, 5).unwrap();
+        let toy = Toy::new(6, 5).unwrap();
         let mut mcts = Mcts::new(config).unwrap();
         let mut rng = archforge::rng::seeded(3);
         let mut proposed = Vec::new();
@@ -495,7 +513,7 @@ mod tests {
     #[test]
     fn search_finds_better_sequences_than_its_first_ones() {
         let (_, proposed) = run(MctsConfig::default(), 300);
-        let toy = Toy::new(4, 5).unwrap();
+        let toy = Toy::new(6, 5).unwrap();
         let mean =
             |s: &[Vec<usize>]| s.iter().map(|d| reward(&toy, d)).sum::<f64>() / s.len() as f64;
         assert!(mean(&proposed[250..]) > mean(&proposed[..50]));
