@@ -19,7 +19,7 @@ pub struct EvolutionConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Proposals evaluated between observations.
-    #[serde(default = "crate::default_batch")]
+    #[serde(default = "crate::defaults::batch")]
     pub batch: usize,
     /// Population size P.
     #[serde(default = "default_population")]
@@ -40,7 +40,7 @@ impl Default for EvolutionConfig {
     fn default() -> Self {
         EvolutionConfig {
             name: None,
-            batch: crate::default_batch(),
+            batch: crate::defaults::batch(),
             population: default_population(),
             sample: default_sample(),
         }

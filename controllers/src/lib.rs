@@ -13,6 +13,7 @@
 //! Controllers are passive and own no loop; they draw randomness only from the generator the
 //! runner hands them, so a run is reproducible from its seed and a checkpoint.
 
+pub mod defaults;
 pub mod evolution;
 pub mod mcts;
 pub mod mutation;
@@ -28,7 +29,3 @@ pub use policy_gradient::{PolicyGradient, PolicyGradientConfig, RewardTransform}
 pub use random::{RandomConfig, RandomSearch};
 pub use smbo::{Smbo, SmboConfig};
 pub use surrogate::SurrogateConfig;
-
-fn default_batch() -> usize {
-    1
-}

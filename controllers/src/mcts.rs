@@ -35,7 +35,7 @@ pub struct MctsConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Proposals evaluated between observations.
-    #[serde(default = "crate::default_batch")]
+    #[serde(default = "crate::defaults::batch")]
     pub batch: usize,
     /// The exploration constant `c` of the UCT score.
     #[serde(default = "default_exploration")]
@@ -53,7 +53,7 @@ impl Default for MctsConfig {
     fn default() -> Self {
         MctsConfig {
             name: None,
-            batch: crate::default_batch(),
+            batch: crate::defaults::batch(),
             exploration: default_exploration(),
             bisection: false,
         }

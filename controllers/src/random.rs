@@ -13,7 +13,7 @@ pub struct RandomConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Proposals evaluated between observations.
-    #[serde(default = "crate::default_batch")]
+    #[serde(default = "crate::defaults::batch")]
     pub batch: usize,
 }
 

@@ -29,7 +29,7 @@ pub struct SmboConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Proposals evaluated between observations.
-    #[serde(default = "crate::default_batch")]
+    #[serde(default = "crate::defaults::batch")]
     pub batch: usize,
     /// Candidates the surrogate scores per proposal.
     #[serde(default = "default_candidates")]
@@ -71,7 +71,7 @@ impl Default for SmboConfig {
     fn default() -> Self {
         SmboConfig {
             name: None,
-            batch: crate::default_batch(),
+            batch: crate::defaults::batch(),
             candidates: default_candidates(),
             mutated: default_mutated(),
             explore: default_explore(),

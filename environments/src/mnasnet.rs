@@ -23,7 +23,7 @@
 //! Abilities: features (one-hot decisions, option counts per kind, params and MACs); layer
 //! tokens of the whole network.
 
-use crate::Images;
+use crate::images::Images;
 use archforge::ability::{
     Features, NetworkLayers, Positional, PositionalFeatures, Tokens, features::Position,
 };

@@ -26,7 +26,7 @@
 //! nodes first, then the reduction cell's; features (one-hot decisions, operation, input and
 //! combiner counts, params and MACs); layer tokens of the whole network.
 
-use crate::Images;
+use crate::images::Images;
 use archforge::ability::{
     ArchGraph, Features, GraphEncoding, NetworkLayers, Positional, PositionalFeatures, Tokens,
     features::Position,

@@ -20,7 +20,7 @@
 
 pub mod skeleton;
 
-use crate::Images;
+use crate::images::Images;
 use archforge::ability::{
     ArchGraph, Features, GraphEncoding, NetworkLayers, Positional, PositionalFeatures, Rows, Table,
     TableRow, Tokens, features::Position,

@@ -5,7 +5,7 @@
 //! function exactly when their cells do).
 
 use super::{EDGES, Nb201Config};
-use crate::Images;
+use crate::images::Images;
 use archforge::arch::{Conv, NodeId, PoolKind, hash::hash_words};
 use archforge::error::Result;
 use archforge::{Arch, ArchHash, Op, Shape};

@@ -5,9 +5,10 @@
 //! the number of classes — follows the last module. Shapes are checked node by node; a
 //! network whose shapes do not fit names the module (file and line) where they stop fitting.
 
-use super::compile::{Activation, Source};
+use super::language::Source;
+use super::space::Activation;
 use super::walk::{Emit, Emitted, Layer};
-use crate::Images;
+use crate::images::Images;
 use archforge::arch::{Arch, Conv, NodeId, Op};
 use archforge::error::{Error, Result};
 

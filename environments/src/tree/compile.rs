@@ -1,100 +1,21 @@
-//! From the space as written ([`super::language`]) to the space as walked: every
-//! hyper-parameter checked against what its module accepts, every decision given its kind
-//! (its place in the space, with the values as labels), shared names resolved (a derived one to
-//! the name it follows, cycles refused), and the bounds the environment promises (most
-//! decisions, most graph nodes, the operation vocabulary) computed. Whatever is wrong is one
+//! From the space as written ([`super::language`]) to the space as walked
+//! ([`super::space`]): every hyper-parameter checked against what its module accepts, every
+//! decision given its kind (its place in the space, with the values as labels), shared names
+//! resolved (a derived one to the name it follows, cycles refused), and the bounds the
+//! environment promises (most decisions, most graph nodes) computed. Whatever is wrong is one
 //! error naming `FILE:LINE:COLUMN` of the offending module or value.
 
-use super::language::{Located, Module, Raw, SpaceDef};
+use super::language::{Located, Module, Raw, Source, SpaceDef};
+use super::space::{
+    Activation, LayerDef, Node, Param, Scalar, Shared, Space, TrainingParam, possible,
+};
 use archforge::arch::PoolKind;
 use archforge::candidate::TrainingChoices;
 use archforge::error::{Error, Result};
 use archforge::nn::TrainConfig;
 use archforge::spec::DecisionKindSpec;
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::ops::Range;
-use std::path::PathBuf;
-use std::sync::Arc;
-
-/// The file a space was written in, to name the line of a problem.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Source {
-    /// The file.
-    pub path: PathBuf,
-    /// Its text (spans are byte offsets into it).
-    pub text: Arc<str>,
-}
-
-impl Source {
-    /// `FILE:LINE:COLUMN` of byte `offset`.
-    pub fn locate(&self, offset: usize) -> String {
-        let before = &self.text[..offset.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let column = before
-            .rfind('\n')
-            .map_or(before.len(), |nl| before.len() - nl - 1)
-            + 1;
-        format!("{}:{line}:{column}", self.path.display())
-    }
-
-    /// The error `reason` at `span`.
-    pub fn error(&self, span: &Range<usize>, reason: impl Into<String>) -> Error {
-        Error::Space {
-            location: self.locate(span.start),
-            reason: reason.into(),
-        }
-    }
-}
-
-/// A hyper-parameter value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Scalar {
-    /// A whole number.
-    Int(i64),
-    /// A real number.
-    Float(f64),
-    /// A word.
-    Text(String),
-}
-
-impl fmt::Display for Scalar {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Scalar::Int(v) => write!(f, "{v}"),
-            Scalar::Float(v) => write!(f, "{v}"),
-            Scalar::Text(v) => write!(f, "{v}"),
-        }
-    }
-}
-
-impl Scalar {
-    fn of(value: &toml::Value) -> Option<Scalar> {
-        match value {
-            toml::Value::Integer(v) => Some(Scalar::Int(*v)),
-            toml::Value::Float(v) => Some(Scalar::Float(*v)),
-            toml::Value::String(v) => Some(Scalar::Text(v.clone())),
-            _ => None,
-        }
-    }
-
-    fn as_f64(&self) -> Option<f64> {
-        match self {
-            Scalar::Int(v) => Some(*v as f64),
-            Scalar::Float(v) => Some(*v),
-            Scalar::Text(_) => None,
-        }
-    }
-
-    /// The value as JSON, for a training choice.
-    pub fn json(&self) -> serde_json::Value {
-        match self {
-            Scalar::Int(v) => serde_json::Value::from(*v),
-            Scalar::Float(v) => serde_json::Value::from(*v),
-            Scalar::Text(v) => serde_json::Value::from(v.clone()),
-        }
-    }
-}
 
 /// What a hyper-parameter of a module accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,172 +60,6 @@ impl Accepts {
     }
 }
 
-/// An activation function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Activation {
-    /// ReLU.
-    Relu,
-    /// Hyperbolic tangent.
-    Tanh,
-    /// Logistic sigmoid.
-    Sigmoid,
-}
-
-impl Activation {
-    /// The function a word names.
-    pub fn parse(word: &str) -> Option<Self> {
-        match word {
-            "relu" => Some(Activation::Relu),
-            "tanh" => Some(Activation::Tanh),
-            "sigmoid" => Some(Activation::Sigmoid),
-            _ => None,
-        }
-    }
-}
-
-/// A hyper-parameter as walked.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Param {
-    /// One value: no decision.
-    Fixed(Scalar),
-    /// A decision of kind `kind` among `values`.
-    Choose {
-        /// The decision kind.
-        kind: usize,
-        /// Its values, by option.
-        values: Vec<Scalar>,
-    },
-    /// The shared hyper-parameter with this index.
-    Shared(usize),
-}
-
-/// A shared hyper-parameter: its values follow the option chosen for its root (itself, or
-/// the name it is derived from).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Shared {
-    /// Its name.
-    pub name: String,
-    /// The shared hyper-parameter whose decision it follows.
-    pub root: usize,
-    /// Its value for each of the root's options.
-    pub values: Vec<Scalar>,
-    /// For a root with several values, its decision kind.
-    pub kind: Option<usize>,
-}
-
-/// A basic module's settings as walked.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LayerDef {
-    /// A convolution.
-    Conv {
-        /// Output channels.
-        filters: Param,
-        /// Kernel size.
-        kernel: Param,
-        /// Stride.
-        stride: Param,
-    },
-    /// A depthwise-separable convolution.
-    Separable {
-        /// Output channels.
-        filters: Param,
-        /// Depthwise kernel size.
-        kernel: Param,
-        /// Stride.
-        stride: Param,
-    },
-    /// Pooling.
-    Pool {
-        /// Max or average.
-        kind: PoolKind,
-        /// Window.
-        window: Param,
-        /// Stride (none: the window).
-        stride: Option<Param>,
-    },
-    /// A fully connected layer.
-    Dense {
-        /// Output features.
-        units: Param,
-    },
-    /// Batch norm.
-    BatchNorm,
-    /// An activation.
-    Activation {
-        /// Which function.
-        function: Param,
-    },
-    /// Dropout.
-    Dropout {
-        /// The drop probability.
-        rate: Param,
-    },
-    /// Global average pooling.
-    GlobalPool,
-}
-
-/// A module as walked.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Node {
-    /// A basic module, with where it was written.
-    Layer(LayerDef, Range<usize>),
-    /// Modules in series.
-    Sequence(Vec<Node>),
-    /// One of `branches`, by a decision of kind `kind`.
-    Or {
-        /// The decision kind.
-        kind: usize,
-        /// The alternatives.
-        branches: Vec<Node>,
-    },
-    /// `inner` or nothing, by a decision of kind `kind` (option 0: nothing).
-    Optional {
-        /// The decision kind.
-        kind: usize,
-        /// The module.
-        inner: Box<Node>,
-    },
-    /// `counts` copies of `inner`.
-    Repeat {
-        /// How many.
-        counts: Param,
-        /// The module.
-        inner: Box<Node>,
-    },
-    /// Branches concatenated along channels.
-    Concat(Vec<Node>, Range<usize>),
-    /// A residual connection around the module.
-    Residual(Box<Node>, Range<usize>),
-}
-
-/// A training setting chosen per candidate.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrainingParam {
-    /// The `[training]` key.
-    pub key: String,
-    /// Its values.
-    pub param: Param,
-}
-
-/// A space ready to walk (see the module documentation).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Space {
-    /// The network's modules, in series.
-    pub root: Node,
-    /// Shared hyper-parameters.
-    pub shared: Vec<Shared>,
-    /// Training settings, decided first.
-    pub training: Vec<TrainingParam>,
-    /// Every decision kind.
-    pub kinds: Vec<DecisionKindSpec>,
-    /// The most decisions a sequence has.
-    pub max_length: usize,
-    /// The most graph nodes a network has (its input included).
-    pub max_nodes: usize,
-    /// Every layer label a network can hold, then `input`, `add` and `concat`.
-    pub operations: Vec<String>,
-}
-
 /// Lowers a written space (see the module documentation).
 pub fn compile(def: &SpaceDef, source: &Source) -> Result<Space> {
     let mut c = Compiler {
@@ -313,7 +68,6 @@ pub fn compile(def: &SpaceDef, source: &Source) -> Result<Space> {
         shared_index: HashMap::new(),
         shared: Vec::new(),
         used: Vec::new(),
-        labels: Vec::new(),
     };
     c.shared(&def.shared)?;
     let training = c.training(&def.training)?;
@@ -353,8 +107,6 @@ pub fn compile(def: &SpaceDef, source: &Source) -> Result<Space> {
         .count();
     let max_length = most_decisions(&root, &c.shared) + shared_decisions + training_decisions;
     let max_nodes = 1 + most_nodes(&root, &c.shared);
-    let mut operations = c.labels;
-    operations.extend(["input", "add", "concat"].map(String::from));
     let mut kinds = c.kinds;
     if kinds.is_empty() {
         // A space of fixed modules still declares a kind (it offers no choice).
@@ -370,7 +122,6 @@ pub fn compile(def: &SpaceDef, source: &Source) -> Result<Space> {
         kinds,
         max_length: max_length.max(1),
         max_nodes,
-        operations,
     })
 }
 
@@ -380,8 +131,6 @@ struct Compiler<'a> {
     shared_index: HashMap<String, usize>,
     shared: Vec<Shared>,
     used: Vec<bool>,
-    /// Every layer label seen, without repeats.
-    labels: Vec<String>,
 }
 
 impl Compiler<'_> {
@@ -613,15 +362,7 @@ impl Compiler<'_> {
     fn module(&mut self, located: &Located, path: &str) -> Result<Node> {
         let span = located.span();
         let int = |v: i64| Some(Scalar::Int(v));
-        let layer = |def: LayerDef, c: &mut Self| {
-            let node = Node::Layer(def, span.clone());
-            for label in layer_labels(&node, &c.shared) {
-                if !c.labels.contains(&label) {
-                    c.labels.push(label);
-                }
-            }
-            Ok(node)
-        };
+        let layer = |def: LayerDef, _: &mut Self| Ok(Node::Layer(def, span.clone()));
         let list = |c: &mut Self, items: &[Located], what: &str| -> Result<Vec<Node>> {
             if items.is_empty() {
                 return Err(c.source.error(&span, format!("`{what}` lists no modules")));
@@ -820,27 +561,6 @@ fn type_name(m: &Module) -> &'static str {
         Module::Concat(_) => "concat",
         Module::Residual(_) => "residual",
     }
-}
-
-/// Every value `param` can take.
-fn possible(param: &Param, shared: &[Shared]) -> Vec<Scalar> {
-    match param {
-        Param::Fixed(v) => vec![v.clone()],
-        Param::Choose { values, .. } => values.clone(),
-        Param::Shared(i) => shared[*i].values.clone(),
-    }
-}
-
-/// The labels every instance of a basic module can have.
-fn layer_labels(node: &Node, shared: &[Shared]) -> Vec<String> {
-    let Node::Layer(def, _) = node else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    super::walk::each_instance(def, &|p| possible(p, shared), &mut |layer| {
-        out.push(layer.label())
-    });
-    out
 }
 
 /// Whether some choice leaves `node` without any layer.

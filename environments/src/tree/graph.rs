@@ -6,8 +6,8 @@
 //! keeps only the decisions whose emitted nodes agree with the graph so far (a depth-first
 //! search that backtracks where a decision's effect shows only later, as a repeat's count).
 
-use super::compile::Space;
-use super::walk::{End, Walked, walk};
+use super::space::{Node, Shared, Space, possible};
+use super::walk::{End, Walked, each_instance, walk};
 use archforge::ability::ArchGraph;
 use archforge::error::{Error, Result};
 
@@ -29,22 +29,44 @@ fn labels(walked: &Walked) -> Vec<String> {
         .collect()
 }
 
-/// Every operation label: the space's modules', then each training setting's values.
+/// Every operation label: each label the space's modules can take (in the order they are
+/// written), `input`, `add` and `concat`, then each training setting's values.
 pub fn vocabulary(space: &Space) -> Vec<String> {
-    let mut ops = space.operations.clone();
+    let mut ops = Vec::new();
+    layer_labels(&space.root, &space.shared, &mut ops);
+    ops.extend(["input", "add", "concat"].map(String::from));
     for t in &space.training {
-        let values = match &t.param {
-            super::compile::Param::Fixed(v) => vec![v.clone()],
-            super::compile::Param::Choose { values, .. } => values.clone(),
-            super::compile::Param::Shared(_) => Vec::new(),
-        };
         ops.extend(
-            values
+            possible(&t.param, &space.shared)
                 .iter()
                 .map(|v| format!("training.{}={}", t.key, v.json())),
         );
     }
     ops
+}
+
+/// Adds every label the basic modules under `node` can take to `labels`, without repeats.
+fn layer_labels(node: &Node, shared: &[Shared], labels: &mut Vec<String>) {
+    match node {
+        Node::Layer(def, _) => each_instance(def, &|p| possible(p, shared), &mut |layer| {
+            let label = layer.label();
+            if !labels.contains(&label) {
+                labels.push(label);
+            }
+        }),
+        Node::Sequence(nodes)
+        | Node::Concat(nodes, _)
+        | Node::Or {
+            branches: nodes, ..
+        } => {
+            for n in nodes {
+                layer_labels(n, shared, labels);
+            }
+        }
+        Node::Optional { inner, .. } | Node::Repeat { inner, .. } | Node::Residual(inner, _) => {
+            layer_labels(inner, shared, labels)
+        }
+    }
 }
 
 /// The graph of a complete walk over `slots` node slots.

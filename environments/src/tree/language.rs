@@ -20,8 +20,12 @@
 //! training = { learning_rate = [0.1, 0.01] }
 //! ```
 
+use archforge::error::Error;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::Arc;
 use toml::Spanned;
 
 /// A hyper-parameter as written: a value, a list of values, or `{ shared = "name" }`
@@ -153,4 +157,34 @@ pub struct SpaceDef {
     /// values each, decided before the network.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub training: BTreeMap<String, Raw>,
+}
+
+/// The file a space was written in, to name the line of a problem.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Source {
+    /// The file.
+    pub path: PathBuf,
+    /// Its text (spans are byte offsets into it).
+    pub text: Arc<str>,
+}
+
+impl Source {
+    /// `FILE:LINE:COLUMN` of byte `offset`.
+    pub fn locate(&self, offset: usize) -> String {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before
+            .rfind('\n')
+            .map_or(before.len(), |nl| before.len() - nl - 1)
+            + 1;
+        format!("{}:{line}:{column}", self.path.display())
+    }
+
+    /// The error `reason` at `span`.
+    pub fn error(&self, span: &Range<usize>, reason: impl Into<String>) -> Error {
+        Error::Space {
+            location: self.locate(span.start),
+            reason: reason.into(),
+        }
+    }
 }

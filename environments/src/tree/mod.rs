@@ -7,7 +7,7 @@
 //! MCTS walks and what any other controller sees as an ordinary decision process.
 //!
 //! - [`language`]: the space as written (nested TOML tables, or the same types from Rust);
-//! - [`compile`]: checks and lowers it, errors at `FILE:LINE:COLUMN`;
+//! - [`compile`]: checks and lowers it into [`space`], errors at `FILE:LINE:COLUMN`;
 //! - [`walk`]: a decision prefix through the space, emitting the network's nodes;
 //! - [`build`]: a walked network as an architecture the shared trainer trains;
 //! - [`features`] and [`graph`]: the features and graph-encoding abilities.
@@ -22,14 +22,15 @@ pub mod compile;
 pub mod features;
 pub mod graph;
 pub mod language;
+pub mod space;
 #[cfg(test)]
 mod tests;
 pub mod walk;
 
-pub use compile::{Source, Space};
-pub use language::{Module, SpaceDef};
+pub use language::{Module, Source, SpaceDef};
+pub use space::Space;
 
-use crate::Images;
+use crate::images::Images;
 use archforge::ability::{ArchGraph, Features, GraphEncoding, NetworkLayers};
 use archforge::arch::{Arch, Shape};
 use archforge::candidate::Candidate;

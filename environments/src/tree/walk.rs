@@ -7,7 +7,7 @@
 //! at the end of the space (the sequence is complete). The same walk serves the decision
 //! process, the network builder, the features and the graph encoding.
 
-use super::compile::{Activation, LayerDef, Node, Param, Scalar, Space};
+use super::space::{Activation, LayerDef, Node, Param, Scalar, Space};
 use archforge::arch::PoolKind;
 use archforge::candidate::TrainingChoices;
 use archforge::env::Choice;
