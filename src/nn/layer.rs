@@ -20,6 +20,9 @@ use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, Pa
 use burn::prelude::*;
 use rand::Rng as _;
 
+/// The epsilon every batch norm adds to its variance.
+pub const BATCH_NORM_EPSILON: f64 = 1e-5;
+
 /// A parameter of `shape` drawn uniformly from `[-bound, bound]`.
 fn uniform<const D: usize>(
     shape: [usize; D],
@@ -113,13 +116,17 @@ impl Layer {
                 if c.bias {
                     conv.bias = Some(uniform([c.out_channels], bound, rng, device));
                 }
-                let norm = c
-                    .batch_norm
-                    .then(|| BatchNormConfig::new(c.out_channels).init(device));
+                let norm = c.batch_norm.then(|| {
+                    BatchNormConfig::new(c.out_channels)
+                        .with_epsilon(BATCH_NORM_EPSILON)
+                        .init(device)
+                });
                 Some(Layer::Conv(ConvLayer { conv, norm }))
             }
             Op::BnRelu | Op::BatchNorm => Some(Layer::Norm(
-                BatchNormConfig::new(input.channels).init(device),
+                BatchNormConfig::new(input.channels)
+                    .with_epsilon(BATCH_NORM_EPSILON)
+                    .init(device),
             )),
             Op::Linear { out_features, bias } => {
                 let mut linear = LinearConfig::new(input.channels, *out_features)

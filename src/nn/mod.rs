@@ -9,6 +9,7 @@
 //! - [`train`](mod@train): optimisers, schedules, the training loop and accuracy;
 //! - [`drop_path`]: NASNet's ScheduledDropPath for stand-alone training;
 //! - [`latency`]: measured batch-1 inference latency;
+//! - [`morph`]: function-preserving Net2Net morphs (wider, deeper, larger kernels);
 //! - [`reference`](mod@reference): the reference CNN the trainer is calibrated with;
 //! - [`kernels`]: the trainer's own convolution, pooling and batch-norm kernels, with their
 //!   backward passes, behind the engine's backend extension.
@@ -17,6 +18,7 @@ pub mod drop_path;
 pub mod kernels;
 pub mod latency;
 pub mod layer;
+pub mod morph;
 pub mod reference;
 pub mod store;
 pub mod train;

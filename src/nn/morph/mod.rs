@@ -1,0 +1,138 @@
+//! Function-preserving network morphs (Net2Net, as EAS grows networks): each takes a network
+//! — its [`Arch`] and its weights by path ([`Snapshot`]) — and gives a larger network whose
+//! weights compute the same function, so that training it continues where its parent stood.
+//!
+//! - [`wider`]: Net2Wider — a layer's units replicated by a random mapping, the outgoing
+//!   weights of each replicated unit divided by its number of copies;
+//! - [`deeper`]: Net2Deeper — an identity convolution with batch norm and ReLU inserted after a
+//!   layer whose output is not negative, its batch norm set from the batch statistics there;
+//! - [`kernel`]: a convolution's kernel enlarged by zero padding.
+//!
+//! A morph rebuilds the graph node by node ([`rebuild`]) under the same node names, and
+//! carries every tensor to the new network's paths ([`carry`]); the morph then rewrites the
+//! tensors it changes. They apply to plain networks — convolutions, batch norm, activations,
+//! pooling, dropout, flattening and dense layers in a chain — and refuse, in one line, a layer
+//! whose channels reach an addition, a concatenation, a gate or a grouped convolution.
+
+pub mod deeper;
+pub mod kernel;
+pub mod wider;
+
+#[cfg(test)]
+mod tests;
+
+pub use deeper::{channel_moments, deepen};
+pub use kernel::enlarge_kernel;
+pub use wider::widen;
+
+use crate::arch::{Arch, NodeId, Op};
+use crate::error::{Error, Result};
+use crate::nn::store::layer_path;
+use crate::weights::Snapshot;
+use std::collections::HashMap;
+
+/// A morphed network: its graph and its weights.
+#[derive(Debug, Clone)]
+pub struct Morphed {
+    /// The new graph.
+    pub arch: Arch,
+    /// Its weights, by path.
+    pub weights: Snapshot,
+}
+
+/// An error of morph `morph`.
+fn refuse(morph: &str, why: impl Into<String>) -> Error {
+    Error::Arch(format!("{morph}: {}", why.into()))
+}
+
+/// The path prefix of node `id`'s layer (`None` for a node without weights).
+pub fn layer_prefix(arch: &Arch, id: NodeId) -> Option<String> {
+    let node = arch.node(id);
+    if !matches!(
+        node.op,
+        Op::Conv(_) | Op::Linear { .. } | Op::BnRelu | Op::BatchNorm
+    ) {
+        return None;
+    }
+    let input = arch.node(*arch.inputs(id).first()?).shape?;
+    Some(layer_path(&node.name, &node.op, input))
+}
+
+/// `arch` rebuilt node by node: each node's operation is `op(id, old)`, and the nodes
+/// `after(id)` (name, operation) follow it in a chain, their last one read by whatever read
+/// the node. Returns the new graph and where each old node's result now is.
+pub fn rebuild(
+    arch: &Arch,
+    mut op: impl FnMut(NodeId, &Op) -> Op,
+    mut after: impl FnMut(NodeId) -> Vec<(String, Op)>,
+) -> Result<(Arch, HashMap<NodeId, NodeId>)> {
+    let input = arch.node(arch.input()).shape;
+    let mut new = Arch::new(input);
+    let mut map: HashMap<NodeId, NodeId> = HashMap::new();
+    map.insert(arch.input(), new.input());
+    let output = arch
+        .output()
+        .ok_or_else(|| Error::Arch("the network has no output".into()))?;
+    for id in arch.node_ids() {
+        if id == arch.input() || id == output {
+            continue;
+        }
+        let node = arch.node(id);
+        let inputs: Vec<NodeId> = arch.inputs(id).iter().map(|i| map[i]).collect();
+        let mut at = new.add(node.name.clone(), op(id, &node.op), &inputs)?;
+        for (name, op) in after(id) {
+            at = new.add(name, op, &[at])?;
+        }
+        map.insert(id, at);
+    }
+    let result = arch.inputs(output)[0];
+    new.finish(map[&result])?;
+    Ok((new, map))
+}
+
+/// Every tensor of `old`'s layers moved to the same layer of `new` (found by node name),
+/// under its path there.
+pub fn carry(old: &Arch, weights: &Snapshot, new: &Arch) -> Result<Snapshot> {
+    let by_name: HashMap<&str, NodeId> = new
+        .node_ids()
+        .map(|id| (new.node(id).name.as_str(), id))
+        .collect();
+    let mut out = Snapshot::new();
+    for id in old.node_ids() {
+        let Some(from) = layer_prefix(old, id) else {
+            continue;
+        };
+        let name = old.node(id).name.as_str();
+        let to = by_name
+            .get(name)
+            .and_then(|&n| layer_prefix(new, n))
+            .ok_or_else(|| Error::Arch(format!("the morph lost layer `{name}`")))?;
+        let mut found = false;
+        for (path, values) in weights.iter() {
+            if let Some(tensor) = path.strip_prefix(&from).and_then(|t| t.strip_prefix('/')) {
+                out.insert(format!("{to}/{tensor}"), values.clone());
+                found = true;
+            }
+        }
+        if !found {
+            return Err(Error::Arch(format!(
+                "the weights hold no tensor of layer `{from}`"
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// The nodes that read node `id`.
+fn readers(arch: &Arch, id: NodeId) -> Vec<NodeId> {
+    arch.node_ids()
+        .filter(|&n| arch.inputs(n).contains(&id))
+        .collect()
+}
+
+/// The node id whose name is `name`.
+pub fn node_named(arch: &Arch, name: &str) -> Result<NodeId> {
+    arch.node_ids()
+        .find(|&id| arch.node(id).name == name)
+        .ok_or_else(|| Error::Arch(format!("the network has no layer `{name}`")))
+}
