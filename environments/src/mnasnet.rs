@@ -439,6 +439,82 @@ mod tests {
     }
 
     #[test]
+    fn morphs_keep_the_function_of_a_trained_mnasnet() {
+        use archforge::data::{Augment, DataConfig};
+        use archforge::nn::morph::{
+            channel_moments, deepen, enlarge_kernel, largest_change, node_named, widen,
+        };
+        use archforge::nn::{TrainConfig, WeightStore, train, training_device};
+        use std::sync::Arc;
+        let data = DataConfig::default()
+            .load(std::path::Path::new("."))
+            .unwrap();
+        let images = Images {
+            shape: data.train.shape,
+            classes: 10,
+        };
+        let env = Mnasnet::new(MnasnetConfig { width: 0.5 }, Some(images)).unwrap();
+        // Every block an mbconv6 with a 3x3 depthwise, squeeze-excite and an identity skip.
+        let decisions: Vec<usize> = (0..5).flat_map(|_| [3, 0, 1, 1, 1, 1]).collect();
+        let arch = env.build(&decisions).unwrap().arch().clone();
+        let mut store = WeightStore::new(training_device(), 1);
+        let plan = store.plan(&arch).unwrap();
+        let config = TrainConfig {
+            epochs: 1,
+            ..TrainConfig::default()
+        };
+        train(
+            &mut store,
+            &plan,
+            &data.train,
+            &config,
+            &mut archforge::rng::seeded(2),
+        )
+        .unwrap();
+        let weights = Arc::new(store.cut(&plan));
+        let batch = data
+            .valid
+            .batches(64, None, Augment::default())
+            .next()
+            .unwrap();
+        let block = "block1.layer0.mbconv";
+        let id = |name: &str| node_named(&arch, &format!("{block}.{name}")).unwrap();
+        let expand = id("expand");
+        let wide = arch.node(expand).shape.unwrap().channels + 8;
+        let mut rng = archforge::rng::seeded(3);
+        let at = id("dw_relu");
+        let moments = channel_moments(&arch, &weights, at, &data.valid, &batch).unwrap();
+        let morphs = [
+            (
+                "wider expansion",
+                widen(&arch, &weights, expand, wide, 0.0, &mut rng),
+            ),
+            (
+                "larger depthwise kernel",
+                enlarge_kernel(&arch, &weights, id("dw"), 5),
+            ),
+            (
+                "deeper after the depthwise",
+                deepen(&arch, &weights, at, 3, &moments),
+            ),
+        ];
+        for (what, morphed) in morphs {
+            let m = morphed.unwrap();
+            let change = largest_change(
+                (&arch, &weights),
+                (&m.arch, &Arc::new(m.weights)),
+                &data.valid,
+                &batch,
+            )
+            .unwrap();
+            assert!(change.iter().all(|&c| c <= 1e-4), "{what}: {change:?}");
+        }
+        // The projection writes the residual stream: widening it alone would break the sum.
+        let err = widen(&arch, &weights, id("project"), 64, 0.0, &mut rng).unwrap_err();
+        assert!(err.to_string().contains("only plain chains widen"), "{err}");
+    }
+
+    #[test]
     fn out_of_range_options_are_errors() {
         let env = Mnasnet::new(MnasnetConfig::default(), None).unwrap();
         assert!(env.next_choice(&[4]).is_err());

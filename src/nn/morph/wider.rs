@@ -4,7 +4,10 @@
 //! those of every batch norm its units pass through; and every layer that reads them takes,
 //! for input `j`, the old input `g(j)`'s weights divided by how many units copy `g(j)` — so
 //! the sum each reader computes is unchanged. Units pass through activations, pooling,
-//! dropout and global pooling as channels, and through a flatten as blocks of pixels. With
+//! dropout and global pooling as channels, through a flatten as blocks of pixels, through a
+//! depthwise convolution (its filters and batch norm gathered too: MnasNet's inverted
+//! bottlenecks) and through a squeeze-excite gate (the excitation's outputs gathered, the
+//! squeeze reading them divided). With
 //! `noise > 0` the copies' own incoming weights get Gaussian noise of `noise` times the
 //! layer's weight deviation, to break their symmetry (the function is then only nearly kept).
 
@@ -24,6 +27,10 @@ enum Reach {
     Conv(NodeId),
     /// A dense layer reading them, each unit a block of `block` features.
     Dense(NodeId, usize),
+    /// A depthwise convolution the units pass through: its filters gathered.
+    Depthwise(NodeId),
+    /// The convolution writing a gate's other input: its outputs gathered.
+    Gated(NodeId),
 }
 
 /// The layers `layer`'s units reach, or why it cannot widen.
@@ -54,6 +61,42 @@ fn reached(arch: &Arch, layer: NodeId) -> Result<Vec<Reach>> {
                     stack.push((r, block * s.height * s.width));
                 }
                 Op::Conv(c) if c.groups == 1 => out.push(Reach::Conv(r)),
+                Op::Conv(c) if c.groups == c.out_channels && arch.inputs(r)[0] == at => {
+                    if let Some(s) = arch.node(at).shape
+                        && s.channels == c.groups
+                    {
+                        out.push(Reach::Depthwise(r));
+                        stack.push((r, block));
+                        continue;
+                    }
+                    return Err(refuse(
+                        "Net2Wider",
+                        format!("`{}` groups its channels other than one by one", node.name),
+                    ));
+                }
+                Op::Gate if arch.inputs(r)[0] == at => {
+                    let gate = arch.inputs(r)[1];
+                    match arch.node(gate).op {
+                        Op::Conv(c) if c.groups == 1 => out.push(Reach::Gated(gate)),
+                        _ => {
+                            return Err(refuse(
+                                "Net2Wider",
+                                format!("the gate `{}` is not written by a convolution", node.name),
+                            ));
+                        }
+                    }
+                    stack.push((r, block));
+                }
+                Op::Gate => {
+                    return Err(refuse(
+                        "Net2Wider",
+                        format!(
+                            "`{}` writes the gate `{}`; widen the layer it gates instead",
+                            arch.node(layer).name,
+                            node.name
+                        ),
+                    ));
+                }
                 Op::Linear { .. } => out.push(Reach::Dense(r, block)),
                 Op::Output => {
                     return Err(refuse(
@@ -160,6 +203,14 @@ pub fn widen(
         ));
     }
     let reach = reached(arch, layer)?;
+    // The layers whose output units grow: the layer, the depthwise convolutions its units
+    // pass through, and the convolutions writing the gates they pass.
+    let mut grown: Vec<NodeId> = vec![layer];
+    for r in &reach {
+        if let Reach::Depthwise(id) | Reach::Gated(id) = r {
+            grown.push(*id);
+        }
+    }
     let map: Vec<usize> = (0..width)
         .map(|j| {
             if j < units {
@@ -176,8 +227,9 @@ pub fn widen(
     let (new, ids) = rebuild(
         arch,
         |id, op| match op {
-            Op::Conv(c) if id == layer => Op::Conv(crate::arch::Conv {
+            Op::Conv(c) if grown.contains(&id) => Op::Conv(crate::arch::Conv {
                 out_channels: width,
+                groups: if c.groups > 1 { width } else { 1 },
                 ..*c
             }),
             Op::Linear { bias, .. } if id == layer => Op::Linear {
@@ -223,6 +275,11 @@ pub fn widen(
                 rewrite(&mut out, &format!("{}/weight", prefix(id)), |w| {
                     select(w, 0, &split(block))
                 })?;
+            }
+            Reach::Depthwise(id) | Reach::Gated(id) => {
+                let p = prefix(id);
+                rewrite_all(&mut out, &p, &["weight", "bias"], |v| select(v, 0, &copy))?;
+                rewrite_all(&mut out, &p, &CONV_NORM, |v| select(v, 0, &copy))?;
             }
         }
     }
