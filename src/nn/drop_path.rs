@@ -87,7 +87,7 @@ mod tests {
     #[test]
     fn dropout_zeroes_its_share_and_keeps_the_mean() {
         let mut dropper = PathDropper::new(1.0, 7);
-        let device = crate::nn::training_device();
+        let device = crate::nn::train::training_device();
         let x = Tensor::<4>::ones([10, 4, 10, 10], &device);
         let y = dropper
             .dropout(x, 0.25)
@@ -111,7 +111,7 @@ mod tests {
         dropper.set_progress(1.0);
         assert!((dropper.keep_probability(4, 5) - 0.6).abs() < 1e-12);
 
-        let device = crate::nn::training_device();
+        let device = crate::nn::train::training_device();
         let x = Tensor::<4>::ones([2000, 1, 1, 1], &device);
         let y = dropper
             .apply(x, 4, 5)

@@ -179,7 +179,7 @@ fn op_latency_ms(op: &Op, shapes: &[Shape]) -> Result<f64> {
         .collect::<Result<Vec<_>>>()?;
     let node = arch.add("op", op.clone(), &inputs)?;
     arch.finish(node)?;
-    let mut store = WeightStore::new(super::training_device(), 0);
+    let mut store = WeightStore::new(super::train::training_device(), 0);
     let plan = store.plan(&arch)?;
     Ok(latency_ms(&store, &plan, first))
 }

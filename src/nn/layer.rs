@@ -348,7 +348,7 @@ mod tests {
 
     #[test]
     fn a_slice_is_the_central_window_and_leading_channels_of_the_held_weight() {
-        let device = crate::nn::training_device().without_autodiff();
+        let device = crate::nn::train::training_device().without_autodiff();
         let mut rng = crate::rng::seeded(3);
         let held = Conv::conv_bn(6, 5, 1);
         let Some(Layer::Conv(mut layer)) =
@@ -372,7 +372,7 @@ mod tests {
         assert!(d < 1e-5, "difference {d}");
 
         // Batch norm of the leading channels: as a norm of that width, the rest untouched.
-        let train_device = crate::nn::training_device();
+        let train_device = crate::nn::train::training_device();
         let wide = BatchNormConfig::new(6).init(&train_device);
         let narrow = BatchNormConfig::new(3).init(&train_device);
         let y = values([4, 3, 5, 5], 5, &train_device);
@@ -399,7 +399,7 @@ mod tests {
 
     #[test]
     fn batch_norm_matches_the_engines_own_with_its_gradients_and_statistics() {
-        let device = crate::nn::training_device();
+        let device = crate::nn::train::training_device();
         let ours = BatchNormConfig::new(3).init(&device);
         let theirs = BatchNormConfig::new(3).init(&device);
         let x = values([4, 3, 5, 6], 1, &device).require_grad();

@@ -30,14 +30,5 @@ pub use latency::{LatencyTable, latency_ms, machine_fingerprint};
 pub use store::{Plan, WeightStore, Weights};
 pub use train::{
     DistillKind, Distillation, EpochReport, Stepper, Teacher, TrainConfig, accuracy, logits,
-    recalibrate_batch_norm, train, train_with,
+    recalibrate_batch_norm, train, train_with, training_device,
 };
-
-/// The engine device for training: the CPU (Flex) backend with automatic differentiation.
-///
-/// The library leaves the process's allocator alone: measured on the trainer bench and a
-/// digits weight-sharing run, glibc's defaults, glibc with a raised mmap threshold and
-/// mimalloc took the same time within noise, and mimalloc doubled peak memory.
-pub fn training_device() -> burn::prelude::Device {
-    burn::prelude::Device::flex().autodiff()
-}

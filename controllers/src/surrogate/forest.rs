@@ -3,7 +3,7 @@
 //! one), down to `min_leaf` rows per leaf or `max_depth`. The prediction is the trees' mean.
 //! Non-linear where ridge is linear; it needs more evaluations before it ranks well.
 
-use super::Surrogate;
+use super::model::Surrogate;
 use archforge::error::{Error, Result};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};

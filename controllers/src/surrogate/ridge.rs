@@ -3,7 +3,7 @@
 //! fitted on a handful of architectures from chasing noise; it shrinks the weights but keeps
 //! the direction the data points in, which is all a ranking needs.
 
-use super::Surrogate;
+use super::model::Surrogate;
 use archforge::error::{Error, Result};
 
 /// A fitted (or not yet fitted) ridge regression.

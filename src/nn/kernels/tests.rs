@@ -54,7 +54,7 @@ fn output_and_grads(
 
 #[test]
 fn convolutions_match_the_engines_over_random_geometries() {
-    let device = crate::nn::training_device();
+    let device = crate::nn::train::training_device();
     let mut rng = crate::rng::seeded(11);
     let mut checked = 0;
     while checked < 120 {
@@ -145,7 +145,7 @@ fn convolutions_match_the_engines_over_random_geometries() {
 
 #[test]
 fn convolutions_without_autodiff_compute_the_same_values() {
-    let device = crate::nn::training_device().without_autodiff();
+    let device = crate::nn::train::training_device().without_autodiff();
     let mut rng = crate::rng::seeded(12);
     let x = random([3, 4, 9, 7], &mut rng, &device);
     let w = random([6, 2, 3, 3], &mut rng, &device);
@@ -167,7 +167,7 @@ fn convolutions_without_autodiff_compute_the_same_values() {
 
 #[test]
 fn poolings_match_the_engines_over_random_geometries() {
-    let device = crate::nn::training_device();
+    let device = crate::nn::train::training_device();
     let mut rng = crate::rng::seeded(13);
     let mut checked = 0;
     while checked < 100 {
@@ -237,7 +237,7 @@ fn poolings_match_the_engines_over_random_geometries() {
 
 #[test]
 fn batch_norm_matches_the_engines_with_and_without_its_relu() {
-    let device = crate::nn::training_device();
+    let device = crate::nn::train::training_device();
     let mut rng = crate::rng::seeded(14);
     for case in 0..24 {
         let shape = [
@@ -299,7 +299,7 @@ fn batch_norm_matches_the_engines_with_and_without_its_relu() {
 
 #[test]
 fn a_nan_input_shows_in_every_kernels_output() {
-    let device = crate::nn::training_device();
+    let device = crate::nn::train::training_device();
     let mut values = vec![0.5f32; 2 * 2 * 4 * 4];
     values[5] = f32::NAN;
     let x = Tensor::<4>::from_data(TensorData::new(values, [2, 2, 4, 4]), &device);
@@ -343,7 +343,7 @@ fn results_do_not_depend_on_the_number_of_threads() {
             .build()
             .expect("a thread pool");
         pool.install(|| {
-            let device = crate::nn::training_device();
+            let device = crate::nn::train::training_device();
             let mut rng = crate::rng::seeded(21);
             let x = random([20, 6, 9, 9], &mut rng, &device);
             let w = random([8, 6, 3, 3], &mut rng, &device);

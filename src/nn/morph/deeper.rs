@@ -6,14 +6,15 @@
 //! training, on that batch. The ReLU keeps it so only where the layer's output is never
 //! negative, so the place must be one: a ReLU, or pooling, dropout or an identity after one.
 
-use super::{Morphed, carry, node_named, rebuild, refuse};
+use super::graph::{Morphed, carry, node_named, rebuild, refuse};
 use crate::arch::{Arch, Conv, NodeId, Op};
 use crate::data::{Batch, Dataset};
 use crate::error::{Error, Result};
 use crate::nn::layer::BATCH_NORM_EPSILON;
+use crate::nn::store::WeightStore;
 use crate::nn::store::layer_path;
 use crate::nn::train::batch_tensors;
-use crate::nn::{WeightStore, training_device};
+use crate::nn::train::training_device;
 use crate::weights::{Snapshot, Values};
 use std::sync::Arc;
 

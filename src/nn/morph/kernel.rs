@@ -2,7 +2,7 @@
 //! the old kernel at the centre of zeros. Padding is `(k - 1) / 2`, so the output keeps its
 //! size and every output pixel its value.
 
-use super::{Morphed, carry, layer_prefix, rebuild, refuse};
+use super::graph::{Morphed, carry, layer_prefix, rebuild, refuse};
 use crate::arch::{Arch, NodeId, Op};
 use crate::error::Result;
 use crate::weights::{Snapshot, Values};

@@ -3,9 +3,11 @@
 //! MnasNet blocks' morphs are checked beside that space (`environments/src/mnasnet.rs`).
 
 use super::*;
+use crate::arch::{Arch, Op};
 use crate::arch::{Conv, PoolKind, Shape};
 use crate::data::{Augment, Batch, DataConfig, Dataset, Splits};
 use crate::nn::{TrainConfig, WeightStore, train, training_device};
+use crate::weights::Snapshot;
 use std::path::Path;
 use std::sync::Arc;
 

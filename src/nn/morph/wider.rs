@@ -11,7 +11,7 @@
 //! `noise > 0` the copies' own incoming weights get Gaussian noise of `noise` times the
 //! layer's weight deviation, to break their symmetry (the function is then only nearly kept).
 
-use super::{Morphed, carry, layer_prefix, readers, rebuild, refuse};
+use super::graph::{Morphed, carry, layer_prefix, readers, rebuild, refuse};
 use crate::arch::{Arch, NodeId, Op};
 use crate::error::Result;
 use crate::rng::Rng;
