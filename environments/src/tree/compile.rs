@@ -362,7 +362,7 @@ impl Compiler<'_> {
     fn module(&mut self, located: &Located, path: &str) -> Result<Node> {
         let span = located.span();
         let int = |v: i64| Some(Scalar::Int(v));
-        let layer = |def: LayerDef, _: &mut Self| Ok(Node::Layer(def, span.clone()));
+        let layer = |def: LayerDef| Ok(Node::Layer(def, span.clone()));
         let list = |c: &mut Self, items: &[Located], what: &str| -> Result<Vec<Node>> {
             if items.is_empty() {
                 return Err(c.source.error(&span, format!("`{what}` lists no modules")));
@@ -415,7 +415,7 @@ impl Compiler<'_> {
                         stride,
                     }
                 };
-                layer(def, self)
+                layer(def)
             }
             Module::MaxPool(d) | Module::AvgPool(d) => {
                 let kind = if matches!(located.get_ref(), Module::MaxPool(_)) {
@@ -441,14 +441,11 @@ impl Compiler<'_> {
                     )?),
                     None => None,
                 };
-                layer(
-                    LayerDef::Pool {
-                        kind,
-                        window,
-                        stride,
-                    },
-                    self,
-                )
+                layer(LayerDef::Pool {
+                    kind,
+                    window,
+                    stride,
+                })
             }
             Module::Dense(d) => {
                 let units = self.param(
@@ -458,10 +455,10 @@ impl Compiler<'_> {
                     format!("{path}.dense.units"),
                     &span,
                 )?;
-                layer(LayerDef::Dense { units }, self)
+                layer(LayerDef::Dense { units })
             }
-            Module::BatchNorm(_) => layer(LayerDef::BatchNorm, self),
-            Module::GlobalPool(_) => layer(LayerDef::GlobalPool, self),
+            Module::BatchNorm(_) => layer(LayerDef::BatchNorm),
+            Module::GlobalPool(_) => layer(LayerDef::GlobalPool),
             Module::Activation(d) => {
                 let function = self.param(
                     d.function.as_ref(),
@@ -470,7 +467,7 @@ impl Compiler<'_> {
                     format!("{path}.activation"),
                     &span,
                 )?;
-                layer(LayerDef::Activation { function }, self)
+                layer(LayerDef::Activation { function })
             }
             Module::Dropout(d) => {
                 let rate = self.param(
@@ -480,7 +477,7 @@ impl Compiler<'_> {
                     format!("{path}.dropout.rate"),
                     &span,
                 )?;
-                layer(LayerDef::Dropout { rate }, self)
+                layer(LayerDef::Dropout { rate })
             }
             Module::Sequence(items) => {
                 let nodes = list(self, items, "sequence")?;

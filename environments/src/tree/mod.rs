@@ -76,8 +76,8 @@ struct Section {
 struct SectionBody {
     #[serde(rename = "kind")]
     _kind: String,
-    #[serde(default)]
-    file: Option<PathBuf>,
+    #[serde(default, rename = "file")]
+    _file: Option<PathBuf>,
     #[serde(default)]
     space: language::Modules,
     #[serde(default)]
@@ -157,7 +157,6 @@ impl TreeConfig {
         };
         let section: Section = toml::from_str(&source.text).map_err(|e| parse_error(&source, e))?;
         let body = section.environment;
-        let _ = body.file;
         Ok((
             SpaceDef {
                 space: body.space,
