@@ -590,25 +590,7 @@ fn local_decisions(param: &Param) -> usize {
 }
 
 fn layer_decisions(def: &LayerDef) -> usize {
-    match def {
-        LayerDef::Conv {
-            filters,
-            kernel,
-            stride,
-        }
-        | LayerDef::Separable {
-            filters,
-            kernel,
-            stride,
-        } => local_decisions(filters) + local_decisions(kernel) + local_decisions(stride),
-        LayerDef::Pool { window, stride, .. } => {
-            local_decisions(window) + stride.as_ref().map_or(0, local_decisions)
-        }
-        LayerDef::Dense { units } => local_decisions(units),
-        LayerDef::Activation { function } => local_decisions(function),
-        LayerDef::Dropout { rate } => local_decisions(rate),
-        LayerDef::BatchNorm | LayerDef::GlobalPool => 0,
-    }
+    def.params().into_iter().map(local_decisions).sum()
 }
 
 fn most_count(counts: &Param, shared: &[Shared]) -> usize {

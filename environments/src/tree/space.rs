@@ -162,6 +162,31 @@ pub enum LayerDef {
     GlobalPool,
 }
 
+impl LayerDef {
+    /// The module's hyper-parameters, in decision order.
+    pub fn params(&self) -> Vec<&Param> {
+        match self {
+            LayerDef::Conv {
+                filters,
+                kernel,
+                stride,
+            }
+            | LayerDef::Separable {
+                filters,
+                kernel,
+                stride,
+            } => vec![filters, kernel, stride],
+            LayerDef::Pool { window, stride, .. } => {
+                std::iter::once(window).chain(stride).collect()
+            }
+            LayerDef::Dense { units } => vec![units],
+            LayerDef::Activation { function } => vec![function],
+            LayerDef::Dropout { rate } => vec![rate],
+            LayerDef::BatchNorm | LayerDef::GlobalPool => Vec::new(),
+        }
+    }
+}
+
 /// A module as walked.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Node {

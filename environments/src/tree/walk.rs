@@ -139,28 +139,7 @@ impl Layer {
     }
 }
 
-/// The hyper-parameters of a basic module, in decision order.
-fn params(def: &LayerDef) -> Vec<&Param> {
-    match def {
-        LayerDef::Conv {
-            filters,
-            kernel,
-            stride,
-        }
-        | LayerDef::Separable {
-            filters,
-            kernel,
-            stride,
-        } => vec![filters, kernel, stride],
-        LayerDef::Pool { window, stride, .. } => std::iter::once(window).chain(stride).collect(),
-        LayerDef::Dense { units } => vec![units],
-        LayerDef::Activation { function } => vec![function],
-        LayerDef::Dropout { rate } => vec![rate],
-        LayerDef::BatchNorm | LayerDef::GlobalPool => Vec::new(),
-    }
-}
-
-/// The layer `def` is with `values` for its [`params`] (checked at compile).
+/// The layer `def` is with `values` for its [`LayerDef::params`] (checked at compile).
 fn make(def: &LayerDef, values: &[Scalar]) -> Layer {
     let int = |i: usize| match &values[i] {
         Scalar::Int(v) => *v as usize,
@@ -207,7 +186,7 @@ pub fn each_instance(
     values: &dyn Fn(&Param) -> Vec<Scalar>,
     out: &mut dyn FnMut(Layer),
 ) {
-    let lists: Vec<Vec<Scalar>> = params(def).into_iter().map(values).collect();
+    let lists: Vec<Vec<Scalar>> = def.params().into_iter().map(values).collect();
     let mut pick = vec![0usize; lists.len()];
     loop {
         let chosen: Vec<Scalar> = pick
@@ -399,7 +378,8 @@ impl Walker<'_> {
     fn node(&mut self, node: &Node, input: usize) -> std::result::Result<usize, Halt> {
         match node {
             Node::Layer(def, span) => {
-                let values = params(def)
+                let values = def
+                    .params()
                     .into_iter()
                     .map(|p| self.value(p))
                     .collect::<std::result::Result<Vec<_>, _>>()?;

@@ -19,15 +19,27 @@ fn outputs(
     let mut store = WeightStore::new(training_device(), 0).from(weights.clone());
     let plan = store.plan(arch)?;
     let eval = logits(&store, &plan, data, 64);
+    Ok([eval, in_training(arch, weights, data, batch)?])
+}
+
+/// The flattened output of `arch` with `weights` on `batch` of `data`, in training mode
+/// (batch statistics in its batch norms).
+pub(super) fn in_training(
+    arch: &Arch,
+    weights: &Arc<Snapshot>,
+    data: &Dataset,
+    batch: &Batch,
+) -> Result<Vec<f32>> {
+    let mut store = WeightStore::new(training_device(), 0).from(weights.clone());
+    let plan = store.plan(arch)?;
     let (x, _) = batch_tensors(batch, data, store.device());
-    let train = store
+    store
         .weights()
         .forward(&plan, x)
         .into_data()
         .convert::<f32>()
         .try_into_vec::<f32>()
-        .map_err(|e| Error::Training(format!("{e:?}")))?;
-    Ok([eval, train])
+        .map_err(|e| Error::Training(format!("{e:?}")))
 }
 
 /// How far `after` moved the outputs of `before` (each a network and its weights): the

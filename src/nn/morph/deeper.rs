@@ -6,15 +6,13 @@
 //! training, on that batch. The ReLU keeps it so only where the layer's output is never
 //! negative, so the place must be one: a ReLU, or pooling, dropout or an identity after one.
 
+use super::check::in_training;
 use super::graph::{Morphed, carry, node_named, rebuild, refuse};
 use crate::arch::{Arch, Conv, NodeId, Op};
 use crate::data::{Batch, Dataset};
 use crate::error::{Error, Result};
 use crate::nn::layer::BATCH_NORM_EPSILON;
-use crate::nn::store::WeightStore;
 use crate::nn::store::layer_path;
-use crate::nn::train::batch_tensors;
-use crate::nn::train::training_device;
 use crate::weights::{Snapshot, Values};
 use std::sync::Arc;
 
@@ -58,16 +56,7 @@ pub fn channel_moments(
     let shape = cut
         .output_shape()
         .ok_or_else(|| Error::Arch("Net2Deeper: a network without shapes".into()))?;
-    let mut store = WeightStore::new(training_device(), 0).from(weights.clone());
-    let plan = store.plan(&cut)?;
-    let (x, _) = batch_tensors(batch, data, store.device());
-    let values: Vec<f32> = store
-        .weights()
-        .forward(&plan, x)
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .map_err(|e| Error::Training(format!("{e:?}")))?;
+    let values = in_training(&cut, weights, data, batch)?;
     let (c, plane) = (shape.channels, shape.height * shape.width);
     let n = (batch.len() * plane) as f64;
     Ok((0..c)
