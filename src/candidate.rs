@@ -6,8 +6,9 @@
 //!
 //! A candidate may also say where its initial weights come from ([`Candidate::init`]): a
 //! snapshot holding a tensor for each of its layers under the paths its network has — a child
-//! cut out of a trained supernet, a saved network, a teacher's kept layers, a parent's
-//! morphed weights. The trainer builds its layers from it instead of drawing them.
+//! cut out of a trained supernet, a saved network, a teacher's kept layers — or its
+//! [`Lineage`], for a network grown by morphs: its nearest trained ancestor's weights, morphed
+//! step by step. The trainer builds its layers from them instead of drawing them.
 //!
 //! And a candidate may choose its own training settings ([`Candidate::training`]): a tree
 //! space whose decisions include a learning rate or an optimiser. A stand-alone trainer
@@ -15,6 +16,7 @@
 //! candidates that differ only in their learning rate are two candidates.
 
 use crate::arch::{Arch, ArchHash};
+use crate::lineage::Lineage;
 use crate::weights::Snapshot;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -25,6 +27,16 @@ pub type TrainingChoices = BTreeMap<String, serde_json::Value>;
 
 /// Builds a candidate's graph from its decisions.
 pub type ArchBuilder = Arc<dyn Fn(&[usize]) -> Arch + Send + Sync>;
+
+/// Where a candidate's initial weights come from.
+#[derive(Debug, Clone)]
+pub enum Init {
+    /// A tensor for each of its layers, under its network's paths.
+    Weights(Arc<Snapshot>),
+    /// Its nearest trained ancestor's weights, morphed along its lineage; the trainer that
+    /// trained the ancestors resolves them.
+    Grown(Arc<Lineage>),
+}
 
 /// What an environment builds from a complete decision sequence.
 #[derive(Clone)]
@@ -39,7 +51,7 @@ pub struct Candidate {
     /// Trainable parameters and multiply-accumulates, when the graph has shapes.
     pub counts: Option<(u64, u64)>,
     /// The weights its training starts from (none: freshly drawn).
-    pub init: Option<Arc<Snapshot>>,
+    pub init: Option<Init>,
     /// The training settings its decisions chose (empty: the run's).
     pub training: TrainingChoices,
     arch: OnceLock<Arch>,
@@ -65,8 +77,24 @@ impl Candidate {
 
     /// The same candidate, its training starting from `init`.
     pub fn with_init(mut self, init: Arc<Snapshot>) -> Self {
-        self.init = Some(init);
+        self.init = Some(Init::Weights(init));
         self
+    }
+
+    /// The same candidate, grown along `lineage`: its training starts from its nearest
+    /// trained ancestor's weights, morphed.
+    pub fn grown(mut self, lineage: Arc<Lineage>) -> Self {
+        self.init = Some(Init::Grown(lineage));
+        self
+    }
+
+    /// The initial weights it names as a snapshot (none for a grown candidate, whose weights
+    /// its trainer resolves).
+    pub fn init_weights(&self) -> Option<&Arc<Snapshot>> {
+        match &self.init {
+            Some(Init::Weights(w)) => Some(w),
+            _ => None,
+        }
     }
 
     /// The same candidate trained with `training` over the run's settings; the choices are
@@ -134,7 +162,13 @@ impl fmt::Debug for Candidate {
             .field("label", &self.label)
             .field("hash", &self.hash)
             .field("counts", &self.counts)
-            .field("init", &self.init.as_ref().map(|s| s.len()))
+            .field(
+                "init",
+                &self.init.as_ref().map(|i| match i {
+                    Init::Weights(s) => format!("{} tensors", s.len()),
+                    Init::Grown(l) => format!("grown in {} steps", l.steps.len()),
+                }),
+            )
             .field("training", &self.training)
             .field("built", &self.arch.get().is_some())
             .finish()

@@ -10,7 +10,8 @@
 //!   sequences end within `max_length`; every complete legal sequence builds, twice to the same
 //!   label, hash, counts and graph; a sequence with an illegal option is refused; and each
 //!   ability round-trips (graph `decode(encode(x)) == x`, features and tokens of a fixed,
-//!   finite shape).
+//!   finite shape; growth boundaries that start at the empty prefix and rise, each with a
+//!   step layout whose layers are among its tokens).
 //! - [`check_controller`]: proposals are complete legal sequences, also after the controller
 //!   was told of invalid and failed evaluations; checkpoint -> restore on a fresh controller
 //!   gives the same next proposals.
@@ -257,6 +258,28 @@ fn check_abilities(env: &dyn Environment, part: &str, decisions: &[usize]) -> Re
             return fail(format!(
                 "its features of {decisions:?} differ between two calls"
             ));
+        }
+    }
+    if let Some(growth) = env.growth() {
+        let bounds = growth
+            .boundaries(decisions)
+            .map_err(|e| refuses("growth", e))?;
+        if bounds.first() != Some(&0) || bounds.windows(2).any(|w| w[0] >= w[1]) {
+            return fail(format!(
+                "its growth boundaries of {decisions:?} ({bounds:?}) do not start at 0 and rise"
+            ));
+        }
+        for &b in &bounds {
+            let layout = growth
+                .step(&decisions[..b])
+                .map_err(|e| refuses("growth", e))?;
+            let n = layout.tokens.len();
+            if n == 0 || layout.widen.iter().chain(&layout.places).any(|&l| l >= n) {
+                return fail(format!(
+                    "its step layout after {:?} names a layer outside its {n} tokens",
+                    &decisions[..b]
+                ));
+            }
         }
     }
     if let Some(tokens) = env.tokens() {

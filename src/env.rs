@@ -6,7 +6,7 @@
 //! [`NetworkLayers`] gets its features or tokens from the candidates it builds (below).
 
 use crate::ability::{
-    Features, GraphEncoding, LAYER_FIELDS, NetworkLayers, Positional, Table, Tokens, layer_tokens,
+    Features, GraphEncoding, Growth, LAYER_FIELDS, NetworkLayers, Positional, Table, Tokens, layer_tokens,
 };
 use crate::candidate::Candidate;
 use crate::error::{Error, Result};
@@ -89,6 +89,11 @@ pub trait Environment: Send + Sync {
 
     /// The space's layer tokens, for controllers that read a network layer by layer.
     fn tokens(&self) -> Option<&dyn Tokens> {
+        None
+    }
+
+    /// The space's growth steps, for controllers that grow networks by morphs.
+    fn growth(&self) -> Option<&dyn Growth> {
         None
     }
 }

@@ -39,6 +39,7 @@ pub mod env;
 pub mod error;
 pub mod evaluator;
 pub mod ledger;
+pub mod lineage;
 pub mod nn;
 pub mod objective;
 pub mod record;

@@ -12,6 +12,8 @@
 //! - [`tabular`]: any CSV of a user's own benchmark, one categorical decision per column;
 //! - [`tree`]: tree-structured spaces users compose from modules and hyper-parameters
 //!   (DeepArchitect's language), trained by the shared trainer;
+//! - [`netmorph`]: network transformation (EAS) — a sequence grows a seed network step by
+//!   step by function-preserving morphs, each child starting from its parent's weights;
 //! - [`compress`]: spaces derived from a trained teacher network (N2N learning): which layers
 //!   to remove, then how far to shrink the kept ones.
 //!
@@ -26,6 +28,7 @@ pub mod images;
 pub mod mnasnet;
 pub mod nasnet;
 pub mod nb201;
+pub mod netmorph;
 pub mod tabular;
 pub mod tree;
 
@@ -37,5 +40,6 @@ pub use images::Images;
 pub use mnasnet::{Mnasnet, MnasnetConfig};
 pub use nasnet::{Nasnet, NasnetConfig};
 pub use nb201::{Nb201, Nb201Config, Nb201Dataset};
+pub use netmorph::{Netmorph, NetmorphConfig};
 pub use tabular::{Tabular, TabularConfig, TabularDecision};
 pub use tree::{Tree, TreeConfig};

@@ -8,11 +8,23 @@
 //! so a candidate evaluated twice (or in another order) trains identically — or, for a
 //! candidate that names its initial weights ([`Candidate::init`]), from those: every tensor of
 //! its network must be there, and nothing else.
+//!
+//! A grown candidate ([`Init::Grown`]) starts from its nearest ancestor this evaluator trained,
+//! morphed along the rest of its lineage; the evaluator keeps every grown network it trains
+//! for the children that follow. When it trained none of the ancestors, it first trains the
+//! seed network from scratch for the lineage's `seed_epochs` (once per run). So in a run,
+//! which ancestor a child inherits from depends on what was evaluated before it — in the
+//! run's order, the same for the same seed.
 
 use super::{Evaluator, Metrics, Outcome, Status};
-use crate::candidate::Candidate;
+use crate::arch::Arch;
+use crate::candidate::{Candidate, Init};
 use crate::data::Splits;
 use crate::error::Result;
+use crate::lineage::Lineage;
+use crate::nn::morph::grow;
+use crate::weights::Snapshot;
+use std::collections::HashMap;
 use crate::nn::{
     Stepper, Teacher, TrainConfig, WeightStore, accuracy, latency_ms, train_with, training_device,
 };
@@ -25,6 +37,8 @@ pub struct StandaloneEvaluator {
     seed: u64,
     keep_weights: bool,
     teacher: Option<Teacher>,
+    /// The grown networks trained so far, by lineage key.
+    grown: HashMap<u64, (Arch, Arc<Snapshot>)>,
 }
 
 impl StandaloneEvaluator {
@@ -36,6 +50,7 @@ impl StandaloneEvaluator {
             seed,
             keep_weights: false,
             teacher: None,
+            grown: HashMap::new(),
         }
     }
 
@@ -92,14 +107,23 @@ pub fn train_candidate_with(
     seed: u64,
 ) -> Result<Trained, Status> {
     let seed = crate::arch::hash::hash_words("standalone", &[seed, candidate.hash.0]);
+    let init = match &candidate.init {
+        Some(Init::Grown(_)) => {
+            return Err(Status::Invalid(
+                "a grown candidate starts from its trained ancestors' weights: train it with the evaluator that trained them".into(),
+            ));
+        }
+        Some(Init::Weights(w)) => Some(w),
+        None => None,
+    };
     let mut store = WeightStore::new(training_device(), seed);
-    if let Some(init) = &candidate.init {
+    if let Some(init) = init {
         store = store.from(init.clone());
     }
     let plan = store
         .plan(candidate.arch())
         .map_err(|e| Status::Invalid(e.to_string()))?;
-    if let Some(init) = &candidate.init
+    if let Some(init) = init
         && let Some(foreign) = store.foreign(init).first()
     {
         return Err(Status::Invalid(format!(
@@ -138,6 +162,45 @@ impl StandaloneEvaluator {
             None => stepper,
         }
     }
+
+    /// The initial weights of a candidate grown along `lineage`, which builds `arch`: its
+    /// nearest trained ancestor's (the seed's, trained first, when there is none), morphed.
+    fn inherit(&mut self, lineage: &Lineage, arch: &Arch) -> Result<Arc<Snapshot>, Status> {
+        let keys = lineage.keys();
+        let nearest = (0..keys.len())
+            .rev()
+            .find(|&i| self.grown.contains_key(&keys[i]));
+        let from = match nearest {
+            Some(i) => i,
+            None => {
+                let seed = Candidate::new(Vec::new(), "seed".into(), lineage.seed.clone());
+                let config = TrainConfig {
+                    epochs: lineage.seed_epochs,
+                    ..self.config.clone()
+                };
+                let trained = train_candidate_with(
+                    self.stepper(&config),
+                    &seed,
+                    &self.data,
+                    &config,
+                    self.seed,
+                )?;
+                let weights = Arc::new(trained.store.cut(&trained.plan));
+                self.grown
+                    .insert(lineage.seed_key, (lineage.seed.clone(), weights));
+                0
+            }
+        };
+        let (start, weights) = self.grown[&keys[from]].clone();
+        let grown = grow(lineage, from, start, weights, &self.data.train)
+            .map_err(|e| Status::Invalid(e.to_string()))?;
+        if grown.arch.canonical_hash() != arch.canonical_hash() {
+            return Err(Status::Invalid(
+                "its lineage's morphs do not grow into its network".into(),
+            ));
+        }
+        Ok(Arc::new(grown.weights))
+    }
 }
 
 impl Evaluator for StandaloneEvaluator {
@@ -145,6 +208,21 @@ impl Evaluator for StandaloneEvaluator {
         let config = match self.config.with_choices(&candidate.training) {
             Ok(config) => config,
             Err(why) => return Ok(Outcome::from(Status::Invalid(why))),
+        };
+        let lineage = match &candidate.init {
+            Some(Init::Grown(lineage)) => Some(lineage.clone()),
+            _ => None,
+        };
+        let inherited;
+        let candidate = match &lineage {
+            Some(lineage) => match self.inherit(lineage, candidate.arch()) {
+                Ok(weights) => {
+                    inherited = candidate.clone().with_init(weights);
+                    &inherited
+                }
+                Err(status) => return Ok(Outcome::from(status)),
+            },
+            None => candidate,
         };
         Ok(
             match train_candidate_with(
@@ -154,12 +232,18 @@ impl Evaluator for StandaloneEvaluator {
                 &config,
                 self.seed,
             ) {
-                Ok(trained) => Outcome {
-                    weights: self
-                        .keep_weights
-                        .then(|| Arc::new(trained.store.cut(&trained.plan))),
-                    ..Outcome::ok(trained.metrics)
-                },
+                Ok(trained) => {
+                    let weights = (self.keep_weights || lineage.is_some())
+                        .then(|| Arc::new(trained.store.cut(&trained.plan)));
+                    if let (Some(lineage), Some(weights)) = (&lineage, &weights) {
+                        self.grown
+                            .insert(lineage.key(), (candidate.arch().clone(), weights.clone()));
+                    }
+                    Outcome {
+                        weights: weights.filter(|_| self.keep_weights),
+                        ..Outcome::ok(trained.metrics)
+                    }
+                }
                 Err(status) => Outcome::from(status),
             },
         )

@@ -58,7 +58,7 @@ fn network(arch: Arch, seed: u64) -> Network {
 
 /// The candidate's weights load into its own network: every tensor there, nothing else.
 fn loads(candidate: &Candidate) -> WeightStore {
-    let init = candidate.init.clone().unwrap();
+    let init = candidate.init_weights().cloned().unwrap();
     let mut store = WeightStore::new(training_device(), 0).from(init.clone());
     store.plan(candidate.arch()).unwrap();
     assert!(
@@ -82,11 +82,11 @@ fn an_unchanged_student_is_its_network() {
     let keep = vec![0; removal.spec().max_length];
     let student = removal.build(&keep).unwrap();
     assert_eq!(student.label, "unchanged");
-    assert_eq!(student.init.as_deref(), Some(net.weights.as_ref()));
+    assert_eq!(student.init_weights().map(|w| w.as_ref()), Some(net.weights.as_ref()));
     let shrinkage = Compression::shrinkage(net.clone(), &ShrinkageConfig::default()).unwrap();
     let full = vec![6; shrinkage.spec().max_length];
     let same = shrinkage.build(&full).unwrap();
-    assert_eq!(same.init.as_deref(), Some(net.weights.as_ref()));
+    assert_eq!(same.init_weights().map(|w| w.as_ref()), Some(net.weights.as_ref()));
     assert_eq!(same.params(), net.arch.params());
 }
 
@@ -109,7 +109,7 @@ fn a_narrowed_layer_keeps_its_strongest_filters_and_the_next_reads_them() {
             .unwrap_or_else(|| panic!("{}", arch.to_json()))
     };
     let teacher = w0(&net.arch, &net.weights, 8);
-    let narrow = w0(student.arch(), student.init.as_ref().unwrap(), 4);
+    let narrow = w0(student.arch(), student.init_weights().unwrap(), 4);
     let norms: Vec<f32> = teacher
         .data
         .chunks(9)
@@ -138,7 +138,7 @@ fn a_narrowed_layer_keeps_its_strongest_filters_and_the_next_reads_them() {
     };
     let var = bn(&net.weights, 8);
     let kept_var: Vec<f32> = kept.iter().map(|&k| var[k]).collect();
-    assert_eq!(bn(student.init.as_ref().unwrap(), 4), kept_var);
+    assert_eq!(bn(student.init_weights().unwrap(), 4), kept_var);
 }
 
 #[test]
@@ -160,7 +160,7 @@ fn every_student_of_either_stage_loads_into_its_network() {
                 loads(&student);
                 assert!(student.params() <= net.arch.params(), "{}", student.label);
                 let again = env.build(&decisions).unwrap();
-                assert_eq!((again.hash, again.init), (student.hash, student.init));
+                assert_eq!((again.hash, again.init_weights()), (student.hash, student.init_weights()));
             }
         }
     }
@@ -227,7 +227,7 @@ fn removing_a_block_that_adds_nothing_keeps_the_function() {
     let removal = Compression::removal(net, &with_pools()).unwrap();
     let student = removal.build(&[0, 0, 1, 0]).unwrap();
     assert_eq!(student.label, "-stage1.block1");
-    let after = outputs(student.arch(), student.init.clone().unwrap());
+    let after = outputs(student.arch(), student.init_weights().cloned().unwrap());
     assert_eq!(before.len(), after.len());
     let worst = before
         .iter()

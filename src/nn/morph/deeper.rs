@@ -16,8 +16,8 @@ use crate::nn::store::layer_path;
 use crate::weights::{Snapshot, Values};
 use std::sync::Arc;
 
-/// Whether node `id`'s output is never negative.
-fn non_negative(arch: &Arch, id: NodeId) -> bool {
+/// Whether node `id`'s output is never negative: where Net2Deeper may insert a layer.
+pub fn non_negative(arch: &Arch, id: NodeId) -> bool {
     match arch.node(id).op {
         Op::Relu | Op::BnRelu => true,
         Op::Pool { .. } | Op::Dropout { .. } | Op::Identity | Op::DropPath { .. } => arch
@@ -77,16 +77,9 @@ pub fn channel_moments(
         .collect())
 }
 
-/// `arch` (with `weights`) with an identity `kernel x kernel` convolution, batch norm and
-/// ReLU inserted after `after` (see the module documentation); `moments` are `after`'s
-/// output moments ([`channel_moments`]). The new layer is named `<after>.deep<n>`.
-pub fn deepen(
-    arch: &Arch,
-    weights: &Snapshot,
-    after: NodeId,
-    kernel: usize,
-    moments: &[(f64, f64)],
-) -> Result<Morphed> {
+/// The graph of `arch` with a `kernel x kernel` convolution, batch norm and ReLU inserted
+/// after `after` (what [`deepen`] gives, without the weights), and the new layer's name.
+pub fn deepen_graph(arch: &Arch, after: NodeId, kernel: usize) -> Result<(Arch, String)> {
     let node = arch.node(after);
     if kernel == 0 || kernel.is_multiple_of(2) {
         return Err(refuse(
@@ -107,28 +100,18 @@ pub fn deepen(
     let shape = node
         .shape
         .ok_or_else(|| refuse("Net2Deeper", "a network without shapes"))?;
-    if moments.len() != shape.channels {
-        return Err(refuse(
-            "Net2Deeper",
-            format!("{} moments for {} channels", moments.len(), shape.channels),
-        ));
-    }
     let name = (0..)
         .map(|n| format!("{}.deep{n}", node.name))
         .find(|n| node_named(arch, n).is_err())
         .expect("some name is free");
-    let conv = Op::Conv(Conv {
-        batch_norm: true,
-        ..Conv::plain(shape.channels, kernel, 1)
-    });
-    let inserted = conv.clone();
+    let conv = identity_conv(shape.channels, kernel);
     let (new, _) = rebuild(
         arch,
         |_, op| op.clone(),
         |id| {
             if id == after {
                 vec![
-                    (name.clone(), inserted.clone()),
+                    (name.clone(), conv.clone()),
                     (format!("{name}.relu"), Op::Relu),
                 ]
             } else {
@@ -136,6 +119,37 @@ pub fn deepen(
             }
         },
     )?;
+    Ok((new, name))
+}
+
+/// The inserted layer: a `kernel x kernel` convolution of `channels` to `channels`, with
+/// batch norm.
+fn identity_conv(channels: usize, kernel: usize) -> Op {
+    Op::Conv(Conv {
+        batch_norm: true,
+        ..Conv::plain(channels, kernel, 1)
+    })
+}
+
+/// `arch` (with `weights`) with an identity `kernel x kernel` convolution, batch norm and
+/// ReLU inserted after `after` (see the module documentation); `moments` are `after`'s
+/// output moments ([`channel_moments`]). The new layer is named `<after>.deep<n>`.
+pub fn deepen(
+    arch: &Arch,
+    weights: &Snapshot,
+    after: NodeId,
+    kernel: usize,
+    moments: &[(f64, f64)],
+) -> Result<Morphed> {
+    let (new, name) = deepen_graph(arch, after, kernel)?;
+    let shape = arch.node(after).shape.expect("checked by deepen_graph");
+    if moments.len() != shape.channels {
+        return Err(refuse(
+            "Net2Deeper",
+            format!("{} moments for {} channels", moments.len(), shape.channels),
+        ));
+    }
+    let conv = identity_conv(shape.channels, kernel);
     let mut out = carry(arch, weights, &new)?;
     let prefix = layer_path(&name, &conv, shape);
     let c = shape.channels;

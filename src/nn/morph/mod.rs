@@ -14,19 +14,23 @@
 //! pooling, dropout, flattening and dense layers in a chain — and to MnasNet's blocks
 //! (depthwise convolutions, squeeze-excite gates); they refuse, in one line, a layer whose
 //! channels reach an addition or a concatenation. [`largest_change`] measures how far a morph
-//! moved a network's outputs, so that a caller can check it kept the function.
+//! moved a network's outputs, so that a caller can check it kept the function. [`grow`] redoes a
+//! [`Lineage`](crate::lineage::Lineage) — morphs named by layer, step after step — on a
+//! graph or on trained weights.
 
 pub mod check;
 pub mod deeper;
 pub mod graph;
 pub mod kernel;
+pub mod lineage;
 pub mod wider;
 
 #[cfg(test)]
 mod tests;
 
 pub use check::largest_change;
-pub use deeper::{channel_moments, deepen};
+pub use deeper::{channel_moments, deepen, deepen_graph, non_negative};
 pub use graph::{Morphed, carry, layer_prefix, node_named, rebuild};
 pub use kernel::enlarge_kernel;
-pub use wider::widen;
+pub use lineage::{grow, morph_graph};
+pub use wider::{widen, widen_graph};

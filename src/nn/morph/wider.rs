@@ -18,6 +18,7 @@ use crate::rng::Rng;
 use crate::weights::{Snapshot, Values};
 use rand::Rng as _;
 use rand_distr::{Distribution, StandardNormal};
+use std::collections::HashMap;
 
 /// What widening a layer changes in a layer that its units reach.
 enum Reach {
@@ -171,16 +172,16 @@ fn rewrite_all(
 const NORM: [&str; 4] = ["gamma", "beta", "running_mean", "running_var"];
 const CONV_NORM: [&str; 4] = ["bn/gamma", "bn/beta", "bn/running_mean", "bn/running_var"];
 
-/// `arch` (with `weights`) with `layer` widened to `width` units (see the module
-/// documentation); the new units' sources drawn from `rng`.
-pub fn widen(
-    arch: &Arch,
-    weights: &Snapshot,
-    layer: NodeId,
-    width: usize,
-    noise: f64,
-    rng: &mut Rng,
-) -> Result<Morphed> {
+/// The graph of a widened network, and what the weights need from it.
+struct Widened {
+    arch: Arch,
+    ids: HashMap<NodeId, NodeId>,
+    reach: Vec<Reach>,
+    units: usize,
+}
+
+/// `arch` with `layer` widened to `width` units: the graph alone.
+fn widened(arch: &Arch, layer: NodeId, width: usize) -> Result<Widened> {
     let node = arch.node(layer);
     let units = match &node.op {
         Op::Conv(c) if c.groups == 1 => c.out_channels,
@@ -211,19 +212,6 @@ pub fn widen(
             grown.push(*id);
         }
     }
-    let map: Vec<usize> = (0..width)
-        .map(|j| {
-            if j < units {
-                j
-            } else {
-                rng.random_range(0..units)
-            }
-        })
-        .collect();
-    let mut copies = vec![0usize; units];
-    for &g in &map {
-        copies[g] += 1;
-    }
     let (new, ids) = rebuild(
         arch,
         |id, op| match op {
@@ -240,6 +228,50 @@ pub fn widen(
         },
         |_| Vec::new(),
     )?;
+    Ok(Widened {
+        arch: new,
+        ids,
+        reach,
+        units,
+    })
+}
+
+/// The graph of `arch` with `layer` widened to `width` units (what [`widen`] gives, without
+/// the weights).
+pub fn widen_graph(arch: &Arch, layer: NodeId, width: usize) -> Result<Arch> {
+    Ok(widened(arch, layer, width)?.arch)
+}
+
+/// `arch` (with `weights`) with `layer` widened to `width` units (see the module
+/// documentation); the new units' sources drawn from `rng`.
+pub fn widen(
+    arch: &Arch,
+    weights: &Snapshot,
+    layer: NodeId,
+    width: usize,
+    noise: f64,
+    rng: &mut Rng,
+) -> Result<Morphed> {
+    let node = arch.node(layer);
+    let Widened {
+        arch: new,
+        ids,
+        reach,
+        units,
+    } = widened(arch, layer, width)?;
+    let map: Vec<usize> = (0..width)
+        .map(|j| {
+            if j < units {
+                j
+            } else {
+                rng.random_range(0..units)
+            }
+        })
+        .collect();
+    let mut copies = vec![0usize; units];
+    for &g in &map {
+        copies[g] += 1;
+    }
     let mut out = carry(arch, weights, &new)?;
     let prefix = |id: NodeId| layer_prefix(&new, ids[&id]).expect("a layer with weights");
     let copy: Vec<(usize, f32)> = map.iter().map(|&g| (g, 1.0)).collect();
