@@ -88,6 +88,12 @@ impl Candidate {
         self
     }
 
+    /// The same candidate trained from freshly drawn weights.
+    pub fn from_scratch(mut self) -> Self {
+        self.init = None;
+        self
+    }
+
     /// The initial weights it names as a snapshot (none for a grown candidate, whose weights
     /// its trainer resolves).
     pub fn init_weights(&self) -> Option<&Arc<Snapshot>> {

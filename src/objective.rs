@@ -12,6 +12,10 @@
 //! or latency ([`Limits`]) penalise one over a limit as N2N's code does:
 //! `R = (eps - 1) + eps R_c R_a` with `eps = clip((1 - u / U)^4, 0, 1)` at update u, so the
 //! penalty grows to the invalid reward -1 over the first U updates.
+//!
+//! `eas` (network transformation) stretches accuracy as EAS does, `tan(ACC * pi / 2)` with
+//! `ACC` the search metric as a fraction (capped at 0.999), so that a point gained near the top
+//! weighs more than one gained low down.
 
 use crate::evaluator::{Metrics, Outcome, Status};
 use serde::{Deserialize, Serialize};
@@ -27,6 +31,13 @@ pub enum RewardKind {
     Mnas,
     /// N2N learning's compression reward (see [`TeacherScore`]).
     N2n,
+    /// EAS's stretched accuracy, `tan(ACC * pi / 2)`.
+    Eas,
+}
+
+/// EAS's reward of a search metric in percent.
+fn eas(metric: f64) -> f64 {
+    ((metric / 100.0).clamp(0.0, 0.999) * std::f64::consts::FRAC_PI_2).tan()
 }
 
 /// What the `n2n` reward measures a student against: its teacher's parameter count and
@@ -152,6 +163,10 @@ impl RewardKind {
             "n2n",
             "N2N: C(2 - C) * ACC / ACC_teacher, C = 1 - params / params_teacher (compression spaces)",
         ),
+        (
+            "eas",
+            "EAS: tan(ACC * pi / 2), ACC the search metric as a fraction (capped at 0.999)",
+        ),
     ];
 }
 
@@ -182,6 +197,7 @@ impl Objective {
                     RewardKind::SearchMetric => -metric,
                     RewardKind::Mnas => self.latency?.reward(metric, outcome.metrics.latency_ms?),
                     RewardKind::N2n => self.teacher?.reward_at(&outcome.metrics, metric, update)?,
+                    RewardKind::Eas => eas(metric),
                 }
             }
             Status::Invalid(_) => self.invalid_reward,
@@ -204,6 +220,30 @@ mod tests {
             latency: None,
             teacher: None,
         }
+    }
+
+    #[test]
+    fn the_eas_reward_stretches_accuracy_toward_the_top() {
+        let objective = Objective {
+            kind: RewardKind::Eas,
+            ..objective(true)
+        };
+        let reward = |search| {
+            objective
+                .reward(
+                    &Outcome::ok(Metrics {
+                        search: Some(search),
+                        ..Metrics::default()
+                    }),
+                    0,
+                )
+                .unwrap()
+        };
+        assert!((reward(50.0) - 1.0).abs() < 1e-12);
+        assert!(reward(0.0).abs() < 1e-12);
+        // From 90 to 91 % gains more than from 50 to 51 %; 100 % stays finite.
+        assert!(reward(91.0) - reward(90.0) > 5.0 * (reward(51.0) - reward(50.0)));
+        assert!(reward(100.0).is_finite());
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //!   mutations;
 //! - [`policy_gradient`]: an LSTM policy ([`policy`]) trained by REINFORCE or PPO;
 //! - [`mcts`]: Monte-Carlo tree search (UCT) over the decision tree, optionally bisected;
+//! - [`eas`]: EAS's meta-controller, growing the best network so far by function-preserving
+//!   morphs on a space that grows networks;
 //! - [`smbo`]: sequential model-based optimisation with a [`surrogate`] over the space's
 //!   features.
 //!
@@ -14,6 +16,7 @@
 //! runner hands them, so a run is reproducible from its seed and a checkpoint.
 
 pub mod defaults;
+pub mod eas;
 pub mod evolution;
 pub mod mcts;
 pub mod mutation;
@@ -23,6 +26,7 @@ pub mod random;
 pub mod smbo;
 pub mod surrogate;
 
+pub use eas::{Eas, EasConfig};
 pub use evolution::{Evolution, EvolutionConfig};
 pub use mcts::{Mcts, MctsConfig};
 pub use policy_gradient::{PolicyGradient, PolicyGradientConfig, RewardTransform};

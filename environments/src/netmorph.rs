@@ -15,7 +15,7 @@
 //! network layer by layer.
 
 use crate::images::Images;
-use archforge::ability::growth::{GROW, NOWHERE, STOP, WIDEN};
+use archforge::ability::growth::{NOWHERE, STOP, WIDEN};
 use archforge::ability::{Growth, NetworkLayers, StepLayout, Tokens, layer_tokens};
 use archforge::arch::hash::hash_words;
 use archforge::arch::{Conv, NodeId, PoolKind};
@@ -505,6 +505,7 @@ fn label(steps: &[GrowthStep]) -> String {
 mod tests {
     use super::*;
     use archforge::conformance::check_environment;
+    use archforge::ability::growth::GROW;
     use archforge::env::complete_uniformly;
 
     fn space() -> Netmorph {
@@ -580,6 +581,63 @@ mod tests {
             let c = env.build(&d).unwrap();
             assert!(c.arch().output_shape().is_some(), "{}", c.label);
         }
+    }
+
+    #[test]
+    fn a_child_grown_from_trained_weights_computes_its_parent_s_function_and_trains() {
+        use archforge::Evaluator;
+        use archforge::data::{Augment, DataConfig};
+        use archforge::evaluator::{StandaloneEvaluator, train_candidate};
+        use archforge::nn::TrainConfig;
+        use archforge::nn::morph::{grow, largest_change};
+        let data = Arc::new(DataConfig::default().load(std::path::Path::new(".")).unwrap());
+        let env = Netmorph::new(
+            NetmorphConfig {
+                noise: 0.0,
+                ..NetmorphConfig::default()
+            },
+            None,
+        )
+        .unwrap();
+        let config = TrainConfig {
+            epochs: 1,
+            ..TrainConfig::default()
+        };
+        let seed = env.build(&[STOP]).unwrap();
+        let trained = train_candidate(&seed.clone().from_scratch(), &data, &config, 0).unwrap();
+        let weights = Arc::new(trained.store.cut(&trained.plan));
+        // Two steps: widen conv0, conv2 and the dense layer, insert a 3x3 layer after
+        // conv1's ReLU; then widen the inserted layer and insert a 1x1 after pool0.
+        let mut decisions = vec![GROW, 1, 0, 1, 0, 1, 3, 1];
+        let layout = env.step(&decisions).unwrap();
+        decisions.push(GROW);
+        decisions.extend((0..layout.widen.len()).map(|i| usize::from(i == 2)));
+        decisions.extend([2, 0, STOP]);
+        let child = env.build(&decisions).unwrap();
+        assert_eq!(child.label, "conv0>8,conv2>8,dense0>12,+3x3@conv1.relu | conv1.relu.deep0>8,+1x1@pool0");
+        let Some(archforge::candidate::Init::Grown(lineage)) = &child.init else {
+            panic!("a grown candidate");
+        };
+        let grown = grow(lineage, 0, seed.arch().clone(), weights.clone(), &data.train).unwrap();
+        assert_eq!(grown.arch.canonical_hash(), child.hash);
+        let batch = data.valid.batches(64, None, Augment::default()).next().unwrap();
+        let change = largest_change(
+            (seed.arch(), &weights),
+            (&grown.arch, &Arc::new(grown.weights)),
+            &data.valid,
+            &batch,
+        )
+        .unwrap();
+        // In evaluation (running statistics); in training, an inserted layer is the identity
+        // on the batch its statistics came from only (checked in `archforge::nn::morph`).
+        assert!(change[0] < 1e-4, "{change:?}");
+        // The evaluator trains the seed, then the child from it, then a grandchild from the
+        // child; a candidate whose parent it trained starts near the parent's accuracy.
+        let mut evaluator = StandaloneEvaluator::new(data.clone(), config, 0);
+        let parent = evaluator.evaluate(&env.build(&[GROW, 1, 0, 1, 0, 1, 3, 1, STOP]).unwrap()).unwrap();
+        let outcome = evaluator.evaluate(&child).unwrap();
+        assert!(parent.status == archforge::Status::Ok && outcome.status == archforge::Status::Ok);
+        assert!(outcome.metrics.search.unwrap() > 0.5, "{:?}", outcome.metrics);
     }
 
     #[test]

@@ -11,11 +11,12 @@ use archforge::nn::{Teacher, TrainConfig};
 use archforge::toy::{Toy, ToyConfig};
 use archforge::{Controller, Environment, Evaluator};
 use archforge_controllers::{
-    Evolution, EvolutionConfig, Mcts, MctsConfig, PolicyGradient, PolicyGradientConfig,
+    Eas, EasConfig, Evolution, EvolutionConfig, Mcts, MctsConfig, PolicyGradient, PolicyGradientConfig,
     RandomConfig, RandomSearch, Smbo, SmboConfig,
 };
 use archforge_environments::{
-    Compression, Images, Mnasnet, MnasnetConfig, Nasnet, NasnetConfig, Nb201, Nb201Config, Network,
+    Compression, Images, Mnasnet, MnasnetConfig, Nasnet, NasnetConfig, Nb201, Nb201Config, Netmorph,
+    NetmorphConfig, Network,
     RemovalConfig, ShrinkageConfig, Tabular, TabularConfig, Tree, TreeConfig,
 };
 use serde::{Deserialize, Serialize};
@@ -46,6 +47,10 @@ pub const ENVIRONMENTS: &[Entry] = &[
     (
         "tree",
         "a space of your own from modules (conv, pool, dense, ...) and or / optional / repeat / concat / residual (trained)",
+    ),
+    (
+        "netmorph",
+        "EAS network transformation: a seed CNN grown step by step by Net2Wider / Net2Deeper morphs, each child from its parent's weights (trained)",
     ),
     (
         "toy",
@@ -84,6 +89,10 @@ pub const CONTROLLERS: &[Entry] = &[
         "Monte-Carlo tree search (UCT) over the decision tree; `bisection = true` splits k-way choices in halves",
     ),
     (
+        "eas",
+        "EAS meta-controller: a bidirectional-LSTM agent grows the best network so far by Net2Wider / Net2Deeper steps (netmorph)",
+    ),
+    (
         "smbo",
         "sequential model-based optimisation: a ridge (or forest) surrogate on the space's features ranks candidates",
     ),
@@ -119,6 +128,8 @@ pub enum EnvironmentConfig {
     Tabular(TabularConfig),
     /// A tree-structured space of the user's own.
     Tree(TreeConfig),
+    /// Network transformation from a seed network.
+    Netmorph(NetmorphConfig),
     /// The toy space.
     Toy(ToyConfig),
     /// Layer removal from a trained network.
@@ -159,6 +170,7 @@ impl EnvironmentConfig {
                 let (def, source) = t.definition()?;
                 archforge_environments::tree::compile::compile(&def, &source).map(|_| ())
             }
+            EnvironmentConfig::Netmorph(c) => c.check().map_err(archforge::Error::Arch),
             _ => Ok(()),
         }
     }
@@ -213,6 +225,7 @@ impl EnvironmentConfig {
             EnvironmentConfig::Nasnet(c) => Arc::new(Nasnet::new(c.clone(), images)?),
             EnvironmentConfig::Tabular(c) => Arc::new(Tabular::load(c, Path::new("."))?),
             EnvironmentConfig::Tree(c) => Arc::new(Tree::new(c, images)?),
+            EnvironmentConfig::Netmorph(c) => Arc::new(Netmorph::new(c.clone(), images)?),
             EnvironmentConfig::Toy(c) => Arc::new(Toy::new(c.length, c.options)?),
         })
     }
@@ -237,6 +250,8 @@ pub enum ControllerConfig {
     Mcts(MctsConfig),
     /// Sequential model-based optimisation.
     Smbo(SmboConfig),
+    /// EAS's network-transformation meta-controller.
+    Eas(EasConfig),
 }
 
 impl ControllerConfig {
@@ -249,6 +264,7 @@ impl ControllerConfig {
             ControllerConfig::Ppo(_) => "ppo",
             ControllerConfig::Mcts(_) => "mcts",
             ControllerConfig::Smbo(_) => "smbo",
+            ControllerConfig::Eas(_) => "eas",
         }
     }
 
@@ -263,6 +279,7 @@ impl ControllerConfig {
             }
             ControllerConfig::Mcts(c) => &c.name,
             ControllerConfig::Smbo(c) => &c.name,
+            ControllerConfig::Eas(c) => &c.name,
         };
         name.clone().unwrap_or_else(|| self.kind().to_string())
     }
@@ -275,6 +292,7 @@ impl ControllerConfig {
             ControllerConfig::Reinforce(c) | ControllerConfig::Ppo(c) => c.batch,
             ControllerConfig::Mcts(c) => c.batch,
             ControllerConfig::Smbo(c) => c.batch,
+            ControllerConfig::Eas(c) => c.batch,
         }
     }
 
@@ -303,6 +321,7 @@ impl ControllerConfig {
             ControllerConfig::Ppo(c) => c.check(),
             ControllerConfig::Mcts(c) => c.check(),
             ControllerConfig::Smbo(c) => c.check(),
+            ControllerConfig::Eas(c) => c.check(),
         }
     }
 
@@ -323,6 +342,7 @@ impl ControllerConfig {
             ControllerConfig::Ppo(c) => Box::new(PolicyGradient::ppo(c.clone())?),
             ControllerConfig::Mcts(c) => Box::new(Mcts::new(c.clone())?),
             ControllerConfig::Smbo(c) => Box::new(Smbo::new(c.clone())?),
+            ControllerConfig::Eas(c) => Box::new(Eas::new(c.clone())),
         })
     }
 }

@@ -209,7 +209,7 @@ impl ObjectiveConfig {
                     return Err(("anneal_updates", "anneal_updates must be at least 1".into()));
                 }
             }
-            RewardKind::SearchMetric => {}
+            RewardKind::SearchMetric | RewardKind::Eas => {}
         }
         if self.kind != RewardKind::Mnas {
             for (key, set) in [
