@@ -6,7 +6,8 @@
 //! [`NetworkLayers`] gets its features or tokens from the candidates it builds (below).
 
 use crate::ability::{
-    Features, GraphEncoding, Growth, LAYER_FIELDS, NetworkLayers, Positional, Table, Tokens, layer_tokens,
+    Features, GraphEncoding, Growth, LAYER_FIELDS, NetworkLayers, Positional, Table, Tokens,
+    layer_tokens,
 };
 use crate::candidate::Candidate;
 use crate::error::{Error, Result};

@@ -96,7 +96,10 @@ impl NetmorphConfig {
     /// Whether the settings can make a space: the reason in one line when not.
     pub fn check(&self) -> std::result::Result<(), String> {
         if self.convs.is_empty() || self.convs.contains(&0) || self.dense.contains(&0) {
-            return Err("`convs` needs at least one width, and no width (of `convs` or `dense`) may be 0".into());
+            return Err(
+                "`convs` needs at least one width, and no width (of `convs` or `dense`) may be 0"
+                    .into(),
+            );
         }
         if self.widths.is_empty() || self.widths.windows(2).any(|w| w[0] >= w[1]) {
             return Err("`widths` must rise, from the narrowest".into());
@@ -237,7 +240,9 @@ impl Netmorph {
                 decisions: prefix.to_vec(),
                 reason: format!("decision {t} ({d}): {why}"),
             };
-            let choice = self.choice(&r).ok_or_else(|| illegal("the sequence is complete"))?;
+            let choice = self
+                .choice(&r)
+                .ok_or_else(|| illegal("the sequence is complete"))?;
             if !choice.is_legal(d) {
                 return Err(illegal("not a legal option"));
             }
@@ -338,7 +343,11 @@ fn seed_network(config: &NetmorphConfig, images: Images) -> Result<Arch> {
     let mut x = a.input();
     let mut size = images.shape.height.min(images.shape.width);
     for (i, &width) in config.convs.iter().enumerate() {
-        x = a.add(format!("conv{i}"), Op::Conv(Conv::conv_bn(width, 3, 1)), &[x])?;
+        x = a.add(
+            format!("conv{i}"),
+            Op::Conv(Conv::conv_bn(width, 3, 1)),
+            &[x],
+        )?;
         x = a.add(format!("conv{i}.relu"), Op::Relu, &[x])?;
         if size >= 2 {
             let pool = Op::Pool {
@@ -390,7 +399,9 @@ fn offer(arch: &Arch, widths: &[usize]) -> Offer {
         };
         if let Some(units) = units {
             widen.push((id, widths.iter().copied().find(|&w| w > units)));
-        } else if !flattened && matches!(node.op, Op::Relu | Op::Pool { .. }) && non_negative(arch, id)
+        } else if !flattened
+            && matches!(node.op, Op::Relu | Op::Pool { .. })
+            && non_negative(arch, id)
         {
             places.push(id);
         }
@@ -504,8 +515,8 @@ fn label(steps: &[GrowthStep]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use archforge::conformance::check_environment;
     use archforge::ability::growth::GROW;
+    use archforge::conformance::check_environment;
     use archforge::env::complete_uniformly;
 
     fn space() -> Netmorph {
@@ -590,7 +601,11 @@ mod tests {
         use archforge::evaluator::{StandaloneEvaluator, train_candidate};
         use archforge::nn::TrainConfig;
         use archforge::nn::morph::{grow, largest_change};
-        let data = Arc::new(DataConfig::default().load(std::path::Path::new(".")).unwrap());
+        let data = Arc::new(
+            DataConfig::default()
+                .load(std::path::Path::new("."))
+                .unwrap(),
+        );
         let env = Netmorph::new(
             NetmorphConfig {
                 noise: 0.0,
@@ -614,13 +629,27 @@ mod tests {
         decisions.extend((0..layout.widen.len()).map(|i| usize::from(i == 2)));
         decisions.extend([2, 0, STOP]);
         let child = env.build(&decisions).unwrap();
-        assert_eq!(child.label, "conv0>8,conv2>8,dense0>12,+3x3@conv1.relu | conv1.relu.deep0>8,+1x1@pool0");
+        assert_eq!(
+            child.label,
+            "conv0>8,conv2>8,dense0>12,+3x3@conv1.relu | conv1.relu.deep0>8,+1x1@pool0"
+        );
         let Some(archforge::candidate::Init::Grown(lineage)) = &child.init else {
             panic!("a grown candidate");
         };
-        let grown = grow(lineage, 0, seed.arch().clone(), weights.clone(), &data.train).unwrap();
+        let grown = grow(
+            lineage,
+            0,
+            seed.arch().clone(),
+            weights.clone(),
+            &data.train,
+        )
+        .unwrap();
         assert_eq!(grown.arch.canonical_hash(), child.hash);
-        let batch = data.valid.batches(64, None, Augment::default()).next().unwrap();
+        let batch = data
+            .valid
+            .batches(64, None, Augment::default())
+            .next()
+            .unwrap();
         let change = largest_change(
             (seed.arch(), &weights),
             (&grown.arch, &Arc::new(grown.weights)),
@@ -634,10 +663,16 @@ mod tests {
         // The evaluator trains the seed, then the child from it, then a grandchild from the
         // child; a candidate whose parent it trained starts near the parent's accuracy.
         let mut evaluator = StandaloneEvaluator::new(data.clone(), config, 0);
-        let parent = evaluator.evaluate(&env.build(&[GROW, 1, 0, 1, 0, 1, 3, 1, STOP]).unwrap()).unwrap();
+        let parent = evaluator
+            .evaluate(&env.build(&[GROW, 1, 0, 1, 0, 1, 3, 1, STOP]).unwrap())
+            .unwrap();
         let outcome = evaluator.evaluate(&child).unwrap();
         assert!(parent.status == archforge::Status::Ok && outcome.status == archforge::Status::Ok);
-        assert!(outcome.metrics.search.unwrap() > 0.5, "{:?}", outcome.metrics);
+        assert!(
+            outcome.metrics.search.unwrap() > 0.5,
+            "{:?}",
+            outcome.metrics
+        );
     }
 
     #[test]

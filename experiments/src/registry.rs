@@ -11,13 +11,13 @@ use archforge::nn::{Teacher, TrainConfig};
 use archforge::toy::{Toy, ToyConfig};
 use archforge::{Controller, Environment, Evaluator};
 use archforge_controllers::{
-    Eas, EasConfig, Evolution, EvolutionConfig, Mcts, MctsConfig, PolicyGradient, PolicyGradientConfig,
-    RandomConfig, RandomSearch, Smbo, SmboConfig,
+    Eas, EasConfig, Evolution, EvolutionConfig, Mcts, MctsConfig, PolicyGradient,
+    PolicyGradientConfig, RandomConfig, RandomSearch, Smbo, SmboConfig,
 };
 use archforge_environments::{
-    Compression, Images, Mnasnet, MnasnetConfig, Nasnet, NasnetConfig, Nb201, Nb201Config, Netmorph,
-    NetmorphConfig, Network,
-    RemovalConfig, ShrinkageConfig, Tabular, TabularConfig, Tree, TreeConfig,
+    Compression, Images, Mnasnet, MnasnetConfig, Nasnet, NasnetConfig, Nb201, Nb201Config,
+    Netmorph, NetmorphConfig, Network, RemovalConfig, ShrinkageConfig, Tabular, TabularConfig,
+    Tree, TreeConfig,
 };
 use serde::{Deserialize, Serialize};
 use std::path::Path;

@@ -9,10 +9,12 @@
 use crate::config::ExperimentFile;
 use crate::registry::{EvaluatorConfig, Training};
 use crate::report;
+use crate::report::lineage::Lineages;
 use crate::report::pareto::Fronts;
 use crate::run_folder::{create_run_folder, run_file_stem, supernet_file};
 use crate::teacher::ScoredTeacher;
 use anyhow::{Context, Result, anyhow, bail};
+use archforge::ability::Growth;
 use archforge::budget::BudgetLimits;
 use archforge::evaluator::SharedLatencyTable;
 use archforge::ledger::{Ledger, Row};
@@ -28,8 +30,12 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// What a run's recorder kept beside the ledger: its Pareto fronts, its lineage (a space
+/// that grows networks) and its rows (when the plan keeps them).
+type Kept = (Fronts, Option<Lineages>, Vec<Row>);
+
 /// A finished run with what its recorder kept, or why it failed.
-type RunOutcome = Result<(Run, Fronts, Vec<Row>)>;
+type RunOutcome = Result<(Run, Kept)>;
 
 /// What one run leaves beside its recorded rows.
 pub struct Run {
@@ -366,6 +372,8 @@ struct FolderRecorder<'a> {
     weights: &'a Path,
     keep: KeepWeights,
     fronts: Fronts,
+    /// The run's lineage, for a space that grows networks.
+    lineage: Option<(&'a dyn Growth, Lineages)>,
     rows: Option<Vec<Row>>,
 }
 
@@ -376,6 +384,9 @@ impl Recorder for FolderRecorder<'_> {
         }
         self.ledger.append(row)?;
         self.fronts.add(row);
+        if let Some((growth, lineage)) = &mut self.lineage {
+            lineage.add(*growth, row);
+        }
         if let Some(rows) = &mut self.rows {
             rows.push(row.clone());
         }
@@ -461,13 +472,21 @@ pub fn execute_prepared<'a>(prepared: Prepared<'a>, plan: &Plan) -> Result<Finis
                         weights: &weights,
                         keep: experiment.budget.keep_weights,
                         fronts: Fronts::new(maximize),
+                        lineage: prepared.env().growth().map(|g| (g, Lineages::default())),
                         rows: plan.keep_rows.then(Vec::new),
                     };
                     // A panic in one run (a controller's bug, say) fails that run alone;
                     // the others go on and every row already written stays.
                     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         let run = prepared.run_deriving(c, seed, &mut recorder, derive)?;
-                        Ok((run, recorder.fronts, recorder.rows.unwrap_or_default()))
+                        Ok((
+                            run,
+                            (
+                                recorder.fronts,
+                                recorder.lineage.map(|(_, l)| l),
+                                recorder.rows.unwrap_or_default(),
+                            ),
+                        ))
                     }))
                     .unwrap_or_else(|payload| {
                         let name = experiment.controller[c].name();
@@ -487,14 +506,18 @@ pub fn execute_prepared<'a>(prepared: Prepared<'a>, plan: &Plan) -> Result<Finis
     let mut finished = Vec::with_capacity(tasks.len());
     let mut derived = Vec::new();
     let mut fronts = Fronts::new(maximize);
+    let mut lineages: Option<Lineages> = None;
     let mut rows = Vec::new();
     let mut failures = Vec::new();
     for r in results.into_inner().unwrap_or_else(|p| p.into_inner()) {
         match r.expect("every task ran") {
-            Ok((run, run_fronts, run_rows)) => {
+            Ok((run, (run_fronts, run_lineage, run_rows))) => {
                 finished.push(run.result);
                 derived.extend(run.derived);
                 fronts.merge(run_fronts);
+                if let Some(l) = run_lineage {
+                    lineages.get_or_insert_with(Lineages::default).merge(l);
+                }
                 rows.extend(run_rows);
             }
             Err(e) => failures.push(format!("{e:#}")),
@@ -524,6 +547,13 @@ pub fn execute_prepared<'a>(prepared: Prepared<'a>, plan: &Plan) -> Result<Finis
         target_ms: prepared.objective.latency.map(|t| t.target_ms),
     };
     let report = report::write(&plan.out, &context, prepared.env(), &finished, &fronts)?;
+    if let Some(lineages) = &lineages {
+        let runs: Vec<(String, u64)> = tasks
+            .iter()
+            .map(|&(c, s)| (experiment.controller[c].name(), s))
+            .collect();
+        lineages.write(&plan.out, &experiment.name, &runs)?;
+    }
     if let (Some(path), Some(shared)) = (
         experiment.objective.latency_table_path(),
         prepared.training.as_ref().and_then(|t| t.latency.as_ref()),

@@ -23,11 +23,11 @@ use crate::data::Splits;
 use crate::error::Result;
 use crate::lineage::Lineage;
 use crate::nn::morph::grow;
-use crate::weights::Snapshot;
-use std::collections::HashMap;
 use crate::nn::{
     Stepper, Teacher, TrainConfig, WeightStore, accuracy, latency_ms, train_with, training_device,
 };
+use crate::weights::Snapshot;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The stand-alone evaluator (see the module documentation).
@@ -75,14 +75,15 @@ pub struct Trained {
     pub plan: crate::nn::Plan,
     /// Validation accuracy (search), test accuracy (reported), params, MACs, latency.
     pub metrics: Metrics,
-    /// For a candidate with initial weights, its validation and test accuracy before the
-    /// first step, on the whole splits in batches of `[training] batch_size` — as a supernet
+    /// For a candidate with initial weights, when asked for, its validation and test accuracy
+    /// before the first step, on the whole splits in batches of `[training] batch_size` — as a supernet
     /// scores when its `valid_batches` cover the validation split.
     pub initial: Option<(f64, f64)>,
 }
 
-/// Trains `candidate` from scratch on `data` as `config` says, with weights and batch order
-/// seeded from `seed` and the candidate's canonical hash. `Err` is the status to record
+/// Trains `candidate` from scratch (or from the weights it names) on `data` as `config`
+/// says, with weights and batch order seeded from `seed` and the candidate's canonical hash
+/// — a grown candidate from scratch, as its ancestors' weights are not at hand. `Err` is the status to record
 /// instead: `Invalid` when the trainer cannot run the graph, `Failed` when the loss diverges.
 pub fn train_candidate(
     candidate: &Candidate,
@@ -94,28 +95,24 @@ pub fn train_candidate(
         .with_choices(&candidate.training)
         .map_err(Status::Invalid)?;
     let stepper = Stepper::new(config, &training_device());
-    train_candidate_with(stepper, candidate, data, config, seed)
+    train_candidate_with(stepper, candidate, data, config, seed, false)
 }
 
 /// [`train_candidate`] with a given stepper (one distilling from a teacher, or reporting each
-/// epoch).
+/// epoch); with `score_start`, a candidate that names its initial weights is also scored
+/// before its first step ([`Trained::initial`]).
 pub fn train_candidate_with(
     stepper: Stepper,
     candidate: &Candidate,
     data: &Splits,
     config: &TrainConfig,
     seed: u64,
+    score_start: bool,
 ) -> Result<Trained, Status> {
     let seed = crate::arch::hash::hash_words("standalone", &[seed, candidate.hash.0]);
-    let init = match &candidate.init {
-        Some(Init::Grown(_)) => {
-            return Err(Status::Invalid(
-                "a grown candidate starts from its trained ancestors' weights: train it with the evaluator that trained them".into(),
-            ));
-        }
-        Some(Init::Weights(w)) => Some(w),
-        None => None,
-    };
+    // A grown candidate's inherited weights live in the evaluator that trained its
+    // ancestors ([`StandaloneEvaluator`] resolves them first); alone, it trains from scratch.
+    let init = candidate.init_weights();
     let mut store = WeightStore::new(training_device(), seed);
     if let Some(init) = init {
         store = store.from(init.clone());
@@ -130,7 +127,7 @@ pub fn train_candidate_with(
             "the initial weights hold `{foreign}`, which is not a tensor of this network"
         )));
     }
-    let initial = candidate.init.is_some().then(|| {
+    let initial = (score_start && init.is_some()).then(|| {
         let score = |d| accuracy(&store, &plan, d, config.batch_size);
         (score(&data.valid), score(&data.test))
     });
@@ -184,6 +181,7 @@ impl StandaloneEvaluator {
                     &self.data,
                     &config,
                     self.seed,
+                    false,
                 )?;
                 let weights = Arc::new(trained.store.cut(&trained.plan));
                 self.grown
@@ -231,6 +229,7 @@ impl Evaluator for StandaloneEvaluator {
                 &self.data,
                 &config,
                 self.seed,
+                false,
             ) {
                 Ok(trained) => {
                     let weights = (self.keep_weights || lineage.is_some())

@@ -18,10 +18,10 @@ use crate::policy::NetworkConfig;
 use crate::policy::head::{self, HeadParams, HeadTrace};
 use crate::policy::lstm::{self, CellParams, CellTrace, dot};
 use crate::policy::network::scaled_tokens;
+use archforge::Environment;
 use archforge::ability::StepLayout;
 use archforge::ability::growth::{GROW, NOWHERE};
 use archforge::error::{Error, Result};
-use archforge::Environment;
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
@@ -127,12 +127,20 @@ impl StepTrace {
     /// The entropy of each distribution it drew from, summed.
     pub fn entropy(&self) -> f64 {
         let wider: f64 = self.widen.iter().map(|(_, h, _)| h.entropy()).sum();
-        wider + self.deeper.as_ref().map_or(0.0, |d| entropy(&d.probs) + d.kernel.entropy())
+        wider
+            + self
+                .deeper
+                .as_ref()
+                .map_or(0.0, |d| entropy(&d.probs) + d.kernel.entropy())
     }
 }
 
 fn entropy(probs: &[f64]) -> f64 {
-    -probs.iter().filter(|&&p| p > 0.0).map(|p| p * p.ln()).sum::<f64>()
+    -probs
+        .iter()
+        .filter(|&&p| p > 0.0)
+        .map(|p| p * p.ln())
+        .sum::<f64>()
 }
 
 fn softmax(logits: &[f64]) -> Vec<f64> {
@@ -148,6 +156,8 @@ pub struct Agent {
     config: AgentConfig,
     heads: NetworkConfig,
     layout: Layout,
+    /// How many kernel sizes its kernel head chooses among.
+    kernels: usize,
     /// Every parameter.
     pub params: Vec<f64>,
 }
@@ -155,7 +165,12 @@ pub struct Agent {
 impl Agent {
     /// An agent reading tokens of `fields` numbers and choosing among `kernels` kernel sizes,
     /// parameters drawn from `rng`.
-    pub fn new(config: AgentConfig, fields: usize, kernels: usize, rng: &mut archforge::Rng) -> Self {
+    pub fn new(
+        config: AgentConfig,
+        fields: usize,
+        kernels: usize,
+        rng: &mut archforge::Rng,
+    ) -> Self {
         let (e, h) = (config.embedding, config.hidden);
         let mut len = 0;
         let mut take = |n: usize| {
@@ -198,6 +213,7 @@ impl Agent {
                 kernel,
                 len,
             },
+            kernels,
             params,
         }
     }
@@ -240,7 +256,10 @@ impl Agent {
                 states[d][t] = hs.clone();
                 by_position[t] = Some(cell);
             }
-            cells[d] = by_position.into_iter().map(|c| c.expect("every position")).collect();
+            cells[d] = by_position
+                .into_iter()
+                .map(|c| c.expect("every position"))
+                .collect();
         }
         let top = (0..n)
             .map(|t| [states[0][t].as_slice(), states[1][t].as_slice()].concat())
@@ -259,13 +278,27 @@ impl Agent {
         mut pick: impl FnMut(usize, &[f64], &[usize]) -> Result<usize>,
     ) -> Result<StepTrace> {
         let encoded = self.encode(&layout.tokens)?;
-        let offered = |prefix: &[usize]| -> Result<Vec<usize>> {
-            let choice = env.next_choice(prefix)?.ok_or_else(|| Error::InvalidDecisions {
-                decisions: prefix.to_vec(),
-                reason: "the sequence ended inside a growth step".into(),
-            })?;
+        // The legal options of the choice after `prefix`, which must number at most `most`
+        // (what the step's layout says it is).
+        let offered_within = |prefix: &[usize], most: usize| -> Result<Vec<usize>> {
+            let choice = env
+                .next_choice(prefix)?
+                .ok_or_else(|| Error::InvalidDecisions {
+                    decisions: prefix.to_vec(),
+                    reason: "the sequence ended inside a growth step".into(),
+                })?;
+            if choice.options > most {
+                return Err(Error::Controller {
+                    controller: "eas".into(),
+                    reason: format!(
+                        "after {prefix:?} the space offers {} options where its step layout allows {most}",
+                        choice.options
+                    ),
+                });
+            }
             archforge::env::legal_options(env, prefix.len(), &choice)
         };
+        let offered = |prefix: &[usize]| offered_within(prefix, 2);
         if !offered(prefix)?.contains(&GROW) {
             return Err(Error::InvalidDecisions {
                 decisions: prefix.clone(),
@@ -291,7 +324,7 @@ impl Agent {
             prefix.push(option);
             widen.push((layer, trace, option));
         }
-        let legal = offered(prefix)?;
+        let legal = offered_within(prefix, layout.places.len() + 1)?;
         if layout.places.is_empty() {
             prefix.push(NOWHERE);
             return Ok(StepTrace {
@@ -312,20 +345,23 @@ impl Agent {
         let query: Vec<f64> = (0..d)
             .map(|i| self.params[bias + i] + dot(&self.params[a + i * d..a + (i + 1) * d], &h1))
             .collect();
-        let options: Vec<usize> = (1..=layout.places.len()).filter(|o| legal.contains(o)).collect();
+        let options: Vec<usize> = (1..=layout.places.len())
+            .filter(|o| legal.contains(o))
+            .collect();
         let logits: Vec<f64> = options
             .iter()
             .map(|&o| dot(&encoded.top[layout.places[o - 1]], &query))
             .collect();
         let probs = softmax(&logits);
         let option = pick(prefix.len(), &probs, &options)?;
-        let chosen = options
-            .iter()
-            .position(|&o| o == option)
-            .ok_or_else(|| Error::InvalidDecisions {
-                decisions: prefix.clone(),
-                reason: format!("the agent does not draw place option {option}"),
-            })?;
+        let chosen =
+            options
+                .iter()
+                .position(|&o| o == option)
+                .ok_or_else(|| Error::InvalidDecisions {
+                    decisions: prefix.clone(),
+                    reason: format!("the agent does not draw place option {option}"),
+                })?;
         prefix.push(option);
         let places: Vec<usize> = options.iter().map(|&o| layout.places[o - 1]).collect();
         let second = lstm::forward(
@@ -335,7 +371,7 @@ impl Agent {
             &h1,
             &first.c,
         );
-        let legal = offered(prefix)?;
+        let legal = offered_within(prefix, layout.kernels.len().min(self.kernels))?;
         let kernel = head::forward(
             &self.params,
             self.layout.kernel,
@@ -396,8 +432,14 @@ impl Agent {
                 grad,
                 &mut dh2,
             );
-            let (dx2, mut dh1, dc1) =
-                lstm::backward(&self.params, self.layout.decoder, &deep.second, &dh2, &vec![0.0; d], grad);
+            let (dx2, mut dh1, dc1) = lstm::backward(
+                &self.params,
+                self.layout.decoder,
+                &deep.second,
+                &dh2,
+                &vec![0.0; d],
+                grad,
+            );
             for (a, b) in dtop[deep.places[deep.chosen]].iter_mut().zip(&dx2) {
                 *a += b;
             }
@@ -423,8 +465,14 @@ impl Agent {
                     dh1[j] += dq[i] * self.params[a + i * d + j];
                 }
             }
-            let (dmean, _, _) =
-                lstm::backward(&self.params, self.layout.decoder, &deep.first, &dh1, &dc1, grad);
+            let (dmean, _, _) = lstm::backward(
+                &self.params,
+                self.layout.decoder,
+                &deep.first,
+                &dh1,
+                &dc1,
+                grad,
+            );
             for row in dtop.iter_mut() {
                 for (a, b) in row.iter_mut().zip(&dmean) {
                     *a += b / n as f64;

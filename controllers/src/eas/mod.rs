@@ -13,12 +13,12 @@
 
 pub mod agent;
 
+use crate::policy::Adam;
 use agent::{Agent, AgentConfig};
 use archforge::ability::growth::{GROW, STOP};
 use archforge::ability::{Growth, LAYER_FIELDS};
 use archforge::error::{Error, Result};
 use archforge::{Checkpoint, Controller, Environment, Evaluated, Proposal, Rng};
-use crate::policy::Adam;
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
@@ -35,7 +35,8 @@ pub struct EasConfig {
     /// Growth steps from the parent to each child.
     #[serde(default = "defaults::steps")]
     pub steps: usize,
-    /// Adam's learning rate.
+    /// Adam's learning rate; 0 keeps the agent as it was drawn, so that it makes random
+    /// morphs from the best network so far (the ablation of its learning).
     #[serde(default = "defaults::learning_rate")]
     pub learning_rate: f64,
     /// Weight of the entropy bonus.
@@ -87,8 +88,8 @@ impl EasConfig {
         if self.steps == 0 {
             return Err(("steps", "a child grows by at least one step".into()));
         }
-        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
-            return Err(("learning_rate", "must be a positive number".into()));
+        if !(self.learning_rate >= 0.0 && self.learning_rate.is_finite()) {
+            return Err(("learning_rate", "must be a number >= 0".into()));
         }
         if !(0.0..1.0).contains(&self.baseline_decay) {
             return Err(("baseline_decay", "must be in [0, 1)".into()));
@@ -97,7 +98,10 @@ impl EasConfig {
             return Err(("entropy_weight", "must be a number >= 0".into()));
         }
         if self.agent.embedding == 0 || self.agent.hidden == 0 {
-            return Err(("agent", "the embedding and hidden sizes must be at least 1".into()));
+            return Err((
+                "agent",
+                "the embedding and hidden sizes must be at least 1".into(),
+            ));
         }
         Ok(())
     }
@@ -197,9 +201,7 @@ impl Eas {
 
     /// Whether the network at boundary `prefix` may grow.
     fn may_grow(env: &dyn Environment, prefix: &[usize]) -> Result<bool> {
-        Ok(env
-            .next_choice(prefix)?
-            .is_some_and(|c| c.is_legal(GROW)))
+        Ok(env.next_choice(prefix)?.is_some_and(|c| c.is_legal(GROW)))
     }
 
     /// Replays (`decisions: Some`) or draws the steps from `prefix` on, as the agent takes
@@ -331,14 +333,17 @@ impl Controller for Eas {
             }
         }
         let agent = self.agent.as_mut().expect("checked above");
-        self.adam
-            .as_mut()
-            .expect("made with the agent")
-            .step(&mut agent.params, &grad, self.config.learning_rate);
+        self.adam.as_mut().expect("made with the agent").step(
+            &mut agent.params,
+            &grad,
+            self.config.learning_rate,
+        );
         if agent.params.iter().any(|p| !p.is_finite()) {
             return Err(Error::Controller {
                 controller: "eas".into(),
-                reason: "its parameters are no longer finite numbers (is the learning rate too high?)".into(),
+                reason:
+                    "its parameters are no longer finite numbers (is the learning rate too high?)"
+                        .into(),
             });
         }
         Ok(())
@@ -366,8 +371,14 @@ impl Controller for Eas {
         self.baseline = saved.as_ref().and_then(|s| s.baseline);
         self.best = saved.as_ref().and_then(|s| s.best.clone());
         self.seed_proposed = saved.as_ref().is_some_and(|s| s.seed_proposed);
-        self.pending = saved.as_ref().map(|s| s.pending.clone()).unwrap_or_default();
+        self.pending = saved
+            .as_ref()
+            .map(|s| s.pending.clone())
+            .unwrap_or_default();
         self.restored = saved;
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -82,11 +82,17 @@ fn an_unchanged_student_is_its_network() {
     let keep = vec![0; removal.spec().max_length];
     let student = removal.build(&keep).unwrap();
     assert_eq!(student.label, "unchanged");
-    assert_eq!(student.init_weights().map(|w| w.as_ref()), Some(net.weights.as_ref()));
+    assert_eq!(
+        student.init_weights().map(|w| w.as_ref()),
+        Some(net.weights.as_ref())
+    );
     let shrinkage = Compression::shrinkage(net.clone(), &ShrinkageConfig::default()).unwrap();
     let full = vec![6; shrinkage.spec().max_length];
     let same = shrinkage.build(&full).unwrap();
-    assert_eq!(same.init_weights().map(|w| w.as_ref()), Some(net.weights.as_ref()));
+    assert_eq!(
+        same.init_weights().map(|w| w.as_ref()),
+        Some(net.weights.as_ref())
+    );
     assert_eq!(same.params(), net.arch.params());
 }
 
@@ -160,7 +166,10 @@ fn every_student_of_either_stage_loads_into_its_network() {
                 loads(&student);
                 assert!(student.params() <= net.arch.params(), "{}", student.label);
                 let again = env.build(&decisions).unwrap();
-                assert_eq!((again.hash, again.init_weights()), (student.hash, student.init_weights()));
+                assert_eq!(
+                    (again.hash, again.init_weights()),
+                    (student.hash, student.init_weights())
+                );
             }
         }
     }

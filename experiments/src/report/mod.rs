@@ -4,11 +4,14 @@
 //! - `best_so_far.svg` and [`curves`]' learning curves;
 //! - [`pareto`]: accuracy-against-cost fronts per controller;
 //! - [`best`]: `best.json` and `best.dot`, the best architecture over all runs;
+//! - [`lineage`]: for a space that grows networks, which network grew from which
+//!   (`lineage.csv`, `lineage.dot`, `lineage.svg`);
 //! - [`plot`] draws the pictures; tables are written as flat records
 //!   ([`archforge::record`]).
 
 pub mod best;
 pub mod curves;
+pub mod lineage;
 pub mod pareto;
 pub mod plot;
 pub mod summary;

@@ -272,3 +272,58 @@ pub fn pareto(
         },
     )
 }
+
+/// One run's lineage: each network `(evaluation, metric)` and a line from each parent's point
+/// to its child's.
+pub struct Lineage {
+    /// The panel's title.
+    pub name: String,
+    /// The networks' points.
+    pub points: Vec<(f64, f64)>,
+    /// `(parent, child)` point pairs.
+    pub edges: Vec<((f64, f64), (f64, f64))>,
+}
+
+/// Draws `panels` side by side (as many columns as make a square), one chart per run on
+/// shared axes.
+pub fn lineages(path: &Path, title: &str, panels: &[Lineage]) -> Result<()> {
+    let plot = || -> Result<(), Box<dyn std::error::Error>> {
+        let columns = (panels.len() as f64).sqrt().ceil().max(1.0) as usize;
+        let rows = panels.len().div_ceil(columns).max(1);
+        let root = SVGBackend::new(path, (360 * columns as u32, 300 * rows as u32 + 40))
+            .into_drawing_area();
+        root.fill(&WHITE)?;
+        let root = root.titled(title, ("sans-serif", 18))?;
+        let all = || panels.iter().flat_map(|p| p.points.iter());
+        let xs = padded(all().map(|p| p.0));
+        let ys = padded(all().map(|p| p.1));
+        for (panel, area) in panels.iter().zip(root.split_evenly((rows, columns))) {
+            let mut chart = ChartBuilder::on(&area)
+                .caption(&panel.name, ("sans-serif", 14))
+                .margin(8)
+                .x_label_area_size(30)
+                .y_label_area_size(45)
+                .build_cartesian_2d(xs.clone(), ys.clone())?;
+            chart
+                .configure_mesh()
+                .x_desc("evaluation")
+                .y_desc("search metric")
+                .draw()?;
+            chart.draw_series(
+                panel
+                    .edges
+                    .iter()
+                    .map(|&(a, b)| PathElement::new(vec![a, b], BLACK.mix(0.3).stroke_width(1))),
+            )?;
+            chart.draw_series(
+                panel
+                    .points
+                    .iter()
+                    .map(|&p| Circle::new(p, 3, COLOURS[0].filled())),
+            )?;
+        }
+        root.present()?;
+        Ok(())
+    };
+    plot().map_err(|e| anyhow!("drawing {}: {e}", path.display()))
+}

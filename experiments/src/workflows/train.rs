@@ -56,7 +56,7 @@ pub fn train_into(
     if let Some(teacher) = lesson.teacher {
         stepper = stepper.with_teacher(teacher);
     }
-    let trained = train_candidate_with(stepper, candidate, lesson.data, config, lesson.seed)
+    let trained = train_candidate_with(stepper, candidate, lesson.data, config, lesson.seed, true)
         .map_err(|status| {
             anyhow!(
                 "{}: {} ({})",
