@@ -130,7 +130,7 @@ mod tests {
         let y = vec![1.0, 2.0, 4.0];
         let mut r = Ridge::new(1.0);
         r.fit(&x, &y, &mut archforge::rng::seeded(0)).unwrap();
-        let w = (-1.0 * 1.0 + 1.0 * 4.0) / (2.0 + 1.0);
+        let w = (-1.0 + 4.0) / (2.0 + 1.0); // (-1 * 1 + 0 * 2 + 1 * 4) / (2 + 1)
         assert!((r.weights()[0] - w).abs() < 1e-12);
         assert!((r.predict(&[0.0]) - 7.0 / 3.0).abs() < 1e-12);
     }

@@ -316,6 +316,9 @@ pub fn compress(file: &ExperimentFile, plan: &CompressPlan) -> Result<Vec<Summar
     Ok(lines)
 }
 
+/// A stage's picks (each run's best student with its weights) and each run's search seconds.
+type StageResult = (Vec<Pick>, BTreeMap<(usize, u64), f64>);
+
 /// Runs one stage (every run of `plan`, prepared over its network) into its run folder;
 /// returns each run's best student with its trained weights, and each run's search seconds.
 /// `offset` is the number of students before this stage, for the curves.
@@ -326,7 +329,7 @@ fn stage(
     offset: usize,
     points: &mut Vec<CurvePoint>,
     fronts: &mut Fronts,
-) -> Result<(Vec<Pick>, BTreeMap<(usize, u64), f64>)> {
+) -> Result<StageResult> {
     let experiment = prepared.experiment();
     let names: Vec<String> = experiment.controller.iter().map(|c| c.name()).collect();
     let batch: BTreeMap<String, usize> = experiment
