@@ -27,7 +27,11 @@ fn eas_and_random_morphs_grow_networks_on_real_training_and_repeat_exactly() {
     let timed = |h: &str| h.contains("seconds") || h.contains("latency");
     let untimed =
         |out: &str| read_csv_without(&dir.path().join(out).join("evaluations.csv"), timed).1;
-    assert_eq!(untimed("a"), untimed("b"), "the same file and seed give the same rows");
+    assert_eq!(
+        untimed("a"),
+        untimed("b"),
+        "the same file and seed give the same rows"
+    );
 
     let (header, rows) = read_csv(&dir.path().join("a/lineage.csv"));
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
@@ -36,18 +40,27 @@ fn eas_and_random_morphs_grow_networks_on_real_training_and_repeat_exactly() {
     let (ledger_header, ledger) = read_csv(&dir.path().join("a/evaluations.csv"));
     let decisions = ledger_header.iter().position(|h| h == "decisions").unwrap();
     let ledger_step = ledger_header.iter().position(|h| h == "step").unwrap();
-    let ledger_controller = ledger_header.iter().position(|h| h == "controller").unwrap();
+    let ledger_controller = ledger_header
+        .iter()
+        .position(|h| h == "controller")
+        .unwrap();
     let decisions_of = |c: &str, s: &str| -> Vec<usize> {
         let row = ledger
             .iter()
             .find(|r| r[ledger_controller] == c && r[ledger_step] == s)
             .unwrap();
-        row[decisions].split('-').map(|d| d.parse().unwrap()).collect()
+        row[decisions]
+            .split('-')
+            .map(|d| d.parse().unwrap())
+            .collect()
     };
     for name in ["eas", "random"] {
         let run: Vec<_> = rows.iter().filter(|r| r[controller] == name).collect();
         assert_eq!(run.len(), 11, "{name}");
-        assert!(run.iter().filter(|r| r[status] == "ok").count() >= 10, "{name}: {run:?}");
+        assert!(
+            run.iter().filter(|r| r[status] == "ok").count() >= 10,
+            "{name}: {run:?}"
+        );
         for r in &run {
             if r[parent].is_empty() {
                 continue;
@@ -57,7 +70,10 @@ fn eas_and_random_morphs_grow_networks_on_real_training_and_repeat_exactly() {
             assert!(p < s, "{name}: {r:?}");
             let parent = decisions_of(name, &r[parent]);
             let child = decisions_of(name, &r[step]);
-            assert!(child.starts_with(&parent[..parent.len() - 1]), "{name}: {r:?}");
+            assert!(
+                child.starts_with(&parent[..parent.len() - 1]),
+                "{name}: {r:?}"
+            );
         }
     }
     // The agent's first proposal is the seed; its children grow from it.
@@ -80,10 +96,9 @@ fn a_grown_network_trains_from_scratch_outside_its_run() {
         dir.path(),
         &["train", file, "--arch", "1-1-0-0-0-0-2-1-0", "--out", "t"],
     );
-    let summary: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("t/trained.json")).unwrap(),
-    )
-    .unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("t/trained.json")).unwrap())
+            .unwrap();
     assert_eq!(summary["arch"], "conv0>8,+3x3@pool0", "{out:?}");
     assert!(summary["valid_accuracy"].as_f64().unwrap() > 0.0);
 }
