@@ -222,7 +222,14 @@ impl<'a> Prepared<'a> {
             config
                 .build()
                 .and_then(|mut c| c.propose(env.as_ref(), 1, &mut rng::seeded(0)))
-                .map_err(|e| located(&format!("controller `{}`: ", config.name()), &e))?;
+                .map_err(|e| {
+                    let context = format!("controller `{}`: ", config.name());
+                    match &e {
+                        // Its own error already says which controller it is.
+                        archforge::Error::Controller { reason, .. } => located(&context, reason),
+                        _ => located(&context, &e),
+                    }
+                })?;
         }
         let objective = Objective {
             kind: experiment.objective.kind,
