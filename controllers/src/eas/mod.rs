@@ -1,6 +1,6 @@
 //! EAS, efficient architecture search by network transformation: a meta-controller
 //! ([`agent`]) grows the best network found so far by function-preserving morphs, on any
-//! space with the [`Growth`](archforge::ability::Growth) ability (`netmorph`).
+//! space with the [`Growth`] ability (`netmorph`).
 //!
 //! Its first proposal is the seed network itself. After that, each batch is an episode:
 //! `batch` children, each the best network so far grown by `steps` sampled steps (each step
