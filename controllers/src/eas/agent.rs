@@ -220,7 +220,7 @@ impl Agent {
 
     /// Both directions of the encoder over a network's tokens.
     fn encode(&self, tokens: &[Vec<f64>]) -> Result<Encoded> {
-        let (e, h) = (self.config.embedding, self.config.hidden);
+        let e = self.config.embedding;
         let f = self.layout.fields;
         if tokens.is_empty() || tokens.iter().any(|t| t.len() != f) {
             return Err(Error::Controller {
@@ -239,28 +239,11 @@ impl Agent {
             })
             .collect();
         let n = tokens.len();
-        let mut cells: [Vec<CellTrace>; 2] = [Vec::new(), Vec::new()];
-        let mut states = [vec![Vec::new(); n], vec![Vec::new(); n]];
-        for (d, at) in self.layout.encoder.iter().enumerate() {
-            let (mut hs, mut cs) = (vec![0.0; h], vec![0.0; h]);
-            let mut by_position: Vec<Option<CellTrace>> = vec![None; n];
-            let order: Vec<usize> = if d == 0 {
-                (0..n).collect()
-            } else {
-                (0..n).rev().collect()
-            };
-            for t in order {
-                let cell = lstm::forward(&self.params, *at, &embedded[t], &hs, &cs);
-                hs = cell.hidden();
-                cs = cell.c.clone();
-                states[d][t] = hs.clone();
-                by_position[t] = Some(cell);
-            }
-            cells[d] = by_position
-                .into_iter()
-                .map(|c| c.expect("every position"))
-                .collect();
-        }
+        let [forward, backward] = self.layout.encoder;
+        let (fwd, fwd_states) = lstm::sweep(&self.params, forward, &embedded, false);
+        let (bwd, bwd_states) = lstm::sweep(&self.params, backward, &embedded, true);
+        let states = [fwd_states, bwd_states];
+        let cells = [fwd, bwd];
         let top = (0..n)
             .map(|t| [states[0][t].as_slice(), states[1][t].as_slice()].concat())
             .collect();
@@ -483,22 +466,16 @@ impl Agent {
         let e = self.config.embedding;
         let mut demb = vec![vec![0.0; e]; n];
         for (dir, at) in self.layout.encoder.iter().enumerate() {
-            let (mut dh_next, mut dc_next) = (vec![0.0; h], vec![0.0; h]);
-            let order: Vec<usize> = if dir == 0 {
-                (0..n).rev().collect()
-            } else {
-                (0..n).collect()
-            };
-            for t in order {
-                let dh: Vec<f64> = (0..h).map(|j| dtop[t][dir * h + j] + dh_next[j]).collect();
-                let (dx, dh_prev, dc_prev) =
-                    lstm::backward(&self.params, *at, &enc.cells[dir][t], &dh, &dc_next, grad);
-                for (a, b) in demb[t].iter_mut().zip(&dx) {
-                    *a += b;
-                }
-                dh_next = dh_prev;
-                dc_next = dc_prev;
-            }
+            let dh = |t: usize| dtop[t][dir * h..(dir + 1) * h].to_vec();
+            lstm::sweep_backward(
+                &self.params,
+                *at,
+                &enc.cells[dir],
+                dir == 1,
+                dh,
+                grad,
+                &mut demb,
+            );
         }
         let (w, b) = self.layout.embed;
         let f = self.layout.fields;

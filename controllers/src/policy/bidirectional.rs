@@ -110,33 +110,14 @@ impl Bidirectional {
 
     /// Both directions of every layer over the tokens.
     fn encode(&self) -> Encoded {
-        let h = self.config.hidden;
         let n = self.tokens.len();
         let mut below: Vec<Vec<f64>> = self.tokens.clone();
         let mut cells = Vec::with_capacity(self.layout.cells.len());
         for layer in &self.layout.cells {
-            let mut traces: [Vec<CellTrace>; 2] = [Vec::with_capacity(n), Vec::with_capacity(n)];
-            let mut states = [vec![vec![0.0; h]; n], vec![vec![0.0; h]; n]];
-            for (d, at) in layer.iter().enumerate() {
-                let (mut hs, mut cs) = (vec![0.0; h], vec![0.0; h]);
-                let order: Vec<usize> = if d == 0 {
-                    (0..n).collect()
-                } else {
-                    (0..n).rev().collect()
-                };
-                let mut by_position: Vec<Option<CellTrace>> = vec![None; n];
-                for t in order {
-                    let cell = lstm::forward(&self.params, *at, &below[t], &hs, &cs);
-                    hs = cell.hidden();
-                    cs = cell.c.clone();
-                    states[d][t] = hs.clone();
-                    by_position[t] = Some(cell);
-                }
-                traces[d] = by_position
-                    .into_iter()
-                    .map(|c| c.expect("every position"))
-                    .collect();
-            }
+            let (fwd, fwd_states) = lstm::sweep(&self.params, layer[0], &below, false);
+            let (bwd, bwd_states) = lstm::sweep(&self.params, layer[1], &below, true);
+            let states = [fwd_states, bwd_states];
+            let traces = [fwd, bwd];
             below = (0..n)
                 .map(|t| [states[0][t].as_slice(), states[1][t].as_slice()].concat())
                 .collect();
@@ -286,28 +267,16 @@ impl Bidirectional {
         for (l, layer) in self.layout.cells.iter().enumerate().rev() {
             let mut din = vec![vec![0.0; layer[0].input]; n];
             for (d, at) in layer.iter().enumerate() {
-                let (mut dh_next, mut dc_next) = (vec![0.0; h], vec![0.0; h]);
-                let order: Vec<usize> = if d == 0 {
-                    (0..n).rev().collect()
-                } else {
-                    (0..n).collect()
-                };
-                for t in order {
-                    let dh: Vec<f64> = (0..h).map(|j| dout[t][d * h + j] + dh_next[j]).collect();
-                    let (dx, dh_prev, dc_prev) = lstm::backward(
-                        &self.params,
-                        *at,
-                        &encoded.cells[l][d][t],
-                        &dh,
-                        &dc_next,
-                        &mut grad,
-                    );
-                    for (a, b) in din[t].iter_mut().zip(&dx) {
-                        *a += b;
-                    }
-                    dh_next = dh_prev;
-                    dc_next = dc_prev;
-                }
+                let dh = |t: usize| dout[t][d * h..(d + 1) * h].to_vec();
+                lstm::sweep_backward(
+                    &self.params,
+                    *at,
+                    &encoded.cells[l][d],
+                    d == 1,
+                    dh,
+                    &mut grad,
+                    &mut din,
+                );
             }
             dout = din;
         }

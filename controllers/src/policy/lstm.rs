@@ -111,6 +111,71 @@ pub fn forward(
     }
 }
 
+/// One direction of an LSTM layer over `inputs`, from zero state: forward in position order,
+/// or backward (`reverse`). Returns each position's trace and hidden state, by position.
+pub fn sweep(
+    params: &[f64],
+    at: CellParams,
+    inputs: &[Vec<f64>],
+    reverse: bool,
+) -> (Vec<CellTrace>, Vec<Vec<f64>>) {
+    let n = inputs.len();
+    let (mut hs, mut cs) = (vec![0.0; at.hidden], vec![0.0; at.hidden]);
+    let mut traces: Vec<Option<CellTrace>> = vec![None; n];
+    let mut states = vec![Vec::new(); n];
+    let order: Box<dyn Iterator<Item = usize>> = if reverse {
+        Box::new((0..n).rev())
+    } else {
+        Box::new(0..n)
+    };
+    for t in order {
+        let cell = forward(params, at, &inputs[t], &hs, &cs);
+        hs = cell.hidden();
+        cs = cell.c.clone();
+        states[t] = hs.clone();
+        traces[t] = Some(cell);
+    }
+    let traces = traces
+        .into_iter()
+        .map(|c| c.expect("every position"))
+        .collect();
+    (traces, states)
+}
+
+/// Back-propagates through a [`sweep`]: `dh(t)` is the gradient arriving at position `t`'s
+/// hidden state from above; the parameters' gradient is added into `grad`, and each
+/// position's input gradient is added into `dx[t]`.
+pub fn sweep_backward(
+    params: &[f64],
+    at: CellParams,
+    traces: &[CellTrace],
+    reverse: bool,
+    dh: impl Fn(usize) -> Vec<f64>,
+    grad: &mut [f64],
+    dx: &mut [Vec<f64>],
+) {
+    let n = traces.len();
+    let (mut dh_next, mut dc_next) = (vec![0.0; at.hidden], vec![0.0; at.hidden]);
+    // Against the sweep's order.
+    let order: Box<dyn Iterator<Item = usize>> = if reverse {
+        Box::new(0..n)
+    } else {
+        Box::new((0..n).rev())
+    };
+    for t in order {
+        let mut d = dh(t);
+        for (a, b) in d.iter_mut().zip(&dh_next) {
+            *a += b;
+        }
+        let (dinput, dh_prev, dc_prev) = backward(params, at, &traces[t], &d, &dc_next, grad);
+        for (a, b) in dx[t].iter_mut().zip(&dinput) {
+            *a += b;
+        }
+        dh_next = dh_prev;
+        dc_next = dc_prev;
+    }
+}
+
 /// Back-propagates `dh` (into the step's hidden state) and `dc_next` (into its memory, from
 /// the next step) through `cell`, adding the parameters' gradient into `grad`; returns the
 /// gradients of the input, the previous hidden state and the previous memory.
