@@ -9,11 +9,13 @@
 //!
 //! `K` is a group's input channels times the kernel's area and `P` the output's pixels. A
 //! pointwise convolution (1x1, stride 1, no padding) reads its input as `cols` directly, and
-//! a depthwise one at stride 1 runs on [`depthwise`]'s direct loops. The im2col buffer is one
+//! a depthwise one at stride 1 runs on [`depthwise`]'s direct loops, any other at stride 1
+//! on [`direct`]'s. The im2col buffer is one
 //! per thread, kept and grown across calls. A ReLU on the input runs here too ([`relu`],
 //! [`relu_backward`]), fused into the operation.
 
 use super::depthwise;
+use super::direct;
 use super::gemm::{View, multiply};
 use super::geometry::ConvGeometry;
 use rayon::prelude::*;
@@ -252,6 +254,9 @@ pub fn forward(g: &ConvGeometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
     if depthwise::handles(g) {
         return depthwise::forward(g, x, weight);
     }
+    if direct::handles(g) {
+        return direct::forward(g, x, weight);
+    }
     let (k, p, og, gi) = (g.patch(), g.pixels(), g.group_out(), g.group_in());
     let plane = g.in_size[0] * g.in_size[1];
     let mut y = vec![0.0; g.batch * g.out_channels * p];
@@ -277,6 +282,9 @@ pub fn forward(g: &ConvGeometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
 pub fn input_grad(g: &ConvGeometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
     if depthwise::handles(g) {
         return depthwise::input_grad(g, weight, dy);
+    }
+    if direct::handles(g) {
+        return direct::input_grad(g, weight, dy);
     }
     let (k, p, og, gi) = (g.patch(), g.pixels(), g.group_out(), g.group_in());
     let plane = g.in_size[0] * g.in_size[1];
@@ -305,6 +313,9 @@ pub fn input_grad(g: &ConvGeometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
 pub fn weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     if depthwise::handles(g) {
         return depthwise::weight_grad(g, x, dy);
+    }
+    if direct::handles_weight_grad(g) {
+        return direct::weight_grad(g, x, dy);
     }
     let (k, p, og, gi) = (g.patch(), g.pixels(), g.group_out(), g.group_in());
     let plane = g.in_size[0] * g.in_size[1];

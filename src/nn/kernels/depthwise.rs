@@ -1,70 +1,16 @@
 //! Depthwise convolution at stride 1 (as many groups as input channels, each output channel
-//! reading one input channel) as direct loops over zero-padded planes. With the input plane
-//! padded to `hp x wp` and the output laid out on rows of the same width `wp`, every kernel
-//! tap is one shift of the whole plane: `out[q] += weight * padded[q + shift]` over one long
-//! contiguous run, which compiles to vector code; the output's extra columns are dropped at the
-//! end. The input gradient runs the taps in reverse into a padded buffer (one input plane per
+//! reading one input channel) as direct loops over zero-padded planes ([`Grid`]): every
+//! kernel tap is one shift of the whole plane, `out[q] += weight * padded[q + shift]` over one
+//! long contiguous run, which compiles to vector code. The input gradient runs the taps in reverse into a padded buffer (one input plane per
 //! task, gathering its output channels), and the weight gradient is one dot product per tap
 //! and sample (one output channel per task, over the batch in order), in vector lanes.
 
 use super::geometry::ConvGeometry;
+use super::grid::Grid;
 use rayon::prelude::*;
 
 /// Lanes of the weight gradient's dot products.
 const LANES: usize = 8;
-
-/// The padded grid of one plane: its width and height, and each tap's shift.
-struct Grid {
-    wp: usize,
-    hp: usize,
-    out: [usize; 2],
-    in_size: [usize; 2],
-    padding: [usize; 2],
-    shifts: Vec<usize>,
-}
-
-impl Grid {
-    fn new(g: &ConvGeometry) -> Grid {
-        let ([h, w], [ph, pw], [dh, dw]) = (g.in_size, g.padding, g.dilation);
-        let (hp, wp) = (h + 2 * ph, w + 2 * pw);
-        let shifts = (0..g.kernel[0])
-            .flat_map(|ki| (0..g.kernel[1]).map(move |kj| ki * dh * wp + kj * dw))
-            .collect();
-        Grid {
-            wp,
-            hp,
-            out: g.out_size(),
-            in_size: g.in_size,
-            padding: g.padding,
-            shifts,
-        }
-    }
-
-    /// Length of the run every tap covers: up to the last output of the last row.
-    fn run(&self) -> usize {
-        (self.out[0] - 1) * self.wp + self.out[1]
-    }
-
-    /// Copies an input plane into the interior of `padded` (zeros around it).
-    fn pad(&self, x: &[f32], padded: &mut Vec<f32>) {
-        let ([h, w], [ph, pw]) = (self.in_size, self.padding);
-        padded.clear();
-        padded.resize(self.hp * self.wp, 0.0);
-        for r in 0..h {
-            padded[(r + ph) * self.wp + pw..][..w].copy_from_slice(&x[r * w..][..w]);
-        }
-    }
-
-    /// Lays an output plane out on rows of width `wp`, zeros in the extra columns.
-    fn spread(&self, y: &[f32], wide: &mut Vec<f32>) {
-        let [oh, ow] = self.out;
-        wide.clear();
-        wide.resize(oh * self.wp, 0.0);
-        for r in 0..oh {
-            wide[r * self.wp..][..ow].copy_from_slice(&y[r * ow..][..ow]);
-        }
-    }
-}
 
 /// Whether the depthwise path computes `g`.
 pub fn handles(g: &ConvGeometry) -> bool {
@@ -82,16 +28,14 @@ pub fn forward(g: &ConvGeometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
         |(padded, wide), (index, y)| {
             let (n, o) = (index / g.out_channels, index % g.out_channels);
             let c = o / per_input;
-            grid.pad(&x[(n * g.in_channels + c) * plane..][..plane], padded);
+            grid.pad(&x[(n * g.in_channels + c) * plane..], 1, 0, padded);
             wide.clear();
             wide.resize(grid.run(), 0.0);
             for (&shift, &wv) in grid.shifts.iter().zip(&weight[o * taps..][..taps]) {
                 let src = &padded[shift..shift + wide.len()];
                 wide.iter_mut().zip(src).for_each(|(d, &v)| *d += wv * v);
             }
-            for r in 0..oh {
-                y[r * ow..][..ow].copy_from_slice(&wide[r * grid.wp..][..ow]);
-            }
+            grid.gather(wide, y);
         },
     );
     y
@@ -110,7 +54,12 @@ pub fn input_grad(g: &ConvGeometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
             padded.clear();
             padded.resize(grid.hp * grid.wp, 0.0);
             for o in c * per_input..(c + 1) * per_input {
-                grid.spread(&dy[(n * g.out_channels + o) * oh * ow..][..oh * ow], wide);
+                grid.spread(
+                    &dy[(n * g.out_channels + o) * oh * ow..],
+                    1,
+                    oh * grid.wp,
+                    wide,
+                );
                 let run = &wide[..grid.run()];
                 for (&shift, &wv) in grid.shifts.iter().zip(&weight[o * taps..][..taps]) {
                     let dst = &mut padded[shift..shift + run.len()];
@@ -154,8 +103,13 @@ pub fn weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
         |(padded, wide), (o, dw)| {
             let c = o / per_input;
             for n in 0..g.batch {
-                grid.pad(&x[(n * g.in_channels + c) * plane..][..plane], padded);
-                grid.spread(&dy[(n * g.out_channels + o) * oh * ow..][..oh * ow], wide);
+                grid.pad(&x[(n * g.in_channels + c) * plane..], 1, 0, padded);
+                grid.spread(
+                    &dy[(n * g.out_channels + o) * oh * ow..],
+                    1,
+                    oh * grid.wp,
+                    wide,
+                );
                 let run = &wide[..grid.run()];
                 for (d, &shift) in dw.iter_mut().zip(&grid.shifts) {
                     *d += dot(run, &padded[shift..shift + run.len()]);

@@ -8,6 +8,10 @@
 //! - `geometry`: what a convolution computes, and the ranges its taps read;
 //! - `conv`: convolution and its input and weight gradients as products over an im2col
 //!   buffer kept per thread;
+//! - `grid`: the zero-padded planes of a stride-1 convolution, on which every tap is a shift;
+//! - `lanes`: vectors of `f32` for AVX-512, AVX2 and any processor, picked at run time;
+//! - `direct`: dense convolution at stride 1 and its gradients as register-blocked loops over
+//!   those planes, in those lanes;
 //! - `depthwise`: depthwise convolution at stride 1 and its gradients as direct loops over
 //!   padded planes;
 //! - `pool`: pooling forward and backward, max pooling through recorded indices;
@@ -19,9 +23,12 @@
 
 mod conv;
 mod depthwise;
+mod direct;
 mod engine;
 mod gemm;
 mod geometry;
+mod grid;
+mod lanes;
 mod norm;
 mod pool;
 

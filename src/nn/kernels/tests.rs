@@ -62,15 +62,23 @@ fn convolutions_match_the_engines_over_random_geometries() {
         // its own path.
         let depthwise = rng.random_bool(0.25);
         let groups = rng.random_range(1..=if depthwise { 6 } else { 3 });
+        // Every fifth case has more channels than a register block of the direct loops.
+        let wide = if rng.random_bool(0.2) { 7 } else { 1 };
         let in_c = groups
             * if depthwise {
                 1
             } else {
-                rng.random_range(1..=3)
+                rng.random_range(1..=3 * wide)
             };
-        let out_c = groups * rng.random_range(1..=3);
+        let out_c = groups * rng.random_range(1..=3 * wide);
         let batch = rng.random_range(1..=10);
-        let size = [rng.random_range(1..=11), rng.random_range(1..=11)];
+        // Every tenth case has planes large enough for the direct weight gradient.
+        let side = if rng.random_bool(0.1) {
+            24..=32
+        } else {
+            1..=11
+        };
+        let size = [rng.random_range(side.clone()), rng.random_range(side)];
         let kernel = [rng.random_range(1..=7), rng.random_range(1..=7)];
         let stride = [rng.random_range(1..=3), rng.random_range(1..=3)];
         let padding = [rng.random_range(0..=4), rng.random_range(0..=4)];
