@@ -4,8 +4,8 @@
 //! - forward, per sample and group: `y[og, P] = w[og, K] x cols[K, P]`;
 //! - input gradient: `cols'[K, P] = w^T x dy[og, P]`, scattered back by col2im;
 //! - weight gradient: `dw[og, K] = sum over samples of dy[og, P] x cols^T` — one product per
-//!   sample accumulated in place, over fixed chunks of the batch reduced in order, so the
-//!   result does not depend on the number of threads.
+//!   sample accumulated in place, summed by [`sum_over_batch`], so the result does not
+//!   depend on the number of threads.
 //!
 //! `K` is a group's input channels times the kernel's area and `P` the output's pixels. A
 //! pointwise convolution (1x1, stride 1, no padding) reads its input as `cols` directly, and
@@ -14,6 +14,7 @@
 //! per thread, kept and grown across calls. A ReLU on the input runs here too ([`relu`],
 //! [`relu_backward`]), fused into the operation.
 
+use super::chunks::sum_over_batch;
 use super::depthwise;
 use super::direct;
 use super::gemm::{View, multiply};
@@ -21,9 +22,6 @@ use super::geometry::ConvGeometry;
 use rayon::prelude::*;
 use std::cell::RefCell;
 use std::ops::Range;
-
-/// Samples per task of the weight gradient: each task accumulates its own partial gradient.
-const WEIGHT_GRAD_CHUNK: usize = 8;
 
 /// Elements per task of the fused ReLU.
 const RELU_CHUNK: usize = 1 << 14;
@@ -320,34 +318,21 @@ pub fn weight_grad(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let (k, p, og, gi) = (g.patch(), g.pixels(), g.group_out(), g.group_in());
     let plane = g.in_size[0] * g.in_size[1];
     let size = g.out_channels * k;
-    let chunks = g.batch.div_ceil(WEIGHT_GRAD_CHUNK);
-    let partials: Vec<Vec<f32>> = (0..chunks)
-        .into_par_iter()
-        .map(|chunk| {
-            let mut dw = vec![0.0; size];
-            let samples = chunk * WEIGHT_GRAD_CHUNK..((chunk + 1) * WEIGHT_GRAD_CHUNK).min(g.batch);
-            with_columns(g, |buffer| {
-                for n in samples {
-                    let x = &x[n * g.sample_in()..][..g.sample_in()];
-                    let dy = &dy[n * g.out_channels * p..][..g.out_channels * p];
-                    for group in 0..g.groups {
-                        let cols = columns(g, &x[group * gi * plane..][..gi * plane], buffer);
-                        multiply(
-                            &mut dw[group * og * k..][..og * k],
-                            View::rows(&dy[group * og * p..], og, p),
-                            View::rows(cols, k, p).t(),
-                            true,
-                        );
-                    }
+    sum_over_batch(g.batch, size, |samples, dw| {
+        with_columns(g, |buffer| {
+            for n in samples {
+                let x = &x[n * g.sample_in()..][..g.sample_in()];
+                let dy = &dy[n * g.out_channels * p..][..g.out_channels * p];
+                for group in 0..g.groups {
+                    let cols = columns(g, &x[group * gi * plane..][..gi * plane], buffer);
+                    multiply(
+                        &mut dw[group * og * k..][..og * k],
+                        View::rows(&dy[group * og * p..], og, p),
+                        View::rows(cols, k, p).t(),
+                        true,
+                    );
                 }
-            });
-            dw
+            }
         })
-        .collect();
-    let mut partials = partials.into_iter();
-    let mut dw = partials.next().unwrap_or_else(|| vec![0.0; size]);
-    for partial in partials {
-        dw.iter_mut().zip(&partial).for_each(|(a, b)| *a += b);
-    }
-    dw
+    })
 }

@@ -5,6 +5,7 @@
 //! thread and is reused across steps; pooling and depthwise scratch is made once per task.
 //!
 //! - `gemm`: one cache-blocked matrix product over strided views;
+//! - `chunks`: sums over a batch in fixed chunks, independent of the thread count;
 //! - `geometry`: what a convolution computes, and the ranges its taps read;
 //! - `conv`: convolution and its input and weight gradients as products over an im2col
 //!   buffer kept per thread;
@@ -21,6 +22,7 @@
 //! Each kernel is checked against the engine's own operation, values and gradients, over
 //! random shapes, strides, paddings, groups and dilations, and shown to keep a NaN (`tests`).
 
+mod chunks;
 mod conv;
 mod depthwise;
 mod direct;
