@@ -255,6 +255,36 @@ pub fn complete_with(
     Ok(())
 }
 
+/// Every complete sequence of `env`, in lexicographic order of the legal options, or `None`
+/// when the space has more than `limit` of them.
+pub fn enumerate(env: &dyn Environment, limit: usize) -> Result<Option<Vec<Vec<usize>>>> {
+    fn walk(
+        env: &dyn Environment,
+        prefix: &mut Vec<usize>,
+        out: &mut Vec<Vec<usize>>,
+        limit: usize,
+    ) -> Result<bool> {
+        let Some(choice) = env.next_choice(prefix)? else {
+            if out.len() == limit {
+                return Ok(false);
+            }
+            out.push(prefix.clone());
+            return Ok(true);
+        };
+        for option in legal_options(env, prefix.len(), &choice)? {
+            prefix.push(option);
+            let more = walk(env, prefix, out, limit)?;
+            prefix.pop();
+            if !more {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+    let mut out = Vec::new();
+    Ok(walk(env, &mut Vec::new(), &mut out, limit)?.then_some(out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,5 +336,20 @@ mod tests {
             choice: Choice::new(0, 5),
         };
         assert!(probe(&too_many, 16).is_err());
+    }
+
+    #[test]
+    fn enumeration_lists_every_sequence_once_or_declines_past_the_limit() {
+        let toy = Toy::new(3, 2).unwrap();
+        let all = enumerate(&toy, 100).unwrap().unwrap();
+        assert_eq!(all.len(), 8);
+        assert_eq!(all[0], [0, 0, 0]);
+        assert_eq!(all[7], [1, 1, 1]);
+        assert_eq!(
+            all.iter().collect::<std::collections::HashSet<_>>().len(),
+            8
+        );
+        assert_eq!(enumerate(&toy, 8).unwrap().map(|a| a.len()), Some(8));
+        assert!(enumerate(&toy, 7).unwrap().is_none());
     }
 }

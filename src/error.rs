@@ -47,6 +47,15 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// A performance predictor that cannot be fitted or asked (too few rows, an input it
+    /// does not take, a non-finite target).
+    #[error("predictor `{predictor}`: {reason}")]
+    Predictor {
+        /// The predictor's kind.
+        predictor: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A checkpoint that does not belong to the controller restoring it, or is corrupt.
     #[error("checkpoint: {0}")]
     Checkpoint(String),

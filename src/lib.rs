@@ -19,6 +19,9 @@
 //!   deep-learning engine;
 //! - [`budget`], [`objective`], [`ledger`], and [`record`]: one record of an architecture and
 //!   its metrics, flattened into every table of results;
+//! - [`predictor`]: performance predictors fitted on evaluated architectures (ridge, forest,
+//!   perceptron, graph network, ensembles), for model-based controllers, generators and
+//!   `predictor-check`; [`adam`]: the optimiser of the hand-written networks;
 //! - [`weights`]: tensors addressed by path (snapshots, safetensors files), what candidates'
 //!   initial weights, saved networks and supernets are;
 //! - [`search`]: one search run, the loop that ties the parts together, and
@@ -29,6 +32,7 @@
 //! `archforge-environments`; neither knows the other.
 
 pub mod ability;
+pub mod adam;
 pub mod arch;
 pub mod budget;
 pub mod candidate;
@@ -42,6 +46,7 @@ pub mod ledger;
 pub mod lineage;
 pub mod nn;
 pub mod objective;
+pub mod predictor;
 pub mod record;
 pub mod rng;
 pub mod search;

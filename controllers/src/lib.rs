@@ -9,8 +9,8 @@
 //! - [`mcts`]: Monte-Carlo tree search (UCT) over the decision tree, optionally bisected;
 //! - [`eas`]: EAS's meta-controller, growing the best network so far by function-preserving
 //!   morphs on a space that grows networks;
-//! - [`smbo`]: sequential model-based optimisation with a [`surrogate`] over the space's
-//!   features.
+//! - [`smbo`]: sequential model-based optimisation with a surrogate (one of the core's
+//!   performance predictors) over the space's features or graph.
 //!
 //! Controllers are passive and own no loop; they draw randomness only from the generator the
 //! runner hands them, so a run is reproducible from its seed and a checkpoint.
@@ -24,7 +24,6 @@ pub mod policy;
 pub mod policy_gradient;
 pub mod random;
 pub mod smbo;
-pub mod surrogate;
 
 pub use eas::{Eas, EasConfig};
 pub use evolution::{Evolution, EvolutionConfig};
@@ -32,4 +31,3 @@ pub use mcts::{Mcts, MctsConfig};
 pub use policy_gradient::{PolicyGradient, PolicyGradientConfig, RewardTransform};
 pub use random::{RandomConfig, RandomSearch};
 pub use smbo::{Smbo, SmboConfig};
-pub use surrogate::SurrogateConfig;

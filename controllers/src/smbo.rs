@@ -1,11 +1,14 @@
-//! Sequential model-based optimisation, as DeepArchitect's SMBO: a surrogate ([`crate::surrogate`])
-//! fitted on the features of every architecture evaluated so far predicts the reward of
+//! Sequential model-based optimisation, as DeepArchitect's SMBO: a surrogate (any of the
+//! core's performance predictors, [`archforge::predictor`]) fitted on every architecture
+//! evaluated so far predicts the reward of
 //! `candidates` fresh ones — uniform samples, and (a share `mutated` of them) one-decision
 //! mutations of the best architecture so far — and the best-predicted is proposed; with
-//! probability `explore` a uniform sample is proposed instead. Features come from the space's
-//! features ability (one-hot decisions for fixed-layout spaces, module n-grams for tree
-//! spaces) and are pruned to those at least `min_count` evaluated architectures have; the
-//! surrogate is refitted after every observation. The first `initial` proposals are uniform.
+//! probability `explore` a uniform sample is proposed instead. A feature-reading surrogate
+//! reads the space's features ability (one-hot decisions for fixed-layout spaces, module
+//! n-grams for tree spaces), pruned to those at least `min_count` evaluated architectures
+//! have; a graph-reading one (the perceptron, the graph network) reads the graph-encoding
+//! ability. The surrogate is refitted on the whole history when a proposal would use it and
+//! observations arrived since the last fit. The first `initial` proposals are uniform.
 //! Nothing already proposed is proposed again while fresh candidates exist.
 //!
 //! Defaults are the paper's experiments (50 candidates, explore 0.25, ridge with λ = 1000,
@@ -13,9 +16,9 @@
 //! scores only uniform samples.
 
 use crate::mutation::mutate_one;
-use crate::surrogate::{Surrogate, SurrogateConfig, Vocabulary};
 use archforge::env::complete_uniformly;
 use archforge::error::{Error, Result};
+use archforge::predictor::{Input, Predictor, PredictorConfig, Sample, Vocabulary};
 use archforge::{Checkpoint, Controller, Environment, Evaluated, Proposal, Rng};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
@@ -48,7 +51,7 @@ pub struct SmboConfig {
     pub min_count: usize,
     /// The surrogate model.
     #[serde(default)]
-    pub surrogate: SurrogateConfig,
+    pub surrogate: PredictorConfig,
 }
 
 fn default_candidates() -> usize {
@@ -77,7 +80,7 @@ impl Default for SmboConfig {
             explore: default_explore(),
             initial: default_initial(),
             min_count: default_min_count(),
-            surrogate: SurrogateConfig::default(),
+            surrogate: PredictorConfig::default(),
         }
     }
 }
@@ -97,18 +100,20 @@ impl SmboConfig {
     }
 }
 
-/// One evaluated architecture: its decisions, features and reward (`None`: failed).
+/// One evaluated architecture: its decisions, the surrogate's input of it and its reward
+/// (`None`: failed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Seen {
     decisions: Vec<usize>,
-    features: Vec<f64>,
+    sample: Sample,
     reward: Option<f64>,
 }
 
-/// The surrogate as fitted on the history.
+/// The surrogate as fitted on the history, and the feature vocabulary it was fitted on
+/// (none for a graph-reading surrogate).
 struct Fitted {
-    vocabulary: Vocabulary,
-    model: Box<dyn Surrogate>,
+    vocabulary: Option<Vocabulary>,
+    model: Box<dyn Predictor>,
 }
 
 /// Sequential model-based optimisation (see the module documentation).
@@ -117,6 +122,8 @@ pub struct Smbo {
     history: Vec<Seen>,
     proposed: HashSet<Vec<usize>>,
     fitted: Option<Fitted>,
+    /// Whether observations arrived since the last fit.
+    stale: bool,
 }
 
 impl std::fmt::Debug for Smbo {
@@ -140,41 +147,59 @@ impl Smbo {
             history: Vec::new(),
             proposed: HashSet::new(),
             fitted: None,
+            stale: false,
         })
     }
 
-    fn features(env: &dyn Environment, decisions: &[usize]) -> Result<Vec<f64>> {
-        let features = env.features().ok_or_else(|| Error::Controller {
+    /// The surrogate's input of `decisions`, or the space's missing ability in one line.
+    fn sample(&self, env: &dyn Environment, decisions: &[usize]) -> Result<Sample> {
+        Sample::of(env, decisions, self.config.surrogate.input()).map_err(|e| Error::Controller {
             controller: "smbo".into(),
-            reason: format!(
-                "smbo needs an environment with the features ability; `{}` has none",
-                env.spec().name
-            ),
-        })?;
-        features.vector(decisions)
+            reason: e.to_string(),
+        })
+    }
+
+    /// `sample` as a surrogate fitted on `vocabulary` reads it (its features cut down).
+    fn pruned(vocabulary: Option<&Vocabulary>, mut sample: Sample) -> Sample {
+        if let (Some(v), Some(f)) = (vocabulary, &sample.features) {
+            sample.features = Some(v.apply(f));
+        }
+        sample
     }
 
     /// Refits the surrogate on every successful evaluation (none fitted while too few).
     fn refit(&mut self) -> Result<()> {
-        let (rows, targets): (Vec<Vec<f64>>, Vec<f64>) = self
+        let (mut samples, targets): (Vec<Sample>, Vec<f64>) = self
             .history
             .iter()
-            .filter_map(|s| s.reward.map(|r| (s.features.clone(), r)))
+            .filter_map(|s| s.reward.map(|r| (s.sample.clone(), r)))
             .unzip();
         self.fitted = None;
-        if rows.len() < 2 {
+        self.stale = false;
+        if samples.len() < 2 {
             return Ok(());
         }
-        let vocabulary = Vocabulary::of(&rows, self.config.min_count);
-        if vocabulary.is_empty() {
-            return Ok(());
-        }
-        let rows: Vec<Vec<f64>> = rows.iter().map(|r| vocabulary.apply(r)).collect();
+        let vocabulary = match self.config.surrogate.input() {
+            Input::Features => {
+                let rows: Vec<Vec<f64>> =
+                    samples.iter().filter_map(|s| s.features.clone()).collect();
+                let vocabulary = Vocabulary::of(&rows, self.config.min_count);
+                if vocabulary.is_empty() {
+                    return Ok(());
+                }
+                Some(vocabulary)
+            }
+            Input::Graph => None,
+        };
+        samples = samples
+            .into_iter()
+            .map(|s| Self::pruned(vocabulary.as_ref(), s))
+            .collect();
         let mut model = self.config.surrogate.build();
-        // The forest's draws come from the history's length, so a restored controller refits
+        // The model's draws come from the history's length, so a restored controller refits
         // to the same model.
         let mut rng = archforge::rng::seeded(0x5eed ^ self.history.len() as u64);
-        model.fit(&rows, &targets, &mut rng)?;
+        model.fit(&samples, &targets, &mut rng)?;
         self.fitted = Some(Fitted { vocabulary, model });
         Ok(())
     }
@@ -222,9 +247,8 @@ impl Smbo {
             if self.proposed.contains(&candidate) {
                 continue;
             }
-            let score = fitted
-                .model
-                .predict(&fitted.vocabulary.apply(&Self::features(env, &candidate)?));
+            let sample = Self::pruned(fitted.vocabulary.as_ref(), self.sample(env, &candidate)?);
+            let score = fitted.model.predict(&sample)?.mean;
             if chosen.as_ref().is_none_or(|(s, _)| score > *s) {
                 chosen = Some((score, candidate));
             }
@@ -240,6 +264,9 @@ impl Controller for Smbo {
 
     fn propose(&mut self, env: &dyn Environment, n: usize, rng: &mut Rng) -> Result<Vec<Proposal>> {
         let mut proposals = Vec::with_capacity(n);
+        if self.stale && self.history.len() + n > self.config.initial {
+            self.refit()?;
+        }
         for _ in 0..n {
             let modelled = self.history.len() + proposals.len() >= self.config.initial;
             let explore = rng.random_bool(self.config.explore);
@@ -251,8 +278,9 @@ impl Controller for Smbo {
                 Some(d) => d,
                 None => self.fresh_sample(env, rng)?,
             };
-            // Checked now, so a space without features is refused at the first proposal.
-            Self::features(env, &decisions)?;
+            // Checked now, so a space without the surrogate's input is refused at the first
+            // proposal.
+            self.sample(env, &decisions)?;
             self.proposed.insert(decisions.clone());
             proposals.push(Proposal { decisions });
         }
@@ -263,12 +291,13 @@ impl Controller for Smbo {
         for result in results {
             self.proposed.insert(result.decisions.clone());
             self.history.push(Seen {
-                features: Self::features(env, &result.decisions)?,
+                sample: self.sample(env, &result.decisions)?,
                 decisions: result.decisions.clone(),
                 reward: result.reward.filter(|r| r.is_finite()),
             });
         }
-        self.refit()
+        self.stale = true;
+        Ok(())
     }
 
     fn checkpoint(&self) -> Result<Checkpoint> {
@@ -282,14 +311,16 @@ impl Controller for Smbo {
             checkpoint.into_state(self.kind())?;
         self.history = history;
         self.proposed = proposed.into_iter().collect();
-        self.refit()
+        self.fitted = None;
+        self.stale = true;
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::surrogate::ForestConfig;
+    use archforge::predictor::{ForestConfig, NeuralConfig};
 
     #[test]
     fn settings_out_of_range_are_named() {
@@ -316,7 +347,7 @@ mod tests {
             }),
             "mutated"
         );
-        let ridge = SurrogateConfig::Ridge { lambda: 0.0 };
+        let ridge = PredictorConfig::Ridge { lambda: 0.0 };
         assert_eq!(
             bad(SmboConfig {
                 surrogate: ridge,
@@ -324,7 +355,7 @@ mod tests {
             }),
             "lambda"
         );
-        let forest = SurrogateConfig::Forest(ForestConfig {
+        let forest = PredictorConfig::Forest(ForestConfig {
             trees: 0,
             ..ForestConfig::default()
         });

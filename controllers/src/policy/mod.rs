@@ -2,9 +2,8 @@
 //! architecture decision by decision ([`network`]), or a bidirectional LSTM that reads a
 //! network's layers and decides for all of them at once ([`bidirectional`]) — either one a
 //! [`Policy`] ([`kind`]) — built from one LSTM cell ([`lstm`]) and one output head
-//! ([`head`]), their settings ([`config`]), and Adam to train it ([`adam`]).
+//! ([`head`]), and their settings ([`config`]); the core's [`Adam`] trains it.
 
-pub mod adam;
 pub mod bidirectional;
 pub mod config;
 pub mod head;
@@ -15,7 +14,7 @@ pub mod network;
 #[cfg(test)]
 mod tests;
 
-pub use adam::Adam;
+pub use archforge::adam::Adam;
 pub use bidirectional::Bidirectional;
 pub use config::{NetworkConfig, PolicyKind};
 pub use kind::Policy;

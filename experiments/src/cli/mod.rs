@@ -1,10 +1,11 @@
 //! The command line, one module per subcommand: [`run`], [`compare`], [`train`],
-//! [`compress`], [`export`], [`rank_check`] and [`list`]; [`print`](mod@print) holds what several of them print.
+//! [`compress`], [`export`], [`rank_check`], [`predictor_check`] and [`list`]; [`print`](mod@print) holds what several of them print.
 
 pub mod compare;
 pub mod compress;
 pub mod export;
 pub mod list;
+pub mod predictor_check;
 pub mod print;
 pub mod rank_check;
 pub mod run;
@@ -45,6 +46,9 @@ pub enum Command {
     /// Rank check: N random architectures trained stand-alone (2 seeds) and scored by a
     /// supernet; Kendall tau and Spearman rho for the supernet and training-free baselines.
     RankCheck(rank_check::Args),
+    /// Predictor check: every performance predictor of the file trained on N architectures
+    /// of its benchmark table; Kendall tau and Spearman rho on the rest.
+    PredictorCheck(predictor_check::Args),
     /// List the registered environments, controllers, evaluators and objectives.
     List,
 }
@@ -58,6 +62,7 @@ pub fn main(cli: Cli) -> Result<()> {
         Command::Compress(args) => compress::main(args),
         Command::Export(args) => export::main(args),
         Command::RankCheck(args) => rank_check::main(args),
+        Command::PredictorCheck(args) => predictor_check::main(args),
         Command::List => list::main(),
     }
 }

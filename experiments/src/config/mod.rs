@@ -22,6 +22,7 @@ use archforge::data::DataConfig;
 use archforge::evaluator::{CacheMode, SupernetMode};
 use archforge::nn::TrainConfig;
 use archforge::objective::RewardKind;
+use archforge::predictor::PredictorConfig;
 use archforge::search::KeepWeights;
 use archforge_environments::TeacherConfig;
 use location::{line_column, locate, refine};
@@ -78,6 +79,10 @@ pub struct Experiment {
     /// What `archforge compress` does beside the first stage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compress: Option<CompressConfig>,
+    /// The performance predictors `archforge predictor-check` compares (`[[predictor]]`
+    /// entries; none: its default list).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub predictor: Vec<PredictorConfig>,
 }
 
 impl Experiment {
@@ -403,6 +408,16 @@ impl ExperimentFile {
             }
             if let Err((key, why)) = c.check() {
                 return Err(self.error(entry(Some(key)), why));
+            }
+        }
+        for (i, p) in e.predictor.iter().enumerate() {
+            if let Err((key, why)) = p.check() {
+                let entry = KeyPath {
+                    section: "predictor",
+                    index: Some(i),
+                    key: Some(key),
+                };
+                return Err(self.error(entry, why));
             }
         }
         e.report

@@ -4,6 +4,8 @@
 //!   students fine-tuned beside the baselines;
 //! - [`finalists`]: the best architectures of a run retrained stand-alone;
 //! - [`rank_check`] (with [`rank`]'s correlations): can a supernet's ranking be trusted?
+//! - [`predictor_check`]: how well each performance predictor ranks a table's unseen
+//!   architectures;
 //! - [`export`]: a child's weights cut out of a run's trained supernet ([`supernet`]), as a
 //!   stand-alone network;
 //! - [`train`]: one network trained stand-alone into a folder.
@@ -11,6 +13,7 @@
 pub mod compress;
 pub mod export;
 pub mod finalists;
+pub mod predictor_check;
 pub mod rank;
 pub mod rank_check;
 pub mod supernet;

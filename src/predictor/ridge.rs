@@ -3,8 +3,9 @@
 //! fitted on a handful of architectures from chasing noise; it shrinks the weights but keeps
 //! the direction the data points in, which is all a ranking needs.
 
-use super::model::Surrogate;
-use archforge::error::{Error, Result};
+use super::{Input, Prediction, Predictor, Sample, check_fit, not_fitted};
+use crate::error::Result;
+use crate::rng::Rng;
 
 /// A fitted (or not yet fitted) ridge regression.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,16 +31,9 @@ impl Ridge {
     pub fn weights(&self) -> &[f64] {
         &self.weights
     }
-}
 
-impl Surrogate for Ridge {
-    fn fit(&mut self, x: &[Vec<f64>], y: &[f64], _rng: &mut archforge::Rng) -> Result<()> {
-        if x.is_empty() || x.len() != y.len() {
-            return Err(Error::Controller {
-                controller: "ridge".into(),
-                reason: format!("{} rows and {} targets", x.len(), y.len()),
-            });
-        }
+    /// Fits on feature rows `x` with targets `y` (checked by the caller).
+    fn fit_rows(&mut self, x: &[&[f64]], y: &[f64]) {
         let d = x[0].len();
         let n = x.len() as f64;
         let mean_x: Vec<f64> = (0..d)
@@ -72,16 +66,41 @@ impl Surrogate for Ridge {
         self.weights = cholesky_solve(&mut a, b, d);
         self.mean_x = mean_x;
         self.mean_y = mean_y;
+    }
+}
+
+impl Predictor for Ridge {
+    fn kind(&self) -> &'static str {
+        "ridge"
+    }
+
+    fn input(&self) -> Input {
+        Input::Features
+    }
+
+    fn fit(&mut self, samples: &[Sample], targets: &[f64], _rng: &mut Rng) -> Result<()> {
+        check_fit("ridge", samples.len(), targets)?;
+        let rows = samples
+            .iter()
+            .map(|s| s.features_for("ridge"))
+            .collect::<Result<Vec<_>>>()?;
+        self.fit_rows(&rows, targets);
         Ok(())
     }
 
-    fn predict(&self, x: &[f64]) -> f64 {
-        self.mean_y
-            + x.iter()
-                .zip(&self.mean_x)
-                .zip(&self.weights)
-                .map(|((v, m), w)| (v - m) * w)
-                .sum::<f64>()
+    fn predict(&self, sample: &Sample) -> Result<Prediction> {
+        let x = sample.features_for("ridge")?;
+        if self.weights.len() != x.len() {
+            return Err(not_fitted("ridge"));
+        }
+        Ok(Prediction::point(
+            self.mean_y
+                + x.iter()
+                    .zip(&self.mean_x)
+                    .zip(&self.weights)
+                    .map(|((v, m), w)| (v - m) * w)
+                    .sum::<f64>(),
+        ))
     }
 }
 
@@ -120,8 +139,21 @@ fn cholesky_solve(a: &mut [f64], mut b: Vec<f64>, d: usize) -> Vec<f64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    pub(crate) fn rows(x: &[Vec<f64>]) -> Vec<Sample> {
+        x.iter()
+            .map(|r| Sample {
+                features: Some(r.clone()),
+                graph: None,
+            })
+            .collect()
+    }
+
+    fn predicted(p: &dyn Predictor, x: &[f64]) -> f64 {
+        p.predict(&rows(&[x.to_vec()])[0]).unwrap().mean
+    }
 
     #[test]
     fn ridge_matches_the_closed_form_on_one_feature() {
@@ -129,10 +161,10 @@ mod tests {
         let x = vec![vec![-1.0], vec![0.0], vec![1.0]];
         let y = vec![1.0, 2.0, 4.0];
         let mut r = Ridge::new(1.0);
-        r.fit(&x, &y, &mut archforge::rng::seeded(0)).unwrap();
+        r.fit(&rows(&x), &y, &mut crate::rng::seeded(0)).unwrap();
         let w = (-1.0 + 4.0) / (2.0 + 1.0); // (-1 * 1 + 0 * 2 + 1 * 4) / (2 + 1)
         assert!((r.weights()[0] - w).abs() < 1e-12);
-        assert!((r.predict(&[0.0]) - 7.0 / 3.0).abs() < 1e-12);
+        assert!((predicted(&r, &[0.0]) - 7.0 / 3.0).abs() < 1e-12);
     }
 
     #[test]
@@ -142,11 +174,14 @@ mod tests {
             .collect();
         let y: Vec<f64> = x.iter().map(|r| 3.0 * r[0] - 2.0 * r[1] + 5.0).collect();
         let mut r = Ridge::new(1e-9);
-        r.fit(&x, &y, &mut archforge::rng::seeded(0)).unwrap();
+        r.fit(&rows(&x), &y, &mut crate::rng::seeded(0)).unwrap();
         for row in &x {
             let want = 3.0 * row[0] - 2.0 * row[1] + 5.0;
-            assert!((r.predict(row) - want).abs() < 1e-5);
+            assert!((predicted(&r, row) - want).abs() < 1e-5);
         }
-        assert!(r.fit(&[], &[], &mut archforge::rng::seeded(0)).is_err());
+        let mut rng = crate::rng::seeded(0);
+        assert!(r.fit(&[], &[], &mut rng).is_err());
+        assert!(r.fit(&rows(&x[..2]), &[1.0, f64::NAN], &mut rng).is_err());
+        assert!(Ridge::new(1.0).predict(&rows(&x)[0]).is_err());
     }
 }

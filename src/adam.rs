@@ -1,4 +1,5 @@
-//! Adam (Kingma & Ba) on a flat parameter vector, its moments part of the controller's
+//! Adam (Kingma & Ba) on a flat parameter vector, for the hand-written networks (the
+//! policies, the neural performance predictors); its moments are part of a controller's
 //! checkpoint so that a resumed run continues identically.
 
 use serde::{Deserialize, Serialize};

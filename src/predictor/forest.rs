@@ -1,14 +1,16 @@
 //! A random forest of regression trees: each tree grown on a bootstrap sample of the rows,
 //! each split the best variance reduction among a random third of the features (at least
-//! one), down to `min_leaf` rows per leaf or `max_depth`. The prediction is the trees' mean.
-//! Non-linear where ridge is linear; it needs more evaluations before it ranks well.
+//! one), down to `min_leaf` rows per leaf or `max_depth`. The prediction is the trees' mean,
+//! its uncertainty their standard deviation. Non-linear where ridge is linear; it needs more
+//! evaluations before it ranks well.
 
-use super::model::Surrogate;
-use archforge::error::{Error, Result};
+use super::{Input, Prediction, Predictor, Sample, check_fit, not_fitted};
+use crate::error::{Error, Result};
+use crate::rng::Rng;
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
-/// The forest's settings (`surrogate = { kind = "forest", ... }`).
+/// The forest's settings (`{ kind = "forest", ... }`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ForestConfig {
@@ -72,6 +74,7 @@ enum TreeNode {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Forest {
     config: ForestConfig,
+    width: usize,
     trees: Vec<Vec<TreeNode>>,
 }
 
@@ -80,18 +83,19 @@ impl Forest {
     pub fn new(config: ForestConfig) -> Self {
         Forest {
             config,
+            width: 0,
             trees: Vec::new(),
         }
     }
 
     fn grow(
         &self,
-        x: &[Vec<f64>],
+        x: &[&[f64]],
         y: &[f64],
         rows: &mut [usize],
         depth: usize,
         nodes: &mut Vec<TreeNode>,
-        rng: &mut archforge::Rng,
+        rng: &mut Rng,
     ) -> usize {
         let at = nodes.len();
         let mean = rows.iter().map(|&r| y[r]).sum::<f64>() / rows.len() as f64;
@@ -145,48 +149,72 @@ impl Forest {
     }
 }
 
-impl Surrogate for Forest {
-    fn fit(&mut self, x: &[Vec<f64>], y: &[f64], rng: &mut archforge::Rng) -> Result<()> {
-        if x.is_empty() || x.len() != y.len() || x[0].is_empty() {
-            return Err(Error::Controller {
-                controller: "forest".into(),
-                reason: format!("{} rows and {} targets", x.len(), y.len()),
+impl Forest {
+    /// One tree's value at `x`.
+    fn tree_value(tree: &[TreeNode], x: &[f64]) -> f64 {
+        let mut at = 0;
+        loop {
+            match tree[at] {
+                TreeNode::Leaf(v) => return v,
+                TreeNode::Split {
+                    feature,
+                    threshold,
+                    left,
+                    right,
+                } => at = if x[feature] <= threshold { left } else { right },
+            }
+        }
+    }
+}
+
+impl Predictor for Forest {
+    fn kind(&self) -> &'static str {
+        "forest"
+    }
+
+    fn input(&self) -> Input {
+        Input::Features
+    }
+
+    fn fit(&mut self, samples: &[Sample], targets: &[f64], rng: &mut Rng) -> Result<()> {
+        check_fit("forest", samples.len(), targets)?;
+        let x = samples
+            .iter()
+            .map(|s| s.features_for("forest"))
+            .collect::<Result<Vec<_>>>()?;
+        if x[0].is_empty() {
+            return Err(Error::Predictor {
+                predictor: "forest".into(),
+                reason: "the samples have no features to split on".into(),
             });
         }
+        self.width = x[0].len();
         self.trees = (0..self.config.trees)
             .map(|_| {
                 let mut rows: Vec<usize> =
                     (0..x.len()).map(|_| rng.random_range(0..x.len())).collect();
                 let mut nodes = Vec::new();
-                self.grow(x, y, &mut rows, 0, &mut nodes, rng);
+                self.grow(&x, targets, &mut rows, 0, &mut nodes, rng);
                 nodes
             })
             .collect();
         Ok(())
     }
 
-    fn predict(&self, x: &[f64]) -> f64 {
-        let value = |tree: &[TreeNode]| {
-            let mut at = 0;
-            loop {
-                match tree[at] {
-                    TreeNode::Leaf(v) => return v,
-                    TreeNode::Split {
-                        feature,
-                        threshold,
-                        left,
-                        right,
-                    } => at = if x[feature] <= threshold { left } else { right },
-                }
-            }
-        };
-        self.trees.iter().map(|t| value(t)).sum::<f64>() / self.trees.len().max(1) as f64
+    fn predict(&self, sample: &Sample) -> Result<Prediction> {
+        let x = sample.features_for("forest")?;
+        if self.trees.is_empty() || x.len() != self.width {
+            return Err(not_fitted("forest"));
+        }
+        let values: Vec<f64> = self.trees.iter().map(|t| Self::tree_value(t, x)).collect();
+        Ok(super::ensemble::spread(&values))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::predictor::ridge::tests::rows;
 
     #[test]
     fn a_forest_learns_a_step_function_ridge_cannot() {
@@ -198,9 +226,11 @@ mod tests {
             .map(|r| if (3.0..7.0).contains(&r[0]) { 1.0 } else { 0.0 })
             .collect();
         let mut f = Forest::new(ForestConfig::default());
-        f.fit(&x, &y, &mut archforge::rng::seeded(1)).unwrap();
-        assert!(f.predict(&[5.0, 2.0]) > 0.8, "{}", f.predict(&[5.0, 2.0]));
-        assert!(f.predict(&[0.0, 2.0]) < 0.2);
-        assert!(f.predict(&[9.0, 1.0]) < 0.2);
+        f.fit(&rows(&x), &y, &mut crate::rng::seeded(1)).unwrap();
+        let at = |x: &[f64]| f.predict(&rows(&[x.to_vec()])[0]).unwrap();
+        assert!(at(&[5.0, 2.0]).mean > 0.8, "{:?}", at(&[5.0, 2.0]));
+        assert!(at(&[0.0, 2.0]).mean < 0.2);
+        assert!(at(&[9.0, 1.0]).mean < 0.2);
+        assert!(at(&[0.0, 2.0]).std.is_some());
     }
 }

@@ -1,0 +1,107 @@
+//! `archforge predictor-check` end to end: every predictor of the file trained on random
+//! architectures of the NAS-Bench-201 table and scored on the rest, the same seed giving the
+//! same correlations, and bad settings refused in one line.
+
+use archforge_tests::{archforge, archforge_ok, read_csv_without, stderr};
+
+const FILE: &str = r#"
+name = "pc"
+[environment]
+kind = "nb201"
+dataset = "cifar10"
+[evaluator]
+kind = "table"
+[budget]
+evaluations = 10
+[[controller]]
+kind = "random"
+[[predictor]]
+kind = "ridge"
+lambda = 10.0
+[[predictor]]
+kind = "gcn"
+hidden = 16
+epochs = 60
+[[predictor]]
+kind = "ensemble"
+members = 2
+of = { kind = "mlp", hidden = 8, epochs = 20 }
+"#;
+
+#[test]
+fn predictor_check_scores_every_predictor_on_the_rest_of_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pc.toml"), FILE).unwrap();
+    let args = |out: &'static str| {
+        [
+            "predictor-check",
+            "pc.toml",
+            "--train",
+            "40,80",
+            "--seeds",
+            "2",
+            "--out",
+            out,
+        ]
+    };
+    archforge_ok(dir.path(), &args("a"));
+    let timeless = |h: &str| h.ends_with("_seconds") || h.ends_with("_seconds_mean");
+    let (_, rows) = read_csv_without(&dir.path().join("a/predictor_check.csv"), timeless);
+    // 2 seeds x 2 sizes x 3 predictors: seed, train, test, predictor, settings, tau, rho, ...
+    assert_eq!(rows.len(), 12);
+    for r in &rows {
+        let train: usize = r[1].parse().unwrap();
+        assert_eq!(r[2].parse::<usize>().unwrap(), 15_625 - train);
+        let tau: f64 = r[5].parse().unwrap();
+        assert!(tau > -1.0 && tau < 1.0, "{r:?}");
+    }
+    let gcn_tau: Vec<f64> = rows
+        .iter()
+        .filter(|r| r[3] == "gcn" && r[1] == "80")
+        .map(|r| r[5].parse().unwrap())
+        .collect();
+    assert!(
+        gcn_tau.iter().all(|&t| t > 0.3),
+        "the graph network learns: {gcn_tau:?}"
+    );
+    let (_, summary) = read_csv_without(&dir.path().join("a/predictor_summary.csv"), timeless);
+    let names: Vec<&str> = summary.iter().map(|r| r[1].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "ridge",
+            "gcn",
+            "ensemble-2-mlp",
+            "ridge",
+            "gcn",
+            "ensemble-2-mlp"
+        ]
+    );
+
+    // The same file and seeds give the same correlations.
+    archforge_ok(dir.path(), &args("b"));
+    let (_, again) = read_csv_without(&dir.path().join("b/predictor_check.csv"), timeless);
+    assert_eq!(rows, again);
+
+    // Bad settings and sizes are refused in one line.
+    let bad = FILE.replace("epochs = 60", "epochs = 0");
+    std::fs::write(dir.path().join("bad.toml"), bad).unwrap();
+    let refused = archforge(
+        dir.path(),
+        &["predictor-check", "bad.toml", "--train", "40", "--out", "c"],
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    let err = stderr(&refused);
+    assert!(err.contains("bad.toml:") && err.contains("epochs"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let too_few = archforge(
+        dir.path(),
+        &["predictor-check", "pc.toml", "--train", "1", "--out", "d"],
+    );
+    assert_eq!(too_few.status.code(), Some(1));
+    assert!(
+        stderr(&too_few).contains("--train 1"),
+        "{}",
+        stderr(&too_few)
+    );
+}
