@@ -211,6 +211,15 @@ impl Arch {
         self.finish(logits)
     }
 
+    /// The same graph with every node's operation replaced by `map(op)`, for maps that keep
+    /// each node's output shape (a network without its batch norms, say).
+    pub fn with_ops(mut self, map: impl Fn(&Op) -> Op) -> Arch {
+        for node in self.graph.node_weights_mut() {
+            node.op = map(&node.op);
+        }
+        self
+    }
+
     /// The node with id `id`.
     pub fn node(&self, id: NodeId) -> &Node {
         &self.graph[id]

@@ -18,6 +18,7 @@ use burn::module::{Param, RunningState};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
+use burn::tensor::Gradients;
 use rand::Rng as _;
 
 /// The epsilon every batch norm adds to its variance.
@@ -215,6 +216,27 @@ impl Layer {
             (Layer::Linear(l), _) => l.bias = Some(Param::from_tensor(param(&held))),
         }
         Ok(())
+    }
+
+    /// A convolution's or linear layer's weight and its gradient in `grads`, as flat values
+    /// (`None` for a batch norm, or a weight that took no part in the graph).
+    pub fn weight_gradient(&self, grads: &Gradients) -> Option<(Vec<f32>, Vec<f32>)> {
+        fn flat<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+            values(t).data
+        }
+        match self {
+            Layer::Conv(l) => {
+                let w = l.conv.weight.val();
+                let g = w.grad(grads)?;
+                Some((flat(w), flat(g)))
+            }
+            Layer::Linear(l) => {
+                let w = l.weight.val();
+                let g = w.grad(grads)?;
+                Some((flat(w), flat(g)))
+            }
+            Layer::Norm(_) => None,
+        }
     }
 
     /// Sets the momentum with which batch norm (if any) updates its running statistics.

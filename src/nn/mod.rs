@@ -9,6 +9,8 @@
 //! - [`train`](mod@train): optimisers, schedules, the training loop and accuracy;
 //! - [`drop_path`]: NASNet's ScheduledDropPath for stand-alone training;
 //! - [`latency`]: measured batch-1 inference latency;
+//! - [`proxy`]: zero-cost proxies of an untrained network on one batch (synflow, grad_norm,
+//!   snip, jacob_cov, NASWOT);
 //! - [`morph`]: function-preserving Net2Net morphs (wider, deeper, larger kernels);
 //! - [`reference`](mod@reference): the reference CNN the trainer is calibrated with;
 //! - [`kernels`]: the trainer's own convolution, pooling and batch-norm kernels, with their
@@ -19,6 +21,7 @@ pub mod kernels;
 pub mod latency;
 pub mod layer;
 pub mod morph;
+pub mod proxy;
 pub mod reference;
 pub mod store;
 pub mod train;
@@ -27,6 +30,7 @@ pub mod train;
 mod tests;
 
 pub use latency::{LatencyTable, latency_ms, machine_fingerprint};
+pub use proxy::Proxy;
 pub use store::{Plan, WeightStore, Weights};
 pub use train::{
     DistillKind, Distillation, EpochReport, Stepper, Teacher, TrainConfig, accuracy, logits,

@@ -22,6 +22,7 @@ use crate::arch::{Arch, Op, PoolKind, Shape};
 use crate::error::{Error, Result};
 use crate::weights::Snapshot;
 use burn::prelude::*;
+use burn::tensor::Gradients;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -359,8 +360,38 @@ impl Weights {
         &self,
         plan: &Plan,
         x: Tensor<4>,
-        mut paths: Option<&mut PathDropper>,
+        paths: Option<&mut PathDropper>,
     ) -> Tensor<2> {
+        let mut values = self.node_values(plan, x, paths);
+        let out = values[plan.output].take().expect("the output is computed");
+        let [b, c, h, w] = out.dims();
+        out.reshape([b, c * h * w])
+    }
+
+    /// Per ReLU of `plan`'s network on `x` (a ReLU node, the ReLU before a convolution, the
+    /// ReLU of `BnRelu`), a tensor that is positive exactly where that ReLU's input is: what
+    /// NASWOT's activation codes read.
+    pub fn relu_patterns(&self, plan: &Plan, x: Tensor<4>) -> Vec<Tensor<4>> {
+        let values = self.node_values(plan, x, None);
+        let value = |k: usize| values[k].clone().expect("every node is computed");
+        plan.steps
+            .iter()
+            .enumerate()
+            .filter_map(|(k, step)| match &step.op {
+                Op::Relu | Op::BnRelu => Some(value(k)),
+                Op::Conv(c) if c.relu_before => Some(value(step.inputs[0])),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The value of every node of `plan` on `x`, in plan order.
+    fn node_values(
+        &self,
+        plan: &Plan,
+        x: Tensor<4>,
+        mut paths: Option<&mut PathDropper>,
+    ) -> Vec<Option<Tensor<4>>> {
         let mut values: Vec<Option<Tensor<4>>> = Vec::with_capacity(plan.steps.len());
         let mut x = Some(x);
         for step in &plan.steps {
@@ -412,8 +443,15 @@ impl Weights {
             };
             values.push(Some(y));
         }
-        let out = values[plan.output].take().expect("the output is computed");
-        let [b, c, h, w] = out.dims();
-        out.reshape([b, c * h * w])
+        values
+    }
+
+    /// Every convolution's and linear layer's weight (not biases, not batch norms) as flat
+    /// values, with its gradient in `grads` — the layers that took part in the graph.
+    pub fn weight_gradients(&self, grads: &Gradients) -> Vec<(Vec<f32>, Vec<f32>)> {
+        self.layers
+            .iter()
+            .filter_map(|l| l.weight_gradient(grads))
+            .collect()
     }
 }

@@ -1,8 +1,9 @@
-//! `archforge predictor-check` end to end: every predictor of the file trained on random
-//! architectures of the NAS-Bench-201 table and scored on the rest, the same seed giving the
-//! same correlations, and bad settings refused in one line.
+//! `archforge predictor-check` and `proxy-check` end to end: every predictor of the file
+//! trained on random architectures of the NAS-Bench-201 table and scored on the rest, every
+//! zero-cost proxy scored on a rank check's trained architectures, the same seed giving the
+//! same results, and bad input refused in one line.
 
-use archforge_tests::{archforge, archforge_ok, read_csv_without, stderr};
+use archforge_tests::{archforge, archforge_ok, read_csv, read_csv_without, stderr};
 
 const FILE: &str = r#"
 name = "pc"
@@ -104,4 +105,119 @@ fn predictor_check_scores_every_predictor_on_the_rest_of_the_table() {
         "{}",
         stderr(&too_few)
     );
+}
+
+const TRAINED: &str = r#"
+name = "zc"
+[environment]
+kind = "nb201"
+channels = 4
+cells = 1
+[evaluator]
+kind = "supernet"
+warmup_epochs = 1
+train_steps = 0
+bn_batches = 1
+valid_batches = 1
+[data]
+subset = { train = 256, valid = 128 }
+[training]
+epochs = 1
+[budget]
+evaluations = 1
+[[controller]]
+kind = "random"
+"#;
+
+#[test]
+fn proxy_check_scores_every_proxy_against_a_rank_check_s_ground_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("zc.toml"), TRAINED).unwrap();
+    archforge_ok(
+        dir.path(),
+        &["rank-check", "zc.toml", "--archs", "5", "--out", "r"],
+    );
+    let check = |out: &'static str| {
+        archforge_ok(
+            dir.path(),
+            &[
+                "proxy-check",
+                "zc.toml",
+                "--truth",
+                "r/standalone.csv",
+                "--out",
+                out,
+            ],
+        )
+    };
+    check("p");
+    let (header, rows) = read_csv(&dir.path().join("p/proxy_check.csv"));
+    assert_eq!(rows.len(), 5);
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+    for name in ["synflow", "grad_norm", "snip", "jacob_cov", "naswot"] {
+        for r in &rows {
+            let v: f64 = r[at(name)]
+                .parse()
+                .unwrap_or_else(|_| panic!("{name}: {r:?}"));
+            assert!(v.is_finite(), "{name}: {r:?}");
+        }
+        assert!(dir.path().join(format!("p/proxy_{name}.svg")).exists());
+    }
+    let (header, summary) = read_csv(&dir.path().join("p/proxy_summary.csv"));
+    let scorers: Vec<&str> = summary.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(
+        scorers,
+        [
+            "synflow",
+            "grad_norm",
+            "snip",
+            "jacob_cov",
+            "naswot",
+            "params",
+            "conv_edges"
+        ]
+    );
+    let (tau, low, high) = (
+        at_of(&header, "kendall"),
+        at_of(&header, "kendall_low"),
+        at_of(&header, "kendall_high"),
+    );
+    for r in &summary {
+        assert_eq!(r[1], "5", "{r:?}");
+        if let (Ok(t), Ok(l), Ok(h)) = (
+            r[tau].parse::<f64>(),
+            r[low].parse::<f64>(),
+            r[high].parse::<f64>(),
+        ) {
+            assert!(l <= t + 1e-9 && t <= h + 1e-9, "{r:?}");
+        }
+    }
+
+    // The same batch and weights again: the same scores.
+    check("q");
+    let (_, again) = read_csv(&dir.path().join("q/proxy_check.csv"));
+    assert_eq!(rows, again);
+
+    let missing = archforge(
+        dir.path(),
+        &[
+            "proxy-check",
+            "zc.toml",
+            "--truth",
+            "nowhere.csv",
+            "--out",
+            "s",
+        ],
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(
+        stderr(&missing).trim().lines().count(),
+        1,
+        "{}",
+        stderr(&missing)
+    );
+}
+
+fn at_of(header: &[String], name: &str) -> usize {
+    header.iter().position(|h| h == name).unwrap()
 }

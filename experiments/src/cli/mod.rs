@@ -1,5 +1,5 @@
 //! The command line, one module per subcommand: [`run`], [`compare`], [`train`],
-//! [`compress`], [`export`], [`rank_check`], [`predictor_check`] and [`list`]; [`print`](mod@print) holds what several of them print.
+//! [`compress`], [`export`], [`rank_check`], [`predictor_check`], [`proxy_check`] and [`list`]; [`print`](mod@print) holds what several of them print.
 
 pub mod compare;
 pub mod compress;
@@ -7,6 +7,7 @@ pub mod export;
 pub mod list;
 pub mod predictor_check;
 pub mod print;
+pub mod proxy_check;
 pub mod rank_check;
 pub mod run;
 pub mod train;
@@ -49,6 +50,10 @@ pub enum Command {
     /// Predictor check: every performance predictor of the file trained on N architectures
     /// of its benchmark table; Kendall tau and Spearman rho on the rest.
     PredictorCheck(predictor_check::Args),
+    /// Proxy check: every zero-cost proxy (synflow, grad_norm, snip, jacob_cov, NASWOT) of
+    /// the architectures of a rank check's ground truth; Kendall tau and Spearman rho with
+    /// bootstrap intervals, beside params and conv edges.
+    ProxyCheck(proxy_check::Args),
     /// List the registered environments, controllers, evaluators and objectives.
     List,
 }
@@ -63,6 +68,7 @@ pub fn main(cli: Cli) -> Result<()> {
         Command::Export(args) => export::main(args),
         Command::RankCheck(args) => rank_check::main(args),
         Command::PredictorCheck(args) => predictor_check::main(args),
+        Command::ProxyCheck(args) => proxy_check::main(args),
         Command::List => list::main(),
     }
 }

@@ -1,5 +1,6 @@
-//! Rank correlations for `archforge rank-check`: Kendall's tau-b and Spearman's rho (Pearson
-//! on average ranks), both handling ties.
+//! Rank correlations for `archforge rank-check` and `proxy-check`: Kendall's tau-b and
+//! Spearman's rho (Pearson on average ranks), both handling ties, and percentile bootstrap
+//! intervals of either over the architectures.
 
 pub use archforge::predictor::targets::ranks;
 
@@ -46,6 +47,35 @@ pub fn kendall(x: &[f64], y: &[f64]) -> f64 {
     }
 }
 
+/// The 95 % percentile bootstrap interval of `correlation(x, y)`: `resamples` resamples of
+/// the pairs with replacement, drawn from `seed` (resamples where a side is constant are
+/// skipped); `None` when none could be computed.
+pub fn bootstrap_interval(
+    x: &[f64],
+    y: &[f64],
+    correlation: fn(&[f64], &[f64]) -> f64,
+    resamples: usize,
+    seed: u64,
+) -> Option<(f64, f64)> {
+    use rand::Rng as _;
+    let mut rng = archforge::rng::seeded(seed);
+    let n = x.len();
+    let mut values: Vec<f64> = (0..resamples)
+        .filter_map(|_| {
+            let picks: Vec<usize> = (0..n).map(|_| rng.random_range(0..n)).collect();
+            let xs: Vec<f64> = picks.iter().map(|&i| x[i]).collect();
+            let ys: Vec<f64> = picks.iter().map(|&i| y[i]).collect();
+            Some(correlation(&xs, &ys)).filter(|v| v.is_finite())
+        })
+        .collect();
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    Some((at(0.025), at(0.975)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +91,17 @@ mod tests {
         // Ties: tau-b of x against [1, 1, 2, 2] is 4 / sqrt(6 * 4).
         assert!((kendall(&x, &[1.0, 1.0, 2.0, 2.0]) - 4.0 / 24f64.sqrt()).abs() < 1e-12);
         assert!(kendall(&x, &[1.0; 4]).is_nan());
+    }
+
+    #[test]
+    fn bootstrap_intervals_hold_the_estimate_and_shrink_with_more_data() {
+        let x: Vec<f64> = (0..40).map(f64::from).collect();
+        let y: Vec<f64> = x.iter().map(|v| v + (v * 7.0 % 11.0) * 3.0).collect();
+        let tau = kendall(&x, &y);
+        let (lo, hi) = bootstrap_interval(&x, &y, kendall, 500, 1).unwrap();
+        assert!(lo < tau && tau < hi, "{lo} {tau} {hi}");
+        let (lo8, hi8) = bootstrap_interval(&x[..8], &y[..8], kendall, 500, 1).unwrap();
+        assert!(hi8 - lo8 > hi - lo);
+        assert!(bootstrap_interval(&[1.0, 1.0], &[1.0, 2.0], kendall, 50, 1).is_none());
     }
 }

@@ -201,11 +201,7 @@ pub fn run(file: &mut ExperimentFile, source: Source, out: &Path) -> Result<Vec<
             ),
             started.elapsed().as_secs_f64()
         );
-        let convs = c
-            .arch()
-            .node_ids()
-            .filter(|&id| matches!(c.arch().node(id).op, Op::Conv(_)))
-            .count();
+        let convs = conv_count(c);
         let mut record = t.record.clone();
         match (t.record.status, &outcome.status) {
             (StatusKind::Ok, Status::Ok) => {}
@@ -242,6 +238,14 @@ pub fn run(file: &mut ExperimentFile, source: Source, out: &Path) -> Result<Vec<
         &points,
     )?;
     Ok(summary)
+}
+
+/// The convolutions in a candidate's graph (the `conv_edges` scorer).
+pub fn conv_count(c: &Candidate) -> usize {
+    c.arch()
+        .node_ids()
+        .filter(|&id| matches!(c.arch().node(id).op, Op::Conv(_)))
+        .count()
 }
 
 /// A row that can be ranked: (row, ground truth, seed 1, seed 2, supernet score).
@@ -298,7 +302,7 @@ pub fn correlations(rows: &[Scored]) -> Result<Vec<Correlation>> {
 }
 
 /// The ground truth of an earlier rank check (`standalone.csv` or `rank_check.csv`).
-fn read_truth(path: &Path) -> Result<Vec<Truth>> {
+pub fn read_truth(path: &Path) -> Result<Vec<Truth>> {
     let mut rows: Vec<Truth> = read_rows(path).context("reading the ground truth")?;
     // A `rank_check.csv` also records how the supernet did: the ground truth is whether both
     // seeds trained.
@@ -326,7 +330,7 @@ fn read_truth(path: &Path) -> Result<Vec<Truth>> {
 
 /// The candidates of a ground-truth file, rebuilt by this file's environment; their hashes
 /// must match, or the truth belongs to another space.
-fn rebuild(env: &dyn Environment, known: &[Truth], path: &Path) -> Result<Vec<Candidate>> {
+pub fn rebuild(env: &dyn Environment, known: &[Truth], path: &Path) -> Result<Vec<Candidate>> {
     known
         .iter()
         .enumerate()
