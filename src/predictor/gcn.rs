@@ -115,7 +115,7 @@ impl GraphNet for GcnNet {
         }
     }
 
-    fn len(&self) -> usize {
+    fn parameters(&self) -> usize {
         self.len
     }
 

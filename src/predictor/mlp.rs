@@ -43,7 +43,7 @@ impl GraphNet for MlpNet {
         }
     }
 
-    fn len(&self) -> usize {
+    fn parameters(&self) -> usize {
         self.len
     }
 

@@ -117,7 +117,7 @@ pub trait GraphNet: Send + Sized {
     fn new(nodes: usize, operations: usize, config: &NeuralConfig) -> Self;
 
     /// Parameters it reads.
-    fn len(&self) -> usize;
+    fn parameters(&self) -> usize;
 
     /// Fresh parameters.
     fn init(&self, params: &mut [f64], rng: &mut Rng);
@@ -205,7 +205,7 @@ impl<N: GraphNet> Predictor for Trained<N> {
         let c = &self.config;
         let (map, standard) = Targets::fit(c.targets, targets);
         let net = N::new(nodes, operations, c);
-        let mut params = vec![0.0; net.len()];
+        let mut params = vec![0.0; net.parameters()];
         net.init(&mut params, rng);
         let mut adam = Adam::new(params.len());
         let mut grad = vec![0.0; params.len()];
@@ -291,12 +291,12 @@ pub(crate) mod tests {
             ..NeuralConfig::default()
         };
         let net = N::new(graph.nodes, graph.operations, &config);
-        let mut params = vec![0.0; net.len()];
+        let mut params = vec![0.0; net.parameters()];
         net.init(&mut params, &mut crate::rng::seeded(3));
         let mut dx = vec![0.0; graph.x.len()];
         net.run(&params, graph, &mut |_| 1.0, None, Some(&mut dx));
         let h = 1e-6;
-        for i in 0..graph.x.len() {
+        for (i, &analytic) in dx.iter().enumerate() {
             let mut g = graph.clone();
             g.x[i] += h;
             let up = net.run(&params, &g, &mut |_| 0.0, None, None);
@@ -304,10 +304,9 @@ pub(crate) mod tests {
             let down = net.run(&params, &g, &mut |_| 0.0, None, None);
             let numeric = (up - down) / (2.0 * h);
             assert!(
-                (numeric - dx[i]).abs() < 1e-6 * (1.0 + numeric.abs()),
-                "{}: input {i}: numeric {numeric} against {}",
-                N::KIND,
-                dx[i]
+                (numeric - analytic).abs() < 1e-6 * (1.0 + numeric.abs()),
+                "{}: input {i}: numeric {numeric} against {analytic}",
+                N::KIND
             );
         }
         // And the parameter gradient against central differences, on a few parameters.

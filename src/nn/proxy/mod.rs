@@ -175,7 +175,7 @@ fn without_batch_norm(op: &Op) -> Op {
     match op {
         Op::Conv(c) => Op::Conv(crate::arch::Conv {
             batch_norm: false,
-            ..c.clone()
+            ..*c
         }),
         Op::BnRelu => Op::Relu,
         Op::BatchNorm => Op::Identity,

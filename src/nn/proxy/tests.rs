@@ -183,7 +183,7 @@ fn jacob_cov_of_independent_rows_beats_that_of_identical_ones() {
 fn synflow_takes_batch_norms_out_and_a_broken_network_is_an_error() {
     let c = Conv::relu_conv_bn(4, 3, 1);
     assert_eq!(
-        without_batch_norm(&Op::Conv(c.clone())),
+        without_batch_norm(&Op::Conv(c)),
         Op::Conv(Conv {
             batch_norm: false,
             ..c
