@@ -6,7 +6,9 @@ use archforge::data::Splits;
 use archforge::evaluator::{
     CacheMode, CachedEvaluator, Isolated, SharedLatencyTable, TableEvaluator, TableLatency,
 };
-use archforge::evaluator::{StandaloneEvaluator, SupernetEvaluator, SupernetSettings};
+use archforge::evaluator::{
+    ProxyEvaluator, ProxySettings, StandaloneEvaluator, SupernetEvaluator, SupernetSettings,
+};
 use archforge::nn::{Teacher, TrainConfig};
 use archforge::toy::{Toy, ToyConfig};
 use archforge::{Controller, Environment, Evaluator};
@@ -111,6 +113,10 @@ pub const EVALUATORS: &[Entry] = &[
     (
         "supernet",
         "weight sharing: one supernet for the run; `finetune` or `enas` mode, uniform or fair sampling",
+    ),
+    (
+        "proxy",
+        "a zero-cost proxy (synflow, grad_norm, snip, jacob_cov, naswot) of the untrained network on one batch of [data]",
     ),
 ];
 
@@ -357,6 +363,8 @@ pub enum EvaluatorConfig {
     Standalone(NoSettings),
     /// Weight sharing.
     Supernet(SupernetSettings),
+    /// A zero-cost proxy at initialisation.
+    Proxy(ProxySettings),
 }
 
 impl Default for EvaluatorConfig {
@@ -390,15 +398,14 @@ impl EvaluatorConfig {
             EvaluatorConfig::Table(_) => "table",
             EvaluatorConfig::Standalone(_) => "standalone",
             EvaluatorConfig::Supernet(_) => "supernet",
+            EvaluatorConfig::Proxy(_) => "proxy",
         }
     }
 
-    /// Whether the evaluator trains networks (and so needs `[data]` and `[training]`).
+    /// Whether the evaluator builds the candidates' networks on the data — trains them, or
+    /// scores them at initialisation — and so needs `[data]` (and `[training]`).
     pub fn trains(&self) -> bool {
-        matches!(
-            self,
-            EvaluatorConfig::Standalone(_) | EvaluatorConfig::Supernet(_)
-        )
+        !matches!(self, EvaluatorConfig::Table(_))
     }
 
     /// Checks that the evaluator can score `env`'s candidates.
@@ -408,7 +415,9 @@ impl EvaluatorConfig {
                 "evaluator `table` needs an environment with a benchmark table; `{}` has none",
                 env.spec().name
             )),
-            EvaluatorConfig::Standalone(_) | EvaluatorConfig::Supernet(_) => {
+            EvaluatorConfig::Standalone(_)
+            | EvaluatorConfig::Supernet(_)
+            | EvaluatorConfig::Proxy(_) => {
                 // The first of a few draws that builds (some networks of a tree space may not).
                 let mut rng = archforge::rng::seeded(0);
                 let sample = (0..16).find_map(|_| {
@@ -487,7 +496,15 @@ impl EvaluatorConfig {
                 );
                 Box::new(if keep_weights { e.keeping_weights() } else { e })
             }
-            (EvaluatorConfig::Standalone(_) | EvaluatorConfig::Supernet(_), None) => {
+            (EvaluatorConfig::Proxy(settings), Some(t)) => {
+                Box::new(ProxyEvaluator::new(t.data.clone(), settings.clone(), seed))
+            }
+            (
+                EvaluatorConfig::Standalone(_)
+                | EvaluatorConfig::Supernet(_)
+                | EvaluatorConfig::Proxy(_),
+                None,
+            ) => {
                 return Err(format!(
                     "evaluator `{}` needs data to train on",
                     self.kind()

@@ -9,7 +9,8 @@
 //!
 //! Implementations: [`TableEvaluator`] (tabular benchmarks), [`StandaloneEvaluator`]
 //! (training each candidate from scratch), [`SupernetEvaluator`] (weight sharing; its warm-up
-//! paths drawn by a [`Sampling`] rule). Wrappers that are evaluators themselves:
+//! paths drawn by a [`Sampling`] rule), [`ProxyEvaluator`] (a zero-cost proxy of the untrained
+//! network). Wrappers that are evaluators themselves:
 //! [`CachedEvaluator`] (function-equivalence cache keyed by the canonical hash or the exact
 //! decisions, as [`CacheMode`] says), [`Isolated`]
 //! (turns a panic into a `Failed` outcome) and [`TableLatency`] (latency from a per-operation
@@ -17,6 +18,7 @@
 
 mod cache;
 mod isolate;
+mod proxy;
 mod sampling;
 mod standalone;
 mod supernet;
@@ -25,6 +27,7 @@ mod table_latency;
 
 pub use cache::{CacheMode, CachedEvaluator};
 pub use isolate::{Isolated, panic_message};
+pub use proxy::{ProxyEvaluator, ProxySettings};
 pub use sampling::Sampling;
 pub use standalone::{StandaloneEvaluator, Trained, train_candidate, train_candidate_with};
 pub use supernet::{SupernetEvaluator, SupernetMode, SupernetSettings};

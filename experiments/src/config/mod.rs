@@ -288,7 +288,12 @@ impl ExperimentFile {
             ));
         }
         e.budget.check().map_err(|r| refused("budget", r))?;
-        if e.budget.keep_weights != KeepWeights::None && !e.evaluator.trains() {
+        if e.budget.keep_weights != KeepWeights::None
+            && !matches!(
+                e.evaluator,
+                EvaluatorConfig::Standalone(_) | EvaluatorConfig::Supernet(_)
+            )
+        {
             return Err(self.error(
                 at("budget", "keep_weights"),
                 "keep_weights keeps trained weights: use a `standalone` or `supernet` evaluator",
@@ -306,6 +311,9 @@ impl ExperimentFile {
                     "init = \"supernet\" fine-tunes from a trained supernet: use a `supernet` evaluator",
                 ));
             }
+        }
+        if let EvaluatorConfig::Proxy(settings) = &e.evaluator {
+            settings.check().map_err(|r| refused("evaluator", r))?;
         }
         if let EvaluatorConfig::Supernet(settings) = &e.evaluator {
             settings.check().map_err(|r| refused("evaluator", r))?;
