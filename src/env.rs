@@ -340,16 +340,15 @@ mod tests {
 
     #[test]
     fn enumeration_lists_every_sequence_once_or_declines_past_the_limit() {
-        let toy = Toy::new(3, 2).unwrap();
-        let all = enumerate(&toy, 100).unwrap().unwrap();
-        assert_eq!(all.len(), 8);
-        assert_eq!(all[0], [0, 0, 0]);
-        assert_eq!(all[7], [1, 1, 1]);
-        assert_eq!(
-            all.iter().collect::<std::collections::HashSet<_>>().len(),
-            8
-        );
-        assert_eq!(enumerate(&toy, 8).unwrap().map(|a| a.len()), Some(8));
-        assert!(enumerate(&toy, 7).unwrap().is_none());
+        // The toy's table lists every legal sequence (its masks rule some out).
+        let toy = Toy::new(3, 3).unwrap();
+        let legal = toy.benchmark().unwrap().rows.len();
+        let all = enumerate(&toy, 1000).unwrap().unwrap();
+        assert_eq!(all.len(), legal);
+        assert!(all.iter().all(|d| validate(&toy, d).is_ok()));
+        assert_eq!(all.iter().collect::<std::collections::HashSet<_>>().len(), legal);
+        assert!(all.windows(2).all(|w| w[0] < w[1]), "lexicographic order");
+        assert_eq!(enumerate(&toy, legal).unwrap().map(|a| a.len()), Some(legal));
+        assert!(enumerate(&toy, legal - 1).unwrap().is_none());
     }
 }
