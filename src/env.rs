@@ -346,9 +346,15 @@ mod tests {
         let all = enumerate(&toy, 1000).unwrap().unwrap();
         assert_eq!(all.len(), legal);
         assert!(all.iter().all(|d| validate(&toy, d).is_ok()));
-        assert_eq!(all.iter().collect::<std::collections::HashSet<_>>().len(), legal);
+        assert_eq!(
+            all.iter().collect::<std::collections::HashSet<_>>().len(),
+            legal
+        );
         assert!(all.windows(2).all(|w| w[0] < w[1]), "lexicographic order");
-        assert_eq!(enumerate(&toy, legal).unwrap().map(|a| a.len()), Some(legal));
+        assert_eq!(
+            enumerate(&toy, legal).unwrap().map(|a| a.len()),
+            Some(legal)
+        );
         assert!(enumerate(&toy, legal - 1).unwrap().is_none());
     }
 }

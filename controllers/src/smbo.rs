@@ -320,7 +320,7 @@ impl Controller for Smbo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use archforge::predictor::{ForestConfig, NeuralConfig};
+    use archforge::predictor::ForestConfig;
 
     #[test]
     fn settings_out_of_range_are_named() {

@@ -96,7 +96,7 @@ pub const CONTROLLERS: &[Entry] = &[
     ),
     (
         "smbo",
-        "sequential model-based optimisation: a ridge (or forest) surrogate on the space's features ranks candidates",
+        "sequential model-based optimisation: a surrogate (ridge, forest, perceptron, graph network, ensemble) on the space's features or graph ranks candidates",
     ),
 ];
 
@@ -403,7 +403,7 @@ impl EvaluatorConfig {
     }
 
     /// Whether the evaluator builds the candidates' networks on the data — trains them, or
-    /// scores them at initialisation — and so needs `[data]` (and `[training]`).
+    /// scores them at initialisation — and so needs `[data]` (and, to train, `[training]`).
     pub fn trains(&self) -> bool {
         !matches!(self, EvaluatorConfig::Table(_))
     }

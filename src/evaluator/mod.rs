@@ -27,7 +27,7 @@ mod table_latency;
 
 pub use cache::{CacheMode, CachedEvaluator};
 pub use isolate::{Isolated, panic_message};
-pub use proxy::{ProxyEvaluator, ProxySettings};
+pub use proxy::{ProxyEvaluator, ProxySettings, scoring_batch};
 pub use sampling::Sampling;
 pub use standalone::{StandaloneEvaluator, Trained, train_candidate, train_candidate_with};
 pub use supernet::{SupernetEvaluator, SupernetMode, SupernetSettings};

@@ -7,7 +7,7 @@
 
 use super::{Evaluator, Metrics, Outcome};
 use crate::candidate::Candidate;
-use crate::data::{Augment, Batch, Splits};
+use crate::data::{Augment, Batch, Dataset, Splits};
 use crate::error::Result;
 use crate::nn::proxy::{self, Proxy};
 use serde::{Deserialize, Serialize};
@@ -57,6 +57,14 @@ impl ProxySettings {
     }
 }
 
+/// The batch proxies score on: the first `size` images of `data` in the order `seed`
+/// shuffles it (`None` for a dataset without images).
+pub fn scoring_batch(data: &Dataset, size: usize, seed: u64) -> Option<Batch> {
+    let mut rng = crate::rng::seeded(seed);
+    data.batches(size, Some(&mut rng), Augment::default())
+        .next()
+}
+
 /// Scores candidates by a zero-cost proxy (see the module documentation).
 #[derive(Debug, Clone)]
 pub struct ProxyEvaluator {
@@ -69,16 +77,11 @@ pub struct ProxyEvaluator {
 impl ProxyEvaluator {
     /// An evaluator scoring on a batch of `data`'s training images drawn from `seed`.
     pub fn new(data: Arc<Splits>, settings: ProxySettings, seed: u64) -> Self {
-        let mut rng = crate::rng::seeded(seed);
-        let batch = data
-            .train
-            .batches(settings.batch, Some(&mut rng), Augment::default())
-            .next()
-            .unwrap_or(Batch {
-                images: Vec::new(),
-                labels: Vec::new(),
-                indices: Vec::new(),
-            });
+        let batch = scoring_batch(&data.train, settings.batch, seed).unwrap_or(Batch {
+            images: Vec::new(),
+            labels: Vec::new(),
+            indices: Vec::new(),
+        });
         ProxyEvaluator {
             data,
             settings,

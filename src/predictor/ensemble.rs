@@ -38,11 +38,17 @@ impl Predictor for Ensemble {
     }
 
     fn input(&self) -> Input {
-        self.members[0].input()
+        self.members.first().map_or(Input::Features, |m| m.input())
     }
 
     fn fit(&mut self, samples: &[Sample], targets: &[f64], rng: &mut Rng) -> Result<()> {
         check_fit("ensemble", samples.len(), targets)?;
+        if self.members.is_empty() {
+            return Err(crate::error::Error::Predictor {
+                predictor: "ensemble".into(),
+                reason: "an ensemble needs at least 1 member".into(),
+            });
+        }
         for member in &mut self.members {
             let mut own = crate::rng::seeded(rng.random());
             if self.bootstrap {
@@ -60,6 +66,9 @@ impl Predictor for Ensemble {
     }
 
     fn predict(&self, sample: &Sample) -> Result<Prediction> {
+        if self.members.is_empty() {
+            return Err(super::not_fitted("ensemble"));
+        }
         let values = self
             .members
             .iter()

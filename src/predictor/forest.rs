@@ -4,7 +4,9 @@
 //! its uncertainty their standard deviation. Non-linear where ridge is linear; it needs more
 //! evaluations before it ranks well.
 
-use super::{Input, Prediction, Predictor, Sample, check_fit, not_fitted};
+use super::{
+    Input, Prediction, Predictor, Sample, check_fit, feature_rows, not_fitted, wrong_width,
+};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 use rand::Rng as _;
@@ -178,10 +180,7 @@ impl Predictor for Forest {
 
     fn fit(&mut self, samples: &[Sample], targets: &[f64], rng: &mut Rng) -> Result<()> {
         check_fit("forest", samples.len(), targets)?;
-        let x = samples
-            .iter()
-            .map(|s| s.features_for("forest"))
-            .collect::<Result<Vec<_>>>()?;
+        let x = feature_rows("forest", samples)?;
         if x[0].is_empty() {
             return Err(Error::Predictor {
                 predictor: "forest".into(),
@@ -203,8 +202,11 @@ impl Predictor for Forest {
 
     fn predict(&self, sample: &Sample) -> Result<Prediction> {
         let x = sample.features_for("forest")?;
-        if self.trees.is_empty() || x.len() != self.width {
+        if self.trees.is_empty() {
             return Err(not_fitted("forest"));
+        }
+        if x.len() != self.width {
+            return Err(wrong_width("forest", self.width, x.len()));
         }
         let values: Vec<f64> = self.trees.iter().map(|t| Self::tree_value(t, x)).collect();
         Ok(super::ensemble::spread(&values))

@@ -127,12 +127,11 @@ impl Sample {
     /// The sample of a complete sequence of `env` carrying `input`, or a one-line error
     /// naming the ability the space lacks.
     pub fn of(env: &dyn Environment, decisions: &[usize], input: Input) -> Result<Sample> {
-        let lacks = |ability: &str| Error::Predictor {
-            predictor: "input".into(),
-            reason: format!(
+        let lacks = |ability: &str| {
+            Error::Arch(format!(
                 "the predictor reads the {ability} ability, which `{}` does not have",
                 env.spec().name
-            ),
+            ))
         };
         Ok(match input {
             Input::Features => Sample {
@@ -146,6 +145,7 @@ impl Sample {
             Input::Graph => {
                 let encoding = env.graph().ok_or_else(|| lacks("graph-encoding"))?;
                 let graph = encoding.encode(decisions)?;
+                graph.check_form(encoding.max_nodes(), encoding.operations().len())?;
                 Sample {
                     features: None,
                     graph: Some(GraphInput::one_hot(&graph, encoding.operations().len())),
@@ -237,6 +237,30 @@ pub fn check_fit(kind: &str, samples: usize, targets: &[f64]) -> Result<()> {
         return bad(format!("target {t} is not finite"));
     }
     Ok(())
+}
+
+/// The feature rows of `samples` for predictor `kind`: every sample must have features, all
+/// of one width.
+pub(crate) fn feature_rows<'a>(kind: &str, samples: &'a [Sample]) -> Result<Vec<&'a [f64]>> {
+    let rows = samples
+        .iter()
+        .map(|s| s.features_for(kind))
+        .collect::<Result<Vec<_>>>()?;
+    if let Some(r) = rows.iter().find(|r| r.len() != rows[0].len()) {
+        return Err(Error::Predictor {
+            predictor: kind.into(),
+            reason: format!("feature rows of {} and {} values", rows[0].len(), r.len()),
+        });
+    }
+    Ok(rows)
+}
+
+/// The error of a predictor fitted on `fitted` features asked about `asked`.
+pub(crate) fn wrong_width(kind: &str, fitted: usize, asked: usize) -> Error {
+    Error::Predictor {
+        predictor: kind.into(),
+        reason: format!("fitted on {fitted} features, asked about {asked}"),
+    }
 }
 
 /// The error of a predictor asked before it was fitted.

@@ -193,6 +193,12 @@ impl<N: GraphNet> Predictor for Trained<N> {
             .map(|s| s.graph_for(N::KIND))
             .collect::<Result<Vec<_>>>()?;
         let (nodes, operations) = (graphs[0].nodes, graphs[0].operations);
+        if nodes == 0 || operations == 0 {
+            return Err(Error::Predictor {
+                predictor: N::KIND.into(),
+                reason: format!("graphs of {nodes} nodes over {operations} operations"),
+            });
+        }
         for g in &graphs {
             g.check()?;
             if (g.nodes, g.operations) != (nodes, operations) {
@@ -328,7 +334,7 @@ pub(crate) mod tests {
         }
     }
 
-    /// A small relaxed graph: 4 nodes (the last padding), 3 operations, a diamond of edges.
+    /// A small relaxed graph: 4 nodes (the last padding), 3 operations, a triangle of edges.
     pub(crate) fn relaxed_graph() -> GraphInput {
         let nodes = 4;
         let mut adjacency = vec![0.0; 16];

@@ -3,7 +3,9 @@
 //! fitted on a handful of architectures from chasing noise; it shrinks the weights but keeps
 //! the direction the data points in, which is all a ranking needs.
 
-use super::{Input, Prediction, Predictor, Sample, check_fit, not_fitted};
+use super::{
+    Input, Prediction, Predictor, Sample, check_fit, feature_rows, not_fitted, wrong_width,
+};
 use crate::error::Result;
 use crate::rng::Rng;
 
@@ -14,6 +16,7 @@ pub struct Ridge {
     mean_x: Vec<f64>,
     mean_y: f64,
     weights: Vec<f64>,
+    fitted: bool,
 }
 
 impl Ridge {
@@ -24,6 +27,7 @@ impl Ridge {
             mean_x: Vec::new(),
             mean_y: 0.0,
             weights: Vec::new(),
+            fitted: false,
         }
     }
 
@@ -80,18 +84,19 @@ impl Predictor for Ridge {
 
     fn fit(&mut self, samples: &[Sample], targets: &[f64], _rng: &mut Rng) -> Result<()> {
         check_fit("ridge", samples.len(), targets)?;
-        let rows = samples
-            .iter()
-            .map(|s| s.features_for("ridge"))
-            .collect::<Result<Vec<_>>>()?;
+        let rows = feature_rows("ridge", samples)?;
         self.fit_rows(&rows, targets);
+        self.fitted = true;
         Ok(())
     }
 
     fn predict(&self, sample: &Sample) -> Result<Prediction> {
         let x = sample.features_for("ridge")?;
-        if self.weights.len() != x.len() {
+        if !self.fitted {
             return Err(not_fitted("ridge"));
+        }
+        if self.weights.len() != x.len() {
+            return Err(wrong_width("ridge", self.weights.len(), x.len()));
         }
         Ok(Prediction::point(
             self.mean_y

@@ -1,5 +1,6 @@
 //! How a neural predictor sees its targets: standardised (zero mean, unit variance), or as
-//! quantiles — each target replaced by its rank, spread uniformly with unit variance — so
+//! quantiles — each target replaced by its rank, spread uniformly over `±sqrt(3)` (variance
+//! `1 - 1/n²`) — so
 //! that a long tail of failed architectures does not squeeze the good ones together and the
 //! loss weighs every pair of architectures alike, as a rank correlation does. Predictions go
 //! back through the inverse map: linear for standardised targets, for quantiles a linear
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub enum TargetScale {
     /// Zero mean, unit variance.
     Standard,
-    /// Ranks spread uniformly with unit variance.
+    /// Ranks spread uniformly over `±sqrt(3)`.
     #[default]
     Quantile,
 }
@@ -67,7 +68,7 @@ impl Targets {
                     return s[0];
                 }
                 // The position among the sorted targets: rank - 1, fractional.
-                let at = ((z / HALF_WIDTH + 1.0) / 2.0 * n as f64 - 0.5).max(f64::MIN);
+                let at = (z / HALF_WIDTH + 1.0) / 2.0 * n as f64 - 0.5;
                 let i = (at.floor().max(0.0) as usize).min(n - 2);
                 s[i] + (s[i + 1] - s[i]) * (at - i as f64)
             }

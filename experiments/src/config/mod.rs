@@ -299,8 +299,12 @@ impl ExperimentFile {
                 "keep_weights keeps trained weights: use a `standalone` or `supernet` evaluator",
             ));
         }
+        // Latency is measured only on networks the evaluator trains and times.
         e.objective
-            .check(e.evaluator.trains())
+            .check(matches!(
+                e.evaluator,
+                EvaluatorConfig::Standalone(_) | EvaluatorConfig::Supernet(_)
+            ))
             .map_err(|r| refused("objective", r))?;
         if let Some(f) = &e.finalists {
             f.check().map_err(|r| refused("final", r))?;
@@ -581,6 +585,14 @@ population = 5
         let err = parse(&mnas(
             "kind = \"mnas\"\ntarget_ms = 5.0",
             "kind = \"table\"",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("needs measured latencies"), "{err}");
+        // A proxy builds networks on the data but measures no latency.
+        let err = parse(&mnas(
+            "kind = \"mnas\"\ntarget_ms = 5.0",
+            "kind = \"proxy\"",
         ))
         .unwrap_err()
         .to_string();

@@ -167,9 +167,9 @@ impl ObjectiveConfig {
         })
     }
 
-    /// Checks the section; `trains` says whether the experiment's evaluator trains networks
-    /// (and so measures latencies).
-    pub fn check(&self, trains: bool) -> Result<(), Refusal> {
+    /// Checks the section; `measures_latency` says whether the experiment's evaluator trains
+    /// networks and measures their latencies.
+    pub fn check(&self, measures_latency: bool) -> Result<(), Refusal> {
         match self.kind {
             RewardKind::Mnas => {
                 if !self.target_ms.is_some_and(|t| t > 0.0 && t.is_finite()) {
@@ -179,7 +179,7 @@ impl ObjectiveConfig {
                             .into(),
                     ));
                 }
-                if !trains {
+                if !measures_latency {
                     return Err((
                         "kind",
                         "the mnas reward needs measured latencies: use a `standalone` or `supernet` evaluator"
@@ -234,7 +234,7 @@ impl ObjectiveConfig {
                 }
             }
         }
-        if self.latency == LatencySource::Table && !trains {
+        if self.latency == LatencySource::Table && !measures_latency {
             return Err((
                 "latency",
                 "latency = \"table\" needs an evaluator that trains (`standalone` or `supernet`)"

@@ -10,6 +10,7 @@
 
 use super::rank::{kendall, spearman};
 use crate::config::ExperimentFile;
+use crate::report::summary::describe;
 use crate::run_folder::create_run_folder;
 use crate::runner::Prepared;
 use anyhow::{Context, Result, bail};
@@ -76,7 +77,7 @@ pub struct Summary {
     pub train: usize,
     /// The predictor's label.
     pub predictor: String,
-    /// Seeds it is over.
+    /// Seeds its correlations are over (those whose predictions were not constant).
     pub seeds: usize,
     /// Mean Kendall tau.
     pub kendall_mean: f64,
@@ -144,11 +145,15 @@ fn labels(predictors: &[PredictorConfig]) -> Vec<String> {
         .collect()
 }
 
-fn mean_sd(values: &[f64]) -> (f64, f64) {
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
-    (mean, var.sqrt())
+/// The mean and standard deviation (n - 1) of the finite `values`, and how many they are;
+/// NaN for none.
+fn mean_sd(values: &[f64]) -> (f64, f64, usize) {
+    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if finite.is_empty() {
+        return (f64::NAN, f64::NAN, 0);
+    }
+    let (mean, sd, ..) = describe(&finite);
+    (mean, sd, finite.len())
 }
 
 /// Runs the check into `out`: every predictor at every size in `train`, on `seeds` draws
@@ -159,6 +164,13 @@ pub fn run(
     seeds: u64,
     out: &Path,
 ) -> Result<(Vec<Checked>, Vec<Summary>)> {
+    let mut sizes = Vec::new();
+    for &n in train {
+        if !sizes.contains(&n) {
+            sizes.push(n);
+        }
+    }
+    let train = &sizes[..];
     let prepared = Prepared::new(file)?;
     let env = prepared.env();
     let Some(table) = env.benchmark() else {
@@ -264,12 +276,12 @@ pub fn run(
                 .filter(|c| c.train == n && &c.predictor == label)
                 .collect();
             let of = |f: fn(&Checked) -> f64| rows.iter().map(|c| f(c)).collect::<Vec<f64>>();
-            let (kendall_mean, kendall_sd) = mean_sd(&of(|c| c.kendall.unwrap_or(f64::NAN)));
-            let (spearman_mean, spearman_sd) = mean_sd(&of(|c| c.spearman.unwrap_or(f64::NAN)));
+            let (kendall_mean, kendall_sd, seeds) = mean_sd(&of(|c| c.kendall.unwrap_or(f64::NAN)));
+            let (spearman_mean, spearman_sd, _) = mean_sd(&of(|c| c.spearman.unwrap_or(f64::NAN)));
             summary.push(Summary {
                 train: n,
                 predictor: label.clone(),
-                seeds: rows.len(),
+                seeds,
                 kendall_mean,
                 kendall_sd,
                 spearman_mean,

@@ -1,8 +1,9 @@
 //! `archforge proxy-check`: how well does each zero-cost proxy rank architectures that were
 //! trained? The architectures and their stand-alone ground truth come from an earlier rank
 //! check (`--truth`, its `standalone.csv`); every proxy ([`Proxy::ALL`]) scores each of them
-//! at initialisation on one batch of the file's training data (batch 64, drawn from the
-//! file's seed, the weights drawn from the same seed). Kendall's tau and Spearman's rho
+//! at initialisation on one batch of the file's training data (as large as a `proxy`
+//! evaluator's `batch`, else 64; drawn from the file's seed, the weights from the same
+//! seed). Kendall's tau and Spearman's rho
 //! against the ground truth, each with a 95 % bootstrap interval over the architectures, and
 //! the seconds per architecture are reported per proxy beside the training-free baselines
 //! (parameters, convolutions); `proxy_check.csv` holds every architecture's scores,
@@ -14,20 +15,17 @@
 use super::rank::{bootstrap_interval, kendall, spearman};
 use super::rank_check::{conv_count, read_truth, rebuild};
 use crate::config::ExperimentFile;
+use crate::registry::EvaluatorConfig;
 use crate::report::plot;
 use crate::run_folder::create_run_folder;
 use crate::runner::Prepared;
 use anyhow::{Context, Result, bail};
-use archforge::data::Augment;
-use archforge::evaluator::StatusKind;
+use archforge::evaluator::{ProxySettings, StatusKind, scoring_batch};
 use archforge::nn::proxy::{self, Proxy};
 use archforge::record::{ArchRecord, write_rows};
 use serde::Serialize;
 use std::path::Path;
 use std::time::Instant;
-
-/// The images each proxy sees.
-pub const BATCH: usize = 64;
 
 /// Bootstrap resamples behind each interval.
 const RESAMPLES: usize = 2000;
@@ -133,11 +131,11 @@ pub fn run(file: &mut ExperimentFile, truth: &Path, out: &Path) -> Result<Vec<Pr
     let candidates = rebuild(env.as_ref(), &known, truth)?;
     let seed = file.experiment.seed;
     let train = &training.data.train;
-    let mut rng = archforge::rng::seeded(seed);
-    let batch = train
-        .batches(BATCH, Some(&mut rng), Augment::default())
-        .next()
-        .context("the training data holds no image")?;
+    let size = match &file.experiment.evaluator {
+        EvaluatorConfig::Proxy(settings) => settings.batch,
+        _ => ProxySettings::default().batch,
+    };
+    let batch = scoring_batch(train, size, seed).context("the training data holds no image")?;
     create_run_folder(out)?;
     std::fs::write(out.join("experiment.toml"), file.resolved_toml())?;
 

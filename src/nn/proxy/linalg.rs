@@ -41,6 +41,10 @@ pub fn symmetric_eigenvalues(mut a: Vec<f64>, n: usize) -> Vec<f64> {
                     a[p * n + k] = c * apk - s * aqk;
                     a[q * n + k] = s * apk + c * aqk;
                 }
+                // Zero by construction; rounding would leave eps-sized entries that keep
+                // the sweeps from ever meeting the tolerance on larger matrices.
+                a[p * n + q] = 0.0;
+                a[q * n + p] = 0.0;
             }
         }
     }

@@ -1,7 +1,8 @@
 //! Zero-cost proxies: scores of an untrained network, computed on one mini-batch at
 //! initialisation, that rank architectures without training them (Abdelfattah et al., ICLR
-//! 2021; Mellor et al., ICML 2021). Every proxy sums over the convolution and linear weights
-//! (not biases, not batch norms), and a higher score means a better network:
+//! 2021; Mellor et al., ICML 2021). The weight-based ones sum over the convolution and linear
+//! weights (not biases, not batch norms); for every proxy a higher score means a better
+//! network:
 //! - `grad_norm`: `Σ_l ‖∂L/∂W_l‖` (Frobenius norm per layer) of the cross-entropy `L` on the
 //!   batch, batch norm on the batch's statistics;
 //! - `snip`: `Σ |∂L/∂W ⊙ W|`;
@@ -11,7 +12,8 @@
 //!   overflow is an error);
 //! - `jacob_cov`: the Jacobian `J` of `Σ_k f(x)_k` with respect to each image, the eigenvalues
 //!   `λ` of the correlation matrix of its rows, score `-Σ [ln(λ + 1e-5) + 1 / (λ + 1e-5)]`
-//!   (a constant row counts as perfectly correlated with every other);
+//!   (a constant row — an image the output does not depend on — is an error, as the
+//!   correlation is undefined there);
 //! - `naswot`: per image the binary code of every ReLU (input > 0), the kernel
 //!   `K = Σ_ReLU c cᵀ + (1 - c)(1 - c)ᵀ` over the batch, score `ln |det K|` (pivots floored at
 //!   1e-12, so a singular kernel scores very low rather than minus infinity).
@@ -114,7 +116,7 @@ pub fn score(arch: &Arch, batch: &Batch, shape: Shape, proxy: Proxy, seed: u64) 
                 .grad(&grads)
                 .ok_or_else(|| Error::Training("jacob_cov: the input took no part".into()))?;
             let rows = to_f64(jacobian);
-            jacob_cov(&rows, batch.len())
+            jacob_cov(&rows, batch.len())?
         }
         Proxy::Naswot => {
             let mut store = WeightStore::new(device.clone(), seed);
@@ -199,7 +201,7 @@ fn absolute(snapshot: &Snapshot) -> Snapshot {
 }
 
 /// jacob_cov's score of the Jacobian's `n` rows (see the module documentation).
-fn jacob_cov(rows: &[f64], n: usize) -> f64 {
+fn jacob_cov(rows: &[f64], n: usize) -> Result<f64> {
     let d = rows.len() / n;
     let centred: Vec<Vec<f64>> = rows
         .chunks_exact(d)
@@ -212,20 +214,25 @@ fn jacob_cov(rows: &[f64], n: usize) -> f64 {
         .iter()
         .map(|r| r.iter().map(|v| v * v).sum::<f64>().sqrt())
         .collect();
+    if let Some(i) = norms.iter().position(|&v| v == 0.0) {
+        return Err(Error::Training(format!(
+            "jacob_cov: the Jacobian of image {i} is constant (the output does not depend on it)"
+        )));
+    }
     let mut corr = vec![1.0; n * n];
     for i in 0..n {
         for j in 0..n {
-            if i != j && norms[i] > 0.0 && norms[j] > 0.0 {
+            if i != j {
                 let dot: f64 = centred[i].iter().zip(&centred[j]).map(|(a, b)| a * b).sum();
                 corr[i * n + j] = dot / (norms[i] * norms[j]);
             }
         }
     }
     let k = 1e-5;
-    -linalg::symmetric_eigenvalues(corr, n)
+    Ok(-linalg::symmetric_eigenvalues(corr, n)
         .iter()
-        .map(|l| (l + k).max(f64::MIN_POSITIVE).ln() + 1.0 / (l + k))
-        .sum::<f64>()
+        .map(|l| (l + k).ln() + 1.0 / (l + k))
+        .sum::<f64>())
 }
 
 /// Adds one ReLU's codes (`n` images, image after image) to NASWOT's kernel:
