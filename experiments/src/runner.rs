@@ -16,9 +16,10 @@ use crate::teacher::ScoredTeacher;
 use anyhow::{Context, Result, anyhow, bail};
 use archforge::ability::Growth;
 use archforge::budget::BudgetLimits;
-use archforge::evaluator::SharedLatencyTable;
+use archforge::evaluator::{SharedLatencyTable, scoring_batch};
 use archforge::ledger::{Ledger, Row};
 use archforge::nn::LatencyTable;
+use archforge::nn::proxy::WithProxies;
 use archforge::objective::Objective;
 use archforge::search::{self, KeepWeights, Recorder, RunResult, RunSettings, StopReason};
 use archforge::weights::Snapshot;
@@ -190,6 +191,21 @@ impl<'a> Prepared<'a> {
                     )
                 })?;
         }
+        // Proxy features are scored on the data with the file's seed: the same for every run.
+        let env: Arc<dyn Environment> = match (&experiment.features, &training) {
+            (Some(f), Some(t)) => {
+                let batch = scoring_batch(&t.data.train, f.batch, experiment.seed)
+                    .ok_or_else(|| located("[features]: ", &"the training data holds no image"))?;
+                Arc::new(WithProxies::new(
+                    env,
+                    f.proxies.clone(),
+                    batch,
+                    t.data.train.shape,
+                    experiment.seed,
+                ))
+            }
+            _ => env,
+        };
         archforge::env::probe(env.as_ref(), PROBE_SAMPLES)
             .map_err(|e| located("environment: ", &e))?;
         let limits = experiment.objective.limits();

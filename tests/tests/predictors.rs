@@ -221,3 +221,47 @@ fn proxy_check_scores_every_proxy_against_a_rank_check_s_ground_truth() {
 fn at_of(header: &[String], name: &str) -> usize {
     header.iter().position(|h| h == name).unwrap()
 }
+
+#[test]
+fn a_surrogate_fed_proxies_repeats_exactly_and_jacob_cov_is_refused_as_a_feature() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = archforge_tests::experiments_dir().join("digits-nb201-smbo-proxies.toml");
+    let file = file.display().to_string();
+    let args = |out: &'static str| {
+        [
+            "compare",
+            file.as_str(),
+            "--seeds",
+            "1",
+            "--budget",
+            "9",
+            "--out",
+            out,
+        ]
+    };
+    let timeless = |h: &str| h == "wall_seconds" || h == "latency_ms";
+    archforge_ok(dir.path(), &args("a"));
+    let (_, rows) = read_csv_without(&dir.path().join("a/evaluations.csv"), timeless);
+    assert_eq!(rows.len(), 18, "9 trained models for each controller");
+    archforge_ok(dir.path(), &args("b"));
+    let (_, again) = read_csv_without(&dir.path().join("b/evaluations.csv"), timeless);
+    assert_eq!(
+        rows, again,
+        "the same proxies, the same surrogate, the same ledger"
+    );
+
+    let text = std::fs::read_to_string(&file).unwrap();
+    let bad = text.replace(
+        "proxies = [\"naswot\", \"synflow\"]",
+        "proxies = [\"jacob_cov\"]",
+    );
+    assert_ne!(bad, text);
+    std::fs::write(dir.path().join("bad.toml"), bad).unwrap();
+    let refused = archforge(dir.path(), &["run", "bad.toml", "--out", "c"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let err = stderr(&refused);
+    assert!(
+        err.contains("bad.toml:") && err.contains("jacob_cov"),
+        "{err}"
+    );
+}

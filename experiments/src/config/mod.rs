@@ -12,8 +12,8 @@ pub mod sections;
 
 pub use location::{ConfigError, KeyPath};
 pub use sections::{
-    BudgetConfig, CompressConfig, DistillConfig, FinalConfig, FinalInit, LatencyPreset,
-    LatencySource, ObjectiveConfig, ReportConfig,
+    BudgetConfig, CompressConfig, DistillConfig, FeaturesConfig, FinalConfig, FinalInit,
+    LatencyPreset, LatencySource, ObjectiveConfig, ReportConfig,
 };
 
 use crate::registry::{ControllerConfig, EnvironmentConfig, EvaluatorConfig};
@@ -79,6 +79,9 @@ pub struct Experiment {
     /// What `archforge compress` does beside the first stage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compress: Option<CompressConfig>,
+    /// Zero-cost proxies added to the space's features.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<FeaturesConfig>,
     /// The performance predictors `archforge predictor-check` compares (`[[predictor]]`
     /// entries; none: its default list).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -421,6 +424,10 @@ impl ExperimentFile {
             if let Err((key, why)) = c.check() {
                 return Err(self.error(entry(Some(key)), why));
             }
+        }
+        if let Some(f) = &e.features {
+            f.check(e.evaluator.trains())
+                .map_err(|r| refused("features", r))?;
         }
         for (i, p) in e.predictor.iter().enumerate() {
             if let Err((key, why)) = p.check() {

@@ -3,7 +3,7 @@
 
 use archforge::data::Splits;
 use archforge::evaluator::CacheMode;
-use archforge::nn::{DistillKind, Distillation};
+use archforge::nn::{DistillKind, Distillation, Proxy};
 use archforge::objective::{LatencyTarget, Limits, RewardKind};
 use archforge::search::KeepWeights;
 use archforge_controllers::policy::{NetworkConfig, PolicyKind};
@@ -328,6 +328,54 @@ impl BudgetConfig {
                 "count_duplicates = false needs a cache (`exact` or `canonical`) to recognise repeats"
                     .into(),
             ));
+        }
+        Ok(())
+    }
+}
+
+/// The `[features]` section: zero-cost proxies of each candidate's untrained network added
+/// to the space's features, for surrogates fitted on what a run trained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeaturesConfig {
+    /// The proxies appended to the features.
+    #[serde(default = "default_feature_proxies")]
+    pub proxies: Vec<Proxy>,
+    /// Images in the scoring batch.
+    #[serde(default = "default_feature_batch")]
+    pub batch: usize,
+}
+
+fn default_feature_proxies() -> Vec<Proxy> {
+    vec![Proxy::Naswot, Proxy::Synflow]
+}
+fn default_feature_batch() -> usize {
+    64
+}
+
+impl FeaturesConfig {
+    /// Checks the section; `trains` says whether the evaluator builds networks on the data.
+    pub fn check(&self, trains: bool) -> Result<(), Refusal> {
+        if !trains {
+            return Err((
+                "proxies",
+                "proxy features score the networks on [data]: use a `standalone`, `supernet` or `proxy` evaluator".into(),
+            ));
+        }
+        if self.proxies.is_empty() {
+            return Err(("proxies", "name at least one proxy".into()));
+        }
+        if let Some(p) = self.proxies.iter().find(|p| !p.as_feature()) {
+            return Err((
+                "proxies",
+                format!(
+                    "{} scores are negative and can be undefined; use synflow, grad_norm, snip or naswot",
+                    p.name()
+                ),
+            ));
+        }
+        if self.batch < 2 {
+            return Err(("batch", "the scoring batch needs at least 2 images".into()));
         }
         Ok(())
     }

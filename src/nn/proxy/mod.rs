@@ -21,7 +21,10 @@
 //! The network's weights are drawn from the given seed exactly as stand-alone training would
 //! draw them, so a proxy is a function of the architecture, the batch and the seed.
 
+pub mod features;
 pub mod linalg;
+
+pub use features::WithProxies;
 
 use super::store::WeightStore;
 use super::train::training_device;
@@ -59,6 +62,13 @@ impl Proxy {
         Proxy::JacobCov,
         Proxy::Naswot,
     ];
+
+    /// Whether the proxy can serve as a feature ([`WithProxies`]): its scores are positive
+    /// on networks that learn, so a failed score, counted as 0, ranks below them. jacob_cov's
+    /// are negative (and undefined where the output ignores an image).
+    pub fn as_feature(self) -> bool {
+        self != Proxy::JacobCov
+    }
 
     /// The proxy's name in files and reports.
     pub fn name(self) -> &'static str {
