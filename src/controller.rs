@@ -57,6 +57,13 @@ pub trait Controller: Send {
 
     /// Replaces the state with a checkpoint's.
     fn restore(&mut self, checkpoint: Checkpoint) -> Result<()>;
+
+    /// Weights the controller trained apart from its learnable state that a later run may
+    /// read instead of training them again (the diffusion generator's score network), with
+    /// a name for their file in the run folder; `None` for most controllers.
+    fn trained_weights(&self) -> Option<(&'static str, crate::weights::Snapshot)> {
+        None
+    }
 }
 
 impl Checkpoint {

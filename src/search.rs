@@ -55,6 +55,13 @@ pub trait Recorder {
     fn keep_shared(&mut self, _controller: &str, _seed: u64, _weights: &Snapshot) -> Result<()> {
         Ok(())
     }
+
+    /// Keeps weights the controller trained that later runs may read
+    /// ([`crate::Controller::trained_weights`]), under `name`; they are the same for every
+    /// seed of a controller.
+    fn keep_trained(&mut self, _controller: &str, _name: &str, _weights: &Snapshot) -> Result<()> {
+        Ok(())
+    }
 }
 
 impl<F: FnMut(&Row) -> Result<()>> Recorder for F {

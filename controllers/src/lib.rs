@@ -10,12 +10,15 @@
 //! - [`eas`]: EAS's meta-controller, growing the best network so far by function-preserving
 //!   morphs on a space that grows networks;
 //! - [`smbo`]: sequential model-based optimisation with a surrogate (one of the core's
-//!   performance predictors) over the space's features or graph.
+//!   performance predictors) over the space's features or graph;
+//! - [`diffusion`]: DiffusionNAG's generator, a score-based diffusion model of the space's
+//!   graphs sampled under the guidance of a performance predictor.
 //!
 //! Controllers are passive and own no loop; they draw randomness only from the generator the
 //! runner hands them, so a run is reproducible from its seed and a checkpoint.
 
 pub mod defaults;
+pub mod diffusion;
 pub mod eas;
 pub mod evolution;
 pub mod mcts;
@@ -25,6 +28,7 @@ pub mod policy_gradient;
 pub mod random;
 pub mod smbo;
 
+pub use diffusion::{Diffusion, DiffusionConfig};
 pub use eas::{Eas, EasConfig};
 pub use evolution::{Evolution, EvolutionConfig};
 pub use mcts::{Mcts, MctsConfig};

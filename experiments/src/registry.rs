@@ -13,8 +13,8 @@ use archforge::nn::{Teacher, TrainConfig};
 use archforge::toy::{Toy, ToyConfig};
 use archforge::{Controller, Environment, Evaluator};
 use archforge_controllers::{
-    Eas, EasConfig, Evolution, EvolutionConfig, Mcts, MctsConfig, PolicyGradient,
-    PolicyGradientConfig, RandomConfig, RandomSearch, Smbo, SmboConfig,
+    Diffusion, DiffusionConfig, Eas, EasConfig, Evolution, EvolutionConfig, Mcts, MctsConfig,
+    PolicyGradient, PolicyGradientConfig, RandomConfig, RandomSearch, Smbo, SmboConfig,
 };
 use archforge_environments::{
     Compression, Images, Mnasnet, MnasnetConfig, Nasnet, NasnetConfig, Nb201, Nb201Config,
@@ -97,6 +97,10 @@ pub const CONTROLLERS: &[Entry] = &[
     (
         "smbo",
         "sequential model-based optimisation: a surrogate (ridge, forest, perceptron, graph network, ensemble) on the space's features or graph ranks candidates",
+    ),
+    (
+        "diffusion",
+        "DiffusionNAG: a score-based diffusion model of the space's graphs, sampled under the guidance of a graph network fitted on the run's evaluations",
     ),
 ];
 
@@ -258,6 +262,8 @@ pub enum ControllerConfig {
     Smbo(SmboConfig),
     /// EAS's network-transformation meta-controller.
     Eas(EasConfig),
+    /// DiffusionNAG's predictor-guided graph generator.
+    Diffusion(DiffusionConfig),
 }
 
 impl ControllerConfig {
@@ -271,6 +277,7 @@ impl ControllerConfig {
             ControllerConfig::Mcts(_) => "mcts",
             ControllerConfig::Smbo(_) => "smbo",
             ControllerConfig::Eas(_) => "eas",
+            ControllerConfig::Diffusion(_) => "diffusion",
         }
     }
 
@@ -286,6 +293,7 @@ impl ControllerConfig {
             ControllerConfig::Mcts(c) => &c.name,
             ControllerConfig::Smbo(c) => &c.name,
             ControllerConfig::Eas(c) => &c.name,
+            ControllerConfig::Diffusion(c) => &c.name,
         };
         name.clone().unwrap_or_else(|| self.kind().to_string())
     }
@@ -299,6 +307,7 @@ impl ControllerConfig {
             ControllerConfig::Mcts(c) => c.batch,
             ControllerConfig::Smbo(c) => c.batch,
             ControllerConfig::Eas(c) => c.batch,
+            ControllerConfig::Diffusion(c) => c.batch,
         }
     }
 
@@ -328,13 +337,22 @@ impl ControllerConfig {
             ControllerConfig::Mcts(c) => c.check(),
             ControllerConfig::Smbo(c) => c.check(),
             ControllerConfig::Eas(c) => c.check(),
+            ControllerConfig::Diffusion(c) => c.check(),
         }
     }
 
-    /// The entry with every default its kind has filled in (for the resolved experiment).
-    pub fn resolved(self) -> Self {
+    /// The entry with every default its kind has filled in and its paths made absolute
+    /// against `base`, the experiment file's folder (for the resolved experiment).
+    pub fn resolved(self, base: &std::path::Path) -> Self {
         match self {
             ControllerConfig::Ppo(c) => ControllerConfig::Ppo(c.with_ppo_defaults()),
+            ControllerConfig::Diffusion(mut c) => {
+                if let Some(path) = c.score_net.as_mut().filter(|p| p.is_relative()) {
+                    let joined = base.join(&*path);
+                    *path = std::path::absolute(&joined).unwrap_or(joined);
+                }
+                ControllerConfig::Diffusion(c)
+            }
             other => other,
         }
     }
@@ -349,6 +367,7 @@ impl ControllerConfig {
             ControllerConfig::Mcts(c) => Box::new(Mcts::new(c.clone())?),
             ControllerConfig::Smbo(c) => Box::new(Smbo::new(c.clone())?),
             ControllerConfig::Eas(c) => Box::new(Eas::new(c.clone())),
+            ControllerConfig::Diffusion(c) => Box::new(Diffusion::new(c.clone())?),
         })
     }
 }

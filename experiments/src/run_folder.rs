@@ -32,6 +32,12 @@ pub fn supernet_file(out: &Path, controller: &str, seed: u64) -> PathBuf {
     ))
 }
 
+/// Where a controller's trained weights of `name` are kept: `CONTROLLER-NAME.safetensors`
+/// in the run folder, shared by its seeds.
+pub fn trained_weights_file(out: &Path, controller: &str, name: &str) -> PathBuf {
+    out.join(format!("{}-{name}.safetensors", file_safe(controller)))
+}
+
 /// Creates the run folder, refusing one that exists and is not empty.
 pub fn create_run_folder(out: &Path) -> Result<()> {
     if out.exists() {

@@ -11,7 +11,7 @@ use crate::registry::{EvaluatorConfig, Training};
 use crate::report;
 use crate::report::lineage::Lineages;
 use crate::report::pareto::Fronts;
-use crate::run_folder::{create_run_folder, run_file_stem, supernet_file};
+use crate::run_folder::{create_run_folder, run_file_stem, supernet_file, trained_weights_file};
 use crate::teacher::ScoredTeacher;
 use anyhow::{Context, Result, anyhow, bail};
 use archforge::ability::Growth;
@@ -369,6 +369,9 @@ impl<'a> Prepared<'a> {
         if let Some(shared) = evaluator.shared_weights() {
             recorder.keep_shared(&settings.controller, seed, &shared)?;
         }
+        if let Some((name, weights)) = controller.trained_weights() {
+            recorder.keep_trained(&settings.controller, name, &weights)?;
+        }
         let result = searched?;
         if result.stop == StopReason::Exhausted {
             tracing::warn!(
@@ -423,6 +426,20 @@ impl Recorder for FolderRecorder<'_> {
         weights: &Snapshot,
     ) -> archforge::error::Result<()> {
         weights.save(&supernet_file(self.out, controller, seed))
+    }
+
+    /// The first seed to finish writes the file; the others' weights are the same.
+    fn keep_trained(
+        &mut self,
+        controller: &str,
+        name: &str,
+        weights: &Snapshot,
+    ) -> archforge::error::Result<()> {
+        let path = trained_weights_file(self.out, controller, name);
+        match weights.save(&path) {
+            Err(_) if path.exists() => Ok(()),
+            done => done,
+        }
     }
 
     fn keep(&mut self, row: &Row, weights: &Snapshot) -> archforge::error::Result<()> {

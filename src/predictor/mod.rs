@@ -189,7 +189,7 @@ impl Prediction {
 }
 
 /// A performance predictor (see the module documentation).
-pub trait Predictor: Send {
+pub trait Predictor: Send + Sync {
     /// The predictor's kind, for errors and reports.
     fn kind(&self) -> &'static str;
 

@@ -109,7 +109,7 @@ impl NeuralConfig {
 }
 
 /// A network from one graph to one number, its parameters a flat vector it does not own.
-pub trait GraphNet: Send + Sized {
+pub trait GraphNet: Send + Sync + Sized {
     /// The predictor kind it makes.
     const KIND: &'static str;
 

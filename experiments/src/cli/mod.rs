@@ -1,9 +1,10 @@
 //! The command line, one module per subcommand: [`run`], [`compare`], [`train`],
-//! [`compress`], [`export`], [`rank_check`], [`predictor_check`], [`proxy_check`] and [`list`]; [`print`](mod@print) holds what several of them print.
+//! [`compress`], [`export`], [`rank_check`], [`predictor_check`], [`proxy_check`], [`generate`] and [`list`]; [`print`](mod@print) holds what several of them print.
 
 pub mod compare;
 pub mod compress;
 pub mod export;
+pub mod generate;
 pub mod list;
 pub mod predictor_check;
 pub mod print;
@@ -54,6 +55,10 @@ pub enum Command {
     /// the architectures of a rank check's ground truth; Kendall tau and Spearman rho with
     /// bootstrap intervals, beside params and conv edges.
     ProxyCheck(proxy_check::Args),
+    /// Generate: a diffusion generator's validity, uniqueness and novelty, the seconds to
+    /// train its score network and to generate a pool, and (on a benchmark table) the effect
+    /// of its guidance on the generated architectures' metric.
+    Generate(generate::Args),
     /// List the registered environments, controllers, evaluators and objectives.
     List,
 }
@@ -69,6 +74,7 @@ pub fn main(cli: Cli) -> Result<()> {
         Command::RankCheck(args) => rank_check::main(args),
         Command::PredictorCheck(args) => predictor_check::main(args),
         Command::ProxyCheck(args) => proxy_check::main(args),
+        Command::Generate(args) => generate::main(args),
         Command::List => list::main(),
     }
 }

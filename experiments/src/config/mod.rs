@@ -154,7 +154,7 @@ impl ExperimentFile {
         }
         experiment.controller = std::mem::take(&mut experiment.controller)
             .into_iter()
-            .map(ControllerConfig::resolved)
+            .map(|c| c.resolved(base))
             .collect();
         let trains = experiment.trains();
         let mut file = ExperimentFile {

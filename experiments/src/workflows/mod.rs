@@ -6,6 +6,7 @@
 //! - [`rank_check`] (with [`rank`]'s correlations): can a supernet's ranking be trusted?
 //! - [`predictor_check`]: how well each performance predictor ranks a table's unseen
 //!   architectures; [`proxy_check`]: how well each zero-cost proxy ranks trained ones;
+//! - [`generate`]: what a diffusion generator makes, and what its guidance changes;
 //! - [`export`]: a child's weights cut out of a run's trained supernet ([`supernet`]), as a
 //!   stand-alone network;
 //! - [`train`]: one network trained stand-alone into a folder.
@@ -13,6 +14,7 @@
 pub mod compress;
 pub mod export;
 pub mod finalists;
+pub mod generate;
 pub mod predictor_check;
 pub mod proxy_check;
 pub mod rank;
