@@ -151,9 +151,10 @@ fn bad_settings_and_a_network_of_another_space_are_refused_in_one_line() {
     let tabular = archforge_tests::experiments_dir().join("tabular-example.toml");
     let text = std::fs::read_to_string(&tabular)
         .unwrap()
-        .replace(
+        .replacen(
             "[[controller]]",
             "[[controller]]\nkind = \"diffusion\"\nprior = { samples = 64, steps = 5 }\n\n[[controller]]",
+            1,
         );
     std::fs::write(dir.path().join("tabular.toml"), text).unwrap();
     std::fs::copy(
