@@ -14,6 +14,8 @@
 //! - [`diffusion`]: DiffusionNAG's generator, a score-based diffusion model of the space's
 //!   graphs sampled under the guidance of a performance predictor.
 //!
+//! [`history`] is what the model-based ones (SMBO, the generator) remember.
+//!
 //! Controllers are passive and own no loop; they draw randomness only from the generator the
 //! runner hands them, so a run is reproducible from its seed and a checkpoint.
 
@@ -21,6 +23,7 @@ pub mod defaults;
 pub mod diffusion;
 pub mod eas;
 pub mod evolution;
+pub mod history;
 pub mod mcts;
 pub mod mutation;
 pub mod policy;

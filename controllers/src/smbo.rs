@@ -15,6 +15,7 @@
 //! features kept at 3 occurrences), except that half the candidates are mutations: the paper
 //! scores only uniform samples.
 
+use crate::history::History;
 use crate::mutation::mutate_one;
 use archforge::env::complete_uniformly;
 use archforge::error::{Error, Result};
@@ -22,7 +23,6 @@ use archforge::predictor::{Input, Predictor, PredictorConfig, Sample, Vocabulary
 use archforge::{Checkpoint, Controller, Environment, Evaluated, Proposal, Rng};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
 
 /// The `[[controller]]` entry for `kind = "smbo"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,13 +100,12 @@ impl SmboConfig {
     }
 }
 
-/// One evaluated architecture: its decisions, the surrogate's input of it and its reward
-/// (`None`: failed).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Seen {
-    decisions: Vec<usize>,
-    sample: Sample,
-    reward: Option<f64>,
+/// `input` of `decisions`, or the space's missing ability in one line.
+fn sample(env: &dyn Environment, decisions: &[usize], input: Input) -> Result<Sample> {
+    Sample::of(env, decisions, input).map_err(|e| Error::Controller {
+        controller: "smbo".into(),
+        reason: e.to_string(),
+    })
 }
 
 /// The surrogate as fitted on the history, and the feature vocabulary it was fitted on
@@ -119,8 +118,7 @@ struct Fitted {
 /// Sequential model-based optimisation (see the module documentation).
 pub struct Smbo {
     config: SmboConfig,
-    history: Vec<Seen>,
-    proposed: HashSet<Vec<usize>>,
+    history: History,
     fitted: Option<Fitted>,
     /// Whether observations arrived since the last fit.
     stale: bool,
@@ -144,8 +142,7 @@ impl Smbo {
         })?;
         Ok(Smbo {
             config,
-            history: Vec::new(),
-            proposed: HashSet::new(),
+            history: History::default(),
             fitted: None,
             stale: false,
         })
@@ -153,10 +150,7 @@ impl Smbo {
 
     /// The surrogate's input of `decisions`, or the space's missing ability in one line.
     fn sample(&self, env: &dyn Environment, decisions: &[usize]) -> Result<Sample> {
-        Sample::of(env, decisions, self.config.surrogate.input()).map_err(|e| Error::Controller {
-            controller: "smbo".into(),
-            reason: e.to_string(),
-        })
+        sample(env, decisions, self.config.surrogate.input())
     }
 
     /// `sample` as a surrogate fitted on `vocabulary` reads it (its features cut down).
@@ -169,11 +163,7 @@ impl Smbo {
 
     /// Refits the surrogate on every successful evaluation (none fitted while too few).
     fn refit(&mut self) -> Result<()> {
-        let (mut samples, targets): (Vec<Sample>, Vec<f64>) = self
-            .history
-            .iter()
-            .filter_map(|s| s.reward.map(|r| (s.sample.clone(), r)))
-            .unzip();
+        let (mut samples, targets): (Vec<Sample>, Vec<f64>) = self.history.rewarded();
         self.fitted = None;
         self.stale = false;
         if samples.len() < 2 {
@@ -204,19 +194,6 @@ impl Smbo {
         Ok(())
     }
 
-    /// A uniform sample not proposed before (or, after a few tries, any uniform sample).
-    fn fresh_sample(&self, env: &dyn Environment, rng: &mut Rng) -> Result<Vec<usize>> {
-        let mut decisions = Vec::new();
-        for _ in 0..32 {
-            decisions.clear();
-            complete_uniformly(env, &mut decisions, rng)?;
-            if !self.proposed.contains(&decisions) {
-                break;
-            }
-        }
-        Ok(decisions)
-    }
-
     /// The best-predicted of the candidates drawn for one proposal, if any is fresh.
     fn best_candidate(
         &self,
@@ -226,6 +203,7 @@ impl Smbo {
     ) -> Result<Option<Vec<usize>>> {
         let best = self
             .history
+            .seen
             .iter()
             .filter_map(|s| s.reward.map(|r| (r, &s.decisions)))
             .max_by(|a, b| a.0.total_cmp(&b.0))
@@ -244,7 +222,7 @@ impl Smbo {
                     d
                 }
             };
-            if self.proposed.contains(&candidate) {
+            if self.history.proposed.contains(&candidate) {
                 continue;
             }
             let sample = Self::pruned(fitted.vocabulary.as_ref(), self.sample(env, &candidate)?);
@@ -276,41 +254,30 @@ impl Controller for Smbo {
             };
             let decisions = match chosen {
                 Some(d) => d,
-                None => self.fresh_sample(env, rng)?,
+                None => self.history.fresh_sample(env, rng)?,
             };
             // Checked now, so a space without the surrogate's input is refused at the first
             // proposal.
             self.sample(env, &decisions)?;
-            self.proposed.insert(decisions.clone());
+            self.history.proposed.insert(decisions.clone());
             proposals.push(Proposal { decisions });
         }
         Ok(proposals)
     }
 
     fn observe(&mut self, env: &dyn Environment, results: &[Evaluated]) -> Result<()> {
-        for result in results {
-            self.proposed.insert(result.decisions.clone());
-            self.history.push(Seen {
-                sample: self.sample(env, &result.decisions)?,
-                decisions: result.decisions.clone(),
-                reward: result.reward.filter(|r| r.is_finite()),
-            });
-        }
+        let input = self.config.surrogate.input();
+        self.history.observe(results, |d| sample(env, d, input))?;
         self.stale = true;
         Ok(())
     }
 
     fn checkpoint(&self) -> Result<Checkpoint> {
-        let mut proposed: Vec<&Vec<usize>> = self.proposed.iter().collect();
-        proposed.sort();
-        Checkpoint::new(self.kind(), &(&self.history, proposed))
+        self.history.checkpoint(self.kind())
     }
 
     fn restore(&mut self, checkpoint: Checkpoint) -> Result<()> {
-        let (history, proposed): (Vec<Seen>, Vec<Vec<usize>>) =
-            checkpoint.into_state(self.kind())?;
-        self.history = history;
-        self.proposed = proposed.into_iter().collect();
+        self.history = History::restore(self.kind(), checkpoint)?;
         self.fitted = None;
         self.stale = true;
         Ok(())

@@ -28,7 +28,7 @@ pub use prior::{Prior, PriorConfig};
 pub use sampler::{Denoiser, Guide, Noise, Sampling, Score};
 pub use score::{ScoreConfig, ScoreNet};
 
-use archforge::env::complete_uniformly;
+use crate::history::History;
 use archforge::error::{Error, Result};
 use archforge::predictor::{Input, NeuralConfig, Predictor, PredictorConfig, Sample};
 use archforge::weights::Snapshot;
@@ -166,15 +166,6 @@ impl DiffusionConfig {
     }
 }
 
-/// One evaluated architecture: its decisions, its graph as the predictor reads it and its
-/// reward (`None`: failed).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Seen {
-    decisions: Vec<usize>,
-    sample: Sample,
-    reward: Option<f64>,
-}
-
 /// The predictor as fitted on the history, and the spread of the targets it was fitted on.
 struct Fitted {
     model: Box<dyn Predictor>,
@@ -184,8 +175,7 @@ struct Fitted {
 /// The diffusion generator (see the module documentation).
 pub struct Diffusion {
     config: DiffusionConfig,
-    history: Vec<Seen>,
-    proposed: HashSet<Vec<usize>>,
+    history: History,
     fitted: Option<Fitted>,
     /// Whether observations arrived since the last fit.
     stale: bool,
@@ -249,6 +239,14 @@ pub fn generate(
         .collect()
 }
 
+/// The predictor's input of `decisions`, or the space's missing ability in one line.
+fn graph_sample(env: &dyn Environment, decisions: &[usize]) -> Result<Sample> {
+    Sample::of(env, decisions, Input::Graph).map_err(|e| Error::Controller {
+        controller: "diffusion".into(),
+        reason: e.to_string(),
+    })
+}
+
 /// The decision sequence a generated state decodes to, or why it decodes to none.
 pub fn decode(env: &dyn Environment, layout: &Layout, state: &[f64]) -> Result<Vec<usize>> {
     let encoding = env.graph().ok_or_else(|| Error::Controller {
@@ -269,29 +267,16 @@ impl Diffusion {
         })?;
         Ok(Diffusion {
             config,
-            history: Vec::new(),
-            proposed: HashSet::new(),
+            history: History::default(),
             fitted: None,
             stale: false,
             prior: None,
         })
     }
 
-    /// The predictor's input of `decisions`, or the space's missing ability in one line.
-    fn sample(&self, env: &dyn Environment, decisions: &[usize]) -> Result<Sample> {
-        Sample::of(env, decisions, Input::Graph).map_err(|e| Error::Controller {
-            controller: "diffusion".into(),
-            reason: e.to_string(),
-        })
-    }
-
     /// Refits the predictor on every successful evaluation (none fitted while too few).
     fn refit(&mut self) -> Result<()> {
-        let (samples, targets): (Vec<Sample>, Vec<f64>) = self
-            .history
-            .iter()
-            .filter_map(|s| s.reward.map(|r| (s.sample.clone(), r)))
-            .unzip();
+        let (samples, targets): (Vec<Sample>, Vec<f64>) = self.history.rewarded();
         self.fitted = None;
         self.stale = false;
         if samples.len() < 2 {
@@ -316,19 +301,6 @@ impl Diffusion {
             self.prior = Some(prior);
         }
         Ok(self.prior.clone().expect("set above"))
-    }
-
-    /// A uniform sample not proposed before (or, after a few tries, any uniform sample).
-    fn fresh_sample(&self, env: &dyn Environment, rng: &mut Rng) -> Result<Vec<usize>> {
-        let mut decisions = Vec::new();
-        for _ in 0..32 {
-            decisions.clear();
-            complete_uniformly(env, &mut decisions, rng)?;
-            if !self.proposed.contains(&decisions) {
-                break;
-            }
-        }
-        Ok(decisions)
     }
 
     /// Up to `n` fresh generated architectures, best-predicted first.
@@ -356,10 +328,10 @@ impl Diffusion {
             let Ok(decisions) = decode(env, &prior.layout, state) else {
                 continue;
             };
-            if self.proposed.contains(&decisions) || !seen.insert(decisions.clone()) {
+            if self.history.proposed.contains(&decisions) || !seen.insert(decisions.clone()) {
                 continue;
             }
-            let score = fitted.model.predict(&self.sample(env, &decisions)?)?.mean;
+            let score = fitted.model.predict(&graph_sample(env, &decisions)?)?.mean;
             ranked.push((score, decisions));
         }
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -382,42 +354,30 @@ impl Controller for Diffusion {
             Vec::new()
         };
         while chosen.len() < n {
-            chosen.push(self.fresh_sample(env, rng)?);
+            chosen.push(self.history.fresh_sample(env, rng)?);
         }
         let mut proposals = Vec::with_capacity(n);
         for decisions in chosen {
             // Checked now, so a space without a graph encoding is refused at once.
-            self.sample(env, &decisions)?;
-            self.proposed.insert(decisions.clone());
+            graph_sample(env, &decisions)?;
+            self.history.proposed.insert(decisions.clone());
             proposals.push(Proposal { decisions });
         }
         Ok(proposals)
     }
 
     fn observe(&mut self, env: &dyn Environment, results: &[Evaluated]) -> Result<()> {
-        for result in results {
-            self.proposed.insert(result.decisions.clone());
-            self.history.push(Seen {
-                sample: self.sample(env, &result.decisions)?,
-                decisions: result.decisions.clone(),
-                reward: result.reward.filter(|r| r.is_finite()),
-            });
-        }
+        self.history.observe(results, |d| graph_sample(env, d))?;
         self.stale = true;
         Ok(())
     }
 
     fn checkpoint(&self) -> Result<Checkpoint> {
-        let mut proposed: Vec<&Vec<usize>> = self.proposed.iter().collect();
-        proposed.sort();
-        Checkpoint::new(self.kind(), &(&self.history, proposed))
+        self.history.checkpoint(self.kind())
     }
 
     fn restore(&mut self, checkpoint: Checkpoint) -> Result<()> {
-        let (history, proposed): (Vec<Seen>, Vec<Vec<usize>>) =
-            checkpoint.into_state(self.kind())?;
-        self.history = history;
-        self.proposed = proposed.into_iter().collect();
+        self.history = History::restore(self.kind(), checkpoint)?;
         self.fitted = None;
         self.stale = true;
         Ok(())
