@@ -7,6 +7,7 @@
 //!   ([`run_folder`]: its place and its files' names);
 //! - [`report`]: summary tables (CSV, Markdown), best-so-far and learning curves, Pareto
 //!   fronts (SVG), the best architecture (JSON, DOT);
+//! - [`latency_target`]: a latency target relative to the machine, resolved from its table;
 //! - [`teacher`]: a compression's trained teacher, checked and scored once;
 //! - [`workflows`]: what runs around or instead of a search — finalists retrained at the end
 //!   of a run, the supernet rank check;
@@ -14,6 +15,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod latency_target;
 pub mod registry;
 pub mod report;
 pub mod run_folder;

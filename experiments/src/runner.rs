@@ -7,6 +7,7 @@
 //! so a run's evaluations do not depend on which thread ran it or what ran beside it.
 
 use crate::config::ExperimentFile;
+use crate::latency_target::ResolvedTarget;
 use crate::registry::{EvaluatorConfig, Training};
 use crate::report;
 use crate::report::lineage::Lineages;
@@ -95,6 +96,8 @@ pub struct Prepared<'a> {
     networks: Arc<dyn Environment>,
     training: Option<Training>,
     objective: Objective,
+    /// What a relative latency target resolved to on this machine.
+    target: Option<ResolvedTarget>,
     limits: BudgetLimits,
 }
 
@@ -247,11 +250,27 @@ impl<'a> Prepared<'a> {
                     }
                 })?;
         }
+        let target = match &experiment.objective.target {
+            Some(relative) => {
+                let shared = training
+                    .as_ref()
+                    .and_then(|t| t.latency.as_ref())
+                    .ok_or_else(|| located("[objective] target: ", &"a relative target needs the latency table of an evaluator that trains"))?;
+                let resolved =
+                    ResolvedTarget::resolve(relative, networks.as_ref(), shared, experiment.seed)
+                        .map_err(|e| located("", &e))?;
+                eprintln!("{}", resolved.describe());
+                Some(resolved)
+            }
+            None => None,
+        };
         let objective = Objective {
             kind: experiment.objective.kind,
             maximize: env.benchmark().is_none_or(|t| t.maximize),
             invalid_reward: experiment.objective.invalid_reward,
-            latency: experiment.objective.latency_target(),
+            latency: experiment
+                .objective
+                .latency_target(target.as_ref().map(|t| t.target_ms)),
             teacher: compressing
                 .as_ref()
                 .map(|(teacher, _)| teacher.score(experiment.objective.limits())),
@@ -267,6 +286,7 @@ impl<'a> Prepared<'a> {
             networks,
             training,
             objective,
+            target,
             limits,
         })
     }
@@ -467,6 +487,9 @@ pub fn execute_prepared<'a>(prepared: Prepared<'a>, plan: &Plan) -> Result<Finis
     create_run_folder(&plan.out)?;
     std::fs::write(plan.out.join("experiment.toml"), file.resolved_toml())
         .with_context(|| format!("writing {}", plan.out.join("experiment.toml").display()))?;
+    if let Some(target) = &prepared.target {
+        target.write(&plan.out)?;
+    }
     let ledger_path = plan.out.join("evaluations.csv");
     let ledger = Ledger::create(&ledger_path)?;
     let weights = plan.out.join("weights");

@@ -1,9 +1,10 @@
 //! A dense layer over rows of numbers, its weights a slice of one flat parameter vector —
 //! the building block of the hand-written predictor networks ([`super::mlp`],
-//! [`super::gcn`]). Forward and backward are plain loops whose innermost runs over
-//! contiguous outputs, which the compiler vectorises; at these sizes (tens of units, a few
+//! [`super::gcn`]) and of the generator's score network. Forward and backward run the
+//! register-blocked loops of the `kernel` module; at these sizes (tens of units, a few
 //! nodes) that is faster than handing tensors to the engine.
 
+use super::kernel;
 use crate::rng::Rng;
 use rand::Rng as _;
 
@@ -56,25 +57,8 @@ impl Dense {
 
     /// Adds `x W (+ b)` of `x`'s rows to `y` (rows x outputs).
     pub fn forward_add(&self, params: &[f64], x: &[f64], y: &mut [f64]) {
-        let (i, o) = (self.inputs, self.outputs);
-        let w = &params[self.at..self.at + i * o];
-        for (xr, yr) in x.chunks_exact(i).zip(y.chunks_exact_mut(o)) {
-            if self.bias {
-                for (v, b) in yr
-                    .iter_mut()
-                    .zip(&params[self.at + i * o..self.at + i * o + o])
-                {
-                    *v += b;
-                }
-            }
-            for (k, &a) in xr.iter().enumerate() {
-                if a != 0.0 {
-                    for (v, wk) in yr.iter_mut().zip(&w[k * o..(k + 1) * o]) {
-                        *v += a * wk;
-                    }
-                }
-            }
-        }
+        let (w, b) = self.split(params);
+        kernel::rows_times(w, b, x, y, self.inputs);
     }
 
     /// Back through the layer: adds the weight (and bias) gradients of `dy` at input `x` to
@@ -90,15 +74,9 @@ impl Dense {
         let (i, o) = (self.inputs, self.outputs);
         if let Some(grad) = grad {
             let (gw, gb) = grad[self.at..self.at + self.len()].split_at_mut(i * o);
-            for (xr, dr) in x.chunks_exact(i).zip(dy.chunks_exact(o)) {
-                for (k, &a) in xr.iter().enumerate() {
-                    if a != 0.0 {
-                        for (g, d) in gw[k * o..(k + 1) * o].iter_mut().zip(dr) {
-                            *g += a * d;
-                        }
-                    }
-                }
-                if self.bias {
+            kernel::outer_sum(x, dy, gw, i);
+            if self.bias {
+                for dr in dy.chunks_exact(o) {
                     for (g, d) in gb.iter_mut().zip(dr) {
                         *g += d;
                     }
@@ -106,17 +84,18 @@ impl Dense {
             }
         }
         if let Some(dx) = dx {
-            let w = &params[self.at..self.at + i * o];
-            for (dxr, dr) in dx.chunks_exact_mut(i).zip(dy.chunks_exact(o)) {
-                for (k, v) in dxr.iter_mut().enumerate() {
-                    *v += w[k * o..(k + 1) * o]
-                        .iter()
-                        .zip(dr)
-                        .map(|(a, b)| a * b)
-                        .sum::<f64>();
-                }
-            }
+            kernel::rows_times_transposed(self.split(params).0, dy, dx, i);
         }
+    }
+
+    /// The layer's weights and, when it has them, its biases.
+    fn split<'p>(&self, params: &'p [f64]) -> (&'p [f64], Option<&'p [f64]>) {
+        let weights = self.inputs * self.outputs;
+        let w = &params[self.at..self.at + weights];
+        let b = self
+            .bias
+            .then(|| &params[self.at + weights..self.at + weights + self.outputs]);
+        (w, b)
     }
 }
 

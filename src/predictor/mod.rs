@@ -23,6 +23,7 @@ pub mod dense;
 pub mod ensemble;
 pub mod forest;
 pub mod gcn;
+mod kernel;
 pub mod mlp;
 pub mod neural;
 pub mod ridge;

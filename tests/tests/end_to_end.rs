@@ -774,3 +774,79 @@ fn train_sizes_a_table_spaces_network_for_the_data() {
         "{trained}"
     );
 }
+
+#[test]
+fn a_relative_latency_target_resolves_on_this_machine_and_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("latency-table.json");
+    let file = dir.path().join("relative.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"name = "relative-target"
+seed = 3
+
+[environment]
+kind = "nb201"
+channels = 4
+cells = 1
+
+[evaluator]
+kind = "standalone"
+
+[objective]
+kind = "mnas"
+target = {{ quantile = 0.5, samples = 40 }}
+latency = "table"
+latency_table = "{}"
+preset = "hard"
+
+[data]
+source = "digits"
+
+[training]
+epochs = 1
+
+[budget]
+evaluations = 2
+
+[[controller]]
+kind = "random"
+"#,
+            table.display()
+        ),
+    )
+    .unwrap();
+    let resolved = |out: &str| -> serde_json::Value {
+        let run = archforge_ok(dir.path(), &["run", "relative.toml", "--out", out]);
+        assert!(
+            stderr(&run).contains("latency target: T = "),
+            "{}",
+            stderr(&run)
+        );
+        let text = std::fs::read_to_string(dir.path().join(out).join("latency_target.json"));
+        serde_json::from_str(&text.unwrap()).unwrap()
+    };
+    let first = resolved("a");
+    let number = |v: &serde_json::Value, key: &str| v[key].as_f64().unwrap();
+    let t = number(&first, "target_ms");
+    assert!(number(&first, "fastest_ms") <= t && t <= number(&first, "slowest_ms"));
+    assert!(number(&first, "fastest_ms") < number(&first, "slowest_ms"));
+    assert_eq!(first["samples"], 40);
+    // The table is kept: the same file on the same machine resolves to the same T.
+    assert!(table.exists());
+    assert_eq!(resolved("b"), first);
+    // Both ways of giving a target at once are refused in one line.
+    let both = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("kind = \"mnas\"", "kind = \"mnas\"\ntarget_ms = 1.0");
+    std::fs::write(&file, both).unwrap();
+    let refused = archforge(dir.path(), &["run", "relative.toml", "--out", "c"]);
+    assert!(!refused.status.success());
+    let message = stderr(&refused);
+    assert!(
+        message.contains("target_ms or target, not both"),
+        "{message}"
+    );
+    assert_eq!(message.trim().lines().count(), 1, "{message}");
+}

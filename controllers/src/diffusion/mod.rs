@@ -90,7 +90,7 @@ fn default_guidance() -> f64 {
     1.0
 }
 fn default_steps() -> usize {
-    20
+    10
 }
 fn default_snr() -> f64 {
     0.16

@@ -13,7 +13,7 @@ pub mod sections;
 pub use location::{ConfigError, KeyPath};
 pub use sections::{
     BudgetConfig, CompressConfig, DistillConfig, FeaturesConfig, FinalConfig, FinalInit,
-    LatencyPreset, LatencySource, ObjectiveConfig, ReportConfig,
+    LatencyPreset, LatencySource, ObjectiveConfig, RelativeTarget, ReportConfig,
 };
 
 use crate::registry::{ControllerConfig, EnvironmentConfig, EvaluatorConfig};
@@ -613,7 +613,7 @@ population = 5
             "kind = \"supernet\"",
         ))
         .unwrap();
-        let target = ok.experiment.objective.latency_target().unwrap();
+        let target = ok.experiment.objective.latency_target(None).unwrap();
         assert_eq!(
             (target.target_ms, target.alpha, target.beta),
             (5.0, 0.0, -2.0)

@@ -79,6 +79,9 @@ pub struct ObjectiveConfig {
     /// `mnas`: the latency target T in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_ms: Option<f64>,
+    /// `mnas`: the latency target relative to this machine, instead of `target_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<RelativeTarget>,
     /// `mnas`: `soft` (alpha = beta = -0.07) or `hard` (alpha = 0, beta = -1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preset: Option<LatencyPreset>,
@@ -112,6 +115,23 @@ fn anneal_updates() -> u64 {
     15
 }
 
+/// A latency target that means the same on every machine (`target = { quantile = 0.3 }`):
+/// the `quantile` of the latency table's estimates over `samples` uniform random networks of
+/// the space (drawn with the experiment's seed), resolved on the machine that runs the file.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelativeTarget {
+    /// The share of random networks at or under the target, in (0, 1).
+    pub quantile: f64,
+    /// Random networks whose latencies set the target.
+    #[serde(default = "target_samples")]
+    pub samples: usize,
+}
+
+fn target_samples() -> usize {
+    200
+}
+
 /// Where the latencies of trained candidates come from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -139,6 +159,7 @@ impl Default for ObjectiveConfig {
             kind: RewardKind::default(),
             invalid_reward: 0.0,
             target_ms: None,
+            target: None,
             preset: None,
             alpha: None,
             beta: None,
@@ -172,12 +193,39 @@ impl ObjectiveConfig {
     pub fn check(&self, measures_latency: bool) -> Result<(), Refusal> {
         match self.kind {
             RewardKind::Mnas => {
-                if !self.target_ms.is_some_and(|t| t > 0.0 && t.is_finite()) {
-                    return Err((
-                        "target_ms",
-                        "the mnas reward needs target_ms, a positive latency in milliseconds"
-                            .into(),
-                    ));
+                match (self.target_ms, self.target) {
+                    (Some(_), Some(_)) => {
+                        return Err(("target", "give target_ms or target, not both".into()));
+                    }
+                    (None, Some(relative)) => {
+                        if !(relative.quantile > 0.0 && relative.quantile < 1.0) {
+                            return Err((
+                                "target",
+                                format!(
+                                    "target's quantile must be in (0, 1), not {}",
+                                    relative.quantile
+                                ),
+                            ));
+                        }
+                        if relative.samples < 10 {
+                            return Err(("target", "target's samples must be at least 10".into()));
+                        }
+                        if self.latency != LatencySource::Table {
+                            return Err((
+                                "target",
+                                "a relative target is resolved from the latency table: set latency = \"table\"".into(),
+                            ));
+                        }
+                    }
+                    (target_ms, None) => {
+                        if !target_ms.is_some_and(|t| t > 0.0 && t.is_finite()) {
+                            return Err((
+                                "target_ms",
+                                "the mnas reward needs target_ms, a positive latency in milliseconds, or target = { quantile = Q }"
+                                    .into(),
+                            ));
+                        }
+                    }
                 }
                 if !measures_latency {
                     return Err((
@@ -214,6 +262,7 @@ impl ObjectiveConfig {
         if self.kind != RewardKind::Mnas {
             for (key, set) in [
                 ("target_ms", self.target_ms.is_some()),
+                ("target", self.target.is_some()),
                 ("preset", self.preset.is_some()),
                 ("alpha", self.alpha.is_some()),
                 ("beta", self.beta.is_some()),
@@ -260,9 +309,13 @@ impl ObjectiveConfig {
         }
     }
 
-    /// The `mnas` latency target these settings give (none for other rewards).
-    pub fn latency_target(&self) -> Option<LatencyTarget> {
-        let target_ms = self.target_ms?;
+    /// The `mnas` latency target these settings give (none for other rewards), its T the
+    /// file's `target_ms` or, for a relative target, `resolved_ms`.
+    pub fn latency_target(&self, resolved_ms: Option<f64>) -> Option<LatencyTarget> {
+        if self.kind != RewardKind::Mnas {
+            return None;
+        }
+        let target_ms = self.target_ms.or(resolved_ms)?;
         let preset = match self.preset.unwrap_or(LatencyPreset::Soft) {
             LatencyPreset::Soft => LatencyTarget::soft(target_ms),
             LatencyPreset::Hard => LatencyTarget::hard(target_ms),
