@@ -73,7 +73,7 @@ impl ScoreConfig {
                 return Err((key, format!("{key} must be at least 1")));
             }
         }
-        if self.width % self.heads != 0 {
+        if !self.width.is_multiple_of(self.heads) {
             return Err((
                 "heads",
                 format!("heads ({}) must divide width ({})", self.heads, self.width),
