@@ -230,6 +230,12 @@ impl SupernetEvaluator {
         supernet
     }
 
+    /// Runs the warm-up now rather than on the first evaluation (nothing when it has run),
+    /// so its weights can be kept before anything is scored; an error when it broke.
+    pub fn warm_up(&mut self) -> Result<()> {
+        self.ready()
+    }
+
     /// The same supernet, its outcomes carrying each candidate's weights as it scored them.
     pub fn keeping_weights(mut self) -> Self {
         self.keep_weights = true;

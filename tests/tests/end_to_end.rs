@@ -607,14 +607,50 @@ kind = "random"
     let (header, rows) = read_csv(&dir.path().join("r/rank_summary.csv"));
     assert_eq!(
         header,
-        ["scorer", "architectures", "failed", "kendall", "spearman"]
+        [
+            "scorer",
+            "architectures",
+            "failed",
+            "kendall",
+            "kendall_low",
+            "kendall_high",
+            "spearman",
+            "spearman_low",
+            "spearman_high",
+            "seconds_per_arch"
+        ]
     );
     assert!(rows.iter().all(|r| r[1] == "4" && r[2] == "0"));
     let scorers: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
     assert_eq!(
         scorers,
-        ["supernet", "params", "conv_edges", "seed_to_seed"]
+        [
+            "supernet",
+            "params",
+            "conv_edges",
+            "synflow",
+            "grad_norm",
+            "snip",
+            "jacob_cov",
+            "naswot",
+            "supernet+params",
+            "supernet+naswot",
+            "seed_to_seed"
+        ]
     );
+    for r in &rows {
+        if let (Ok(t), Ok(l), Ok(h)) = (
+            r[3].parse::<f64>(),
+            r[4].parse::<f64>(),
+            r[5].parse::<f64>(),
+        ) {
+            assert!(l <= t + 1e-9 && t <= h + 1e-9, "{r:?}");
+        }
+    }
+    let (header, pairs) = read_csv(&dir.path().join("r/rank_differences.csv"));
+    assert_eq!(header[..3], ["scorer", "against", "kendall_difference"]);
+    assert_eq!(pairs.len(), 11 * 10 / 2, "every two scorers once");
+    assert!(dir.path().join("r/supernet.safetensors").exists());
     let (header, scored) = read_csv(&dir.path().join("r/rank_check.csv"));
     assert_eq!(scored.len(), 4);
     let hashes: std::collections::HashSet<&str> = scored.iter().map(|r| r[2].as_str()).collect();
@@ -646,6 +682,28 @@ kind = "random"
     };
     assert_eq!(truth_of(&scored), truth_of(&again));
     assert!(!dir.path().join("t/standalone.csv").exists());
+
+    // Scored by the warmed-up supernet kept on disk, without warming up again: where nothing
+    // trains the paths, the scores are those of the supernet just after its warm-up.
+    archforge_ok(
+        dir.path(),
+        &[
+            "rank-check",
+            "rc2.toml",
+            "--truth",
+            "r/standalone.csv",
+            "--supernet",
+            "t/supernet.safetensors",
+            "--out",
+            "w",
+        ],
+    );
+    let supernet = header.iter().position(|h| h == "supernet").unwrap();
+    let (_, kept) = read_csv(&dir.path().join("w/rank_check.csv"));
+    let scores =
+        |rows: &[Vec<String>]| rows.iter().map(|r| r[supernet].clone()).collect::<Vec<_>>();
+    assert_eq!(scores(&again), scores(&kept));
+    assert!(!dir.path().join("w/supernet.safetensors").exists());
 
     // A truth file from another space is refused before anything is trained.
     let other = text.replace("kind = \"nb201\"", "kind = \"toy\"");

@@ -1,7 +1,9 @@
-//! What several subcommands print: the best architecture of a run and the finalists.
+//! What several subcommands print: the best architecture of a run, the finalists, and the
+//! correlations of a rank or proxy check.
 
 use crate::report::BestArch;
 use crate::workflows::finalists::Finalist;
+use crate::workflows::rank::Correlation;
 
 /// Prints the best architecture (or that none scored).
 pub fn best(best: Option<&BestArch>) {
@@ -47,5 +49,32 @@ pub fn finalists(finalists: &[Finalist]) {
             r.status,
             r.arch
         );
+    }
+}
+
+/// The correlations as a Markdown table with their intervals.
+pub fn correlations(correlations: &[Correlation]) {
+    println!("| scorer | archs | Kendall tau [95 % CI] | Spearman rho [95 % CI] | s / arch |");
+    println!("|---|---:|---:|---:|---:|");
+    for c in correlations {
+        let seconds = c
+            .seconds_per_arch
+            .map_or_else(|| "–".into(), |s| format!("{s:.3}"));
+        println!(
+            "| {} | {} | {} | {} | {seconds} |",
+            c.scorer,
+            c.architectures,
+            interval(c.kendall, c.kendall_low, c.kendall_high),
+            interval(c.spearman, c.spearman_low, c.spearman_high),
+        );
+    }
+}
+
+/// An estimate and its interval, `0.123 [0.045, 0.201]`; `– (constant)` when there is none.
+pub fn interval(estimate: Option<f64>, low: Option<f64>, high: Option<f64>) -> String {
+    match (estimate, low, high) {
+        (Some(e), Some(l), Some(h)) => format!("{e:.3} [{l:.3}, {h:.3}]"),
+        (Some(e), ..) => format!("{e:.3}"),
+        _ => "– (constant)".into(),
     }
 }

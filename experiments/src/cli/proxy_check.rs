@@ -34,25 +34,7 @@ pub fn main(args: Args) -> Result<()> {
     });
     let started = Instant::now();
     let summary = proxy_check::run(&mut file, &args.truth, &out)?;
-    println!(
-        "| scorer | archs | Kendall tau [95 % CI] | Spearman rho [95 % CI] | s / arch |\n|---|---:|---:|---:|---:|"
-    );
-    let value = |v: Option<f64>| v.map_or_else(|| "–".into(), |v| format!("{v:.3}"));
-    for c in &summary {
-        println!(
-            "| {} | {} | {} [{}, {}] | {} [{}, {}] | {} |",
-            c.scorer,
-            c.architectures,
-            value(c.kendall),
-            value(c.kendall_low),
-            value(c.kendall_high),
-            value(c.spearman),
-            value(c.spearman_low),
-            value(c.spearman_high),
-            c.seconds_per_arch
-                .map_or_else(|| "–".into(), |s| format!("{s:.3}"))
-        );
-    }
+    super::print::correlations(&summary);
     println!(
         "\nproxy check in {:.1} s; results in {}",
         started.elapsed().as_secs_f64(),

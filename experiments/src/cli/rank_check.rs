@@ -1,5 +1,6 @@
 //! `archforge rank-check`: supernet scores against stand-alone accuracies.
 
+use super::print::{self, interval};
 use crate::config::ExperimentFile;
 use crate::run_folder;
 use crate::workflows::rank_check::{self, Source};
@@ -19,6 +20,10 @@ pub struct Args {
     /// (its `standalone.csv` or `rank_check.csv`): only the supernet is trained.
     #[arg(long)]
     pub truth: Option<PathBuf>,
+    /// Score with this warmed-up supernet (an earlier check's `supernet.safetensors`, same
+    /// file and seed) instead of warming one up.
+    #[arg(long)]
+    pub supernet: Option<PathBuf>,
     /// The seed (default: the file's `seed`).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -39,15 +44,21 @@ pub fn main(args: Args) -> Result<()> {
         (Some(path), _) => Source::Truth(path),
         (None, n) => Source::Random(n.unwrap_or(0)),
     };
-    let summary = rank_check::run(&mut file, source, &out)?;
-    println!("| scorer | Kendall tau | Spearman rho |\n|---|---:|---:|");
-    let shown = |v: Option<f64>| v.map_or_else(|| "– (constant)".into(), |v| format!("{v:.3}"));
-    for c in &summary {
+    let summary = rank_check::run(&mut file, source, args.supernet.as_deref(), &out)?;
+    print::correlations(&summary.correlations);
+    println!("\ndifferences of tau against params (paired 95 % intervals):");
+    for d in summary.differences.iter().filter(|d| d.against == "params") {
         println!(
-            "| {} | {} | {} |",
-            c.scorer,
-            shown(c.kendall),
-            shown(c.spearman)
+            "  {} - params: {}",
+            d.scorer,
+            interval(d.kendall_difference, d.kendall_low, d.kendall_high)
+        );
+    }
+    for d in summary.differences.iter().filter(|d| d.scorer == "params") {
+        println!(
+            "  params - {}: {}",
+            d.against,
+            interval(d.kendall_difference, d.kendall_low, d.kendall_high)
         );
     }
     println!(

@@ -5,7 +5,8 @@
 //! - [`finalists`]: the best architectures of a run retrained stand-alone;
 //! - [`rank_check`] (with [`rank`]'s correlations): can a supernet's ranking be trusted?
 //! - [`predictor_check`]: how well each performance predictor ranks a table's unseen
-//!   architectures; [`proxy_check`]: how well each zero-cost proxy ranks trained ones;
+//!   architectures; [`proxy_check`]: how well each zero-cost proxy ranks trained ones (each
+//!   architecture's [`proxy_scores`]);
 //! - [`generate`]: what a diffusion generator makes, and what its guidance changes;
 //! - [`export`]: a child's weights cut out of a run's trained supernet ([`supernet`]), as a
 //!   stand-alone network;
@@ -17,6 +18,7 @@ pub mod finalists;
 pub mod generate;
 pub mod predictor_check;
 pub mod proxy_check;
+pub mod proxy_scores;
 pub mod rank;
 pub mod rank_check;
 pub mod supernet;

@@ -12,7 +12,8 @@
 //! A proxy that fails on an architecture (a score that is not finite) is recorded empty and
 //! that architecture left out of that proxy's correlation only.
 
-use super::rank::{bootstrap_interval, kendall, spearman};
+use super::proxy_scores::ProxyScores;
+use super::rank::{Bootstrap, Column, Correlation, RESAMPLES};
 use super::rank_check::{conv_count, read_truth, rebuild};
 use crate::config::ExperimentFile;
 use crate::registry::EvaluatorConfig;
@@ -21,14 +22,10 @@ use crate::run_folder::create_run_folder;
 use crate::runner::Prepared;
 use anyhow::{Context, Result, bail};
 use archforge::evaluator::{ProxySettings, StatusKind, scoring_batch};
-use archforge::nn::proxy::{self, Proxy};
+use archforge::nn::proxy::Proxy;
 use archforge::record::{ArchRecord, write_rows};
 use serde::Serialize;
 use std::path::Path;
-use std::time::Instant;
-
-/// Bootstrap resamples behind each interval.
-const RESAMPLES: usize = 2000;
 
 /// One architecture's scores, as written to `proxy_check.csv`.
 #[derive(Debug, Clone, Serialize)]
@@ -38,89 +35,31 @@ pub struct ProxyScored {
     pub record: ArchRecord,
     /// Convolutions in its graph.
     pub conv_edges: usize,
-    /// synflow.
-    pub synflow: Option<f64>,
-    /// grad_norm.
-    pub grad_norm: Option<f64>,
-    /// snip.
-    pub snip: Option<f64>,
-    /// jacob_cov.
-    pub jacob_cov: Option<f64>,
-    /// naswot.
-    pub naswot: Option<f64>,
+    /// Its proxy scores.
+    #[serde(flatten)]
+    pub proxies: ProxyScores,
 }
 
-impl ProxyScored {
-    fn proxy(&self, p: Proxy) -> Option<f64> {
-        match p {
-            Proxy::Synflow => self.synflow,
-            Proxy::GradNorm => self.grad_norm,
-            Proxy::Snip => self.snip,
-            Proxy::JacobCov => self.jacob_cov,
-            Proxy::Naswot => self.naswot,
-        }
-    }
-
-    fn set(&mut self, p: Proxy, v: Option<f64>) {
-        let slot = match p {
-            Proxy::Synflow => &mut self.synflow,
-            Proxy::GradNorm => &mut self.grad_norm,
-            Proxy::Snip => &mut self.snip,
-            Proxy::JacobCov => &mut self.jacob_cov,
-            Proxy::Naswot => &mut self.naswot,
-        };
-        *slot = v;
-    }
-}
-
-/// One line of `proxy_summary.csv`.
-#[derive(Debug, Clone, Serialize)]
-pub struct ProxyCorrelation {
-    /// A proxy's name, `params` or `conv_edges`.
-    pub scorer: String,
-    /// The architectures it is computed over.
-    pub architectures: usize,
-    /// Kendall's tau against the ground truth.
-    pub kendall: Option<f64>,
-    /// Its 95 % bootstrap interval.
-    pub kendall_low: Option<f64>,
-    /// Upper end of that interval.
-    pub kendall_high: Option<f64>,
-    /// Spearman's rho against the ground truth.
-    pub spearman: Option<f64>,
-    /// Its 95 % bootstrap interval.
-    pub spearman_low: Option<f64>,
-    /// Upper end of that interval.
-    pub spearman_high: Option<f64>,
-    /// Mean seconds to score one architecture (none for the counts).
-    pub seconds_per_arch: Option<f64>,
-}
-
+/// The correlation of one scorer over the architectures it scored.
 fn correlation(
     scorer: &str,
-    values: &[f64],
-    truth: &[f64],
+    values: Vec<f64>,
+    truth: Vec<f64>,
     seconds: Option<f64>,
     seed: u64,
-) -> ProxyCorrelation {
-    let finite = |v: f64| v.is_finite().then_some(v);
-    let tau = bootstrap_interval(values, truth, kendall, RESAMPLES, seed);
-    let rho = bootstrap_interval(values, truth, spearman, RESAMPLES, seed);
-    ProxyCorrelation {
+) -> Correlation {
+    let bootstrap = Bootstrap::new(values.len(), RESAMPLES, seed);
+    let column = Column {
         scorer: scorer.into(),
-        architectures: values.len(),
-        kendall: finite(kendall(values, truth)),
-        kendall_low: tau.map(|t| t.0),
-        kendall_high: tau.map(|t| t.1),
-        spearman: finite(spearman(values, truth)),
-        spearman_low: rho.map(|r| r.0),
-        spearman_high: rho.map(|r| r.1),
+        values,
+        reference: truth,
         seconds_per_arch: seconds,
-    }
+    };
+    Correlation::of(&column, 0, &bootstrap)
 }
 
 /// Runs the check into `out` on the ground truth at `truth`.
-pub fn run(file: &mut ExperimentFile, truth: &Path, out: &Path) -> Result<Vec<ProxyCorrelation>> {
+pub fn run(file: &mut ExperimentFile, truth: &Path, out: &Path) -> Result<Vec<Correlation>> {
     file.ensure_training();
     let prepared = Prepared::new(file)?;
     let training = prepared
@@ -142,27 +81,11 @@ pub fn run(file: &mut ExperimentFile, truth: &Path, out: &Path) -> Result<Vec<Pr
     let mut seconds = [0.0f64; 5];
     let mut rows = Vec::with_capacity(candidates.len());
     for (k, (c, t)) in candidates.iter().zip(&known).enumerate() {
-        let mut row = ProxyScored {
+        let row = ProxyScored {
             record: t.record.clone(),
             conv_edges: conv_count(c),
-            synflow: None,
-            grad_norm: None,
-            snip: None,
-            jacob_cov: None,
-            naswot: None,
+            proxies: ProxyScores::score(c, &batch, train.shape, seed, &mut seconds),
         };
-        for (i, &p) in Proxy::ALL.iter().enumerate() {
-            let started = Instant::now();
-            let value = match proxy::score(c.arch(), &batch, train.shape, p, seed) {
-                Ok(v) => Some(v),
-                Err(e) => {
-                    eprintln!("{} {}: {e}", c.label, p.name());
-                    None
-                }
-            };
-            seconds[i] += started.elapsed().as_secs_f64();
-            row.set(p, value);
-        }
         eprintln!(
             "proxies {}/{}: {} done ({:.1} s so far)",
             k + 1,
@@ -192,16 +115,9 @@ pub fn run(file: &mut ExperimentFile, truth: &Path, out: &Path) -> Result<Vec<Pr
     for (i, &p) in Proxy::ALL.iter().enumerate() {
         let (values, target): (Vec<f64>, Vec<f64>) = trained
             .iter()
-            .filter_map(|r| Some((r.proxy(p)?, truth_of(r))))
+            .filter_map(|r| Some((r.proxies.get(p)?, truth_of(r))))
             .unzip();
-        summary.push(correlation(
-            p.name(),
-            &values,
-            &target,
-            Some(seconds[i] / n),
-            seed,
-        ));
-        let points: Vec<(f64, f64)> = values.iter().copied().zip(target).collect();
+        let points: Vec<(f64, f64)> = values.iter().copied().zip(target.iter().copied()).collect();
         plot::scatter(
             &out.join(format!("proxy_{}.svg", p.name())),
             &format!(
@@ -214,6 +130,13 @@ pub fn run(file: &mut ExperimentFile, truth: &Path, out: &Path) -> Result<Vec<Pr
             "stand-alone validation accuracy (%)",
             &points,
         )?;
+        summary.push(correlation(
+            p.name(),
+            values,
+            target,
+            Some(seconds[i] / n),
+            seed,
+        ));
     }
     let target: Vec<f64> = trained.iter().map(|r| truth_of(r)).collect();
     let params: Vec<f64> = trained
@@ -221,8 +144,8 @@ pub fn run(file: &mut ExperimentFile, truth: &Path, out: &Path) -> Result<Vec<Pr
         .map(|r| r.record.params.unwrap_or(0) as f64)
         .collect();
     let convs: Vec<f64> = trained.iter().map(|r| r.conv_edges as f64).collect();
-    summary.push(correlation("params", &params, &target, None, seed));
-    summary.push(correlation("conv_edges", &convs, &target, None, seed));
+    summary.push(correlation("params", params, target.clone(), None, seed));
+    summary.push(correlation("conv_edges", convs, target, None, seed));
     write_rows(&out.join("proxy_summary.csv"), &summary)?;
     Ok(summary)
 }

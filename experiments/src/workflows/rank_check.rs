@@ -2,9 +2,19 @@
 //! counting parameters? N random architectures with distinct canonical hashes are trained
 //! stand-alone with two seeds (the ground truth is their mean validation accuracy) and scored
 //! by a supernet built as the file's `[evaluator]` says (`supernet` settings, or the defaults).
-//! Kendall's tau and Spearman's rho against the ground truth are reported for the supernet, the
-//! training-free baselines (parameter count, number of convolutions) and the two stand-alone
-//! seeds against each other (`seed_to_seed`, the noise ceiling of the ground truth).
+//! Kendall's tau and Spearman's rho against the ground truth, each with a 95 % bootstrap
+//! interval over the architectures, are reported for the supernet, the training-free
+//! baselines (parameter count, number of convolutions), every zero-cost proxy (at
+//! initialisation, on one batch of 64 training images), the supernet combined with params
+//! and with NASWOT (the mean of the two ranks), and the two stand-alone seeds against each
+//! other (`seed_to_seed`, the noise ceiling of the ground truth); `rank_differences.csv` holds
+//! the difference of every two scorers with its paired bootstrap interval (both computed on
+//! the same resamples).
+//!
+//! The warmed-up supernet is written to `supernet.safetensors` before it scores anything, and
+//! `--supernet FILE` scores with such a file instead of warming up again (it must come from
+//! a check of the same file and seed), so scoring settings — batch-norm recalibration, the
+//! scoring images, fine-tune steps — can be compared on one trained supernet.
 //!
 //! The stand-alone trainings are the expensive part: each finished architecture is appended
 //! to `standalone.csv` at once, and `--truth FILE` takes the architectures and their
@@ -14,9 +24,12 @@
 //!
 //! A training or score that fails is recorded as such (`status`, `reason`), left out of every
 //! correlation and counted in the summary (`architectures`, the number each correlation is
-//! over); with fewer than 3 architectures left the check ends with an error, its files kept.
+//! over; an architecture a proxy fails on is left out of every correlation, so that all are
+//! over the same architectures); with fewer than 3 architectures left the check ends with an
+//! error, its files kept.
 
-use super::rank::{kendall, spearman};
+use super::proxy_scores::ProxyScores;
+use super::rank::{Column, Correlation, Difference, rank_mean, summarize};
 use crate::config::ExperimentFile;
 use crate::registry::EvaluatorConfig;
 use crate::report::plot;
@@ -24,12 +37,17 @@ use crate::run_folder::create_run_folder;
 use crate::runner::Prepared;
 use anyhow::{Context, Result, bail};
 use archforge::evaluator::StatusKind;
-use archforge::evaluator::{Status, SupernetEvaluator, SupernetSettings, train_candidate};
+use archforge::evaluator::{
+    ProxySettings, Status, SupernetEvaluator, SupernetSettings, scoring_batch, train_candidate,
+};
+use archforge::nn::proxy::Proxy;
 use archforge::record::{ArchRecord, lenient, read_rows, write_rows};
+use archforge::weights::Snapshot;
 use archforge::{Candidate, Environment, Evaluator, Op};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// One architecture's stand-alone ground truth, as written to `standalone.csv`: its record
@@ -64,21 +82,18 @@ pub struct Scored {
     /// Convolutions in its graph: for cell spaces, the conv edges of a cell times the number
     /// of cells plus a constant, so it ranks exactly as the conv-edge count does.
     pub conv_edges: usize,
+    /// Its zero-cost proxies at initialisation.
+    #[serde(flatten)]
+    pub proxies: ProxyScores,
 }
 
-/// One line of `rank_summary.csv`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Correlation {
-    /// `supernet`, `params`, `conv_edges` or `seed_to_seed`.
-    pub scorer: String,
-    /// The architectures it is computed over (the checked ones that did not fail).
-    pub architectures: usize,
-    /// The checked architectures left out because a training or score failed.
-    pub failed: usize,
-    /// Kendall's tau-b against the ground truth (none when either side is constant).
-    pub kendall: Option<f64>,
-    /// Spearman's rho against the ground truth (none when either side is constant).
-    pub spearman: Option<f64>,
+/// What a rank check wrote: `rank_summary.csv` and `rank_differences.csv`.
+#[derive(Debug)]
+pub struct Summary {
+    /// Each scorer's correlations with the ground truth.
+    pub correlations: Vec<Correlation>,
+    /// Every two scorers' differences.
+    pub differences: Vec<Difference>,
 }
 
 /// Where the architectures and their ground truth come from.
@@ -90,8 +105,13 @@ pub enum Source<'a> {
     Truth(&'a Path),
 }
 
-/// Runs the rank check into `out`.
-pub fn run(file: &mut ExperimentFile, source: Source, out: &Path) -> Result<Vec<Correlation>> {
+/// Runs the rank check into `out`, with the warmed-up supernet at `supernet` when given.
+pub fn run(
+    file: &mut ExperimentFile,
+    source: Source,
+    supernet: Option<&Path>,
+    out: &Path,
+) -> Result<Summary> {
     if let Source::Random(n) = source
         && n < 3
     {
@@ -169,20 +189,60 @@ pub fn run(file: &mut ExperimentFile, source: Source, out: &Path) -> Result<Vec<
         known
     };
 
-    let started = Instant::now();
+    let batch = scoring_batch(&training.data.train, ProxySettings::default().batch, seed)
+        .context("the training data holds no image")?;
+    let mut seconds = [0.0f64; 5];
+    let proxies: Vec<ProxyScores> = candidates
+        .iter()
+        .map(|c| ProxyScores::score(c, &batch, training.data.train.shape, seed, &mut seconds))
+        .collect();
     eprintln!(
-        "supernet: {} warm-up epochs, then {n} architectures scored",
-        settings.warmup_epochs
+        "proxies: {n} architectures scored in {:.1} s",
+        seconds.iter().sum::<f64>()
     );
-    let mut supernet = SupernetEvaluator::new(
-        env.clone(),
-        training.data.clone(),
-        training.config.clone(),
-        settings,
-        seed,
-    );
+
+    let started = Instant::now();
+    let mut supernet = match supernet {
+        Some(path) => {
+            eprintln!(
+                "supernet: {} (no warm-up), then {n} architectures scored",
+                path.display()
+            );
+            let weights = Snapshot::load(path).context("--supernet")?;
+            SupernetEvaluator::trained(
+                env.clone(),
+                training.data.clone(),
+                training.config.clone(),
+                settings,
+                seed,
+                Arc::new(weights),
+            )
+        }
+        None => {
+            eprintln!(
+                "supernet: {} warm-up epochs, then {n} architectures scored",
+                settings.warmup_epochs
+            );
+            let mut supernet = SupernetEvaluator::new(
+                env.clone(),
+                training.data.clone(),
+                training.config.clone(),
+                settings,
+                seed,
+            );
+            supernet.warm_up()?;
+            let weights = supernet.shared_weights().expect("warmed up");
+            weights.save(&out.join("supernet.safetensors"))?;
+            eprintln!(
+                "supernet: warmed up in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            supernet
+        }
+    };
+    let scoring = Instant::now();
     let mut rows = Vec::with_capacity(n);
-    for (k, (c, t)) in candidates.iter().zip(&truth).enumerate() {
+    for (k, ((c, t), proxies)) in candidates.iter().zip(&truth).zip(proxies).enumerate() {
         // The supernet's warm-up failing is an error that ends the check here.
         let outcome = supernet
             .evaluate(c)
@@ -217,11 +277,19 @@ pub fn run(file: &mut ExperimentFile, source: Source, out: &Path) -> Result<Vec<
             standalone_seed2: t.standalone_seed2,
             supernet: shared,
             conv_edges: convs,
+            proxies,
         });
     }
     write_rows(&out.join("rank_check.csv"), &rows)?;
-    let summary = correlations(&rows)?;
-    write_rows(&out.join("rank_summary.csv"), &summary)?;
+    let per_arch = |total: f64| Some(total / n as f64);
+    let mut timing: Vec<(&str, Option<f64>)> =
+        vec![("supernet", per_arch(scoring.elapsed().as_secs_f64()))];
+    for (i, p) in Proxy::ALL.iter().enumerate() {
+        timing.push((p.name(), per_arch(seconds[i])));
+    }
+    let summary = summarize_rows(&rows, &timing, seed)?;
+    write_rows(&out.join("rank_summary.csv"), &summary.correlations)?;
+    write_rows(&out.join("rank_differences.csv"), &summary.differences)?;
     let points: Vec<(f64, f64)> = rows
         .iter()
         .filter_map(|r| Some((r.supernet?, r.record.search_metric?)))
@@ -248,28 +316,31 @@ pub fn conv_count(c: &Candidate) -> usize {
         .count()
 }
 
-/// A row that can be ranked: (row, ground truth, seed 1, seed 2, supernet score).
-type Ranked<'a> = (&'a Scored, f64, f64, f64, f64);
-
 /// The least number of architectures a correlation is computed over.
 const MIN_RANKED: usize = 3;
 
-/// Kendall's tau and Spearman's rho of every scorer, over the architectures whose
-/// stand-alone accuracies and supernet score are all known; an error when fewer than
-/// `MIN_RANKED` are.
-pub fn correlations(rows: &[Scored]) -> Result<Vec<Correlation>> {
-    let ranked: Vec<Ranked> = rows
+/// The scorers' correlations and differences over the architectures whose stand-alone
+/// accuracies, supernet score and proxies are all known (`timing`: seconds per architecture
+/// by scorer); an error when fewer than `MIN_RANKED` are.
+pub fn summarize_rows(
+    rows: &[Scored],
+    timing: &[(&str, Option<f64>)],
+    seed: u64,
+) -> Result<Summary> {
+    let finite = |v: Option<f64>| v.filter(|v| v.is_finite());
+    let ranked: Vec<&Scored> = rows
         .iter()
         .filter(|r| r.record.status == StatusKind::Ok)
-        .filter_map(|r| {
-            let finite = |v: Option<f64>| v.filter(|v| v.is_finite());
-            Some((
-                r,
-                finite(r.record.search_metric)?,
-                finite(r.standalone_seed1)?,
-                finite(r.standalone_seed2)?,
-                finite(r.supernet)?,
-            ))
+        .filter(|r| {
+            [
+                r.record.search_metric,
+                r.standalone_seed1,
+                r.standalone_seed2,
+                r.supernet,
+            ]
+            .into_iter()
+            .chain(Proxy::ALL.iter().map(|&p| r.proxies.get(p)))
+            .all(|v| finite(v).is_some())
         })
         .collect();
     let failed = rows.len() - ranked.len();
@@ -280,25 +351,49 @@ pub fn correlations(rows: &[Scored]) -> Result<Vec<Correlation>> {
             rows.len()
         );
     }
-    let column = |f: &dyn Fn(&Ranked) -> f64| ranked.iter().map(f).collect::<Vec<f64>>();
-    let truth = column(&|r| r.1);
-    let against = |name: &str, values: Vec<f64>, reference: &[f64]| Correlation {
+    let known = |v: Option<f64>| v.expect("ranked rows are complete");
+    let column = |f: &dyn Fn(&Scored) -> f64| ranked.iter().map(|r| f(r)).collect::<Vec<f64>>();
+    let truth = column(&|r| known(r.record.search_metric));
+    let supernet = column(&|r| known(r.supernet));
+    let params = column(&|r| r.record.params.unwrap_or(0) as f64);
+    let naswot = column(&|r| known(r.proxies.naswot));
+    let seconds = |name: &str| timing.iter().find(|t| t.0 == name).and_then(|t| t.1);
+    let against_truth = |name: &str, values: Vec<f64>| Column {
         scorer: name.into(),
-        architectures: ranked.len(),
-        failed,
-        kendall: Some(kendall(&values, reference)).filter(|v| v.is_finite()),
-        spearman: Some(spearman(&values, reference)).filter(|v| v.is_finite()),
+        values,
+        reference: truth.clone(),
+        seconds_per_arch: seconds(name),
     };
-    Ok(vec![
-        against("supernet", column(&|r| r.4), &truth),
-        against(
-            "params",
-            column(&|r| r.0.record.params.unwrap_or(0) as f64),
-            &truth,
-        ),
-        against("conv_edges", column(&|r| r.0.conv_edges as f64), &truth),
-        against("seed_to_seed", column(&|r| r.3), &column(&|r| r.2)),
-    ])
+    let mut columns = vec![
+        against_truth("supernet", supernet.clone()),
+        against_truth("params", params.clone()),
+        against_truth("conv_edges", column(&|r| r.conv_edges as f64)),
+    ];
+    for &p in &Proxy::ALL {
+        columns.push(against_truth(
+            p.name(),
+            column(&|r| known(r.proxies.get(p))),
+        ));
+    }
+    columns.push(against_truth(
+        "supernet+params",
+        rank_mean(&supernet, &params),
+    ));
+    columns.push(against_truth(
+        "supernet+naswot",
+        rank_mean(&supernet, &naswot),
+    ));
+    columns.push(Column {
+        scorer: "seed_to_seed".into(),
+        values: column(&|r| known(r.standalone_seed2)),
+        reference: column(&|r| known(r.standalone_seed1)),
+        seconds_per_arch: None,
+    });
+    let (correlations, differences) = summarize(&columns, failed, seed);
+    Ok(Summary {
+        correlations,
+        differences,
+    })
 }
 
 /// The ground truth of an earlier rank check (`standalone.csv` or `rank_check.csv`).
@@ -404,6 +499,13 @@ mod tests {
             standalone_seed1: truth,
             standalone_seed2: truth.map(|t| t + 0.5 * (i % 2) as f64),
             supernet,
+            proxies: ProxyScores {
+                synflow: Some(i as f64),
+                grad_norm: Some(1.0 + (i % 3) as f64),
+                snip: Some(2.0 + 0.5 * i as f64),
+                jacob_cov: Some(-(i as f64)),
+                naswot: Some(10.0 * i as f64),
+            },
         }
     }
 
@@ -416,12 +518,27 @@ mod tests {
             row(3, Some(84.0), None, StatusKind::Failed),
             row(4, Some(86.0), Some(66.0), StatusKind::Ok),
         ];
-        let summary = correlations(&rows).unwrap();
-        for c in &summary {
+        let summary = summarize_rows(&rows, &[("supernet", Some(0.5))], 1).unwrap();
+        for c in &summary.correlations {
             assert_eq!((c.architectures, c.failed), (3, 2), "{}", c.scorer);
             assert!(c.kendall.is_some() && c.spearman.is_some(), "{}", c.scorer);
+            assert!(
+                c.kendall_low <= c.kendall && c.kendall <= c.kendall_high,
+                "{}",
+                c.scorer
+            );
         }
-        assert_eq!(summary[0].kendall, Some(1.0));
+        let scorers: Vec<&str> = summary
+            .correlations
+            .iter()
+            .map(|c| c.scorer.as_str())
+            .collect();
+        assert_eq!(scorers.len(), 11);
+        assert_eq!(summary.correlations[0].seconds_per_arch, Some(0.5));
+        assert_eq!(summary.correlations[0].kendall, Some(1.0));
+        // Every two scorers compared once, a scorer with itself never.
+        assert_eq!(summary.differences.len(), 11 * 10 / 2);
+        assert!(summary.differences.iter().all(|d| d.scorer != d.against));
         // A scorer that scores every architecture alike ranks nothing: no number, not NaN.
         let flat: Vec<Scored> = rows
             .iter()
@@ -431,8 +548,15 @@ mod tests {
                 r
             })
             .collect();
-        assert_eq!(correlations(&flat).unwrap()[0].kendall, None);
-        let err = correlations(&rows[..2]).unwrap_err().to_string();
+        let flat = summarize_rows(&flat, &[], 1).unwrap();
+        assert_eq!(flat.correlations[0].kendall, None);
+        assert_eq!(flat.differences[0].kendall_difference, None);
+        // An architecture a proxy failed on is left out of every correlation.
+        let mut missing = rows.clone();
+        missing[4].proxies.naswot = None;
+        let err = summarize_rows(&missing, &[], 1).unwrap_err().to_string();
+        assert!(err.contains("only 2 of 5 architectures"), "{err}");
+        let err = summarize_rows(&rows[..2], &[], 1).unwrap_err().to_string();
         assert!(err.contains("only 1 of 2 architectures"), "{err}");
     }
 }
