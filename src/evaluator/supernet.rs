@@ -12,6 +12,15 @@
 //! variant training its leading channels and central kernel window (`weight_slicing`, on by
 //! default; off, every variant has weights of its own).
 //!
+//! `split = { position = P, epochs = E }` makes it few-shot (Zhao et al., "Few-shot Neural
+//! Architecture Search", ICML 2021): after the warm-up, the supernet is copied once per option
+//! of decision P, each copy (a sub-supernet) trained E more epochs on uniform paths through
+//! its option with fresh optimiser state, and each candidate is trained and scored by the
+//! sub-supernet of its option (by the supernet itself when no path took that option). The
+//! supernet's own weights stay as the warm-up left them; a supernet read back from them
+//! (`trained`) splits again on first use. (The split decision is given: choosing it by where
+//! the options' gradients disagree most, as gradient-matching NAS does, is not built.)
+//!
 //! `mode = "enas"` follows ENAS instead: each candidate is scored first, by the shared
 //! weights as they stand (batch norm recalibrated), on the *next* `valid_batches`
 //! validation batches (the validation set taken in turn, so rewards do not fit one batch);
@@ -37,12 +46,14 @@ use super::{Evaluator, Metrics, Outcome, Sampling};
 use crate::candidate::Candidate;
 use crate::data::{Dataset, Splits};
 use crate::env::Environment;
+use crate::env::complete_with;
 use crate::error::{Error, Result};
 use crate::nn::{
     Plan, Stepper, TrainConfig, WeightStore, accuracy, latency_ms, recalibrate_batch_norm,
     train::Schedule, training_device,
 };
 use crate::weights::Snapshot;
+use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -80,6 +91,21 @@ pub struct SupernetSettings {
     /// that give their convolutions envelopes; others are unaffected).
     #[serde(default = "defaults::weight_slicing")]
     pub weight_slicing: bool,
+    /// Few-shot NAS: after the warm-up, one sub-supernet per option of one decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<Split>,
+}
+
+/// The `[evaluator] split` setting of the supernet: few-shot NAS (see the module
+/// documentation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Split {
+    /// The decision split on: its position in the decision sequence.
+    pub position: usize,
+    /// Epochs each sub-supernet trains, from the warmed-up supernet's weights, on the paths
+    /// through its option.
+    pub epochs: usize,
 }
 
 impl SupernetSettings {
@@ -96,6 +122,15 @@ impl SupernetSettings {
                 "finetune_learning_rate",
                 "finetune_learning_rate must be a positive number".into(),
             ));
+        }
+        if self.split.is_some() && self.mode == SupernetMode::Enas {
+            return Err((
+                "split",
+                "split (few-shot sub-supernets) needs mode = \"finetune\"".into(),
+            ));
+        }
+        if self.split.as_ref().is_some_and(|s| s.epochs == 0) {
+            return Err(("split", "split.epochs must be at least 1".into()));
         }
         Ok(())
     }
@@ -145,6 +180,7 @@ impl Default for SupernetSettings {
             warmup_schedule: defaults::warmup_schedule(),
             finetune_learning_rate: None,
             weight_slicing: defaults::weight_slicing(),
+            split: None,
         }
     }
 }
@@ -164,6 +200,9 @@ pub struct SupernetEvaluator {
     /// ENAS mode: the first validation batch of the next score.
     valid_cursor: usize,
     keep_weights: bool,
+    /// Few-shot NAS: the sub-supernet of each option of the split decision, once trained
+    /// (`None` for an option no path took).
+    subs: Vec<Option<WeightStore>>,
 }
 
 /// Where the warm-up stands.
@@ -206,6 +245,7 @@ impl SupernetEvaluator {
             warm_up: WarmUp::Pending,
             valid_cursor: 0,
             keep_weights: false,
+            subs: Vec::new(),
         }
     }
 
@@ -288,6 +328,16 @@ impl SupernetEvaluator {
                 Err(e) => WarmUp::Broken(e.to_string()),
             };
         }
+        if let Some(split) = self.settings.split.clone()
+            && self.warm_up == WarmUp::Done
+            && self.subs.is_empty()
+        {
+            self.warm_up = WarmUp::Broken("the split was interrupted".into());
+            self.warm_up = match self.run_split(&split) {
+                Ok(()) => WarmUp::Done,
+                Err(e) => WarmUp::Broken(format!("split on decision {}: {e}", split.position)),
+            };
+        }
         match &self.warm_up {
             WarmUp::Broken(why) => Err(Error::Training(format!(
                 "the supernet's warm-up failed, so no candidate can be scored: {why}"
@@ -299,16 +349,83 @@ impl SupernetEvaluator {
     /// The warm-up: each step trains the paths the sampling rule draws.
     fn run_warm_up(&mut self) -> Result<()> {
         let mut rng = crate::rng::seeded(crate::arch::hash::hash_words("warm-up", &[self.seed]));
+        let (env, sampling) = (self.env.clone(), self.settings.sampling);
+        self.train_epochs(
+            self.settings.warmup_epochs,
+            |rng| sampling.paths(env.as_ref(), rng),
+            &mut rng,
+        )
+    }
+
+    /// Few-shot NAS: a copy of the warmed-up weights per option of the split decision, each
+    /// trained `split.epochs` epochs on uniform paths through its option (fresh optimiser
+    /// state, the same batch stream).
+    fn run_split(&mut self, split: &Split) -> Result<()> {
+        let env = self.env.clone();
+        let mut rng = crate::rng::seeded(crate::arch::hash::hash_words("split", &[self.seed]));
+        let options = options_at(env.as_ref(), split.position, &mut rng)?;
+        let parent = Arc::new(self.store.snapshot());
+        let mut subs = Vec::with_capacity(options);
+        for option in 0..options {
+            let store = self.fresh_store().resuming(parent.clone());
+            let store = if self.settings.weight_slicing {
+                store.slicing()
+            } else {
+                store
+            };
+            let parent_store = std::mem::replace(&mut self.store, store);
+            let parent_stepper = std::mem::replace(
+                &mut self.stepper,
+                Stepper::new(&self.config, parent_store.device()),
+            );
+            let mut took = false;
+            let trained = self.train_epochs(
+                split.epochs,
+                |rng| {
+                    let mut path = Vec::new();
+                    complete_with(env.as_ref(), &mut path, |position, legal| {
+                        if position == split.position && legal.contains(&option) {
+                            took = true;
+                            option
+                        } else {
+                            legal[rng.random_range(0..legal.len())]
+                        }
+                    })?;
+                    Ok(vec![path])
+                },
+                &mut rng,
+            );
+            let sub = std::mem::replace(&mut self.store, parent_store);
+            self.stepper = parent_stepper;
+            trained?;
+            subs.push(took.then_some(sub));
+        }
+        self.subs = subs;
+        Ok(())
+    }
+
+    /// A store of no weights yet, drawing new layers as this supernet does.
+    fn fresh_store(&self) -> WeightStore {
+        WeightStore::new(self.store.device().clone(), self.seed)
+    }
+
+    /// `epochs` epochs of steps, each training the paths `paths` draws.
+    fn train_epochs(
+        &mut self,
+        epochs: usize,
+        mut paths: impl FnMut(&mut crate::rng::Rng) -> Result<Vec<Vec<usize>>>,
+        rng: &mut crate::rng::Rng,
+    ) -> Result<()> {
         let env = self.env.clone();
         let per_epoch = self.steps_per_epoch();
-        let total = self.settings.warmup_epochs * per_epoch;
+        let total = epochs * per_epoch;
         let schedule = TrainConfig {
             schedule: self.settings.warmup_schedule,
             ..self.config.clone()
         };
         for step in 0..total {
             let mut plans = Vec::new();
-            for decisions in self.settings.sampling.paths(env.as_ref(), &mut rng)? {
+            for decisions in paths(rng)? {
                 if let Ok(plan) = env
                     .build(&decisions)
                     .and_then(|c| self.store.plan(c.arch()))
@@ -321,6 +438,24 @@ impl SupernetEvaluator {
             }
         }
         Ok(())
+    }
+
+    /// Runs `f` with the weights that score `candidate`: its option's sub-supernet after a
+    /// split, else the supernet.
+    fn with_weights_of<T>(&mut self, candidate: &Candidate, f: impl FnOnce(&mut Self) -> T) -> T {
+        let position = self.settings.split.as_ref().map(|s| s.position);
+        let option = position.and_then(|p| candidate.decisions.get(p).copied());
+        let Some(sub) = option
+            .and_then(|o| self.subs.get_mut(o))
+            .and_then(Option::take)
+        else {
+            return f(self);
+        };
+        let parent = std::mem::replace(&mut self.store, sub);
+        let out = f(self);
+        let sub = std::mem::replace(&mut self.store, parent);
+        self.subs[option.expect("a sub was taken")] = Some(sub);
+        out
     }
 
     /// Accuracy on `valid_batches` batches of `data`, from batch `first` on (wrapping).
@@ -357,6 +492,23 @@ impl SupernetEvaluator {
     }
 }
 
+/// How many options the decision at `position` offers, read from a uniformly drawn prefix
+/// that reaches it; an error when none does.
+fn options_at(env: &dyn Environment, position: usize, rng: &mut crate::rng::Rng) -> Result<usize> {
+    let mut prefix = Vec::new();
+    let mut legal = Vec::new();
+    while let Some(choice) = env.next_choice(&prefix)? {
+        if prefix.len() == position {
+            return Ok(choice.options);
+        }
+        choice.legal_into(&mut legal);
+        prefix.push(legal[rng.random_range(0..legal.len())]);
+    }
+    Err(Error::Training(format!(
+        "the space's sequences end before decision {position}"
+    )))
+}
+
 impl SupernetEvaluator {
     /// The outcome of a candidate whose search metric is `search`, scored with the weights as
     /// they stand (the reported metric on the first test batches).
@@ -379,6 +531,22 @@ impl SupernetEvaluator {
 impl Evaluator for SupernetEvaluator {
     fn evaluate(&mut self, candidate: &Candidate) -> Result<Outcome> {
         self.ready()?;
+        self.with_weights_of(candidate, |supernet| supernet.train_and_score(candidate))
+    }
+
+    fn rescore(&mut self, candidate: &Candidate) -> Result<Outcome> {
+        self.ready()?;
+        self.with_weights_of(candidate, |supernet| supernet.score_frozen(candidate))
+    }
+
+    fn shared_weights(&self) -> Option<Snapshot> {
+        (self.warm_up == WarmUp::Done).then(|| self.store.snapshot())
+    }
+}
+
+impl SupernetEvaluator {
+    /// An evaluation with the weights in place: trained and scored as `mode` says.
+    fn train_and_score(&mut self, candidate: &Candidate) -> Result<Outcome> {
         let plan = match self.store.plan(candidate.arch()) {
             Ok(plan) => plan,
             Err(e) => return Ok(Outcome::invalid(e.to_string())),
@@ -407,8 +575,8 @@ impl Evaluator for SupernetEvaluator {
         })
     }
 
-    fn rescore(&mut self, candidate: &Candidate) -> Result<Outcome> {
-        self.ready()?;
+    /// A rescore with the weights in place: nothing trained.
+    fn score_frozen(&mut self, candidate: &Candidate) -> Result<Outcome> {
         let plan = match self.store.plan(candidate.arch()) {
             Ok(plan) => plan,
             Err(e) => return Ok(Outcome::invalid(e.to_string())),
@@ -416,10 +584,6 @@ impl Evaluator for SupernetEvaluator {
         self.recalibrate(&plan);
         let search = self.score(&plan, &self.data.valid, 0);
         Ok(self.outcome(candidate, &plan, search))
-    }
-
-    fn shared_weights(&self) -> Option<Snapshot> {
-        (self.warm_up == WarmUp::Done).then(|| self.store.snapshot())
     }
 }
 
@@ -528,5 +692,64 @@ mod tests {
             assert!(err.contains("the supernet's warm-up failed"), "{err}");
         }
         assert!(supernet.rescore(&c).is_err());
+    }
+
+    #[test]
+    fn a_split_scores_each_candidate_with_its_option_s_sub_supernet() {
+        let split = Split {
+            position: 0,
+            epochs: 1,
+        };
+        let few_shot = || {
+            let (mut s, env) = supernet(SupernetMode::Finetune, 0.05);
+            s.settings.split = Some(split.clone());
+            (s, env)
+        };
+        let (mut plain, env) = supernet(SupernetMode::Finetune, 0.05);
+        let (mut split_a, _) = few_shot();
+        let (mut split_b, _) = few_shot();
+        plain.warm_up().unwrap();
+        split_a.warm_up().unwrap();
+        split_b.warm_up().unwrap();
+        let sorted = |snapshot: Snapshot| {
+            let mut all: Vec<(String, Vec<f32>)> = snapshot
+                .iter()
+                .map(|(path, v)| (path.clone(), v.data.clone()))
+                .collect();
+            all.sort_by(|a, b| a.0.cmp(&b.0));
+            all
+        };
+        // The supernet itself is what the warm-up left: the split trains copies of it.
+        let parent = sorted(plain.shared_weights().unwrap());
+        assert_eq!(parent, sorted(split_a.shared_weights().unwrap()));
+        assert_eq!(split_a.subs.len(), 2, "one sub-supernet per kernel");
+        let sub = |s: &SupernetEvaluator, o: usize| sorted(s.subs[o].as_ref().unwrap().snapshot());
+        for option in 0..2 {
+            assert_ne!(
+                sub(&split_a, option),
+                parent,
+                "sub-supernet {option} trained on"
+            );
+            assert_eq!(
+                sub(&split_a, option),
+                sub(&split_b, option),
+                "the same seed, the same split"
+            );
+        }
+        // A candidate is scored with its option's weights.
+        let c = env.build(&[1, 0]).unwrap();
+        let mut plain = plain.keeping_weights();
+        let mut split_a = split_a.keeping_weights();
+        let cut = |s: &mut SupernetEvaluator| {
+            let outcome = s.rescore(&c).unwrap();
+            Snapshot::clone(&outcome.weights.unwrap())
+        };
+        assert_ne!(sorted(cut(&mut plain)), sorted(cut(&mut split_a)));
+        let enas = SupernetSettings {
+            split: Some(split),
+            mode: SupernetMode::Enas,
+            ..SupernetSettings::default()
+        };
+        assert_eq!(enas.check().unwrap_err().0, "split");
     }
 }

@@ -46,20 +46,19 @@ pub fn main(args: Args) -> Result<()> {
     };
     let summary = rank_check::run(&mut file, source, args.supernet.as_deref(), &out)?;
     print::correlations(&summary.correlations);
-    println!("\ndifferences of tau against params (paired 95 % intervals):");
-    for d in summary.differences.iter().filter(|d| d.against == "params") {
-        println!(
-            "  {} - params: {}",
-            d.scorer,
-            interval(d.kendall_difference, d.kendall_low, d.kendall_high)
-        );
-    }
-    for d in summary.differences.iter().filter(|d| d.scorer == "params") {
-        println!(
-            "  params - {}: {}",
-            d.against,
-            interval(d.kendall_difference, d.kendall_low, d.kendall_high)
-        );
+    println!("\ndifferences of tau from params' (paired 95 % intervals):");
+    for d in &summary.differences {
+        let (name, sign) = match (d.scorer.as_str(), d.against.as_str()) {
+            (_, "params") => (&d.scorer, 1.0),
+            ("params", _) => (&d.against, -1.0),
+            _ => continue,
+        };
+        let (low, high) = match sign > 0.0 {
+            true => (d.kendall_low, d.kendall_high),
+            false => (d.kendall_high.map(|h| -h), d.kendall_low.map(|l| -l)),
+        };
+        let estimate = d.kendall_difference.map(|v| sign * v);
+        println!("  {name} - params: {}", interval(estimate, low, high));
     }
     println!(
         "\nrank check in {:.1} s; results in {}",
