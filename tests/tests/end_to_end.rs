@@ -891,6 +891,20 @@ kind = "random"
     assert!(number(&first, "fastest_ms") <= t && t <= number(&first, "slowest_ms"));
     assert!(number(&first, "fastest_ms") < number(&first, "slowest_ms"));
     assert_eq!(first["samples"], 40);
+    // Each run's share of its later evaluations under T and its best model there.
+    let (header, runs) = read_csv(&dir.path().join("a/under_target.csv"));
+    assert_eq!(runs.len(), 1);
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let r = &runs[0];
+    assert_eq!(
+        (r[at("evaluations")].as_str(), r[at("late")].as_str()),
+        ("2", "1")
+    );
+    let target: f64 = r[at("target_ms")].parse().unwrap();
+    assert!((target - t).abs() < 1e-9);
+    if let Ok(latency) = r[at("best_latency_ms")].parse::<f64>() {
+        assert!(latency <= t, "{r:?}");
+    }
     // The table is kept: the same file on the same machine resolves to the same T.
     assert!(table.exists());
     assert_eq!(resolved("b"), first);

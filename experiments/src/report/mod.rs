@@ -4,6 +4,8 @@
 //! - `best_so_far.svg` and [`curves`]' learning curves;
 //! - [`pareto`]: accuracy-against-cost fronts per controller;
 //! - [`best`]: `best.json` and `best.dot`, the best architecture over all runs;
+//! - [`target`]: for a latency target, `under_target.csv`: how much of each run's later
+//!   search was under it, and its best model there;
 //! - [`lineage`]: for a space that grows networks, which network grew from which
 //!   (`lineage.csv`, `lineage.dot`, `lineage.svg`);
 //! - [`plot`] draws the pictures; tables are written as flat records
@@ -15,6 +17,7 @@ pub mod lineage;
 pub mod pareto;
 pub mod plot;
 pub mod summary;
+pub mod target;
 
 pub use best::BestArch;
 pub use summary::{SummaryRow, best_reported_at, describe, markdown, summarize};
@@ -77,7 +80,15 @@ pub fn write(
         "# {}\n\nReported metric of the architecture with the best search reward so far.\n\n",
         context.title
     );
-    std::fs::write(out.join("summary.md"), heading + &markdown(&summary))?;
+    let mut md = heading + &markdown(&summary);
+    if let Some(t) = context.target_ms {
+        let runs = target::write(out, t, context.maximize)?;
+        md += &format!(
+            "\nUnder the latency target T = {t:.4} ms (later half of each run's evaluations; the best model by the search metric):\n\n{}",
+            target::markdown(&runs)
+        );
+    }
+    std::fs::write(out.join("summary.md"), md)?;
 
     let curves: Vec<plot::Curve> = names
         .iter()
