@@ -203,6 +203,9 @@ pub struct SupernetEvaluator {
     /// Few-shot NAS: the sub-supernet of each option of the split decision, once trained
     /// (`None` for an option no path took).
     subs: Vec<Option<WeightStore>>,
+    /// The weights a [`trained`](SupernetEvaluator::trained) supernet was read from: its store
+    /// takes layers back from them only as candidates use them.
+    resumed: Option<Arc<Snapshot>>,
 }
 
 /// Where the warm-up stands.
@@ -246,6 +249,7 @@ impl SupernetEvaluator {
             valid_cursor: 0,
             keep_weights: false,
             subs: Vec::new(),
+            resumed: None,
         }
     }
 
@@ -262,7 +266,9 @@ impl SupernetEvaluator {
         weights: Arc<Snapshot>,
     ) -> Self {
         let mut supernet = Self::new(env, data, config, settings, seed);
-        supernet.store = WeightStore::new(supernet.store.device().clone(), seed).resuming(weights);
+        supernet.store =
+            WeightStore::new(supernet.store.device().clone(), seed).resuming(weights.clone());
+        supernet.resumed = Some(weights);
         if supernet.settings.weight_slicing {
             supernet.store = supernet.store.slicing();
         }
@@ -364,7 +370,7 @@ impl SupernetEvaluator {
         let env = self.env.clone();
         let mut rng = crate::rng::seeded(crate::arch::hash::hash_words("split", &[self.seed]));
         let options = options_at(env.as_ref(), split.position, &mut rng)?;
-        let parent = Arc::new(self.store.snapshot());
+        let parent = Arc::new(self.held_weights());
         let mut subs = Vec::with_capacity(options);
         for option in 0..options {
             let store = self.fresh_store().resuming(parent.clone());
@@ -402,6 +408,16 @@ impl SupernetEvaluator {
         }
         self.subs = subs;
         Ok(())
+    }
+
+    /// Every weight the supernet holds: those it was read from, as its store has them now
+    /// (a read-back store takes a layer back only when a candidate uses it).
+    fn held_weights(&self) -> Snapshot {
+        let mut held = self.resumed.as_deref().cloned().unwrap_or_default();
+        for (path, values) in self.store.snapshot().iter() {
+            held.insert(path.clone(), values.clone());
+        }
+        held
     }
 
     /// A store of no weights yet, drawing new layers as this supernet does.
@@ -736,6 +752,19 @@ mod tests {
                 "the same seed, the same split"
             );
         }
+        // A supernet read back from its weights splits from all of them, not only from the
+        // layers it has used since.
+        let weights = plain.shared_weights().unwrap();
+        let read_back = SupernetEvaluator::trained(
+            plain.env.clone(),
+            plain.data.clone(),
+            plain.config.clone(),
+            split_a.settings.clone(),
+            0,
+            Arc::new(weights.clone()),
+        );
+        assert!(read_back.store.snapshot().len() < weights.len());
+        assert_eq!(read_back.held_weights(), weights);
         // A candidate is scored with its option's weights.
         let c = env.build(&[1, 0]).unwrap();
         let mut plain = plain.keeping_weights();
