@@ -30,7 +30,7 @@ pub use isolate::{Isolated, panic_message};
 pub use proxy::{ProxyEvaluator, ProxySettings, scoring_batch};
 pub use sampling::Sampling;
 pub use standalone::{StandaloneEvaluator, Trained, train_candidate, train_candidate_with};
-pub use supernet::{SupernetEvaluator, SupernetMode, SupernetSettings};
+pub use supernet::{SplitAt, SplitChoice, SupernetEvaluator, SupernetMode, SupernetSettings};
 pub use table::TableEvaluator;
 pub use table_latency::{LatencyCheck, SharedLatencyTable, TableLatency};
 

@@ -34,5 +34,5 @@ pub use proxy::Proxy;
 pub use store::{Plan, WeightStore, Weights};
 pub use train::{
     DistillKind, Distillation, EpochReport, Stepper, Teacher, TrainConfig, accuracy, logits,
-    recalibrate_batch_norm, train, train_with, training_device,
+    path_gradients, recalibrate_batch_norm, train, train_with, training_device,
 };

@@ -454,4 +454,13 @@ impl Weights {
             .filter_map(|l| l.weight_gradient(grads))
             .collect()
     }
+
+    /// The gradient in `grads` of every convolution's and linear layer's weight, by layer
+    /// index (`None` for a batch norm and for a layer that took no part in the graph).
+    pub fn gradients_by_layer(&self, grads: &Gradients) -> Vec<Option<Vec<f32>>> {
+        self.layers
+            .iter()
+            .map(|l| l.weight_gradient(grads).map(|(_, g)| g))
+            .collect()
+    }
 }

@@ -596,6 +596,29 @@ pub fn train_with(
     Ok(epoch_losses)
 }
 
+/// The gradient of the cross-entropy of `plan`'s network on `batch` (batch norm on the
+/// batch's statistics) with respect to each convolution and linear weight of `store`, by
+/// layer index (`None` where the plan does not use the layer). No weight changes, but batch
+/// norm's running statistics move as in a training step; an error when the loss is not
+/// finite.
+pub fn path_gradients(
+    store: &WeightStore,
+    plan: &Plan,
+    batch: &Batch,
+    data: &Dataset,
+) -> Result<Vec<Option<Vec<f32>>>> {
+    let (x, y) = batch_tensors(batch, data, store.device());
+    let logits = store.weights().forward(plan, x);
+    let loss = CrossEntropyLossConfig::new()
+        .init(store.device())
+        .forward(logits, y);
+    let value = loss.clone().into_scalar::<f32>();
+    if !value.is_finite() {
+        return Err(Error::Training(format!("the loss is {value}")));
+    }
+    Ok(store.weights().gradients_by_layer(&loss.backward()))
+}
+
 /// Top-1 accuracy (in percent) of `plan`'s network on `data`, batch norm on its running
 /// statistics.
 pub fn accuracy(store: &WeightStore, plan: &Plan, data: &Dataset, batch_size: usize) -> f64 {

@@ -14,7 +14,9 @@
 //! The warmed-up supernet is written to `supernet.safetensors` before it scores anything, and
 //! `--supernet FILE` scores with such a file instead of warming up again (it must come from
 //! a check of the same file and seed), so scoring settings — batch-norm recalibration, the
-//! scoring images, fine-tune steps — can be compared on one trained supernet.
+//! scoring images, fine-tune steps, the few-shot split — can be compared on one trained
+//! supernet. A few-shot supernet's split decision (and, when gradient matching chose it, the
+//! similarity of every decision) goes to `split.json`.
 //!
 //! The stand-alone trainings are the expensive part: each finished architecture is appended
 //! to `standalone.csv` at once, and `--truth FILE` takes the architectures and their
@@ -240,6 +242,13 @@ pub fn run(
             supernet
         }
     };
+    // A read-back supernet splits here (a fresh one did before its weights were kept).
+    supernet.warm_up()?;
+    if let Some(choice) = supernet.split_choice() {
+        eprintln!("supernet: few-shot split on decision {}", choice.position);
+        let text = serde_json::to_string_pretty(choice)?;
+        std::fs::write(out.join("split.json"), text + "\n")?;
+    }
     let scoring = Instant::now();
     let mut rows = Vec::with_capacity(n);
     for (k, ((c, t), proxies)) in candidates.iter().zip(&truth).zip(proxies).enumerate() {

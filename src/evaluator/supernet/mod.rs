@@ -18,8 +18,9 @@
 //! its option with fresh optimiser state, and each candidate is trained and scored by the
 //! sub-supernet of its option (by the supernet itself when no path took that option). The
 //! supernet's own weights stay as the warm-up left them; a supernet read back from them
-//! (`trained`) splits again on first use. (The split decision is given: choosing it by where
-//! the options' gradients disagree most, as gradient-matching NAS does, is not built.)
+//! (`trained`) splits again on first use. `position = "gradient"` chooses the decision after
+//! the warm-up: the one whose options' gradients on the shared weights agree least
+//! ([`gradient_matching`], on `gradient_batches` batches per decision).
 //!
 //! `mode = "enas"` follows ENAS instead: each candidate is scored first, by the shared
 //! weights as they stand (batch norm recalibrated), on the *next* `valid_batches`
@@ -41,6 +42,10 @@
 //! without training again — `archforge export`, finalists fine-tuned from the supernet.
 //! Asked to keep weights, an outcome carries the candidate's own weights cut out of the store
 //! as it scored them (batch norm recalibrated for it).
+
+pub mod gradient_matching;
+
+pub use gradient_matching::SplitChoice;
 
 use super::{Evaluator, Metrics, Outcome, Sampling};
 use crate::candidate::Candidate;
@@ -101,11 +106,70 @@ pub struct SupernetSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Split {
-    /// The decision split on: its position in the decision sequence.
-    pub position: usize,
+    /// The decision split on: its position in the decision sequence, or chosen by gradient
+    /// matching.
+    pub position: SplitAt,
     /// Epochs each sub-supernet trains, from the warmed-up supernet's weights, on the paths
     /// through its option.
     pub epochs: usize,
+    /// Gradient matching: the training batches per decision whose gradients are compared.
+    #[serde(default = "defaults::gradient_batches")]
+    pub gradient_batches: usize,
+}
+
+/// Where a few-shot supernet splits: a decision given by its position, or `"gradient"`,
+/// the decision whose options' gradients agree least ([`gradient_matching`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SplitAt {
+    /// The decision at this position of the sequence.
+    Decision(usize),
+    /// Chosen by gradient matching after the warm-up.
+    Gradient,
+}
+
+impl std::fmt::Display for SplitAt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SplitAt::Decision(p) => write!(f, "decision {p}"),
+            SplitAt::Gradient => f.write_str("the decision gradient matching chooses"),
+        }
+    }
+}
+
+impl Serialize for SplitAt {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            SplitAt::Decision(p) => s.serialize_u64(*p as u64),
+            SplitAt::Gradient => s.serialize_str("gradient"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SplitAt {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = SplitAt;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a decision's position (0, 1, ...) or \"gradient\"")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<SplitAt, E> {
+                usize::try_from(v)
+                    .map(SplitAt::Decision)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<SplitAt, E> {
+                Ok(SplitAt::Decision(v as usize))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<SplitAt, E> {
+                match v {
+                    "gradient" => Ok(SplitAt::Gradient),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 impl SupernetSettings {
@@ -131,6 +195,13 @@ impl SupernetSettings {
         }
         if self.split.as_ref().is_some_and(|s| s.epochs == 0) {
             return Err(("split", "split.epochs must be at least 1".into()));
+        }
+        if self
+            .split
+            .as_ref()
+            .is_some_and(|s| s.position == SplitAt::Gradient && s.gradient_batches == 0)
+        {
+            return Err(("split", "split.gradient_batches must be at least 1".into()));
         }
         Ok(())
     }
@@ -162,6 +233,9 @@ mod defaults {
     }
     pub fn warmup_schedule() -> super::Schedule {
         super::Schedule::Constant
+    }
+    pub fn gradient_batches() -> usize {
+        16
     }
     pub fn weight_slicing() -> bool {
         true
@@ -203,6 +277,9 @@ pub struct SupernetEvaluator {
     /// Few-shot NAS: the sub-supernet of each option of the split decision, once trained
     /// (`None` for an option no path took).
     subs: Vec<Option<WeightStore>>,
+    /// Few-shot NAS: the decision split on, once split (with gradient matching's
+    /// similarities when it chose the decision).
+    split_choice: Option<SplitChoice>,
     /// The weights a [`trained`](SupernetEvaluator::trained) supernet was read from: its store
     /// takes layers back from them only as candidates use them.
     resumed: Option<Arc<Snapshot>>,
@@ -249,6 +326,7 @@ impl SupernetEvaluator {
             valid_cursor: 0,
             keep_weights: false,
             subs: Vec::new(),
+            split_choice: None,
             resumed: None,
         }
     }
@@ -294,12 +372,25 @@ impl SupernetEvaluator {
         self.store.drawn()
     }
 
+    /// Where the few-shot supernet split (`None` before the split, and without one): the
+    /// decision, with gradient matching's similarities when it chose it.
+    pub fn split_choice(&self) -> Option<&SplitChoice> {
+        self.split_choice.as_ref()
+    }
+
     fn steps_per_epoch(&self) -> usize {
         self.data.train.len().div_ceil(self.config.batch_size)
     }
 
     /// One training step of `plans` on the next batch of the endless, seeded batch stream.
     fn step(&mut self, plans: &[Plan], lr: f64) -> Result<f64> {
+        let batch = self.next_batch();
+        self.stepper
+            .step_paths(&mut self.store, plans, &batch, &self.data.train, lr)
+    }
+
+    /// The next batch of the endless, seeded batch stream of training epochs.
+    fn next_batch(&mut self) -> crate::data::Batch {
         if self.position >= self.steps_per_epoch() {
             self.epoch += 1;
             self.position = 0;
@@ -320,8 +411,7 @@ impl SupernetEvaluator {
             .next()
             .expect("the position is within the epoch");
         self.position += 1;
-        self.stepper
-            .step_paths(&mut self.store, plans, &batch, &self.data.train, lr)
+        batch
     }
 
     /// Warms the supernet up on first use; an error once the warm-up has broken.
@@ -341,7 +431,7 @@ impl SupernetEvaluator {
             self.warm_up = WarmUp::Broken("the split was interrupted".into());
             self.warm_up = match self.run_split(&split) {
                 Ok(()) => WarmUp::Done,
-                Err(e) => WarmUp::Broken(format!("split on decision {}: {e}", split.position)),
+                Err(e) => WarmUp::Broken(format!("split on {}: {e}", split.position)),
             };
         }
         match &self.warm_up {
@@ -369,16 +459,32 @@ impl SupernetEvaluator {
     fn run_split(&mut self, split: &Split) -> Result<()> {
         let env = self.env.clone();
         let mut rng = crate::rng::seeded(crate::arch::hash::hash_words("split", &[self.seed]));
-        let options = options_at(env.as_ref(), split.position, &mut rng)?;
         let parent = Arc::new(self.held_weights());
+        let choice = match split.position {
+            SplitAt::Decision(position) => SplitChoice {
+                position,
+                similarity: Vec::new(),
+            },
+            SplitAt::Gradient => {
+                // Gradients come from a copy, so the supernet's batch-norm statistics stay as
+                // the warm-up left them.
+                let mut probe = self.store_from(parent.clone());
+                let data = self.data.clone();
+                gradient_matching::choose(
+                    env.as_ref(),
+                    &mut probe,
+                    &data.train,
+                    split.gradient_batches,
+                    || self.next_batch(),
+                    &mut rng,
+                )?
+            }
+        };
+        let position = choice.position;
+        let options = options_at(env.as_ref(), position, &mut rng)?;
         let mut subs = Vec::with_capacity(options);
         for option in 0..options {
-            let store = self.fresh_store().resuming(parent.clone());
-            let store = if self.settings.weight_slicing {
-                store.slicing()
-            } else {
-                store
-            };
+            let store = self.store_from(parent.clone());
             let parent_store = std::mem::replace(&mut self.store, store);
             let parent_stepper = std::mem::replace(
                 &mut self.stepper,
@@ -389,8 +495,8 @@ impl SupernetEvaluator {
                 split.epochs,
                 |rng| {
                     let mut path = Vec::new();
-                    complete_with(env.as_ref(), &mut path, |position, legal| {
-                        if position == split.position && legal.contains(&option) {
+                    complete_with(env.as_ref(), &mut path, |at, legal| {
+                        if at == position && legal.contains(&option) {
                             took = true;
                             option
                         } else {
@@ -407,6 +513,7 @@ impl SupernetEvaluator {
             subs.push(took.then_some(sub));
         }
         self.subs = subs;
+        self.split_choice = Some(choice);
         Ok(())
     }
 
@@ -420,9 +527,14 @@ impl SupernetEvaluator {
         held
     }
 
-    /// A store of no weights yet, drawing new layers as this supernet does.
-    fn fresh_store(&self) -> WeightStore {
-        WeightStore::new(self.store.device().clone(), self.seed)
+    /// A store that takes its layers from `weights`, drawing new ones as this supernet does.
+    fn store_from(&self, weights: Arc<Snapshot>) -> WeightStore {
+        let store = WeightStore::new(self.store.device().clone(), self.seed).resuming(weights);
+        if self.settings.weight_slicing {
+            store.slicing()
+        } else {
+            store
+        }
     }
 
     /// `epochs` epochs of steps, each training the paths `paths` draws.
@@ -459,7 +571,7 @@ impl SupernetEvaluator {
     /// Runs `f` with the weights that score `candidate`: its option's sub-supernet after a
     /// split, else the supernet.
     fn with_weights_of<T>(&mut self, candidate: &Candidate, f: impl FnOnce(&mut Self) -> T) -> T {
-        let position = self.settings.split.as_ref().map(|s| s.position);
+        let position = self.split_choice.as_ref().map(|s| s.position);
         let option = position.and_then(|p| candidate.decisions.get(p).copied());
         let Some(sub) = option
             .and_then(|o| self.subs.get_mut(o))
@@ -713,8 +825,9 @@ mod tests {
     #[test]
     fn a_split_scores_each_candidate_with_its_option_s_sub_supernet() {
         let split = Split {
-            position: 0,
+            position: SplitAt::Decision(0),
             epochs: 1,
+            gradient_batches: defaults::gradient_batches(),
         };
         let few_shot = || {
             let (mut s, env) = supernet(SupernetMode::Finetune, 0.05);
@@ -780,5 +893,66 @@ mod tests {
             ..SupernetSettings::default()
         };
         assert_eq!(enas.check().unwrap_err().0, "split");
+    }
+
+    #[test]
+    fn gradient_matching_chooses_the_split_decision_from_every_decision_s_similarity() {
+        let few_shot = || {
+            let (mut s, env) = supernet(SupernetMode::Finetune, 0.05);
+            s.settings.split = Some(Split {
+                position: SplitAt::Gradient,
+                epochs: 1,
+                gradient_batches: 2,
+            });
+            s.warm_up().unwrap();
+            (s, env)
+        };
+        let (a, _) = few_shot();
+        let (b, _) = few_shot();
+        let choice = a.split_choice().unwrap();
+        assert_eq!(
+            Some(choice),
+            b.split_choice(),
+            "the same seed, the same choice"
+        );
+        assert_eq!(choice.similarity.len(), 2, "one similarity per decision");
+        for s in &choice.similarity {
+            let s = s.expect("both kernels' paths share the other convolution");
+            assert!((-1.0..=1.0).contains(&s), "{s}");
+        }
+        let lowest = choice.similarity[choice.position].unwrap();
+        assert!(choice.similarity.iter().all(|s| s.unwrap() >= lowest));
+        assert_eq!(
+            a.subs.len(),
+            2,
+            "one sub-supernet per kernel of that decision"
+        );
+    }
+
+    #[test]
+    fn a_split_position_is_a_decision_or_gradient() {
+        let parse = |text: &str| toml::from_str::<Split>(text);
+        let at = |text: &str| parse(text).unwrap().position;
+        assert_eq!(at("position = 3\nepochs = 1"), SplitAt::Decision(3));
+        assert_eq!(at("position = \"gradient\"\nepochs = 1"), SplitAt::Gradient);
+        for bad in [
+            "position = \"best\"\nepochs = 1",
+            "position = -1\nepochs = 1",
+        ] {
+            let err = parse(bad).unwrap_err().to_string();
+            assert!(
+                err.contains("a decision's position (0, 1, ...) or \"gradient\""),
+                "{err}"
+            );
+        }
+        let zero = SupernetSettings {
+            split: Some(Split {
+                position: SplitAt::Gradient,
+                epochs: 1,
+                gradient_batches: 0,
+            }),
+            ..SupernetSettings::default()
+        };
+        assert_eq!(zero.check().unwrap_err().0, "split");
     }
 }
