@@ -24,6 +24,10 @@ pub struct Args {
     /// file and seed) instead of warming one up.
     #[arg(long)]
     pub supernet: Option<PathBuf>,
+    /// An earlier rank check's `rank_check.csv` on the same architectures: its supernet
+    /// scores become the scorer `supernet@FOLDER`, compared with every other (repeatable).
+    #[arg(long)]
+    pub beside: Vec<PathBuf>,
     /// The seed (default: the file's `seed`).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -44,7 +48,12 @@ pub fn main(args: Args) -> Result<()> {
         (Some(path), _) => Source::Truth(path),
         (None, n) => Source::Random(n.unwrap_or(0)),
     };
-    let summary = rank_check::run(&mut file, source, args.supernet.as_deref(), &out)?;
+    let beside = args
+        .beside
+        .iter()
+        .map(|path| rank_check::Beside::read(path))
+        .collect::<Result<Vec<_>>>()?;
+    let summary = rank_check::run(&mut file, source, args.supernet.as_deref(), &beside, &out)?;
     print::correlations(&summary.correlations);
     println!("\ndifferences of tau from params' (paired 95 % intervals):");
     for d in &summary.differences {

@@ -15,7 +15,10 @@
 //! `--supernet FILE` scores with such a file instead of warming up again (it must come from
 //! a check of the same file and seed), so scoring settings — batch-norm recalibration, the
 //! scoring images, fine-tune steps, the few-shot split — can be compared on one trained
-//! supernet. A few-shot supernet's split decision (and, when gradient matching chose it, the
+//! supernet. `--beside FILE` puts an earlier check's supernet scores (its `rank_check.csv`,
+//! on the same architectures) beside this one's as the scorer `supernet@FOLDER`, so a
+//! variant's gain over it comes with a paired interval on the same resamples. A few-shot
+//! supernet's split decision (and, when gradient matching chose it, the
 //! similarity of every decision) goes to `split.json`.
 //!
 //! The stand-alone trainings are the expensive part: each finished architecture is appended
@@ -47,7 +50,7 @@ use archforge::record::{ArchRecord, lenient, read_rows, write_rows};
 use archforge::weights::Snapshot;
 use archforge::{Candidate, Environment, Evaluator, Op};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -98,6 +101,43 @@ pub struct Summary {
     pub differences: Vec<Difference>,
 }
 
+/// An earlier rank check's supernet scores, by architecture hash, as one more scorer.
+#[derive(Debug, Clone)]
+pub struct Beside {
+    /// The scorer's name: `supernet@` and the earlier check's folder.
+    pub scorer: String,
+    /// Its supernet score of each architecture it scored.
+    pub scores: HashMap<String, f64>,
+}
+
+/// The columns of an earlier `rank_check.csv` that `--beside` reads.
+#[derive(Debug, Deserialize)]
+struct BesideRow {
+    hash: String,
+    #[serde(deserialize_with = "lenient::opt_f64")]
+    supernet: Option<f64>,
+}
+
+impl Beside {
+    /// The supernet scores of the rank check whose `rank_check.csv` is at `path`.
+    pub fn read(path: &Path) -> Result<Beside> {
+        let rows: Vec<BesideRow> = read_rows(path)
+            .with_context(|| format!("--beside {}: not a rank check's scores", path.display()))?;
+        let folder = path.parent().and_then(Path::file_name).map_or_else(
+            || path.display().to_string(),
+            |f| f.to_string_lossy().into(),
+        );
+        let scores = rows
+            .into_iter()
+            .filter_map(|r| Some((r.hash, r.supernet.filter(|v| v.is_finite())?)))
+            .collect();
+        Ok(Beside {
+            scorer: format!("supernet@{folder}"),
+            scores,
+        })
+    }
+}
+
 /// Where the architectures and their ground truth come from.
 pub enum Source<'a> {
     /// `n` new random architectures, trained stand-alone here.
@@ -107,11 +147,13 @@ pub enum Source<'a> {
     Truth(&'a Path),
 }
 
-/// Runs the rank check into `out`, with the warmed-up supernet at `supernet` when given.
+/// Runs the rank check into `out`, with the warmed-up supernet at `supernet` when given and
+/// the earlier checks' supernet scores `beside` as scorers too.
 pub fn run(
     file: &mut ExperimentFile,
     source: Source,
     supernet: Option<&Path>,
+    beside: &[Beside],
     out: &Path,
 ) -> Result<Summary> {
     if let Source::Random(n) = source
@@ -296,7 +338,7 @@ pub fn run(
     for (i, p) in Proxy::ALL.iter().enumerate() {
         timing.push((p.name(), per_arch(seconds[i])));
     }
-    let summary = summarize_rows(&rows, &timing, seed)?;
+    let summary = summarize_rows(&rows, beside, &timing, seed)?;
     write_rows(&out.join("rank_summary.csv"), &summary.correlations)?;
     write_rows(&out.join("rank_differences.csv"), &summary.differences)?;
     let points: Vec<(f64, f64)> = rows
@@ -329,10 +371,11 @@ pub fn conv_count(c: &Candidate) -> usize {
 const MIN_RANKED: usize = 3;
 
 /// The scorers' correlations and differences over the architectures whose stand-alone
-/// accuracies, supernet score and proxies are all known (`timing`: seconds per architecture
-/// by scorer); an error when fewer than `MIN_RANKED` are.
+/// accuracies, supernet score, proxies and scores `beside` are all known (`timing`: seconds
+/// per architecture by scorer); an error when fewer than `MIN_RANKED` are.
 pub fn summarize_rows(
     rows: &[Scored],
+    beside: &[Beside],
     timing: &[(&str, Option<f64>)],
     seed: u64,
 ) -> Result<Summary> {
@@ -349,6 +392,7 @@ pub fn summarize_rows(
             ]
             .into_iter()
             .chain(Proxy::ALL.iter().map(|&p| r.proxies.get(p)))
+            .chain(beside.iter().map(|b| b.scores.get(&r.record.hash).copied()))
             .all(|v| finite(v).is_some())
         })
         .collect();
@@ -392,6 +436,12 @@ pub fn summarize_rows(
         "supernet+naswot",
         rank_mean(&supernet, &naswot),
     ));
+    for b in beside {
+        columns.push(against_truth(
+            &b.scorer,
+            column(&|r| b.scores[&r.record.hash]),
+        ));
+    }
     columns.push(Column {
         scorer: "seed_to_seed".into(),
         values: column(&|r| known(r.standalone_seed2)),
@@ -527,7 +577,7 @@ mod tests {
             row(3, Some(84.0), None, StatusKind::Failed),
             row(4, Some(86.0), Some(66.0), StatusKind::Ok),
         ];
-        let summary = summarize_rows(&rows, &[("supernet", Some(0.5))], 1).unwrap();
+        let summary = summarize_rows(&rows, &[], &[("supernet", Some(0.5))], 1).unwrap();
         for c in &summary.correlations {
             assert_eq!((c.architectures, c.failed), (3, 2), "{}", c.scorer);
             assert!(c.kendall.is_some() && c.spearman.is_some(), "{}", c.scorer);
@@ -557,15 +607,49 @@ mod tests {
                 r
             })
             .collect();
-        let flat = summarize_rows(&flat, &[], 1).unwrap();
+        let flat = summarize_rows(&flat, &[], &[], 1).unwrap();
         assert_eq!(flat.correlations[0].kendall, None);
         assert_eq!(flat.differences[0].kendall_difference, None);
         // An architecture a proxy failed on is left out of every correlation.
         let mut missing = rows.clone();
         missing[4].proxies.naswot = None;
-        let err = summarize_rows(&missing, &[], 1).unwrap_err().to_string();
+        let err = summarize_rows(&missing, &[], &[], 1)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("only 2 of 5 architectures"), "{err}");
-        let err = summarize_rows(&rows[..2], &[], 1).unwrap_err().to_string();
+        let err = summarize_rows(&rows[..2], &[], &[], 1)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("only 1 of 2 architectures"), "{err}");
+        // An earlier check's supernet beside this one: one more scorer, paired with every
+        // other; an architecture it did not score is left out of every correlation.
+        let earlier = |scored: usize| Beside {
+            scorer: "supernet@earlier".into(),
+            scores: rows
+                .iter()
+                .take(scored)
+                .map(|r| (r.record.hash.clone(), -r.supernet.unwrap_or(0.0)))
+                .collect(),
+        };
+        let err = summarize_rows(&rows, &[earlier(4)], &[], 1).unwrap_err();
+        assert!(err.to_string().contains("only 2 of 5"), "{err}");
+        let both = summarize_rows(&rows, &[earlier(5)], &[], 1).unwrap();
+        let named = |name: &str| {
+            both.correlations
+                .iter()
+                .find(|c| c.scorer == name)
+                .unwrap_or_else(|| panic!("{name}"))
+                .clone()
+        };
+        assert_eq!(both.correlations.len(), 12);
+        assert_eq!(named("supernet@earlier").architectures, 3);
+        assert_eq!(named("supernet@earlier").kendall, Some(-1.0));
+        assert_eq!(named("supernet").kendall, Some(1.0));
+        let pair = both
+            .differences
+            .iter()
+            .find(|d| d.scorer == "supernet" && d.against == "supernet@earlier")
+            .expect("the two supernets compared");
+        assert_eq!(pair.kendall_difference, Some(2.0));
     }
 }
