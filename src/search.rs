@@ -62,6 +62,17 @@ pub trait Recorder {
     fn keep_trained(&mut self, _controller: &str, _name: &str, _weights: &Snapshot) -> Result<()> {
         Ok(())
     }
+
+    /// Keeps what the evaluator of the run of `controller` on `seed` resolved while it ran
+    /// ([`crate::Evaluator::resolved`]), when the run ends.
+    fn keep_resolved(
+        &mut self,
+        _controller: &str,
+        _seed: u64,
+        _resolved: &serde_json::Value,
+    ) -> Result<()> {
+        Ok(())
+    }
 }
 
 impl<F: FnMut(&Row) -> Result<()>> Recorder for F {

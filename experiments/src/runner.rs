@@ -389,6 +389,9 @@ impl<'a> Prepared<'a> {
         if let Some(shared) = evaluator.shared_weights() {
             recorder.keep_shared(&settings.controller, seed, &shared)?;
         }
+        if let Some(resolved) = evaluator.resolved() {
+            recorder.keep_resolved(&settings.controller, seed, &resolved)?;
+        }
         if let Some((name, weights)) = controller.trained_weights() {
             recorder.keep_trained(&settings.controller, name, &weights)?;
         }
@@ -446,6 +449,22 @@ impl Recorder for FolderRecorder<'_> {
         weights: &Snapshot,
     ) -> archforge::error::Result<()> {
         weights.save(&supernet_file(self.out, controller, seed))
+    }
+
+    /// `CONTROLLER-seedN-evaluator.json` in the run folder.
+    fn keep_resolved(
+        &mut self,
+        controller: &str,
+        seed: u64,
+        resolved: &serde_json::Value,
+    ) -> archforge::error::Result<()> {
+        let path = self.out.join(format!(
+            "{}-evaluator.json",
+            run_file_stem(controller, seed)
+        ));
+        let text = serde_json::to_string_pretty(resolved).expect("JSON values serialise");
+        std::fs::write(&path, text + "\n")
+            .map_err(|source| archforge::error::Error::Io { path, source })
     }
 
     /// The first seed to finish writes the file; the others' weights are the same.

@@ -32,6 +32,10 @@ impl<E: Evaluator> Evaluator for Isolated<E> {
     fn shared_weights(&self) -> Option<crate::weights::Snapshot> {
         self.0.shared_weights()
     }
+
+    fn resolved(&self) -> Option<serde_json::Value> {
+        self.0.resolved()
+    }
 }
 
 /// The text a panic was raised with (`panic!("...")`'s message), for one-line reports.

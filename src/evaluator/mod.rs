@@ -187,6 +187,12 @@ pub trait Evaluator: Send {
     fn shared_weights(&self) -> Option<Snapshot> {
         None
     }
+
+    /// What the evaluator decided while it ran that its settings left open (a few-shot
+    /// supernet's split decision), for the run folder; `None` when nothing was.
+    fn resolved(&self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 impl<E: Evaluator + ?Sized> Evaluator for Box<E> {
@@ -200,5 +206,9 @@ impl<E: Evaluator + ?Sized> Evaluator for Box<E> {
 
     fn shared_weights(&self) -> Option<Snapshot> {
         (**self).shared_weights()
+    }
+
+    fn resolved(&self) -> Option<serde_json::Value> {
+        (**self).resolved()
     }
 }

@@ -94,4 +94,8 @@ impl<E: Evaluator> Evaluator for TableLatency<E> {
     fn shared_weights(&self) -> Option<crate::weights::Snapshot> {
         self.inner.shared_weights()
     }
+
+    fn resolved(&self) -> Option<serde_json::Value> {
+        self.inner.resolved()
+    }
 }

@@ -171,3 +171,23 @@ fn runs_keep_the_weights_they_are_asked_to_and_finalists_fine_tune_from_the_supe
         stderr(&refused)
     );
 }
+
+#[test]
+fn a_split_chosen_by_gradient_matching_is_recorded_in_the_run_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let split = SUPERNET.replace(
+        "valid_batches = 1",
+        "valid_batches = 1\nsplit = { position = \"gradient\", epochs = 1, gradient_batches = 1 }",
+    );
+    std::fs::write(dir.path().join("split.toml"), split).unwrap();
+    archforge_ok(dir.path(), &["run", "split.toml", "--out", "split"]);
+    let resolved = json(&dir.path().join("split/random-seed0-evaluator.json"));
+    let similarity = resolved["split"]["similarity"].as_array().unwrap();
+    assert_eq!(similarity.len(), 6, "one per edge of the cell: {resolved}");
+    let position = resolved["split"]["position"].as_u64().unwrap() as usize;
+    let lowest = similarity[position].as_f64().unwrap();
+    assert!(
+        similarity.iter().all(|s| s.as_f64().unwrap() >= lowest),
+        "{resolved}"
+    );
+}

@@ -20,7 +20,9 @@
 //! supernet's own weights stay as the warm-up left them; a supernet read back from them
 //! (`trained`) splits again on first use. `position = "gradient"` chooses the decision after
 //! the warm-up: the one whose options' gradients on the shared weights agree least
-//! ([`gradient_matching`], on `gradient_batches` batches per decision).
+//! ([`gradient_matching`], on `gradient_batches` batches per decision). The decision split on
+//! (with the similarities that chose it) is what the evaluator
+//! [resolved](Evaluator::resolved): a search run keeps it as `CONTROLLER-seedN-evaluator.json`.
 //!
 //! `mode = "enas"` follows ENAS instead: each candidate is scored first, by the shared
 //! weights as they stand (batch norm recalibrated), on the *next* `valid_batches`
@@ -669,6 +671,11 @@ impl Evaluator for SupernetEvaluator {
 
     fn shared_weights(&self) -> Option<Snapshot> {
         (self.warm_up == WarmUp::Done).then(|| self.store.snapshot())
+    }
+
+    fn resolved(&self) -> Option<serde_json::Value> {
+        let choice = self.split_choice.as_ref()?;
+        Some(serde_json::json!({ "split": choice }))
     }
 }
 
