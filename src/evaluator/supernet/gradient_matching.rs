@@ -167,7 +167,10 @@ fn mean_cosine(sums: &BTreeMap<usize, Sums>) -> Option<f64> {
 mod tests {
     use super::*;
 
-    fn sums(rows: &[(usize, &[(usize, &[f64])])]) -> BTreeMap<usize, Sums> {
+    /// One option's gradient sums, layer by layer, as written in a test.
+    type OptionRows<'a> = (usize, &'a [(usize, &'a [f64])]);
+
+    fn sums(rows: &[OptionRows]) -> BTreeMap<usize, Sums> {
         rows.iter()
             .map(|(o, layers)| {
                 let by_layer = layers.iter().map(|(l, g)| (*l, g.to_vec())).collect();
