@@ -98,6 +98,9 @@ pub enum Error {
     /// A table of records that cannot be written or read (a file, a row, a field).
     #[error("{0}")]
     Record(String),
+    /// A run store that cannot be opened, read or written (`STORE: what went wrong`).
+    #[error("{0}")]
+    Store(String),
 }
 
 /// The core's result type.

@@ -5,10 +5,12 @@
 //! at most its last 100 ms of evaluations. A row is recorded once its line
 //! break is written: a process killed in the middle of a write leaves a torn tail without
 //! one, which [`Ledger::read`] leaves out — every row read back is whole. Several runs may
-//! append to one ledger from several threads.
+//! append to one ledger from several threads. A ledger may also record into a run
+//! [`Store`]: each batch of rows goes to the file and, in one transaction, to the store.
 
 use crate::error::{Error, Result};
 use crate::record::{ArchRecord, FlatWriter, lenient, read_rows, write_rows};
+use crate::store::{RunId, Store};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::Write;
@@ -71,25 +73,30 @@ struct Pending {
     path: PathBuf,
     file: File,
     rows: FlatWriter<Vec<u8>>,
+    /// The store the rows also go to, with the rows not yet in it.
+    store: Option<(Arc<Store>, RunId, Vec<Row>)>,
     /// Why the last write failed, reported by the next append or flush.
     failed: Option<String>,
 }
 
 impl Pending {
-    /// Writes the recorded rows: one write of whole rows.
+    /// Writes the recorded rows: one write of whole rows, and one transaction of the store.
     fn write_out(&mut self) -> Result<()> {
         if let Some(why) = self.failed.take() {
             return Err(Error::Record(why));
         }
         let bytes = self.rows.buffer();
-        if bytes.is_empty() {
-            return Ok(());
+        if !bytes.is_empty() {
+            self.file.write_all(bytes).map_err(|source| Error::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+            bytes.clear();
         }
-        self.file.write_all(bytes).map_err(|source| Error::Io {
-            path: self.path.clone(),
-            source,
-        })?;
-        bytes.clear();
+        if let Some((store, run, rows)) = &mut self.store {
+            store.append(*run, rows)?;
+            rows.clear();
+        }
         Ok(())
     }
 }
@@ -97,6 +104,15 @@ impl Pending {
 impl Ledger {
     /// Creates `path`, which must not exist yet; the header is written with the first row.
     pub fn create(path: &Path) -> Result<Ledger> {
+        Self::open(path, None)
+    }
+
+    /// [`Ledger::create`] for a ledger whose rows are also recorded as run `run` of `store`.
+    pub fn create_in_store(path: &Path, store: Arc<Store>, run: RunId) -> Result<Ledger> {
+        Self::open(path, Some((store, run, Vec::new())))
+    }
+
+    fn open(path: &Path, store: Option<(Arc<Store>, RunId, Vec<Row>)>) -> Result<Ledger> {
         let file = File::options()
             .write(true)
             .create_new(true)
@@ -109,6 +125,7 @@ impl Ledger {
             path: path.into(),
             file,
             rows: FlatWriter::new(Vec::new()),
+            store,
             failed: None,
         }));
         let (stop, stopped) = mpsc::channel::<()>();
@@ -142,7 +159,11 @@ impl Ledger {
         if let Some(why) = pending.failed.take() {
             return Err(Error::Record(why));
         }
-        pending.rows.write(row).map_err(|e| self.located(e))
+        pending.rows.write(row).map_err(|e| self.located(e))?;
+        if let Some((_, _, rows)) = &mut pending.store {
+            rows.push(row.clone());
+        }
+        Ok(())
     }
 
     /// Writes every recorded row to the file now.

@@ -51,6 +51,7 @@ pub mod record;
 pub mod rng;
 pub mod search;
 pub mod spec;
+pub mod store;
 pub mod toy;
 pub mod weights;
 

@@ -14,7 +14,7 @@ use crate::budget::{Budget, BudgetLimits};
 use crate::controller::{Controller, Evaluated};
 use crate::env::Environment;
 use crate::error::{Error, Result};
-use crate::evaluator::{Evaluator, Outcome, Status};
+use crate::evaluator::{Evaluator, Outcome, Status, StatusKind};
 use crate::ledger::Row;
 use crate::objective::Objective;
 use crate::record::ArchRecord;
@@ -154,6 +154,41 @@ pub struct RunResult {
 }
 
 impl RunResult {
+    /// A run that has made no evaluation yet.
+    pub fn new(controller: &str, seed: u64) -> Self {
+        RunResult {
+            controller: controller.into(),
+            seed,
+            improvements: Vec::new(),
+            curve: Vec::new(),
+            stop: StopReason::Budget,
+            rewards: Vec::new(),
+            controller_seconds: 0.0,
+            seconds: 0.0,
+        }
+    }
+
+    /// Takes the run's next ledger row into its curves; whether it improved on the best. The
+    /// run builds its result this way as it goes, and a stored run's rows rebuild it.
+    pub fn add(&mut self, row: &Row) -> bool {
+        self.rewards.push(row.reward.map_or(f32::NAN, |r| r as f32));
+        let mut improved = false;
+        if let Some(r) = row.reward.filter(|_| row.record.status == StatusKind::Ok)
+            && self.best().is_none_or(|b| r > b.reward)
+        {
+            self.improvements.push(Best {
+                row: row.clone(),
+                reward: r,
+            });
+            improved = true;
+        }
+        if row.counted {
+            let current = self.improvements.len().checked_sub(1).map(|i| i as u32);
+            self.curve.resize(row.step as usize, current);
+        }
+        improved
+    }
+
     /// Counted evaluations the run made.
     pub fn evaluations(&self) -> usize {
         self.curve.len()
@@ -183,16 +218,7 @@ pub fn run(
 ) -> Result<RunResult> {
     let started = Instant::now();
     let mut budget = Budget::new(settings.limits);
-    let mut result = RunResult {
-        controller: settings.controller.clone(),
-        seed: settings.seed,
-        improvements: Vec::new(),
-        curve: Vec::new(),
-        stop: StopReason::Budget,
-        rewards: Vec::new(),
-        controller_seconds: 0.0,
-        seconds: 0.0,
-    };
+    let mut result = RunResult::new(&settings.controller, settings.seed);
     let mut scorer = Scorer::new(settings);
     let mut free_in_a_row = 0u64;
     while !budget.exhausted() {
@@ -222,19 +248,7 @@ pub fn run(
             let (row, status, weights) =
                 scorer.score(env, evaluator, &mut budget, &proposal.decisions, false)?;
             recorder.record(&row)?;
-            result
-                .rewards
-                .push(row.reward.map_or(f32::NAN, |r| r as f32));
-            let mut improved = false;
-            if let Some(r) = row.reward.filter(|_| status == Status::Ok)
-                && result.best().is_none_or(|b| r > b.reward)
-            {
-                result.improvements.push(Best {
-                    row: row.clone(),
-                    reward: r,
-                });
-                improved = true;
-            }
+            let improved = result.add(&row);
             let keep = match settings.keep_weights {
                 KeepWeights::None => false,
                 KeepWeights::Best => improved,
@@ -245,8 +259,6 @@ pub fn run(
             }
             if row.counted {
                 free_in_a_row = 0;
-                let current = result.improvements.len().checked_sub(1).map(|i| i as u32);
-                result.curve.resize(budget.evaluations() as usize, current);
             } else {
                 free_in_a_row += 1;
             }

@@ -23,6 +23,7 @@ use archforge::nn::LatencyTable;
 use archforge::nn::proxy::WithProxies;
 use archforge::objective::Objective;
 use archforge::search::{self, KeepWeights, Recorder, RunResult, RunSettings, StopReason};
+use archforge::store::{PartEnd, RunId, Store};
 use archforge::weights::Snapshot;
 use archforge::{Environment, rng};
 use archforge_environments::{Images, Network};
@@ -66,6 +67,23 @@ pub struct Plan {
     pub derive: usize,
     /// Keep every ledger row in memory for what follows the runs (the finalists).
     pub keep_rows: bool,
+    /// The run store the experiment is also recorded in.
+    pub store: Option<Recording>,
+}
+
+/// Where and as what a run is recorded in a store.
+#[derive(Clone)]
+pub struct Recording {
+    /// The store.
+    pub store: Arc<Store>,
+    /// The subcommand that runs it (`run`, `compare`), listed by `archforge runs`.
+    pub command: &'static str,
+}
+
+impl std::fmt::Debug for Recording {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Recording({}, {})", self.store.location(), self.command)
+    }
 }
 
 /// A finished experiment.
@@ -510,7 +528,47 @@ pub fn execute_prepared<'a>(prepared: Prepared<'a>, plan: &Plan) -> Result<Finis
         target.write(&plan.out)?;
     }
     let ledger_path = plan.out.join("evaluations.csv");
-    let ledger = Ledger::create(&ledger_path)?;
+    let tasks: Vec<(usize, u64)> = plan
+        .controllers
+        .iter()
+        .flat_map(|&c| plan.seeds.iter().map(move |&s| (c, s)))
+        .collect();
+    let checkpoints = file.checkpoints();
+    let random = experiment
+        .controller
+        .iter()
+        .find(|c| c.kind() == "random")
+        .map(|c| c.name());
+    let context = report::Context {
+        title: experiment.name.clone(),
+        checkpoints,
+        random,
+        maximize: prepared.objective.maximize,
+        target_ms: prepared.objective.latency.map(|t| t.target_ms),
+    };
+    let stored: Option<(Arc<Store>, RunId)> = match &plan.store {
+        Some(recording) => {
+            let parts: Vec<(String, u64)> = tasks
+                .iter()
+                .map(|&(c, s)| (experiment.controller[c].name(), s))
+                .collect();
+            let run = recording.store.begin_run(
+                &experiment.name,
+                recording.command,
+                &plan.out.display().to_string(),
+                &file.resolved_toml(),
+                &serde_json::to_string(&context)?,
+                &parts,
+            )?;
+            eprintln!("recording as run {run} of {}", recording.store.location());
+            Some((recording.store.clone(), run))
+        }
+        None => None,
+    };
+    let ledger = match &stored {
+        Some((store, run)) => Ledger::create_in_store(&ledger_path, store.clone(), *run)?,
+        None => Ledger::create(&ledger_path)?,
+    };
     let weights = plan.out.join("weights");
     if experiment.budget.keep_weights != KeepWeights::None
         || matches!(experiment.evaluator, EvaluatorConfig::Supernet(_))
@@ -518,11 +576,6 @@ pub fn execute_prepared<'a>(prepared: Prepared<'a>, plan: &Plan) -> Result<Finis
         std::fs::create_dir(&weights).with_context(|| format!("creating {}", weights.display()))?;
     }
 
-    let tasks: Vec<(usize, u64)> = plan
-        .controllers
-        .iter()
-        .flat_map(|&c| plan.seeds.iter().map(move |&s| (c, s)))
-        .collect();
     let progress =
         ProgressBar::new((tasks.len() as u64).saturating_mul(experiment.budget.evaluations));
     progress.set_style(
@@ -577,6 +630,24 @@ pub fn execute_prepared<'a>(prepared: Prepared<'a>, plan: &Plan) -> Result<Finis
                             "controller `{name}`, seed {seed}: panicked: {message}"
                         ))
                     });
+                    let outcome = match (&stored, outcome) {
+                        (Some((store, run)), outcome) => {
+                            let name = experiment.controller[c].name();
+                            let end = outcome.as_ref().map(|(run, _)| part_end(&run.result));
+                            let why = outcome.as_ref().err().map(|e| format!("{e:#}"));
+                            // Its rows reach the store before its end is recorded.
+                            let recorded = ledger.flush().and_then(|()| {
+                                store.end_part(
+                                    *run,
+                                    &name,
+                                    seed,
+                                    end.as_ref().map_err(|_| why.as_deref().unwrap_or("")),
+                                )
+                            });
+                            outcome.and_then(|done| recorded.map(|()| done).map_err(Into::into))
+                        }
+                        (None, outcome) => outcome,
+                    };
                     results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(outcome);
                 }
             });
@@ -615,19 +686,6 @@ pub fn execute_prepared<'a>(prepared: Prepared<'a>, plan: &Plan) -> Result<Finis
     if jobs > 1 {
         order_ledger(&ledger_path, &tasks, experiment)?;
     }
-    let checkpoints = file.checkpoints();
-    let random = experiment
-        .controller
-        .iter()
-        .find(|c| c.kind() == "random")
-        .map(|c| c.name());
-    let context = report::Context {
-        title: &experiment.name,
-        checkpoints: &checkpoints,
-        random: random.as_deref(),
-        maximize: prepared.objective.maximize,
-        target_ms: prepared.objective.latency.map(|t| t.target_ms),
-    };
     let report = report::write(&plan.out, &context, prepared.env(), &finished, &fronts)?;
     if let Some(lineages) = &lineages {
         let runs: Vec<(String, u64)> = tasks
@@ -641,6 +699,10 @@ pub fn execute_prepared<'a>(prepared: Prepared<'a>, plan: &Plan) -> Result<Finis
         prepared.training.as_ref().and_then(|t| t.latency.as_ref()),
     ) {
         save_latency_table(&plan.out, &path, shared)?;
+    }
+    if let Some((store, run)) = &stored {
+        keep_artefacts(store, *run, &plan.out)?;
+        store.end_run(*run, failures.first().map(String::as_str))?;
     }
     if let Some(first) = failures.first() {
         bail!(
@@ -660,6 +722,34 @@ pub fn execute_prepared<'a>(prepared: Prepared<'a>, plan: &Plan) -> Result<Finis
         best: report.best,
         search_seconds,
     })
+}
+
+/// How a finished run ended, as the store keeps it.
+fn part_end(result: &RunResult) -> PartEnd {
+    PartEnd {
+        stop: match result.stop {
+            StopReason::Budget => "budget",
+            StopReason::Exhausted => "exhausted",
+        }
+        .into(),
+        controller_seconds: result.controller_seconds,
+        seconds: result.seconds,
+    }
+}
+
+/// Keeps the run folder's files in the store, but for the ledger (its rows are there
+/// already) and the weights (which stay in the folder).
+fn keep_artefacts(store: &Store, run: RunId, out: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(out).with_context(|| format!("reading {}", out.display()))? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !entry.file_type()?.is_file() || name == "evaluations.csv" {
+            continue;
+        }
+        let content = std::fs::read(entry.path()).with_context(|| format!("reading {}", name))?;
+        store.put_artefact(run, &name, &content)?;
+    }
+    Ok(())
 }
 
 /// Keeps the latency table for the next run on this machine, and writes how far its sums were

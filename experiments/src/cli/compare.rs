@@ -29,6 +29,9 @@ pub struct Args {
     /// The run folder (default: `runs/<name>-<timestamp>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also record the run in this store (a SQLite file, created on first use).
+    #[arg(long)]
+    pub store: Option<String>,
 }
 
 /// Runs the comparison and prints its summary.
@@ -45,6 +48,7 @@ pub fn main(args: Args) -> Result<()> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         derive: 0,
         keep_rows: false,
+        store: super::open_store(args.store.as_deref(), "compare")?,
     };
     let started = Instant::now();
     let finished = runner::execute(&file, &plan)?;

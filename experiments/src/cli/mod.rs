@@ -1,5 +1,5 @@
 //! The command line, one module per subcommand: [`run`], [`compare`], [`train`],
-//! [`compress`], [`export`], [`rank_check`], [`predictor_check`], [`proxy_check`], [`generate`] and [`list`]; [`print`](mod@print) holds what several of them print.
+//! [`compress`], [`export`], [`rank_check`], [`predictor_check`], [`proxy_check`], [`generate`], [`runs`] and [`list`]; [`print`](mod@print) holds what several of them print.
 
 pub mod compare;
 pub mod compress;
@@ -11,10 +11,26 @@ pub mod print;
 pub mod proxy_check;
 pub mod rank_check;
 pub mod run;
+pub mod runs;
 pub mod train;
 
+use crate::runner::Recording;
 use anyhow::Result;
+use archforge::store::Store;
 use clap::{Parser, Subcommand};
+use std::sync::Arc;
+
+/// The store `--store` names, opened (created on first use) to record a `command`.
+fn open_store(location: Option<&str>, command: &'static str) -> Result<Option<Recording>> {
+    location
+        .map(|l| {
+            Ok(Recording {
+                store: Arc::new(Store::open(l)?),
+                command,
+            })
+        })
+        .transpose()
+}
 
 /// Neural architecture search: controllers x environments x evaluators, from experiment files.
 #[derive(Debug, Parser)]
@@ -59,6 +75,8 @@ pub enum Command {
     /// train its score network and to generate a pool, and (on a benchmark table) the effect
     /// of its guidance on the generated architectures' metric.
     Generate(generate::Args),
+    /// List the runs recorded in a store.
+    Runs(runs::Args),
     /// List the registered environments, controllers, evaluators and objectives.
     List,
 }
@@ -75,6 +93,7 @@ pub fn main(cli: Cli) -> Result<()> {
         Command::PredictorCheck(args) => predictor_check::main(args),
         Command::ProxyCheck(args) => proxy_check::main(args),
         Command::Generate(args) => generate::main(args),
+        Command::Runs(args) => runs::main(args),
         Command::List => list::main(),
     }
 }

@@ -26,6 +26,9 @@ pub struct Args {
     /// The run folder (default: `runs/<name>-<timestamp>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also record the run in this store (a SQLite file, created on first use).
+    #[arg(long)]
+    pub store: Option<String>,
 }
 
 /// Runs one controller of the file on one seed.
@@ -62,6 +65,7 @@ pub fn main(args: Args) -> Result<()> {
         jobs: 1,
         derive: file.experiment.finalists.as_ref().map_or(0, |f| f.derive),
         keep_rows: file.experiment.finalists.is_some(),
+        store: super::open_store(args.store.as_deref(), "run")?,
     };
     let started = Instant::now();
     let finished = runner::execute(&file, &plan)?;

@@ -28,15 +28,15 @@ use archforge::record::write_rows;
 use archforge::search::{self, RunResult};
 use std::path::Path;
 
-/// What the reports need to know of the experiment.
-#[derive(Debug, Clone)]
-pub struct Context<'a> {
+/// What the reports need to know of the experiment (kept with a stored run as JSON).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Context {
     /// The experiment's name, the plots' title.
-    pub title: &'a str,
+    pub title: String,
     /// The budgets the summary reports at.
-    pub checkpoints: &'a [u64],
+    pub checkpoints: Vec<u64>,
     /// The random-search controller's name, the summary's baseline.
-    pub random: Option<&'a str>,
+    pub random: Option<String>,
     /// Whether larger search metrics are better.
     pub maximize: bool,
     /// The `mnas` objective's latency target, marked on latency plots.
@@ -66,11 +66,14 @@ pub fn write(
             names.push(r.controller.clone());
         }
     }
-    let random = context.random.filter(|r| names.iter().any(|n| n == r));
+    let random = context
+        .random
+        .as_deref()
+        .filter(|r| names.iter().any(|n| n == r));
     let summary = summarize(
         results,
         &names,
-        context.checkpoints,
+        &context.checkpoints,
         random,
         context.maximize,
     );
@@ -110,9 +113,9 @@ pub fn write(
             }
         })
         .collect();
-    plot::best_so_far(&out.join("best_so_far.svg"), context.title, &curves)?;
-    curves::write_reward_curves(out, context.title, &names, results)?;
-    fronts.write(out, context.title, context.target_ms)?;
+    plot::best_so_far(&out.join("best_so_far.svg"), &context.title, &curves)?;
+    curves::write_reward_curves(out, &context.title, &names, results)?;
+    fronts.write(out, &context.title, context.target_ms)?;
 
     let best = results
         .iter()

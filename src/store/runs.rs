@@ -1,0 +1,317 @@
+//! Runs in the store: a run (one `run` or `compare` of an experiment file) with its resolved
+//! experiment file and what its reports need to know of it (`context`, JSON), its parts (one
+//! per controller and seed, in plan order, each with how it ended) and its artefacts (the run
+//! folder's files that are not rebuilt from the rows: the best architecture's graph, a
+//! resolved latency target, lineages).
+
+use super::{RunId, Store, sql};
+use crate::error::{Error, Result};
+use rusqlite::OptionalExtension;
+
+/// Where a run or a part of it stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    /// Started and not ended (still going, or its process was killed).
+    Running,
+    /// Ended with every part done.
+    Finished,
+    /// Ended with a part (or the run) failed.
+    Failed,
+}
+
+impl RunStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Finished => "finished",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> RunStatus {
+        match text {
+            "finished" => RunStatus::Finished,
+            "failed" => RunStatus::Failed,
+            _ => RunStatus::Running,
+        }
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored run and what the listing says of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRun {
+    /// Its key.
+    pub id: RunId,
+    /// The experiment's name.
+    pub name: String,
+    /// The subcommand that ran it (`run`, `compare`).
+    pub command: String,
+    /// Its run folder, as given.
+    pub folder: String,
+    /// The resolved experiment file (TOML).
+    pub experiment: String,
+    /// What its reports need to know (JSON, written by the runner).
+    pub context: String,
+    /// Where it stands.
+    pub status: RunStatus,
+    /// Why it failed.
+    pub reason: String,
+    /// When it started (UTC, RFC 3339).
+    pub started_at: String,
+    /// When it ended.
+    pub finished_at: Option<String>,
+    /// Its controllers, in plan order.
+    pub controllers: Vec<String>,
+    /// Counted evaluations recorded.
+    pub evaluations: u64,
+    /// The best reward recorded.
+    pub best_reward: Option<f64>,
+}
+
+/// One (controller, seed) run of a stored run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Part {
+    /// The controller's name.
+    pub controller: String,
+    /// The seed.
+    pub seed: u64,
+    /// Where it stands.
+    pub status: RunStatus,
+    /// How it ended, when it did.
+    pub end: Option<PartEnd>,
+}
+
+/// How a part ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartEnd {
+    /// Why it stopped (`budget`, `exhausted`).
+    pub stop: String,
+    /// Seconds in the controller's `propose` and `observe`.
+    pub controller_seconds: f64,
+    /// Seconds the part took.
+    pub seconds: f64,
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+impl Store {
+    /// Records the start of a run of `experiment` into `folder`, with its parts in plan
+    /// order; its rows follow with [`Store::append`].
+    pub fn begin_run(
+        &self,
+        name: &str,
+        command: &str,
+        folder: &str,
+        experiment: &str,
+        context: &str,
+        parts: &[(String, u64)],
+    ) -> Result<RunId> {
+        self.transaction(|tx| {
+            tx.execute(
+                &sql("INSERT INTO runs (name, command, folder, experiment, context, status, started_at) \
+                 VALUES ($1, $2, $3, $4, $5, 'running', $6)"),
+                (name, command, folder, experiment, context, now()),
+            )?;
+            let id = tx.last_insert_rowid();
+            for (position, (controller, seed)) in parts.iter().enumerate() {
+                tx.execute(
+                    &sql("INSERT INTO run_parts (run_id, position, controller, seed, status) \
+                     VALUES ($1, $2, $3, $4, 'running')"),
+                    (id, position as i64, controller, *seed as i64),
+                )?;
+            }
+            Ok(RunId(id))
+        })
+    }
+
+    /// Records how part (`controller`, `seed`) of `run` ended: `Ok` with its end, or failed.
+    pub fn end_part(
+        &self,
+        run: RunId,
+        controller: &str,
+        seed: u64,
+        end: std::result::Result<&PartEnd, &str>,
+    ) -> Result<()> {
+        let (status, end) = match end {
+            Ok(end) => (RunStatus::Finished, Some(end)),
+            Err(_) => (RunStatus::Failed, None),
+        };
+        self.transaction(|tx| {
+            tx.execute(
+                &sql(
+                    "UPDATE run_parts SET status = $1, stop = $2, controller_seconds = $3, \
+                 seconds = $4 WHERE run_id = $5 AND controller = $6 AND seed = $7",
+                ),
+                (
+                    status.as_str(),
+                    end.map(|e| e.stop.clone()),
+                    end.map(|e| e.controller_seconds),
+                    end.map(|e| e.seconds),
+                    run.0,
+                    controller,
+                    seed as i64,
+                ),
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Keeps a file of the run under `name` (replacing an earlier one of that name).
+    pub fn put_artefact(&self, run: RunId, name: &str, content: &[u8]) -> Result<()> {
+        self.transaction(|tx| {
+            tx.execute(
+                &sql(
+                    "INSERT INTO artefacts (run_id, name, content) VALUES ($1, $2, $3) \
+                 ON CONFLICT (run_id, name) DO UPDATE SET content = excluded.content",
+                ),
+                (run.0, name, content),
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Records the end of a run: finished, or failed and why.
+    pub fn end_run(&self, run: RunId, failed: Option<&str>) -> Result<()> {
+        let status = if failed.is_some() {
+            RunStatus::Failed
+        } else {
+            RunStatus::Finished
+        };
+        self.transaction(|tx| {
+            tx.execute(
+                &sql("UPDATE runs SET status = $1, reason = $2, finished_at = $3 WHERE id = $4"),
+                (status.as_str(), failed.unwrap_or(""), now(), run.0),
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Every run, oldest first.
+    pub fn runs(&self) -> Result<Vec<StoredRun>> {
+        let ids: Vec<i64> = self.read(|c| {
+            c.prepare("SELECT id FROM runs ORDER BY id")?
+                .query_map([], |r| r.get(0))?
+                .collect()
+        })?;
+        ids.into_iter().map(|id| self.run(RunId(id))).collect()
+    }
+
+    /// Run `id`.
+    pub fn run(&self, id: RunId) -> Result<StoredRun> {
+        let found = self.read(|c| {
+            let Some(mut run) = c
+                .query_row(
+                    &sql("SELECT name, command, folder, experiment, context, status, reason, \
+                     started_at, finished_at FROM runs WHERE id = $1"),
+                    [id.0],
+                    |r| {
+                        Ok(StoredRun {
+                            id,
+                            name: r.get(0)?,
+                            command: r.get(1)?,
+                            folder: r.get(2)?,
+                            experiment: r.get(3)?,
+                            context: r.get(4)?,
+                            status: RunStatus::parse(&r.get::<_, String>(5)?),
+                            reason: r.get(6)?,
+                            started_at: r.get(7)?,
+                            finished_at: r.get(8)?,
+                            controllers: Vec::new(),
+                            evaluations: 0,
+                            best_reward: None,
+                        })
+                    },
+                )
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let mut controllers = c.prepare(&sql(
+                "SELECT controller FROM run_parts WHERE run_id = $1 ORDER BY position",
+            ))?;
+            for name in controllers.query_map([id.0], |r| r.get::<_, String>(0))? {
+                let name = name?;
+                if !run.controllers.contains(&name) {
+                    run.controllers.push(name);
+                }
+            }
+            let (evaluations, best): (i64, Option<f64>) = c.query_row(
+                &sql("SELECT COUNT(*) FILTER (WHERE counted), MAX(reward) FILTER (WHERE status = 'ok') \
+                 FROM evaluations WHERE run_id = $1"),
+                [id.0],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            run.evaluations = evaluations as u64;
+            run.best_reward = best;
+            Ok(Some(run))
+        })?;
+        found.ok_or_else(|| self.error(format!("no run {id}")))
+    }
+
+    /// The run `reference` names: its number, or the newest run of that experiment name.
+    pub fn find(&self, reference: &str) -> Result<StoredRun> {
+        if let Ok(id) = reference.parse::<i64>() {
+            return self.run(RunId(id));
+        }
+        let id: Option<i64> = self.read(|c| {
+            c.query_row(
+                &sql("SELECT MAX(id) FROM runs WHERE name = $1"),
+                [reference],
+                |r| r.get(0),
+            )
+        })?;
+        match id {
+            Some(id) => self.run(RunId(id)),
+            None => Err(Error::Store(format!(
+                "{}: no run named `{reference}` (`archforge runs --store {}` lists them)",
+                self.location, self.location
+            ))),
+        }
+    }
+
+    /// The parts of run `run`, in plan order.
+    pub fn parts(&self, run: RunId) -> Result<Vec<Part>> {
+        self.read(|c| {
+            c.prepare(&sql(
+                "SELECT controller, seed, status, stop, controller_seconds, seconds \
+                 FROM run_parts WHERE run_id = $1 ORDER BY position",
+            ))?
+            .query_map([run.0], |r| {
+                let stop: Option<String> = r.get(3)?;
+                Ok(Part {
+                    controller: r.get(0)?,
+                    seed: r.get::<_, i64>(1)?.max(0) as u64,
+                    status: RunStatus::parse(&r.get::<_, String>(2)?),
+                    end: match stop {
+                        Some(stop) => Some(PartEnd {
+                            stop,
+                            controller_seconds: r.get::<_, Option<f64>>(4)?.unwrap_or(0.0),
+                            seconds: r.get::<_, Option<f64>>(5)?.unwrap_or(0.0),
+                        }),
+                        None => None,
+                    },
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// The artefacts of run `run`, by name.
+    pub fn artefacts(&self, run: RunId) -> Result<Vec<(String, Vec<u8>)>> {
+        self.read(|c| {
+            c.prepare(&sql(
+                "SELECT name, content FROM artefacts WHERE run_id = $1 ORDER BY name",
+            ))?
+            .query_map([run.0], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect()
+        })
+    }
+}
