@@ -612,42 +612,36 @@ pub fn execute_prepared<'a>(prepared: Prepared<'a>, plan: &Plan) -> Result<Finis
                     };
                     // A panic in one run (a controller's bug, say) fails that run alone;
                     // the others go on and every row already written stays.
-                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        let run = prepared.run_deriving(c, seed, &mut recorder, derive)?;
-                        Ok((
-                            run,
-                            (
-                                recorder.fronts,
-                                recorder.lineage.map(|(_, l)| l),
-                                recorder.rows.unwrap_or_default(),
-                            ),
-                        ))
-                    }))
-                    .unwrap_or_else(|payload| {
-                        let name = experiment.controller[c].name();
-                        let message = archforge::evaluator::panic_message(payload.as_ref());
-                        Err(anyhow!(
-                            "controller `{name}`, seed {seed}: panicked: {message}"
-                        ))
-                    });
-                    let outcome = match (&stored, outcome) {
-                        (Some((store, run)), outcome) => {
+                    let mut outcome =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            let run = prepared.run_deriving(c, seed, &mut recorder, derive)?;
+                            Ok((
+                                run,
+                                (
+                                    recorder.fronts,
+                                    recorder.lineage.map(|(_, l)| l),
+                                    recorder.rows.unwrap_or_default(),
+                                ),
+                            ))
+                        }))
+                        .unwrap_or_else(|payload| {
                             let name = experiment.controller[c].name();
-                            let end = outcome.as_ref().map(|(run, _)| part_end(&run.result));
-                            let why = outcome.as_ref().err().map(|e| format!("{e:#}"));
-                            // Its rows reach the store before its end is recorded.
-                            let recorded = ledger.flush().and_then(|()| {
-                                store.end_part(
-                                    *run,
-                                    &name,
-                                    seed,
-                                    end.as_ref().map_err(|_| why.as_deref().unwrap_or("")),
-                                )
-                            });
-                            outcome.and_then(|done| recorded.map(|()| done).map_err(Into::into))
+                            let message = archforge::evaluator::panic_message(payload.as_ref());
+                            Err(anyhow!(
+                                "controller `{name}`, seed {seed}: panicked: {message}"
+                            ))
+                        });
+                    if let Some((store, run)) = &stored {
+                        let name = experiment.controller[c].name();
+                        let end = outcome.as_ref().ok().map(|(run, _)| part_end(&run.result));
+                        // Its rows reach the store before its end is recorded.
+                        let recorded = ledger
+                            .flush()
+                            .and_then(|()| store.end_part(*run, &name, seed, end.as_ref()));
+                        if let Err(e) = recorded {
+                            outcome = outcome.and(Err(e.into()));
                         }
-                        (None, outcome) => outcome,
-                    };
+                    }
                     results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(outcome);
                 }
             });

@@ -132,17 +132,18 @@ impl Store {
         })
     }
 
-    /// Records how part (`controller`, `seed`) of `run` ended: `Ok` with its end, or failed.
+    /// Records how part (`controller`, `seed`) of `run` ended: with `end`, or failed (the
+    /// run's end says why).
     pub fn end_part(
         &self,
         run: RunId,
         controller: &str,
         seed: u64,
-        end: std::result::Result<&PartEnd, &str>,
+        end: Option<&PartEnd>,
     ) -> Result<()> {
-        let (status, end) = match end {
-            Ok(end) => (RunStatus::Finished, Some(end)),
-            Err(_) => (RunStatus::Failed, None),
+        let status = match end {
+            Some(_) => RunStatus::Finished,
+            None => RunStatus::Failed,
         };
         self.transaction(|tx| {
             tx.execute(
