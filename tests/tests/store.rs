@@ -4,8 +4,9 @@
 
 use archforge::ledger::{Ledger, Row};
 use archforge::store::{RunStatus, Store};
-use archforge_tests::{archforge, archforge_ok, stderr};
+use archforge_tests::{archforge, archforge_ok, read_csv, stderr, stdout};
 use std::path::Path;
+use std::process::Command;
 
 const TABLE_COMPARE: &str = "../experiments/nb201-compare.toml";
 
@@ -107,4 +108,137 @@ fn a_store_that_cannot_be_used_is_refused_in_one_line() {
     );
     assert!(!missing.status.success());
     assert!(stderr(&missing).contains("no/such"), "{}", stderr(&missing));
+}
+
+#[test]
+fn a_stored_run_is_rebuilt_from_the_store_file_for_file_and_as_a_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = experiment();
+    archforge_ok(
+        dir.path(),
+        &[
+            "compare", &file, "--seeds", "2", "--budget", "40", "--out", "a", "--store", "runs.db",
+        ],
+    );
+    // The run folder is gone; the store alone rebuilds it.
+    let original = dir.path().join("a");
+    let kept: Vec<(String, Vec<u8>)> = std::fs::read_dir(&original)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    std::fs::remove_dir_all(&original).unwrap();
+    let report = archforge_ok(
+        dir.path(),
+        &["report", "nb201-compare", "--out", "b", "--html"],
+    );
+    assert!(stdout(&report).contains("| smbo |"), "{}", stdout(&report));
+    for (name, content) in &kept {
+        let rebuilt = std::fs::read(dir.path().join("b").join(name))
+            .unwrap_or_else(|e| panic!("{name} rebuilt: {e}"));
+        assert!(rebuilt == *content, "{name} rebuilt as it was written");
+    }
+    let page = std::fs::read_to_string(dir.path().join("b/report.html")).unwrap();
+    let (_, summary) = read_csv(&dir.path().join("b/summary.csv"));
+    for cell in summary.iter().flatten().filter(|c| !c.is_empty()) {
+        assert!(
+            page.contains(&format!("<td>{cell}</td>")),
+            "{cell} on the page"
+        );
+    }
+    assert!(
+        !page.contains("http://")
+            || page.matches("http://").count()
+                == page.matches("xmlns=\"http://www.w3.org/").count(),
+        "nothing is fetched: the only URLs are SVG namespaces"
+    );
+    // A folder that holds files is refused, and left as it was.
+    let again = archforge(dir.path(), &["report", "1", "--out", "b"]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+    let unknown = archforge(dir.path(), &["report", "no-such-run", "--out", "c"]);
+    assert!(
+        stderr(&unknown).contains("no run named `no-such-run`"),
+        "{}",
+        stderr(&unknown)
+    );
+
+    // In a browser: no console errors, and the address's sort orders the rows.
+    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    else {
+        eprintln!(
+            "no chromium on this machine: the page is not opened in a browser (.ci/run installs it)"
+        );
+        return;
+    };
+    let url = format!(
+        "file://{}#sort=reward:desc",
+        dir.path().join("b/report.html").display()
+    );
+    let opened = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--no-first-run",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert!(opened.status.success(), "{}", stderr(&opened));
+    let log = stderr(&opened);
+    assert!(
+        !log.contains("CONSOLE") && !log.contains("Uncaught"),
+        "console errors: {log}"
+    );
+    let dom = stdout(&opened);
+    let (columns, ledger) = read_csv(&dir.path().join("b/evaluations.csv"));
+    assert!(
+        dom.contains(&format!("of {} (page 1 of", ledger.len())),
+        "the pager counts every row"
+    );
+    let reward = columns.iter().position(|c| c == "reward").unwrap();
+    let shown: Vec<f64> = dom
+        .split("<tbody>")
+        .last()
+        .unwrap()
+        .split("<tr>")
+        .skip(1)
+        .map(|tr| {
+            let cells: Vec<&str> = tr
+                .split("<td>")
+                .skip(1)
+                .map(|c| c.split("</td>").next().unwrap())
+                .collect();
+            cells[reward].parse().unwrap_or(f64::NAN)
+        })
+        .collect();
+    assert_eq!(shown.len(), 50, "one page of rows");
+    let mut best: Vec<f64> = ledger
+        .iter()
+        .filter_map(|r| r[reward].parse().ok())
+        .collect();
+    best.sort_by(|a, b| b.total_cmp(a));
+    assert_eq!(shown, best[..50], "sorted by reward, largest first");
 }

@@ -1,5 +1,5 @@
 //! The command line, one module per subcommand: [`run`], [`compare`], [`train`],
-//! [`compress`], [`export`], [`rank_check`], [`predictor_check`], [`proxy_check`], [`generate`], [`runs`] and [`list`]; [`print`](mod@print) holds what several of them print.
+//! [`compress`], [`export`], [`rank_check`], [`predictor_check`], [`proxy_check`], [`generate`], [`runs`], [`report`] and [`list`]; [`print`](mod@print) holds what several of them print.
 
 pub mod compare;
 pub mod compress;
@@ -10,6 +10,7 @@ pub mod predictor_check;
 pub mod print;
 pub mod proxy_check;
 pub mod rank_check;
+pub mod report;
 pub mod run;
 pub mod runs;
 pub mod train;
@@ -77,6 +78,8 @@ pub enum Command {
     Generate(generate::Args),
     /// List the runs recorded in a store.
     Runs(runs::Args),
+    /// Rebuild a stored run's tables and plots (and with --html its page) from the store.
+    Report(report::Args),
     /// List the registered environments, controllers, evaluators and objectives.
     List,
 }
@@ -94,6 +97,7 @@ pub fn main(cli: Cli) -> Result<()> {
         Command::ProxyCheck(args) => proxy_check::main(args),
         Command::Generate(args) => generate::main(args),
         Command::Runs(args) => runs::main(args),
+        Command::Report(args) => report::main(args),
         Command::List => list::main(),
     }
 }

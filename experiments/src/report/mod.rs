@@ -1,7 +1,8 @@
 //! Reports of a finished experiment, written into the run folder:
 //! - [`summary`]: `summary.csv` / `summary.md`, the reported metric of each controller's best
 //!   architecture so far at every budget checkpoint;
-//! - `best_so_far.svg` and [`curves`]' learning curves;
+//! - `best_so_far.svg`, its later half `best_so_far_tail.svg`, and [`curves`]' learning
+//!   curves;
 //! - [`pareto`]: accuracy-against-cost fronts per controller;
 //! - [`best`]: `best.json` and `best.dot`, the best architecture over all runs;
 //! - [`target`]: for a latency target, `under_target.csv`: how much of each run's later
@@ -9,13 +10,19 @@
 //! - [`lineage`]: for a space that grows networks, which network grew from which
 //!   (`lineage.csv`, `lineage.dot`, `lineage.svg`);
 //! - [`plot`] draws the pictures; tables are written as flat records
-//!   ([`archforge::record`]).
+//!   ([`archforge::record`]);
+//! - [`stored`] rebuilds all of it from a run store, and [`html`] writes it as one page.
+//!
+//! [`write_tables`] writes what the runs' rows alone decide; [`write_best`] what also needs
+//! the environment (the best architecture's graph).
 
 pub mod best;
 pub mod curves;
+pub mod html;
 pub mod lineage;
 pub mod pareto;
 pub mod plot;
+pub mod stored;
 pub mod summary;
 pub mod target;
 
@@ -60,12 +67,31 @@ pub fn write(
     results: &[RunResult],
     fronts: &pareto::Fronts,
 ) -> Result<Report> {
+    let summary = write_tables(out, context, results, fronts)?;
+    let best = write_best(out, env, results)?;
+    Ok(Report { summary, best })
+}
+
+/// The controllers of `results`, in order of first appearance.
+fn controllers(results: &[RunResult]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for r in results {
         if !names.contains(&r.controller) {
             names.push(r.controller.clone());
         }
     }
+    names
+}
+
+/// Writes the summary, the latency-target table, the curves and the Pareto fronts of
+/// `results` into `out` (whose `evaluations.csv` is the runs' ledger); the summary rows.
+pub fn write_tables(
+    out: &Path,
+    context: &Context,
+    results: &[RunResult],
+    fronts: &pareto::Fronts,
+) -> Result<Vec<SummaryRow>> {
+    let names = controllers(results);
     let random = context
         .random
         .as_deref()
@@ -114,9 +140,19 @@ pub fn write(
         })
         .collect();
     plot::best_so_far(&out.join("best_so_far.svg"), &context.title, &curves)?;
+    plot::best_so_far_tail(&out.join("best_so_far_tail.svg"), &context.title, &curves)?;
     curves::write_reward_curves(out, &context.title, &names, results)?;
     fronts.write(out, &context.title, context.target_ms)?;
+    Ok(summary)
+}
 
+/// Writes `best.json` (with the graph `env` builds of it) and `best.dot` of the best
+/// architecture of `results`, and returns it.
+pub fn write_best(
+    out: &Path,
+    env: &dyn Environment,
+    results: &[RunResult],
+) -> Result<Option<BestArch>> {
     let best = results
         .iter()
         .filter_map(|r| r.best())
@@ -139,5 +175,5 @@ pub fn write(
         )?;
         std::fs::write(out.join("best.dot"), candidate.arch().to_dot())?;
     }
-    Ok(Report { summary, best })
+    Ok(best)
 }

@@ -48,11 +48,49 @@ pub fn best_so_far(path: &Path, title: &str, curves: &[Curve]) -> Result<()> {
     lines(path, title, &axes, curves)
 }
 
+/// Draws the later half of the best-so-far curves (linear evaluations) with the y axis fitted
+/// to the means there, so that controllers a tenth of a point apart look apart; bands are cut
+/// at the axes.
+pub fn best_so_far_tail(path: &Path, title: &str, curves: &[Curve]) -> Result<()> {
+    let x_max = curves
+        .iter()
+        .flat_map(|c| c.points.iter().map(|p| p.0))
+        .fold(1.0f64, f64::max);
+    let from = (x_max / 2.0).floor().max(1.0);
+    fn tail(c: &Curve, from: f64) -> impl Iterator<Item = &(f64, f64, f64)> {
+        c.points.iter().filter(move |p| p.0 >= from)
+    }
+    let (lo, hi) = curves
+        .iter()
+        .flat_map(|c| tail(c, from).map(|p| p.1))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), m| {
+            (lo.min(m), hi.max(m))
+        });
+    let pad = ((hi - lo) * 0.25).max(0.05);
+    let clipped: Vec<Curve> = curves
+        .iter()
+        .map(|c| Curve {
+            name: c.name.clone(),
+            points: tail(c, from)
+                .map(|&(x, m, s)| (x, m, s.min(m - (lo - pad)).min(hi + pad - m).max(0.0)))
+                .collect(),
+        })
+        .collect();
+    let axes = Axes {
+        x: "evaluations (later half)",
+        y: "reported metric of best-so-far (mean ± std, cut)",
+        log_x: false,
+    };
+    lines(path, &format!("{title}: the later half"), &axes, &clipped)
+}
+
 /// Draws each curve's mean as a line and its mean +- std as a band.
 pub fn lines(path: &Path, title: &str, axes: &Axes, curves: &[Curve]) -> Result<()> {
     let all = curves.iter().flat_map(|c| c.points.iter());
-    let (mut x_max, mut y_min, mut y_max) = (1.0f64, f64::INFINITY, f64::NEG_INFINITY);
+    let (mut x_min, mut x_max) = (f64::INFINITY, 1.0f64);
+    let (mut y_min, mut y_max) = (f64::INFINITY, f64::NEG_INFINITY);
     for &(x, m, s) in all {
+        x_min = x_min.min(x);
         x_max = x_max.max(x);
         y_min = y_min.min(m - s);
         y_max = y_max.max(m + s);
@@ -64,7 +102,13 @@ pub fn lines(path: &Path, title: &str, axes: &Axes, curves: &[Curve]) -> Result<
     let draw = || -> Result<(), Box<dyn std::error::Error>> {
         let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
         root.fill(&WHITE)?;
-        let x_range = 1.0..x_max.max(2.0);
+        // A log axis starts at the first evaluation; a linear one where its curves start.
+        let x_start = if axes.log_x || !x_min.is_finite() {
+            1.0
+        } else {
+            x_min.min(x_max - 1.0)
+        };
+        let x_range = x_start..x_max.max(x_start + 1.0);
         let y_range = (y_min - pad)..(y_max + pad);
         let mut builder = ChartBuilder::on(&root);
         builder

@@ -1,0 +1,90 @@
+//! A stored run's reports rebuilt from the store alone: the run folder's files it kept are
+//! restored, its ledger is written from the stored rows, and the summary, curves and Pareto
+//! fronts are computed again from those rows — each part's rows folded in as the search
+//! folded them ([`RunResult::add`], [`Fronts::add`]), the parts merged in plan order. So a
+//! finished run's rebuilt tables equal the ones its run wrote, and a run still going (or
+//! killed) gets the tables of the rows it has so far. Failed parts are left out, as a run
+//! leaves them out of its own report.
+
+use super::pareto::Fronts;
+use super::{Context, SummaryRow, write_tables};
+use anyhow::{Context as _, Result, anyhow, bail};
+use archforge::ledger::Ledger;
+use archforge::search::{RunResult, StopReason};
+use archforge::store::{RunStatus, Store, StoredRun};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// What [`rebuild`] wrote.
+pub struct Rebuilt {
+    /// The run's report context, as it was stored.
+    pub context: Context,
+    /// The summary rows.
+    pub summary: Vec<SummaryRow>,
+    /// How many ledger rows it holds.
+    pub rows: usize,
+}
+
+/// Writes the reports of the stored `run` into the (existing, empty) folder `out`.
+pub fn rebuild(store: &Store, run: &StoredRun, out: &Path) -> Result<Rebuilt> {
+    let context: Context = serde_json::from_str(&run.context).map_err(|e| {
+        anyhow!(
+            "run {}: its stored report context is unreadable: {e}",
+            run.id
+        )
+    })?;
+    for (name, content) in store.artefacts(run.id)? {
+        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+            bail!("run {}: a stored file has no plain name: {name:?}", run.id);
+        }
+        std::fs::write(out.join(&name), content)
+            .with_context(|| format!("writing {}", out.join(&name).display()))?;
+    }
+    let rows = store.rows(run.id)?;
+    Ledger::rewrite(&out.join("evaluations.csv"), &rows)?;
+
+    let parts: Vec<_> = store
+        .parts(run.id)?
+        .into_iter()
+        .filter(|p| p.status != RunStatus::Failed)
+        .collect();
+    let position: HashMap<(&str, u64), usize> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| ((p.controller.as_str(), p.seed), i))
+        .collect();
+    let mut results: Vec<RunResult> = parts
+        .iter()
+        .map(|p| RunResult::new(&p.controller, p.seed))
+        .collect();
+    let mut part_fronts: Vec<Fronts> = parts
+        .iter()
+        .map(|_| Fronts::new(context.maximize))
+        .collect();
+    for row in &rows {
+        if let Some(&i) = position.get(&(row.controller.as_str(), row.seed)) {
+            results[i].add(row);
+            part_fronts[i].add(row);
+        }
+    }
+    for (result, part) in results.iter_mut().zip(&parts) {
+        if let Some(end) = &part.end {
+            result.stop = match end.stop.as_str() {
+                "exhausted" => StopReason::Exhausted,
+                _ => StopReason::Budget,
+            };
+            result.controller_seconds = end.controller_seconds;
+            result.seconds = end.seconds;
+        }
+    }
+    let mut fronts = Fronts::new(context.maximize);
+    for f in part_fronts {
+        fronts.merge(f);
+    }
+    let summary = write_tables(out, &context, &results, &fronts)?;
+    Ok(Rebuilt {
+        context,
+        summary,
+        rows: rows.len(),
+    })
+}
