@@ -76,9 +76,14 @@
     return kept;
   }
 
+  // The last order computed, and for what: paging reuses it instead of sorting again.
+  let ordered = { key: null, view: [] };
+
   function render() {
     const state = readState();
-    view = order(state);
+    const key = [state.column, state.desc, state.filter, rows.length].join("\u0000");
+    if (ordered.key !== key) ordered = { key, view: order(state) };
+    view = ordered.view;
     const pages = Math.max(1, Math.ceil(view.length / PAGE));
     const page = Math.min(state.page, pages - 1);
     const fragment = document.createDocumentFragment();
