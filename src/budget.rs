@@ -36,6 +36,25 @@ impl Budget {
         }
     }
 
+    /// A budget of which `evaluations`, `simulated_seconds` and `wall_seconds` (counted as
+    /// if they had passed just now) are already spent: a resumed run's.
+    pub fn resumed(
+        limits: BudgetLimits,
+        evaluations: u64,
+        simulated_seconds: f64,
+        wall_seconds: f64,
+    ) -> Self {
+        let now = Instant::now();
+        Budget {
+            limits,
+            evaluations,
+            simulated_seconds,
+            started: now
+                .checked_sub(std::time::Duration::from_secs_f64(wall_seconds.max(0.0)))
+                .unwrap_or(now),
+        }
+    }
+
     /// Charges evaluations and simulated seconds.
     pub fn charge(&mut self, evaluations: u64, simulated_seconds: f64) {
         self.evaluations += evaluations;

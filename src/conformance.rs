@@ -423,6 +423,7 @@ pub fn check_evaluator(
             maximize: env.benchmark().is_none_or(|t| t.maximize),
             invalid_reward: 0.0,
         },
+        checkpoint_every: None,
     };
     // Counted repeats, with every third evaluation failing: each charged once.
     let mut faulty = CachedEvaluator::new(Isolated(Faulty::new(make()?)), CacheMode::Off);

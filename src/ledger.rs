@@ -104,30 +104,56 @@ impl Pending {
 impl Ledger {
     /// Creates `path`, which must not exist yet; the header is written with the first row.
     pub fn create(path: &Path) -> Result<Ledger> {
-        Self::open(path, None)
+        Self::open(path, None, None)
     }
 
     /// [`Ledger::create`] for a ledger whose rows are also recorded as run `run` of `store`.
     pub fn create_in_store(path: &Path, store: Arc<Store>, run: RunId) -> Result<Ledger> {
-        Self::open(path, Some((store, run, Vec::new())))
+        Self::open(path, Some((store, run, Vec::new())), None)
     }
 
-    fn open(path: &Path, store: Option<(Arc<Store>, RunId, Vec<Row>)>) -> Result<Ledger> {
-        let file = File::options()
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(|source| Error::Io {
-                path: path.into(),
-                source,
-            })?;
-        let pending = Arc::new(Mutex::new(Pending {
+    /// The ledger of run `run` of `store`, resumed: `path` is written again with `rows`,
+    /// the rows the store has of the run, before the ledger goes on as
+    /// [`Ledger::create_in_store`]'s.
+    pub fn resume_in_store(
+        path: &Path,
+        store: Arc<Store>,
+        run: RunId,
+        rows: &[Row],
+    ) -> Result<Ledger> {
+        Self::open(path, Some((store, run, Vec::new())), Some(rows))
+    }
+
+    /// A ledger writing `path`: a new file, or with `earlier` the file rewritten with those
+    /// rows first.
+    fn open(
+        path: &Path,
+        store: Option<(Arc<Store>, RunId, Vec<Row>)>,
+        earlier: Option<&[Row]>,
+    ) -> Result<Ledger> {
+        let mut options = File::options();
+        match earlier {
+            Some(_) => options.write(true).create(true).truncate(true),
+            None => options.write(true).create_new(true),
+        };
+        let file = options.open(path).map_err(|source| Error::Io {
+            path: path.into(),
+            source,
+        })?;
+        let mut pending = Pending {
             path: path.into(),
             file,
             rows: FlatWriter::new(Vec::new()),
             store,
             failed: None,
-        }));
+        };
+        if let Some(rows) = earlier {
+            for row in rows {
+                pending.rows.write(row)?;
+            }
+            pending.write_out()?;
+        }
+        let pending = Arc::new(Mutex::new(pending));
         let (stop, stopped) = mpsc::channel::<()>();
         let shared = pending.clone();
         let writer = std::thread::spawn(move || {

@@ -24,7 +24,8 @@
 //!   `predictor-check`; [`adam`]: the optimiser of the hand-written networks;
 //! - [`weights`]: tensors addressed by path (snapshots, safetensors files), what candidates'
 //!   initial weights, saved networks and supernets are;
-//! - [`search`]: one search run, the loop that ties the parts together, and
+//! - [`search`]: one search run, the loop that ties the parts together; [`resume`]: its
+//!   checkpoints and how a run goes on from one; and
 //!   [`conformance`]: the public check that an environment, controller or evaluator keeps
 //!   the contracts.
 //!
@@ -48,6 +49,7 @@ pub mod nn;
 pub mod objective;
 pub mod predictor;
 pub mod record;
+pub mod resume;
 pub mod rng;
 pub mod search;
 pub mod spec;

@@ -18,6 +18,7 @@ use crate::evaluator::{Evaluator, Outcome, Status, StatusKind};
 use crate::ledger::Row;
 use crate::objective::Objective;
 use crate::record::ArchRecord;
+use crate::resume::{Resume, RngState, RunCheckpoint};
 use crate::rng::Rng;
 use crate::weights::Snapshot;
 use serde::{Deserialize, Serialize};
@@ -73,6 +74,12 @@ pub trait Recorder {
     ) -> Result<()> {
         Ok(())
     }
+
+    /// Keeps a checkpoint of the run ([`RunSettings::checkpoint_every`]); every row before
+    /// it has been recorded.
+    fn checkpoint(&mut self, _checkpoint: &RunCheckpoint) -> Result<()> {
+        Ok(())
+    }
 }
 
 impl<F: FnMut(&Row) -> Result<()>> Recorder for F {
@@ -110,6 +117,8 @@ pub struct RunSettings {
     pub keep_weights: KeepWeights,
     /// The objective.
     pub objective: Objective,
+    /// Evaluations between two checkpoints given to the recorder; `None`: none.
+    pub checkpoint_every: Option<u64>,
 }
 
 /// The best evaluation of a run so far, by reward.
@@ -216,11 +225,52 @@ pub fn run(
     rng: &mut Rng,
     recorder: &mut dyn Recorder,
 ) -> Result<RunResult> {
+    run_from(env, controller, evaluator, settings, rng, recorder, None)
+}
+
+/// [`run`], from the start or, with `resume`, from a checkpoint: the controller, `rng`, the
+/// budget and the loop's counters are restored, the rows before the checkpoint are folded
+/// into the result and recalled by the evaluator (they do not go to `recorder` again), and
+/// the search goes on with the checkpoint's next proposal. With
+/// [`RunSettings::checkpoint_every`] set, the recorder is given a checkpoint at the first
+/// boundary between batches after every so many evaluations.
+pub fn run_from(
+    env: &dyn Environment,
+    controller: &mut dyn Controller,
+    evaluator: &mut dyn Evaluator,
+    settings: &RunSettings,
+    rng: &mut Rng,
+    recorder: &mut dyn Recorder,
+    resume: Option<Resume>,
+) -> Result<RunResult> {
     let started = Instant::now();
     let mut budget = Budget::new(settings.limits);
     let mut result = RunResult::new(&settings.controller, settings.seed);
     let mut scorer = Scorer::new(settings);
     let mut free_in_a_row = 0u64;
+    let mut earlier_seconds = 0.0;
+    if let Some(resume) = resume {
+        resume.check()?;
+        let c = resume.checkpoint;
+        controller.restore(c.controller)?;
+        *rng = c.rng.restore();
+        budget = Budget::resumed(
+            settings.limits,
+            c.evaluations,
+            c.simulated_seconds,
+            c.seconds,
+        );
+        scorer.proposals = c.proposals;
+        scorer.unbuildable = c.unbuildable.into_iter().collect();
+        free_in_a_row = c.free_in_a_row;
+        earlier_seconds = c.seconds;
+        result.controller_seconds = c.controller_seconds;
+        for row in &resume.rows {
+            result.add(row);
+        }
+        crate::resume::recall(env, evaluator, &resume.rows)?;
+    }
+    let mut checkpointed = budget.evaluations();
     while !budget.exhausted() {
         // Never ask for more than the evaluations left.
         let left = settings
@@ -275,8 +325,29 @@ pub fn run(
             result.stop = StopReason::Exhausted;
             break;
         }
+        if let Some(every) = settings.checkpoint_every
+            && !budget.exhausted()
+            && budget.evaluations() / every.max(1) > checkpointed / every.max(1)
+        {
+            checkpointed = budget.evaluations();
+            recorder.checkpoint(&RunCheckpoint {
+                proposals: scorer.proposals,
+                evaluations: budget.evaluations(),
+                simulated_seconds: budget.simulated_seconds(),
+                seconds: earlier_seconds + started.elapsed().as_secs_f64(),
+                controller_seconds: result.controller_seconds,
+                free_in_a_row,
+                unbuildable: {
+                    let mut seen: Vec<Vec<usize>> = scorer.unbuildable.iter().cloned().collect();
+                    seen.sort_unstable();
+                    seen
+                },
+                rng: RngState::of(rng),
+                controller: controller.checkpoint()?,
+            })?;
+        }
     }
-    result.seconds = started.elapsed().as_secs_f64();
+    result.seconds = earlier_seconds + started.elapsed().as_secs_f64();
     Ok(result)
 }
 
@@ -451,6 +522,7 @@ mod tests {
                 maximize: true,
                 invalid_reward: -5.0,
             },
+            checkpoint_every: None,
         }
     }
 
@@ -628,6 +700,105 @@ mod tests {
         let err = result.unwrap_err().to_string();
         assert!(err.contains("the shared weights are NaN"), "{err}");
         assert_eq!(rows.len(), 2);
+    }
+
+    /// Rows and checkpoints, as a store keeps them; `first`: the first row's proposal.
+    #[derive(Default)]
+    struct Kept {
+        first: u64,
+        rows: Vec<Row>,
+        checkpoints: Vec<RunCheckpoint>,
+    }
+
+    impl Recorder for Kept {
+        fn record(&mut self, row: &Row) -> Result<()> {
+            self.rows.push(row.clone());
+            Ok(())
+        }
+
+        fn checkpoint(&mut self, checkpoint: &RunCheckpoint) -> Result<()> {
+            assert_eq!(checkpoint.proposals, self.first + self.rows.len() as u64);
+            self.checkpoints.push(checkpoint.clone());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_run_resumed_from_any_checkpoint_goes_on_as_the_whole_run_did() {
+        let script: &[&[usize]] = &[
+            &[0, 0, 0, 0],
+            &[1, 0, 1, 0],
+            &[0, 0, 0, 0],
+            &[2, 2, 0, 0],
+            &[1, 0, 1, 0],
+            &[2, 0, 2, 0],
+            &[2, 2, 0, 0],
+            &[1, 1, 1, 1],
+        ];
+        let toy = Toy::new(4, 3).unwrap();
+        let mut settings = settings(6, false);
+        settings.checkpoint_every = Some(2);
+        let cached = || CachedEvaluator::new(toy_table(), CacheMode::Exact);
+        let mut whole = Kept::default();
+        let expected = run(
+            &toy,
+            &mut scripted(script),
+            &mut cached(),
+            &settings,
+            &mut crate::rng::seeded(0),
+            &mut whole,
+        )
+        .unwrap();
+        assert!(whole.checkpoints.len() >= 2, "{}", whole.checkpoints.len());
+        // Repeats are free: a resumed run must still serve them from its cache.
+        assert!(whole.rows.iter().any(|r| r.cached && !r.counted));
+        let without_wall = |rows: &[Row]| -> Vec<Row> {
+            rows.iter()
+                .map(|r| Row {
+                    wall_seconds: 0.0,
+                    ..r.clone()
+                })
+                .collect()
+        };
+        for checkpoint in &whole.checkpoints {
+            let at = checkpoint.proposals as usize;
+            let mut resumed = Kept {
+                first: at as u64,
+                ..Kept::default()
+            };
+            let result = run_from(
+                &toy,
+                &mut scripted(script),
+                &mut cached(),
+                &settings,
+                &mut crate::rng::seeded(99),
+                &mut resumed,
+                Some(Resume {
+                    checkpoint: checkpoint.clone(),
+                    rows: whole.rows[..at].to_vec(),
+                }),
+            )
+            .unwrap();
+            assert_eq!(without_wall(&resumed.rows), without_wall(&whole.rows[at..]));
+            assert_eq!(result.curve, expected.curve);
+            assert_eq!(result.rewards, expected.rewards);
+            assert_eq!(result.stop, expected.stop);
+        }
+        // Rows that do not lead up to the checkpoint are refused.
+        let err = run_from(
+            &toy,
+            &mut scripted(script),
+            &mut cached(),
+            &settings,
+            &mut crate::rng::seeded(0),
+            &mut Kept::default(),
+            Some(Resume {
+                checkpoint: whole.checkpoints[0].clone(),
+                rows: Vec::new(),
+            }),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("rows before it"), "{err}");
     }
 
     #[test]

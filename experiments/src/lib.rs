@@ -7,6 +7,7 @@
 //!   ([`run_folder`]: its place and its files' names);
 //! - [`report`]: summary tables (CSV, Markdown), best-so-far and learning curves, Pareto
 //!   fronts (SVG), the best architecture (JSON, DOT);
+//! - [`resume`]: a stored run whose process died, checked and claimed to go on;
 //! - [`latency_target`]: a latency target relative to the machine, resolved from its table;
 //! - [`teacher`]: a compression's trained teacher, checked and scored once;
 //! - [`workflows`]: what runs around or instead of a search — finalists retrained at the end
@@ -18,6 +19,7 @@ pub mod config;
 pub mod latency_target;
 pub mod registry;
 pub mod report;
+pub mod resume;
 pub mod run_folder;
 pub mod runner;
 pub mod teacher;

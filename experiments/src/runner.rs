@@ -12,6 +12,8 @@ use crate::registry::{EvaluatorConfig, Training};
 use crate::report;
 use crate::report::lineage::Lineages;
 use crate::report::pareto::Fronts;
+use crate::report::stored::part_end;
+use crate::resume::{self, PartResume, Recorded};
 use crate::run_folder::{create_run_folder, run_file_stem, supernet_file, trained_weights_file};
 use crate::teacher::ScoredTeacher;
 use anyhow::{Context, Result, anyhow, bail};
@@ -22,8 +24,9 @@ use archforge::ledger::{Ledger, Row};
 use archforge::nn::LatencyTable;
 use archforge::nn::proxy::WithProxies;
 use archforge::objective::Objective;
+use archforge::resume::{Resume, RunCheckpoint};
 use archforge::search::{self, KeepWeights, Recorder, RunResult, RunSettings, StopReason};
-use archforge::store::{PartEnd, RunId, Store};
+use archforge::store::{RunId, Store};
 use archforge::weights::Snapshot;
 use archforge::{Environment, rng};
 use archforge_environments::{Images, Network};
@@ -78,6 +81,8 @@ pub struct Recording {
     pub store: Arc<Store>,
     /// The subcommand that runs it (`run`, `compare`), listed by `archforge runs`.
     pub command: &'static str,
+    /// The stored run it resumes (`--resume`), instead of a new one.
+    pub resume: Option<RunId>,
 }
 
 impl std::fmt::Debug for Recording {
@@ -314,6 +319,11 @@ impl<'a> Prepared<'a> {
         &self.file.experiment
     }
 
+    /// The objective the runs' rewards come from.
+    pub fn objective(&self) -> &Objective {
+        &self.objective
+    }
+
     /// What trainable evaluators train on, when the experiment trains.
     pub fn training(&self) -> Option<&Training> {
         self.training.as_ref()
@@ -339,20 +349,22 @@ impl<'a> Prepared<'a> {
     /// Runs controller `c` (index into the file's list) on `seed`, handing each row to
     /// `recorder`.
     pub fn run(&self, c: usize, seed: u64, recorder: &mut dyn Recorder) -> Result<RunResult> {
-        self.run_deriving(c, seed, recorder, 0)
+        self.run_deriving(c, seed, recorder, 0, Resuming::default())
             .map(|run| run.result)
     }
 
     /// [`Prepared::run`], then ENAS's derivation: `derive` proposals of the controller as it
     /// ended, rescored by the evaluator as it stands; their rows come back beside the result.
     /// The evaluator's shared weights (a supernet's store) go to the recorder at the end,
-    /// also when the run failed.
+    /// also when the run failed. `resuming` says whether the run takes checkpoints and
+    /// whether it goes on from one.
     pub fn run_deriving(
         &self,
         c: usize,
         seed: u64,
         recorder: &mut dyn Recorder,
         derive: usize,
+        resuming: Resuming,
     ) -> Result<Run> {
         let experiment = &self.file.experiment;
         let config = &experiment.controller[c];
@@ -364,6 +376,9 @@ impl<'a> Prepared<'a> {
             count_duplicates: experiment.budget.count_duplicates,
             keep_weights: experiment.budget.keep_weights,
             objective: self.objective,
+            checkpoint_every: resuming
+                .checkpoints
+                .then_some(experiment.budget.checkpoint_every),
         };
         let mut controller = config.build()?;
         let mut evaluator = experiment
@@ -377,13 +392,14 @@ impl<'a> Prepared<'a> {
             )
             .map_err(|e| anyhow!(e))?;
         let mut generator = rng::seeded(seed);
-        let searched = search::run(
+        let searched = search::run_from(
             self.env.as_ref(),
             controller.as_mut(),
             evaluator.as_mut(),
             &settings,
             &mut generator,
             recorder,
+            resuming.from,
         )
         .with_context(|| format!("controller `{}`, seed {seed}", settings.controller));
         let derived = match (&searched, derive) {
@@ -428,6 +444,15 @@ impl<'a> Prepared<'a> {
     }
 }
 
+/// Whether a run takes checkpoints and goes on from one.
+#[derive(Debug, Default)]
+pub struct Resuming {
+    /// Give the recorder a checkpoint every `[budget] checkpoint_every` evaluations.
+    pub checkpoints: bool,
+    /// The checkpoint to go on from, with the rows before it.
+    pub from: Option<Resume>,
+}
+
 /// A run's recorder in a run folder: rows to the shared ledger (and the progress bar, the
 /// run's Pareto fronts and, when the plan keeps them, the run's rows), kept weights to
 /// `weights/` — `CONTROLLER-seedN-PROPOSAL.safetensors` for every candidate,
@@ -442,6 +467,28 @@ struct FolderRecorder<'a> {
     /// The run's lineage, for a space that grows networks.
     lineage: Option<(&'a dyn Growth, Lineages)>,
     rows: Option<Vec<Row>>,
+    /// The run's (controller, seed).
+    part: (String, u64),
+    /// The store the run is recorded in, for its checkpoints.
+    store: Option<(&'a Store, RunId)>,
+    /// A resumed run's rows that it is making again.
+    recorded: Recorded,
+}
+
+impl FolderRecorder<'_> {
+    /// Takes in a row recorded before, as if the run had just made it.
+    fn restore(&mut self, row: &Row) {
+        if row.counted {
+            self.progress.inc(1);
+        }
+        self.fronts.add(row);
+        if let Some((growth, lineage)) = &mut self.lineage {
+            lineage.add(*growth, row);
+        }
+        if let Some(rows) = &mut self.rows {
+            rows.push(row.clone());
+        }
+    }
 }
 
 impl Recorder for FolderRecorder<'_> {
@@ -449,7 +496,10 @@ impl Recorder for FolderRecorder<'_> {
         if row.counted {
             self.progress.inc(1);
         }
-        self.ledger.append(row)?;
+        // A row made again is in the ledger already.
+        if !self.recorded.check(row)? {
+            self.ledger.append(row)?;
+        }
         self.fronts.add(row);
         if let Some((growth, lineage)) = &mut self.lineage {
             lineage.add(*growth, row);
@@ -499,6 +549,18 @@ impl Recorder for FolderRecorder<'_> {
         }
     }
 
+    /// Into the store, once every row before it is there.
+    fn checkpoint(&mut self, checkpoint: &RunCheckpoint) -> archforge::error::Result<()> {
+        let Some((store, run)) = self.store else {
+            return Ok(());
+        };
+        self.ledger.flush()?;
+        let state = serde_json::to_string(checkpoint)
+            .map_err(|e| archforge::error::Error::Checkpoint(e.to_string()))?;
+        let (controller, seed) = &self.part;
+        store.put_checkpoint(run, controller, *seed, checkpoint.proposals, &state)
+    }
+
     fn keep(&mut self, row: &Row, weights: &Snapshot) -> archforge::error::Result<()> {
         let run = run_file_stem(&row.controller, row.seed);
         match self.keep {
@@ -521,7 +583,12 @@ pub fn execute<'a>(file: &'a ExperimentFile, plan: &Plan) -> Result<Finished<'a>
 pub fn execute_prepared<'a>(prepared: Prepared<'a>, plan: &Plan) -> Result<Finished<'a>> {
     let file = prepared.file;
     let experiment = &file.experiment;
-    create_run_folder(&plan.out)?;
+    let resuming = plan.store.as_ref().and_then(|r| r.resume);
+    match resuming {
+        None => create_run_folder(&plan.out)?,
+        Some(_) => std::fs::create_dir_all(&plan.out)
+            .with_context(|| format!("creating {}", plan.out.display()))?,
+    }
     std::fs::write(plan.out.join("experiment.toml"), file.resolved_toml())
         .with_context(|| format!("writing {}", plan.out.join("experiment.toml").display()))?;
     if let Some(target) = &prepared.target {
@@ -546,34 +613,64 @@ pub fn execute_prepared<'a>(prepared: Prepared<'a>, plan: &Plan) -> Result<Finis
         maximize: prepared.objective.maximize,
         target_ms: prepared.objective.latency.map(|t| t.target_ms),
     };
+    let parts: Vec<(String, u64)> = tasks
+        .iter()
+        .map(|&(c, s)| (experiment.controller[c].name(), s))
+        .collect();
+    let mut resumed: Vec<Option<PartResume>> = Vec::new();
     let stored: Option<(Arc<Store>, RunId)> = match &plan.store {
         Some(recording) => {
-            let parts: Vec<(String, u64)> = tasks
-                .iter()
-                .map(|&(c, s)| (experiment.controller[c].name(), s))
-                .collect();
-            let run = recording.store.begin_run(
-                &experiment.name,
-                recording.command,
-                &plan.out.display().to_string(),
-                &file.resolved_toml(),
-                &serde_json::to_string(&context)?,
-                &parts,
-            )?;
-            eprintln!("recording as run {run} of {}", recording.store.location());
+            let run = match recording.resume {
+                None => recording.store.begin_run(
+                    &experiment.name,
+                    recording.command,
+                    &plan.out.display().to_string(),
+                    &file.resolved_toml(),
+                    &serde_json::to_string(&context)?,
+                    &parts,
+                )?,
+                Some(run) => {
+                    let claimed = resume::claim(
+                        &recording.store,
+                        run,
+                        recording.command,
+                        file,
+                        &prepared,
+                        &parts,
+                        &plan.out,
+                    )?;
+                    resumed = claimed.parts.into_iter().map(Some).collect();
+                    run
+                }
+            };
+            let verb = if resuming.is_some() {
+                "resuming"
+            } else {
+                "recording as"
+            };
+            eprintln!("{verb} run {run} of {}", recording.store.location());
             Some((recording.store.clone(), run))
         }
         None => None,
     };
     let ledger = match &stored {
+        Some((store, run)) if resuming.is_some() => {
+            let rows = resume::stored_rows(&resumed);
+            Ledger::resume_in_store(&ledger_path, store.clone(), *run, &rows)?
+        }
         Some((store, run)) => Ledger::create_in_store(&ledger_path, store.clone(), *run)?,
         None => Ledger::create(&ledger_path)?,
+    };
+    let resumed: Vec<Mutex<Option<PartResume>>> = match resuming {
+        Some(_) => resumed.into_iter().map(Mutex::new).collect(),
+        None => tasks.iter().map(|_| Mutex::new(None)).collect(),
     };
     let weights = plan.out.join("weights");
     if experiment.budget.keep_weights != KeepWeights::None
         || matches!(experiment.evaluator, EvaluatorConfig::Supernet(_))
     {
-        std::fs::create_dir(&weights).with_context(|| format!("creating {}", weights.display()))?;
+        std::fs::create_dir_all(&weights)
+            .with_context(|| format!("creating {}", weights.display()))?;
     }
 
     let progress =
@@ -609,12 +706,50 @@ pub fn execute_prepared<'a>(prepared: Prepared<'a>, plan: &Plan) -> Result<Finis
                         fronts: Fronts::new(maximize),
                         lineage: prepared.env().growth().map(|g| (g, Lineages::default())),
                         rows: plan.keep_rows.then(Vec::new),
+                        part: parts[i].clone(),
+                        store: stored.as_ref().map(|(store, run)| (store.as_ref(), *run)),
+                        recorded: Recorded::default(),
+                    };
+                    let part = resumed[i].lock().unwrap_or_else(|p| p.into_inner()).take();
+                    let mut from = None;
+                    match part {
+                        Some(PartResume::Ended { rows, result }) => {
+                            // It ended before: only its rows are taken in again.
+                            for row in &rows {
+                                recorder.restore(row);
+                            }
+                            let kept = (
+                                recorder.fronts,
+                                recorder.lineage.map(|(_, l)| l),
+                                recorder.rows.unwrap_or_default(),
+                            );
+                            let run = Run {
+                                result,
+                                derived: Vec::new(),
+                            };
+                            results.lock().unwrap_or_else(|p| p.into_inner())[i] =
+                                Some(Ok((run, kept)));
+                            continue;
+                        }
+                        Some(PartResume::Going { resume, recorded }) => {
+                            for row in resume.iter().flat_map(|r| &r.rows) {
+                                recorder.restore(row);
+                            }
+                            recorder.recorded = recorded;
+                            from = resume;
+                        }
+                        None => {}
+                    }
+                    let resuming = Resuming {
+                        checkpoints: stored.is_some(),
+                        from,
                     };
                     // A panic in one run (a controller's bug, say) fails that run alone;
                     // the others go on and every row already written stays.
                     let mut outcome =
                         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            let run = prepared.run_deriving(c, seed, &mut recorder, derive)?;
+                            let run =
+                                prepared.run_deriving(c, seed, &mut recorder, derive, resuming)?;
                             Ok((
                                 run,
                                 (
@@ -716,19 +851,6 @@ pub fn execute_prepared<'a>(prepared: Prepared<'a>, plan: &Plan) -> Result<Finis
         best: report.best,
         search_seconds,
     })
-}
-
-/// How a finished run ended, as the store keeps it.
-fn part_end(result: &RunResult) -> PartEnd {
-    PartEnd {
-        stop: match result.stop {
-            StopReason::Budget => "budget",
-            StopReason::Exhausted => "exhausted",
-        }
-        .into(),
-        controller_seconds: result.controller_seconds,
-        seconds: result.seconds,
-    }
 }
 
 /// Keeps the run folder's files in the store, but for the ledger (its rows are there

@@ -44,6 +44,27 @@ impl<E: Evaluator> CachedEvaluator<E> {
         }
     }
 
+    /// Remembers what `candidate` scored, unless the evaluation failed.
+    fn remember(&mut self, candidate: &Candidate, outcome: &Outcome) {
+        if self.mode == CacheMode::Off || matches!(outcome.status, Status::Failed(_)) {
+            return;
+        }
+        // The cache remembers scores, not weights.
+        let remembered = Outcome {
+            weights: None,
+            cached: false,
+            ..outcome.clone()
+        };
+        match self.mode {
+            CacheMode::Exact => {
+                self.exact.insert(candidate.decisions.clone(), remembered);
+            }
+            _ => {
+                self.canonical.insert(candidate.hash, remembered);
+            }
+        }
+    }
+
     fn hit(&self, candidate: &Candidate) -> Option<&Outcome> {
         match self.mode {
             CacheMode::Off => None,
@@ -62,21 +83,7 @@ impl<E: Evaluator> Evaluator for CachedEvaluator<E> {
             });
         }
         let outcome = self.inner.evaluate(candidate)?;
-        if self.mode != CacheMode::Off && !matches!(outcome.status, Status::Failed(_)) {
-            // The cache remembers scores, not weights.
-            let remembered = Outcome {
-                weights: None,
-                ..outcome.clone()
-            };
-            match self.mode {
-                CacheMode::Exact => {
-                    self.exact.insert(candidate.decisions.clone(), remembered);
-                }
-                _ => {
-                    self.canonical.insert(candidate.hash, remembered);
-                }
-            }
-        }
+        self.remember(candidate, &outcome);
         Ok(outcome)
     }
 
@@ -90,5 +97,12 @@ impl<E: Evaluator> Evaluator for CachedEvaluator<E> {
 
     fn resolved(&self) -> Option<serde_json::Value> {
         self.inner.resolved()
+    }
+
+    /// Remembers the outcome as if it had been evaluated here (and tells the evaluator
+    /// behind).
+    fn recall(&mut self, candidate: &Candidate, outcome: &Outcome) {
+        self.remember(candidate, outcome);
+        self.inner.recall(candidate, outcome);
     }
 }

@@ -36,6 +36,10 @@ impl<E: Evaluator> Evaluator for Isolated<E> {
     fn resolved(&self) -> Option<serde_json::Value> {
         self.0.resolved()
     }
+
+    fn recall(&mut self, candidate: &Candidate, outcome: &Outcome) {
+        self.0.recall(candidate, outcome)
+    }
 }
 
 /// The text a panic was raised with (`panic!("...")`'s message), for one-line reports.

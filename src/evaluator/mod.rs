@@ -193,6 +193,11 @@ pub trait Evaluator: Send {
     fn resolved(&self) -> Option<serde_json::Value> {
         None
     }
+
+    /// Takes `outcome` as this evaluator's own earlier score of `candidate`, for a run
+    /// resumed from its recorded rows ([`crate::resume`]): a cache remembers it; evaluators
+    /// whose scores depend on the candidate alone have nothing to do.
+    fn recall(&mut self, _candidate: &Candidate, _outcome: &Outcome) {}
 }
 
 impl<E: Evaluator + ?Sized> Evaluator for Box<E> {
@@ -210,5 +215,9 @@ impl<E: Evaluator + ?Sized> Evaluator for Box<E> {
 
     fn resolved(&self) -> Option<serde_json::Value> {
         (**self).resolved()
+    }
+
+    fn recall(&mut self, candidate: &Candidate, outcome: &Outcome) {
+        (**self).recall(candidate, outcome)
     }
 }

@@ -98,4 +98,8 @@ impl<E: Evaluator> Evaluator for TableLatency<E> {
     fn resolved(&self) -> Option<serde_json::Value> {
         self.inner.resolved()
     }
+
+    fn recall(&mut self, candidate: &Candidate, outcome: &Outcome) {
+        self.inner.recall(candidate, outcome)
+    }
 }

@@ -7,10 +7,12 @@
 //! when a store is opened; a store written by a newer archforge is refused, never changed.
 //! Every write is one transaction. Several processes may share one file: SQLite's
 //! write-ahead log lets readers go on beside a writer, and a writer waits up to 30 s for
-//! another. [`runs`] records runs, their parts and artefacts; [`rows`] the evaluations.
+//! another. [`runs`] records runs, their parts and artefacts; [`rows`] the evaluations;
+//! [`resume`] each part's last checkpoint and which process owns a run.
 //!
 //! Queries are written in the SQL that SQLite and PostgreSQL share, with `$N` parameters.
 
+pub mod resume;
 pub mod rows;
 pub mod runs;
 pub mod schema;

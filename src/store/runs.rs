@@ -104,7 +104,7 @@ fn now() -> String {
 
 impl Store {
     /// Records the start of a run of `experiment` into `folder`, with its parts in plan
-    /// order; its rows follow with [`Store::append`].
+    /// order, owned by this process; its rows follow with [`Store::append`].
     pub fn begin_run(
         &self,
         name: &str,
@@ -116,9 +116,9 @@ impl Store {
     ) -> Result<RunId> {
         self.transaction(|tx| {
             tx.execute(
-                &sql("INSERT INTO runs (name, command, folder, experiment, context, status, started_at) \
-                 VALUES ($1, $2, $3, $4, $5, 'running', $6)"),
-                (name, command, folder, experiment, context, now()),
+                &sql("INSERT INTO runs (name, command, folder, experiment, context, status, started_at, owner) \
+                 VALUES ($1, $2, $3, $4, $5, 'running', $6, $7)"),
+                (name, command, folder, experiment, context, now(), super::resume::this_process()),
             )?;
             let id = tx.last_insert_rowid();
             for (position, (controller, seed)) in parts.iter().enumerate() {

@@ -4,7 +4,10 @@
 //! written by a newer archforge: it is refused, and nothing in it is changed.
 
 /// The migrations, in order: version `i + 1` is `MIGRATIONS[i]`.
-pub const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_runs.sql")];
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_runs.sql"),
+    include_str!("migrations/0002_resume.sql"),
+];
 
 /// The schema version this build writes.
 pub fn current() -> i64 {

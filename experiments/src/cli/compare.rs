@@ -32,6 +32,10 @@ pub struct Args {
     /// Also record the run in this store (a SQLite file, created on first use).
     #[arg(long)]
     pub store: Option<String>,
+    /// Go on with this stored run, killed before its end (its number, or its experiment's
+    /// name for the newest): the same file and flags, into its folder.
+    #[arg(long, value_name = "RUN")]
+    pub resume: Option<String>,
 }
 
 /// Runs the comparison and prints its summary.
@@ -39,16 +43,21 @@ pub fn main(args: Args) -> Result<()> {
     let mut file = ExperimentFile::load(&args.file)?;
     file.override_with(args.seed, args.seeds, args.budget)?;
     let e = &file.experiment;
+    let (store, resumed_folder) =
+        super::open_store(args.store.as_deref(), args.resume.as_deref(), "compare")?;
     let plan = Plan {
         controllers: (0..e.controller.len()).collect(),
         seeds: (e.seed..=e.seed + (e.seeds - 1)).collect(),
-        out: args.out.unwrap_or_else(|| run_folder::default_out(&e.name)),
+        out: args
+            .out
+            .or(resumed_folder)
+            .unwrap_or_else(|| run_folder::default_out(&e.name)),
         jobs: args
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         derive: 0,
         keep_rows: false,
-        store: super::open_store(args.store.as_deref(), "compare")?,
+        store,
     };
     let started = Instant::now();
     let finished = runner::execute(&file, &plan)?;

@@ -19,18 +19,34 @@ use crate::runner::Recording;
 use anyhow::Result;
 use archforge::store::Store;
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-/// The store `--store` names, opened (created on first use) to record a `command`.
-fn open_store(location: Option<&str>, command: &'static str) -> Result<Option<Recording>> {
-    location
-        .map(|l| {
-            Ok(Recording {
-                store: Arc::new(Store::open(l)?),
-                command,
-            })
-        })
-        .transpose()
+/// Where a `command` is recorded: the store `--store` names, opened (created on first use;
+/// `runs.db` when only `--resume` is given), with the stored run `--resume` names (its
+/// number, or its experiment's name for that name's newest run) and that run's folder.
+fn open_store(
+    location: Option<&str>,
+    resume: Option<&str>,
+    command: &'static str,
+) -> Result<(Option<Recording>, Option<PathBuf>)> {
+    let Some(location) = location.or(resume.map(|_| "runs.db")) else {
+        return Ok((None, None));
+    };
+    if resume.is_some() && !std::path::Path::new(location).exists() {
+        anyhow::bail!("{location}: no such store to resume a run from");
+    }
+    let store = Arc::new(Store::open(location)?);
+    let resumed = resume.map(|r| store.find(r)).transpose()?;
+    let folder = resumed.as_ref().map(|r| PathBuf::from(&r.folder));
+    Ok((
+        Some(Recording {
+            store,
+            command,
+            resume: resumed.map(|r| r.id),
+        }),
+        folder,
+    ))
 }
 
 /// Neural architecture search: controllers x environments x evaluators, from experiment files.

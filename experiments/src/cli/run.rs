@@ -29,6 +29,10 @@ pub struct Args {
     /// Also record the run in this store (a SQLite file, created on first use).
     #[arg(long)]
     pub store: Option<String>,
+    /// Go on with this stored run, killed before its end (its number, or its experiment's
+    /// name for the newest): the same file and flags, into its folder.
+    #[arg(long, value_name = "RUN")]
+    pub resume: Option<String>,
 }
 
 /// Runs one controller of the file on one seed.
@@ -56,16 +60,19 @@ pub fn main(args: Args) -> Result<()> {
             )
         })?,
     };
+    let (store, resumed_folder) =
+        super::open_store(args.store.as_deref(), args.resume.as_deref(), "run")?;
     let plan = Plan {
         controllers: vec![index],
         seeds: vec![file.experiment.seed],
         out: args
             .out
+            .or(resumed_folder)
             .unwrap_or_else(|| run_folder::default_out(&file.experiment.name)),
         jobs: 1,
         derive: file.experiment.finalists.as_ref().map_or(0, |f| f.derive),
         keep_rows: file.experiment.finalists.is_some(),
-        store: super::open_store(args.store.as_deref(), "run")?,
+        store,
     };
     let started = Instant::now();
     let finished = runner::execute(&file, &plan)?;

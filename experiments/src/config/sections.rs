@@ -349,6 +349,10 @@ pub struct BudgetConfig {
     /// Which candidates' trained weights the run folder keeps (`weights/`).
     #[serde(default)]
     pub keep_weights: KeepWeights,
+    /// Evaluations between two checkpoints of a run recorded in a store, which
+    /// `--resume` goes on from.
+    #[serde(default = "checkpoint_every")]
+    pub checkpoint_every: u64,
 }
 
 fn yes() -> bool {
@@ -356,6 +360,9 @@ fn yes() -> bool {
 }
 fn exact() -> CacheMode {
     CacheMode::Exact
+}
+fn checkpoint_every() -> u64 {
+    100
 }
 
 impl BudgetConfig {
@@ -374,6 +381,12 @@ impl BudgetConfig {
             if value.is_some_and(|v| !(v > 0.0 && v.is_finite())) {
                 return Err((key, format!("{key} must be a positive number")));
             }
+        }
+        if self.checkpoint_every == 0 {
+            return Err((
+                "checkpoint_every",
+                "checkpoint_every must be at least 1 evaluation".into(),
+            ));
         }
         if !self.count_duplicates && self.cache == CacheMode::Off {
             return Err((

@@ -11,7 +11,7 @@ use super::{Context, SummaryRow, write_tables};
 use anyhow::{Context as _, Result, anyhow, bail};
 use archforge::ledger::Ledger;
 use archforge::search::{RunResult, StopReason};
-use archforge::store::{RunStatus, Store, StoredRun};
+use archforge::store::{PartEnd, RunStatus, Store, StoredRun};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -69,12 +69,7 @@ pub fn rebuild(store: &Store, run: &StoredRun, out: &Path) -> Result<Rebuilt> {
     }
     for (result, part) in results.iter_mut().zip(&parts) {
         if let Some(end) = &part.end {
-            result.stop = match end.stop.as_str() {
-                "exhausted" => StopReason::Exhausted,
-                _ => StopReason::Budget,
-            };
-            result.controller_seconds = end.controller_seconds;
-            result.seconds = end.seconds;
+            ended(result, end);
         }
     }
     let mut fronts = Fronts::new(context.maximize);
@@ -87,4 +82,27 @@ pub fn rebuild(store: &Store, run: &StoredRun, out: &Path) -> Result<Rebuilt> {
         summary,
         rows: rows.len(),
     })
+}
+
+/// How a part ended, as the store keeps it.
+pub fn part_end(result: &RunResult) -> PartEnd {
+    PartEnd {
+        stop: match result.stop {
+            StopReason::Budget => "budget",
+            StopReason::Exhausted => "exhausted",
+        }
+        .into(),
+        controller_seconds: result.controller_seconds,
+        seconds: result.seconds,
+    }
+}
+
+/// Gives a result rebuilt from a part's rows the end the store kept ([`part_end`]'s inverse).
+pub fn ended(result: &mut RunResult, end: &PartEnd) {
+    result.stop = match end.stop.as_str() {
+        "exhausted" => StopReason::Exhausted,
+        _ => StopReason::Budget,
+    };
+    result.controller_seconds = end.controller_seconds;
+    result.seconds = end.seconds;
 }
