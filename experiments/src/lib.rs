@@ -8,6 +8,7 @@
 //! - [`report`]: summary tables (CSV, Markdown), best-so-far and learning curves, Pareto
 //!   fronts (SVG), the best architecture (JSON, DOT);
 //! - [`resume`]: a stored run whose process died, checked and claimed to go on;
+//! - [`serve`]: a store's report pages on localhost, live while a run goes on;
 //! - [`latency_target`]: a latency target relative to the machine, resolved from its table;
 //! - [`teacher`]: a compression's trained teacher, checked and scored once;
 //! - [`workflows`]: what runs around or instead of a search — finalists retrained at the end
@@ -22,5 +23,6 @@ pub mod report;
 pub mod resume;
 pub mod run_folder;
 pub mod runner;
+pub mod serve;
 pub mod teacher;
 pub mod workflows;

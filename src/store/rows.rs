@@ -49,6 +49,19 @@ impl Store {
                 .collect::<rusqlite::Result<Vec<Row>>>()
         })
     }
+
+    /// The rows of run `run` in the order they were recorded, from the `after`-th on: what a
+    /// page that has the first `after` follows a running run with.
+    pub fn rows_recorded(&self, run: RunId, after: usize) -> Result<Vec<Row>> {
+        self.read(|c| {
+            let mut select = c.prepare(&sql(&format!(
+                "SELECT {COLUMNS} FROM evaluations WHERE run_id = $1 ORDER BY rowid LIMIT -1 OFFSET $2"
+            )))?;
+            select
+                .query_map((run.0, after as i64), from_columns)?
+                .collect::<rusqlite::Result<Vec<Row>>>()
+        })
+    }
 }
 
 /// A row's parameters for the insert, after the run's.

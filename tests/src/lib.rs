@@ -7,8 +7,11 @@
 //! (`target/<profile>/archforge`); the experiments crate's own integration tests make Cargo
 //! build it in the same invocation.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
 
 /// The folder holding the shipped experiment files.
 pub fn experiments_dir() -> PathBuf {
@@ -215,4 +218,64 @@ fn stand_in_idx_folder() -> &'static Path {
             dir
         })
         .path()
+}
+
+/// A started `archforge` that goes on beside the test, and its standard error line by line.
+pub struct Started {
+    /// The process.
+    pub child: Child,
+    lines: Receiver<String>,
+}
+
+impl Started {
+    /// Starts `archforge` with `args` in `dir`.
+    pub fn new(dir: &Path, args: &[&str]) -> Started {
+        let mut child = Command::new(binary())
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let err = child.stderr.take().expect("standard error is piped");
+        let (send, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Started { child, lines }
+    }
+
+    /// Waits (up to two minutes) for a line of standard error that starts with one of
+    /// `prefixes`; the rest of it, or `None` when the process ended first.
+    pub fn line_after(&self, prefixes: &[&str]) -> Option<String> {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            if let Some(rest) = prefixes.iter().find_map(|p| line.strip_prefix(p)) {
+                return Some(rest.to_string());
+            }
+        }
+        None
+    }
+
+    /// Waits for the line that says which stored run it records (`recording as run N`,
+    /// `resuming run N`).
+    pub fn run_id(&self) -> Option<i64> {
+        self.line_after(&["recording as run ", "resuming run "])
+            .and_then(|rest| rest.split(' ').next().and_then(|n| n.parse().ok()))
+    }
+
+    /// Kills it with SIGKILL and reaps it; whether it was still running.
+    pub fn kill(mut self) -> bool {
+        let running = self.child.try_wait().ok().flatten().is_none();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        running
+    }
 }

@@ -3,8 +3,8 @@
 //! a newer schema, is refused in one line.
 
 use archforge::ledger::{Ledger, Row};
-use archforge::store::{RunStatus, Store};
-use archforge_tests::{archforge, archforge_ok, read_csv, stderr, stdout};
+use archforge::store::{RunId, RunStatus, Store};
+use archforge_tests::{Started, archforge, archforge_ok, read_csv, stderr, stdout};
 use std::path::Path;
 use std::process::Command;
 
@@ -172,40 +172,12 @@ fn a_stored_run_is_rebuilt_from_the_store_file_for_file_and_as_a_page() {
     );
 
     // In a browser: no console errors, and the address's sort orders the rows.
-    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|b| {
-            Command::new(b)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-    else {
-        eprintln!(
-            "no chromium on this machine: the page is not opened in a browser (.ci/run installs it)"
-        );
-        return;
-    };
-    let url = format!(
+    let Some(opened) = open_in_chromium(&format!(
         "file://{}#sort=reward:desc",
         dir.path().join("b/report.html").display()
-    );
-    let opened = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--no-first-run",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--virtual-time-budget=5000",
-            "--dump-dom",
-            &url,
-        ])
-        .output()
-        .unwrap();
-    assert!(opened.status.success(), "{}", stderr(&opened));
+    )) else {
+        return;
+    };
     let log = stderr(&opened);
     assert!(
         !log.contains("CONSOLE") && !log.contains("Uncaught"),
@@ -240,4 +212,134 @@ fn a_stored_run_is_rebuilt_from_the_store_file_for_file_and_as_a_page() {
         .collect();
     best.sort_by(|a, b| b.total_cmp(a));
     assert_eq!(shown, best[..50], "sorted by reward, largest first");
+}
+
+/// Opens `url` in headless Chromium (Debian's package) and dumps its document after five
+/// seconds of the page's time, with the browser's log on standard error; `None`, said on
+/// standard error, when the machine has no Chromium.
+fn open_in_chromium(url: &str) -> Option<std::process::Output> {
+    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    else {
+        eprintln!(
+            "no chromium on this machine: the page is not opened in a browser (.ci/run installs it)"
+        );
+        return None;
+    };
+    let opened = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--no-first-run",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            url,
+        ])
+        .output()
+        .unwrap();
+    assert!(opened.status.success(), "{}", stderr(&opened));
+    Some(opened)
+}
+
+#[test]
+fn a_served_page_of_a_running_run_shows_its_new_rows_without_a_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    // Stand-alone training on digits: a few rows a second, for several seconds.
+    let text = std::fs::read_to_string(
+        archforge_tests::experiments_dir().join("digits-nb201-standalone.toml"),
+    )
+    .unwrap()
+    .replace("epochs = 8", "epochs = 1")
+    .replace("evaluations = 10", "evaluations = 40");
+    std::fs::write(dir.path().join("live.toml"), text).unwrap();
+    let search = Started::new(
+        dir.path(),
+        &[
+            "compare",
+            "live.toml",
+            "--seeds",
+            "1",
+            "--store",
+            "runs.db",
+            "--out",
+            "live",
+        ],
+    );
+    let run = search
+        .run_id()
+        .expect("the search says which run it records");
+    let store = Store::open(&dir.path().join("runs.db").to_string_lossy()).unwrap();
+    let started = std::time::Instant::now();
+    while store.rows(RunId(run)).unwrap().is_empty() {
+        assert!(started.elapsed().as_secs() < 120, "no row recorded");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let server = Started::new(dir.path(), &["serve", "--store", "runs.db", "--port", "0"]);
+    let address = server
+        .line_after(&["serving the runs of runs.db on "])
+        .expect("the server says where it listens");
+    let index = http_get(&address, "/");
+    assert!(
+        index.contains(&format!("<a href=\"/runs/{run}\">")),
+        "{index}"
+    );
+    let opened = open_in_chromium(&format!("{address}runs/{run}"));
+    let recorded = store.rows(RunId(run)).unwrap().len();
+    search.kill();
+    server.kill();
+    let Some(opened) = opened else {
+        return;
+    };
+    let log = stderr(&opened);
+    assert!(
+        !log.contains("CONSOLE") && !log.contains("Uncaught"),
+        "console errors: {log}"
+    );
+    let dom = stdout(&opened);
+    // The rows the page was served with, and the ones its pager counts after the live ones.
+    let embedded = dom
+        .split("id=\"ledger\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</script>").next())
+        .expect("the page embeds its ledger");
+    let served = serde_json::from_str::<serde_json::Value>(embedded).unwrap()["rows"]
+        .as_array()
+        .unwrap()
+        .len();
+    let counted: usize = dom
+        .split("rows 1–")
+        .nth(1)
+        .and_then(|rest| rest.split(" of ").nth(1))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no pager in {dom}"));
+    eprintln!("the page was served {served} rows and shows {counted} ({recorded} recorded)");
+    assert!(served >= 1);
+    assert!(
+        counted > served && counted <= recorded,
+        "the page was served {served} rows and shows {counted} ({recorded} recorded)"
+    );
+    assert!(dom.contains(&format!("live: {counted} rows, ")), "{dom}");
+}
+
+/// The body of `GET path` from the server at `address` (`http://127.0.0.1:PORT/`).
+fn http_get(address: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let host = address.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
 }

@@ -1,5 +1,5 @@
 //! The command line, one module per subcommand: [`run`], [`compare`], [`train`],
-//! [`compress`], [`export`], [`rank_check`], [`predictor_check`], [`proxy_check`], [`generate`], [`runs`], [`report`] and [`list`]; [`print`](mod@print) holds what several of them print.
+//! [`compress`], [`export`], [`rank_check`], [`predictor_check`], [`proxy_check`], [`generate`], [`runs`], [`report`], [`serve`] and [`list`]; [`print`](mod@print) holds what several of them print.
 
 pub mod compare;
 pub mod compress;
@@ -13,6 +13,7 @@ pub mod rank_check;
 pub mod report;
 pub mod run;
 pub mod runs;
+pub mod serve;
 pub mod train;
 
 use crate::runner::Recording;
@@ -96,6 +97,8 @@ pub enum Command {
     Runs(runs::Args),
     /// Rebuild a stored run's tables and plots (and with --html its page) from the store.
     Report(report::Args),
+    /// Serve every run of a store as its report page on localhost, live while it runs.
+    Serve(serve::Args),
     /// List the registered environments, controllers, evaluators and objectives.
     List,
 }
@@ -114,6 +117,7 @@ pub fn main(cli: Cli) -> Result<()> {
         Command::Generate(args) => generate::main(args),
         Command::Runs(args) => runs::main(args),
         Command::Report(args) => report::main(args),
+        Command::Serve(args) => serve::main(args),
         Command::List => list::main(),
     }
 }

@@ -47,18 +47,7 @@ pub fn main(args: Args) -> Result<()> {
     if args.html {
         let page = html::Page {
             title: rebuilt.context.title.clone(),
-            facts: format!(
-                "run {} of {} · {} · {} · started {}{} · {} ledger rows",
-                run.id,
-                store.location(),
-                run.command,
-                run.status,
-                run.started_at,
-                run.finished_at
-                    .as_ref()
-                    .map_or(String::new(), |f| format!(", ended {f}")),
-                rebuilt.rows
-            ),
+            facts: stored::facts(&store, &run, rebuilt.rows),
             live: None,
         };
         let path = html::write(&out, &page)?;

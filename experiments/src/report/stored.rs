@@ -106,3 +106,18 @@ pub fn ended(result: &mut RunResult, end: &PartEnd) {
     result.controller_seconds = end.controller_seconds;
     result.seconds = end.seconds;
 }
+
+/// The line of facts under a page's heading.
+pub fn facts(store: &Store, run: &StoredRun, rows: usize) -> String {
+    format!(
+        "run {} of {} · {} · {} · started {}{} · {rows} ledger rows",
+        run.id,
+        store.location(),
+        run.command,
+        run.status,
+        run.started_at,
+        run.finished_at
+            .as_ref()
+            .map_or(String::new(), |f| format!(", ended {f}")),
+    )
+}

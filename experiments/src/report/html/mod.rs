@@ -15,7 +15,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 const SCRIPT: &str = include_str!("page.js");
-const STYLE: &str = include_str!("page.css");
+/// The pages' style sheet.
+pub const STYLE: &str = include_str!("page.css");
 
 /// What a page says of its run besides its folder's files.
 pub struct Page {
@@ -132,6 +133,20 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+/// Ledger rows as the page's evaluation table holds them: the columns, and each row's cells
+/// as `evaluations.csv` writes them (what a served page's new rows come as).
+pub fn ledger_cells(rows: &[archforge::Row]) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+    let mut writer = archforge::record::FlatWriter::new(Vec::new());
+    for row in rows {
+        writer.write(row)?;
+    }
+    let text = String::from_utf8(std::mem::take(writer.buffer()))?;
+    if text.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    records(&text)
 }
 
 /// The records of a CSV text: its header and rows, cells as written.

@@ -2,8 +2,9 @@
 // page at a time; a header click sorts by that column (numbers as numbers, blanks last), the
 // filter keeps the rows with a cell containing its text. The view lives in the address
 // (`#sort=COLUMN:asc|desc&page=N&filter=TEXT`), so a sorted page can be linked to. A page
-// served by `archforge serve` (`data-live` on the body) fetches the rows added since it
-// loaded every two seconds.
+// served by `archforge serve` (`data-live` on the body) asks for the rows added since it
+// loaded, and again after each answer, while the run is going; the server answers when a new
+// row is recorded.
 (function () {
   "use strict";
   const PAGE = 50;
@@ -144,10 +145,14 @@
             render();
           }
           status.textContent = "live: " + rows.length + " rows, " + added.status;
+          // The server holds the answer until a row comes; a run that ended has no more.
+          if (added.status === "running") setTimeout(poll, 200);
         })
-        .catch(() => { status.textContent = "live: the server does not answer"; })
-        .finally(() => setTimeout(poll, 2000));
+        .catch(() => {
+          status.textContent = "live: the server does not answer";
+          setTimeout(poll, 2000);
+        });
     };
-    setTimeout(poll, 2000);
+    poll();
   }
 })();

@@ -1,0 +1,267 @@
+//! `--resume` after kill -9: runs of the table compare (one job and two) and of a stand-alone
+//! training compare are killed at pseudo-random points (some of them killed again while
+//! resuming) and resumed from the store; every resumed ledger must equal the uninterrupted
+//! run's row for row — wall-clock seconds aside, and the measured latency for the trained
+//! networks — with no row lost or recorded twice, in the store and in `evaluations.csv`.
+//! And the resumes that must be refused are, in one line, changing nothing: a finished run,
+//! another experiment file, a run whose process still records it, a second resume beside a
+//! first.
+
+use archforge::ledger::{Ledger, Row};
+use archforge::store::{RunStatus, Store};
+use archforge_tests::{Started, archforge, archforge_ok, experiments_dir, stderr};
+use std::path::Path;
+use std::time::Instant;
+
+/// The shipped table compare with checkpoints every 30 evaluations.
+fn table_experiment(dir: &Path) -> String {
+    let text = std::fs::read_to_string(experiments_dir().join("nb201-compare.toml")).unwrap();
+    let text = text.replace("[budget]\n", "[budget]\ncheckpoint_every = 30\n");
+    let path = dir.join("table.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+/// The shipped stand-alone training of NAS-Bench-201 cells on digits, cut to 2 epochs and 6
+/// evaluations, for random search, regularized evolution and REINFORCE (an LSTM policy with
+/// Adam's moments), with checkpoints every 2 evaluations.
+fn trained_experiment(dir: &Path) -> String {
+    let text =
+        std::fs::read_to_string(experiments_dir().join("digits-nb201-standalone.toml")).unwrap();
+    let text = text
+        .replace("epochs = 8", "epochs = 2")
+        .replace("evaluations = 10", "evaluations = 6\ncheckpoint_every = 2")
+        + "\n[[controller]]\nkind = \"evolution\"\npopulation = 3\nsample = 2\n\n\
+           [[controller]]\nkind = \"reinforce\"\nbatch = 2\n";
+    let path = dir.join("trained.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+/// Rows as compared: wall-clock seconds aside, and with `measured` the latency.
+fn comparable(rows: &[Row], measured: bool) -> Vec<Row> {
+    rows.iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.wall_seconds = 0.0;
+            if measured {
+                r.record.latency_ms = None;
+            }
+            r
+        })
+        .collect()
+}
+
+/// A pseudo-random stream for the kill points (the test is the same on every run).
+struct Points(u64);
+
+impl Points {
+    /// The next point in [0, 1).
+    fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// One experiment's share of the kill -9 runs.
+struct Case<'a> {
+    file: &'a str,
+    args: &'a [&'a str],
+    runs: usize,
+    measured_latency: bool,
+}
+
+/// Runs `case` once whole, then `case.runs` times killed and resumed; how many runs were
+/// killed mid-way.
+fn killed_and_resumed(dir: &Path, case: &Case, points: &mut Points, label: &str) -> usize {
+    let args = |out: &str, extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = vec!["compare".into(), case.file.into()];
+        v.extend(case.args.iter().map(|s| s.to_string()));
+        v.extend([
+            "--store".into(),
+            "runs.db".into(),
+            "--out".into(),
+            out.into(),
+        ]);
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let whole_out = format!("{label}-whole");
+    let started = Instant::now();
+    let whole_args = args(&whole_out, &[]);
+    let whole_args: Vec<&str> = whole_args.iter().map(String::as_str).collect();
+    archforge_ok(dir, &whole_args);
+    let length = started.elapsed();
+    let whole = Ledger::read(&dir.join(&whole_out).join("evaluations.csv")).unwrap();
+    let expected = comparable(&whole, case.measured_latency);
+
+    let mut killed = 0;
+    for i in 0..case.runs {
+        let out = format!("{label}-{i}");
+        let first = args(&out, &[]);
+        let first: Vec<&str> = first.iter().map(String::as_str).collect();
+        let process = Started::new(dir, &first);
+        let run = process.run_id().expect("the run says which run it records");
+        std::thread::sleep(length.mul_f64(0.05 + 0.85 * points.next()));
+        if process.kill() {
+            killed += 1;
+        }
+        // Every third run is killed again while it resumes.
+        let resume_args = args(&out, &["--resume", &run.to_string()]);
+        let resume_args: Vec<&str> = resume_args
+            .iter()
+            .map(String::as_str)
+            .filter(|a| *a != "--out" && *a != out)
+            .collect();
+        let store = Store::open(&dir.join("runs.db").to_string_lossy()).unwrap();
+        if i % 3 == 2
+            && store.run(archforge::store::RunId(run)).unwrap().status == RunStatus::Running
+        {
+            let again = Started::new(dir, &resume_args);
+            assert_eq!(again.run_id(), Some(run));
+            std::thread::sleep(length.mul_f64(0.3 * points.next()));
+            again.kill();
+        }
+        let stored = store.run(archforge::store::RunId(run)).unwrap();
+        if stored.status == RunStatus::Running {
+            archforge_ok(dir, &resume_args);
+        }
+        let stored = store.run(archforge::store::RunId(run)).unwrap();
+        assert_eq!(stored.status, RunStatus::Finished, "{label} run {i}");
+        let rows = store.rows(stored.id).unwrap();
+        let ledger = Ledger::read(&dir.join(&out).join("evaluations.csv")).unwrap();
+        assert_eq!(
+            comparable(&rows, case.measured_latency),
+            expected,
+            "{label} run {i}: the store's rows are the uninterrupted run's"
+        );
+        assert_eq!(
+            comparable(&ledger, case.measured_latency),
+            expected,
+            "{label} run {i}: the resumed evaluations.csv is the uninterrupted one"
+        );
+        if !case.measured_latency {
+            assert_eq!(
+                std::fs::read_to_string(dir.join(&out).join("summary.csv")).unwrap(),
+                std::fs::read_to_string(dir.join(&whole_out).join("summary.csv")).unwrap(),
+                "{label} run {i}: the summary"
+            );
+        }
+    }
+    killed
+}
+
+#[test]
+fn runs_killed_at_random_points_resume_to_the_uninterrupted_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = table_experiment(dir.path());
+    let trained = trained_experiment(dir.path());
+    let cases = [
+        Case {
+            file: &table,
+            args: &["--seeds", "2", "--budget", "150", "--jobs", "1"],
+            runs: 7,
+            measured_latency: false,
+        },
+        Case {
+            file: &table,
+            args: &["--seeds", "2", "--budget", "150", "--jobs", "2"],
+            runs: 7,
+            measured_latency: false,
+        },
+        Case {
+            file: &trained,
+            args: &["--seeds", "1", "--jobs", "1"],
+            runs: 6,
+            measured_latency: true,
+        },
+    ];
+    let mut points = Points(2026);
+    let mut killed = 0;
+    let mut runs = 0;
+    for (i, case) in cases.iter().enumerate() {
+        killed += killed_and_resumed(dir.path(), case, &mut points, &format!("case{i}"));
+        runs += case.runs;
+    }
+    eprintln!("{killed} of {runs} runs killed mid-way, every one resumed to the whole ledger");
+    assert_eq!(runs, 20);
+    assert!(killed >= 16, "only {killed} of {runs} runs were cut short");
+}
+
+#[test]
+fn resumes_that_cannot_be_right_are_refused_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = table_experiment(dir.path());
+    let base = [
+        "compare", &table, "--seeds", "2", "--budget", "2000", "--jobs", "1",
+    ];
+    let with = |extra: &[&str]| -> Vec<String> {
+        base.iter()
+            .copied()
+            .chain(["--store", "runs.db"])
+            .chain(extra.iter().copied())
+            .map(String::from)
+            .collect()
+    };
+
+    // A resume while the run's own process still records it.
+    let first = with(&["--out", "cut"]);
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    let process = Started::new(dir.path(), &first);
+    let run = process.run_id().unwrap().to_string();
+    let resume = with(&["--resume", &run]);
+    let resume: Vec<&str> = resume.iter().map(String::as_str).collect();
+    let refused = archforge(dir.path(), &resume);
+    assert!(!refused.status.success());
+    let why = stderr(&refused);
+    assert!(why.contains("still running"), "{why}");
+    assert_eq!(why.trim().lines().count(), 1, "{why}");
+    process.kill();
+
+    // Another experiment (here, another budget) is refused before anything is claimed.
+    let mut other: Vec<&str> = resume.clone();
+    let budget = other.iter().position(|a| *a == "2000").unwrap();
+    other[budget] = "1000";
+    let why = stderr(&archforge(dir.path(), &other));
+    assert!(why.contains("recorded from another experiment"), "{why}");
+
+    // Two resumes at once: the second is refused while the first records.
+    let store = Store::open(&dir.path().join("runs.db").to_string_lossy()).unwrap();
+    let before = store
+        .rows(archforge::store::RunId(run.parse().unwrap()))
+        .unwrap()
+        .len();
+    let first_resume = Started::new(dir.path(), &resume);
+    assert_eq!(first_resume.run_id(), Some(run.parse().unwrap()));
+    let why = stderr(&archforge(dir.path(), &resume));
+    assert!(why.contains("is being recorded by process"), "{why}");
+    let mut first_resume = first_resume;
+    assert!(first_resume.child.wait().unwrap().success());
+    let after = store
+        .rows(archforge::store::RunId(run.parse().unwrap()))
+        .unwrap();
+    assert!(after.len() >= before);
+    let mut keys: Vec<(String, u64, u64)> = after
+        .iter()
+        .map(|r| (r.controller.clone(), r.seed, r.proposal))
+        .collect();
+    keys.dedup();
+    assert_eq!(keys.len(), after.len(), "no row recorded twice");
+
+    // A finished run has nothing to resume.
+    let why = stderr(&archforge(dir.path(), &resume));
+    assert!(
+        why.contains("is finished: there is nothing to resume"),
+        "{why}"
+    );
+    // Nor has a store that is not there.
+    let why = stderr(&archforge(
+        dir.path(),
+        &["compare", &table, "--resume", "1", "--store", "missing.db"],
+    ));
+    assert!(why.contains("no such store"), "{why}");
+    assert!(!dir.path().join("missing.db").exists());
+}
