@@ -1,17 +1,21 @@
 //! The run store: every run's experiment file, its (controller, seed) parts, every evaluation
-//! (one ledger [`Row`] each, in typed columns) and the run folder's files, in one SQLite
-//! database — a file created on first use (`--store runs.db`). The run folder stays; its
-//! tables and plots can be rebuilt from the store alone (`archforge report RUN`).
+//! (one ledger [`Row`] each, in typed columns) and the run folder's files, in one database — a
+//! SQLite file created on first use (`--store runs.db`), or a PostgreSQL server
+//! (`--store postgres://user:password@host/database`) that many machines share. The run
+//! folder stays; its tables and plots can be rebuilt from the store alone
+//! (`archforge report RUN`).
 //!
 //! The schema lives in the repository as numbered migrations ([`schema`]), applied in order
 //! when a store is opened; a store written by a newer archforge is refused, never changed.
-//! Every write is one transaction. Several processes may share one file: SQLite's
-//! write-ahead log lets readers go on beside a writer, and a writer waits up to 30 s for
-//! another. [`runs`] records runs, their parts and artefacts; [`rows`] the evaluations;
-//! [`resume`] each part's last checkpoint and which process owns a run.
+//! Every write is one transaction. Several processes may share one store: SQLite's write-ahead
+//! log lets readers go on beside a writer, and a writer waits up to 30 s for another;
+//! PostgreSQL serves any number. [`runs`] records runs, their parts and artefacts; [`rows`]
+//! the evaluations; [`resume`] each part's last checkpoint and which process owns a run.
 //!
-//! Queries are written in the SQL that SQLite and PostgreSQL share, with `$N` parameters.
+//! Queries are written once, in the SQL that SQLite and PostgreSQL share, with `$N`
+//! parameters, and run through one database layer ([`db`]).
 
+pub mod db;
 pub mod resume;
 pub mod rows;
 pub mod runs;
@@ -20,12 +24,17 @@ pub mod schema;
 pub use runs::{Part, PartEnd, RunStatus, StoredRun};
 
 use crate::error::{Error, Result};
+use db::{Connection, DbError, Session};
 use std::path::Path;
+use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// How long a write waits for another process's write to finish.
+/// How long a write waits for another process's write to finish (SQLite).
 const BUSY_WAIT: Duration = Duration::from_secs(30);
+
+/// How long connecting to a PostgreSQL server may take, unless its URL says.
+const CONNECT_WAIT: Duration = Duration::from_secs(10);
 
 /// A run's key in the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,48 +47,84 @@ impl std::fmt::Display for RunId {
 }
 
 /// An open run store (see the module documentation). Shared between threads: one
-/// connection, one statement at a time.
+/// connection, one transaction at a time.
 pub struct Store {
     location: String,
-    connection: Mutex<rusqlite::Connection>,
+    connection: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({})", self.location)
+    }
+}
+
+/// Whether `location` names a PostgreSQL server.
+pub fn is_postgres(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+/// `location` as messages show it: a URL without its password.
+fn shown(location: &str) -> String {
+    match (location.find("://"), location.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let user = &location[scheme + 3..at];
+            match user.split_once(':') {
+                Some((name, _)) => {
+                    format!("{}{name}@{}", &location[..scheme + 3], &location[at + 1..])
+                }
+                None => location.to_string(),
+            }
+        }
+        _ => location.to_string(),
+    }
 }
 
 impl Store {
-    /// Opens the store at `location` — a SQLite file, created with the current schema when
-    /// it does not exist, migrated to it when older.
+    /// Opens the store at `location` — a PostgreSQL URL, or a SQLite file, created when it
+    /// does not exist — with the current schema, migrating an older one.
     pub fn open(location: &str) -> Result<Store> {
-        if location.starts_with("postgres://") || location.starts_with("postgresql://") {
-            return Err(Error::Store(format!(
-                "{location}: PostgreSQL stores are not supported by this build; give a SQLite file (runs.db)"
-            )));
-        }
-        let path = Path::new(location);
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
-            && !parent.is_dir()
-        {
-            return Err(Error::Store(format!(
-                "{location}: the folder {} does not exist",
-                parent.display()
-            )));
-        }
-        let fail = |e: rusqlite::Error| Error::Store(format!("{location}: {e}"));
-        let mut connection = rusqlite::Connection::open(path).map_err(fail)?;
-        connection.busy_timeout(BUSY_WAIT).map_err(fail)?;
-        // Not a database at all shows here, on the first read.
-        connection
-            .pragma_update(None, "journal_mode", "WAL")
-            .map_err(fail)?;
-        connection
-            .pragma_update(None, "foreign_keys", true)
-            .map_err(fail)?;
-        schema::migrate(&mut connection).map_err(|e| Error::Store(format!("{location}: {e}")))?;
+        let shown = shown(location);
+        let fail = |e: &dyn std::fmt::Display| Error::Store(format!("{shown}: {e}"));
+        let mut connection = if is_postgres(location) {
+            let mut config = postgres::Config::from_str(location)
+                .map_err(|e| fail(&format!("not a PostgreSQL URL: {e}")))?;
+            if config.get_connect_timeout().is_none() {
+                config.connect_timeout(CONNECT_WAIT);
+            }
+            let client = config
+                .connect(postgres::NoTls)
+                .map_err(|e| fail(&format!("cannot connect: {}", DbError::from(e))))?;
+            Connection::Postgres(Box::new(client), Default::default())
+        } else {
+            let path = Path::new(location);
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+                && !parent.is_dir()
+            {
+                return Err(fail(&format!(
+                    "the folder {} does not exist",
+                    parent.display()
+                )));
+            }
+            let connection = rusqlite::Connection::open(path).map_err(|e| fail(&e))?;
+            connection.busy_timeout(BUSY_WAIT).map_err(|e| fail(&e))?;
+            // Not a database at all shows here, on the first read.
+            connection
+                .pragma_update(None, "journal_mode", "WAL")
+                .map_err(|e| fail(&e))?;
+            connection
+                .pragma_update(None, "foreign_keys", true)
+                .map_err(|e| fail(&e))?;
+            Connection::Sqlite(connection)
+        };
+        schema::migrate(&mut connection).map_err(|e| fail(&e))?;
         Ok(Store {
-            location: location.into(),
+            location: shown,
             connection: Mutex::new(connection),
         })
     }
 
-    /// Where the store is, as given to [`Store::open`].
+    /// Where the store is, as given to [`Store::open`] (a URL without its password).
     pub fn location(&self) -> &str {
         &self.location
     }
@@ -87,25 +132,12 @@ impl Store {
     /// Runs `work` in one transaction: all of it is written, or none.
     fn transaction<T>(
         &self,
-        work: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T>,
+        work: impl FnOnce(&mut dyn Session) -> std::result::Result<T, DbError>,
     ) -> Result<T> {
         let mut connection = self.connection.lock().unwrap_or_else(|p| p.into_inner());
-        let done = (|| {
-            let tx = connection.transaction()?;
-            let value = work(&tx)?;
-            tx.commit()?;
-            Ok(value)
-        })();
-        done.map_err(|e: rusqlite::Error| self.error(e))
-    }
-
-    /// Runs `read` on the connection.
-    fn read<T>(
-        &self,
-        read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
-    ) -> Result<T> {
-        let connection = self.connection.lock().unwrap_or_else(|p| p.into_inner());
-        read(&connection).map_err(|e| self.error(e))
+        connection
+            .transaction(false, work)
+            .map_err(|e| self.error(e))
     }
 
     fn error(&self, e: impl std::fmt::Display) -> Error {
@@ -113,9 +145,17 @@ impl Store {
     }
 }
 
-/// `$N` parameters as SQLite numbers them (`?N`): the one place the dialects differ here.
-fn sql(query: &str) -> String {
-    query.replace('$', "?")
+/// The stores a test runs against: a new SQLite file in `dir`, and the PostgreSQL server
+/// that `ARCHFORGE_TEST_POSTGRES` names (a URL), when it names one (`.ci/run` starts one).
+/// The server is shared by every test: tests tell their runs apart by number.
+#[cfg(test)]
+pub(crate) fn test_stores(dir: &Path) -> Vec<Store> {
+    let mut stores = vec![Store::open(&dir.join("runs.db").to_string_lossy()).unwrap()];
+    match std::env::var("ARCHFORGE_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => stores.push(Store::open(&url).unwrap()),
+        _ => eprintln!("ARCHFORGE_TEST_POSTGRES is not set: the PostgreSQL store is not tested"),
+    }
+    stores
 }
 
 #[cfg(test)]
@@ -152,28 +192,54 @@ mod tests {
     #[test]
     fn rows_round_trip_and_a_row_recorded_twice_is_refused_whole() {
         let dir = tempfile::tempdir().unwrap();
-        let store = open_in(&dir);
-        let run = store
-            .begin_run(
-                "e",
-                "run",
-                "out",
-                "name = \"e\"",
-                "{}",
-                &[("random".into(), 3)],
-            )
-            .unwrap();
-        store.append(run, &[row(0), row(1)]).unwrap();
-        assert!(store.append(run, &[row(2), row(1)]).is_err(), "row 1 twice");
-        assert_eq!(
-            store.rows(run).unwrap(),
-            [row(0), row(1)],
-            "the refused transaction left nothing"
-        );
-        let listed = store.find("e").unwrap();
-        assert_eq!((listed.id, listed.evaluations), (run, 2));
-        assert_eq!(listed.best_reward, Some(0.9125));
-        assert!(store.find("f").is_err());
+        for store in test_stores(dir.path()) {
+            // A name of this test's own: a PostgreSQL store is shared.
+            let name = format!("round-trip-{}", std::process::id());
+            let run = store
+                .begin_run(
+                    &name,
+                    "run",
+                    "out",
+                    "name = \"e\"",
+                    "{}",
+                    &[("random".into(), 3)],
+                )
+                .unwrap();
+            let mut odd = row(2);
+            odd.record.reason = "a NaN-free 'quoted' reason".into();
+            odd.reward = None;
+            odd.cached = true;
+            odd.counted = false;
+            store.append(run, &[row(0), row(1), odd.clone()]).unwrap();
+            assert!(store.append(run, &[row(3), row(1)]).is_err(), "row 1 twice");
+            assert_eq!(
+                store.rows(run).unwrap(),
+                [row(0), row(1), odd.clone()],
+                "{}: the refused transaction left nothing",
+                store.location()
+            );
+            assert_eq!(store.rows_recorded(run, 1).unwrap(), [row(1), odd]);
+            let listed = store.find(&name).unwrap();
+            assert_eq!((listed.id, listed.evaluations), (run, 2));
+            assert_eq!(listed.best_reward, Some(0.9125));
+            assert!(store.find("no-such-name").is_err());
+            store.put_artefact(run, "a.csv", b"x,y\n").unwrap();
+            store.put_artefact(run, "a.csv", b"x,y\n1,2\n").unwrap();
+            assert_eq!(
+                store.artefacts(run).unwrap(),
+                [("a.csv".to_string(), b"x,y\n1,2\n".to_vec())]
+            );
+        }
+    }
+
+    #[test]
+    fn a_url_that_does_not_connect_is_one_line_without_its_password() {
+        let why = Store::open("postgres://someone:secret@127.0.0.1:1/nothing")
+            .unwrap_err()
+            .to_string();
+        assert!(why.contains("cannot connect"), "{why}");
+        assert!(!why.contains("secret"), "{why}");
+        assert_eq!(why.lines().count(), 1, "{why}");
     }
 
     #[test]

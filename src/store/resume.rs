@@ -4,9 +4,8 @@
 //! compare-and-set, and only when that owner is a process of this machine that is gone: two
 //! processes never record one run at once.
 
-use super::{RunId, Store, sql};
+use super::{RunId, Store};
 use crate::error::{Error, Result};
-use rusqlite::OptionalExtension;
 
 /// This process, as a run's owner: `HOST:PID`.
 pub fn this_process() -> String {
@@ -51,14 +50,18 @@ impl Store {
         proposals: u64,
         state: &str,
     ) -> Result<()> {
-        self.transaction(|tx| {
-            tx.execute(
-                &sql(
-                    "INSERT INTO checkpoints (run_id, controller, seed, proposals, state) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (run_id, controller, seed) \
-                     DO UPDATE SET proposals = excluded.proposals, state = excluded.state",
-                ),
-                (run.0, controller, seed as i64, proposals as i64, state),
+        self.transaction(|s| {
+            s.execute(
+                "INSERT INTO checkpoints (run_id, controller, seed, proposals, state) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (run_id, controller, seed) \
+                 DO UPDATE SET proposals = excluded.proposals, state = excluded.state",
+                &[
+                    run.0.into(),
+                    controller.into(),
+                    seed.into(),
+                    proposals.into(),
+                    state.into(),
+                ],
             )?;
             Ok(())
         })
@@ -72,27 +75,29 @@ impl Store {
         controller: &str,
         seed: u64,
     ) -> Result<Option<(u64, String)>> {
-        self.read(|c| {
-            c.query_row(
-                &sql("SELECT proposals, state FROM checkpoints \
-                     WHERE run_id = $1 AND controller = $2 AND seed = $3"),
-                (run.0, controller, seed as i64),
-                |r| Ok((r.get::<_, i64>(0)?.max(0) as u64, r.get(1)?)),
-            )
-            .optional()
+        self.transaction(|s| {
+            s.query(
+                "SELECT proposals, state FROM checkpoints \
+                 WHERE run_id = $1 AND controller = $2 AND seed = $3",
+                &[run.0.into(), controller.into(), seed.into()],
+            )?
+            .first()
+            .map(|r| Ok((r[0].int()?.max(0) as u64, r[1].text()?)))
+            .transpose()
         })
     }
 
     /// Makes this process the owner of `run`, which must be running and whose owner must be
     /// a process of this machine that is gone.
     pub fn claim(&self, run: RunId) -> Result<()> {
-        let owner: Option<(String, String)> = self.read(|c| {
-            c.query_row(
-                &sql("SELECT owner, status FROM runs WHERE id = $1"),
-                [run.0],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
+        let owner = self.transaction(|s| {
+            s.query(
+                "SELECT owner, status FROM runs WHERE id = $1",
+                &[run.0.into()],
+            )?
+            .first()
+            .map(|r| Ok((r[0].text()?, r[1].text()?)))
+            .transpose()
         })?;
         let Some((owner, status)) = owner else {
             return Err(self.error(format!("no run {run}")));
@@ -115,10 +120,10 @@ impl Store {
             }
         }
         let me = this_process();
-        let claimed = self.transaction(|tx| {
-            tx.execute(
-                &sql("UPDATE runs SET owner = $1 WHERE id = $2 AND owner = $3"),
-                (&me, run.0, &owner),
+        let claimed = self.transaction(|s| {
+            s.execute(
+                "UPDATE runs SET owner = $1 WHERE id = $2 AND owner = $3",
+                &[me.as_str().into(), run.0.into(), owner.as_str().into()],
             )
         })?;
         if claimed == 1 {
@@ -139,7 +144,12 @@ mod tests {
     #[test]
     fn a_run_is_claimed_from_a_dead_owner_once_and_never_from_a_live_one() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("runs.db").to_str().unwrap()).unwrap();
+        for store in super::super::test_stores(dir.path()) {
+            claims(&store);
+        }
+    }
+
+    fn claims(store: &Store) {
         let run = store
             .begin_run("e", "run", "out", "", "{}", &[("random".into(), 0)])
             .unwrap();
@@ -150,8 +160,8 @@ mod tests {
         store
             .transaction(|tx| {
                 tx.execute(
-                    "UPDATE runs SET owner = ?1",
-                    [format!("{}:4194305", host())],
+                    "UPDATE runs SET owner = $1 WHERE id = $2",
+                    &[format!("{}:4194305", host()).into(), run.0.into()],
                 )
             })
             .unwrap();
@@ -159,7 +169,12 @@ mod tests {
         // Now this process owns it.
         assert!(store.claim(run).is_err());
         store
-            .transaction(|tx| tx.execute("UPDATE runs SET owner = 'elsewhere:1'", []))
+            .transaction(|tx| {
+                tx.execute(
+                    "UPDATE runs SET owner = 'elsewhere:1' WHERE id = $1",
+                    &[run.0.into()],
+                )
+            })
             .unwrap();
         let why = store.claim(run).unwrap_err().to_string();
         assert!(why.contains("another machine"), "{why}");
@@ -171,16 +186,17 @@ mod tests {
     #[test]
     fn a_part_keeps_its_last_checkpoint() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("runs.db").to_str().unwrap()).unwrap();
-        let run = store
-            .begin_run("e", "run", "out", "", "{}", &[("random".into(), 3)])
-            .unwrap();
-        assert_eq!(store.checkpoint(run, "random", 3).unwrap(), None);
-        store.put_checkpoint(run, "random", 3, 10, "a").unwrap();
-        store.put_checkpoint(run, "random", 3, 20, "b").unwrap();
-        assert_eq!(
-            store.checkpoint(run, "random", 3).unwrap(),
-            Some((20, "b".into()))
-        );
+        for store in super::super::test_stores(dir.path()) {
+            let run = store
+                .begin_run("e", "run", "out", "", "{}", &[("random".into(), 3)])
+                .unwrap();
+            assert_eq!(store.checkpoint(run, "random", 3).unwrap(), None);
+            store.put_checkpoint(run, "random", 3, 10, "a").unwrap();
+            store.put_checkpoint(run, "random", 3, 20, "b").unwrap();
+            assert_eq!(
+                store.checkpoint(run, "random", 3).unwrap(),
+                Some((20, "b".into()))
+            );
+        }
     }
 }

@@ -4,9 +4,9 @@
 //! folder's files that are not rebuilt from the rows: the best architecture's graph, a
 //! resolved latency target, lineages).
 
-use super::{RunId, Store, sql};
+use super::db::DbError;
+use super::{RunId, Store};
 use crate::error::{Error, Result};
-use rusqlite::OptionalExtension;
 
 /// Where a run or a part of it stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,18 +114,31 @@ impl Store {
         context: &str,
         parts: &[(String, u64)],
     ) -> Result<RunId> {
-        self.transaction(|tx| {
-            tx.execute(
-                &sql("INSERT INTO runs (name, command, folder, experiment, context, status, started_at, owner) \
-                 VALUES ($1, $2, $3, $4, $5, 'running', $6, $7)"),
-                (name, command, folder, experiment, context, now(), super::resume::this_process()),
-            )?;
-            let id = tx.last_insert_rowid();
+        self.transaction(|s| {
+            let id = s.query(
+                "INSERT INTO runs (name, command, folder, experiment, context, status, started_at, owner) \
+                 VALUES ($1, $2, $3, $4, $5, 'running', $6, $7) RETURNING id",
+                &[
+                    name.into(),
+                    command.into(),
+                    folder.into(),
+                    experiment.into(),
+                    context.into(),
+                    now().into(),
+                    super::resume::this_process().into(),
+                ],
+            )?[0][0]
+                .int()?;
             for (position, (controller, seed)) in parts.iter().enumerate() {
-                tx.execute(
-                    &sql("INSERT INTO run_parts (run_id, position, controller, seed, status) \
-                     VALUES ($1, $2, $3, $4, 'running')"),
-                    (id, position as i64, controller, *seed as i64),
+                s.execute(
+                    "INSERT INTO run_parts (run_id, position, controller, seed, status) \
+                     VALUES ($1, $2, $3, $4, 'running')",
+                    &[
+                        id.into(),
+                        (position as u64).into(),
+                        controller.as_str().into(),
+                        (*seed).into(),
+                    ],
                 )?;
             }
             Ok(RunId(id))
@@ -145,21 +158,19 @@ impl Store {
             Some(_) => RunStatus::Finished,
             None => RunStatus::Failed,
         };
-        self.transaction(|tx| {
-            tx.execute(
-                &sql(
-                    "UPDATE run_parts SET status = $1, stop = $2, controller_seconds = $3, \
+        self.transaction(|s| {
+            s.execute(
+                "UPDATE run_parts SET status = $1, stop = $2, controller_seconds = $3, \
                  seconds = $4 WHERE run_id = $5 AND controller = $6 AND seed = $7",
-                ),
-                (
-                    status.as_str(),
-                    end.map(|e| e.stop.clone()),
-                    end.map(|e| e.controller_seconds),
-                    end.map(|e| e.seconds),
-                    run.0,
-                    controller,
-                    seed as i64,
-                ),
+                &[
+                    status.as_str().into(),
+                    end.map(|e| e.stop.clone()).into(),
+                    end.map(|e| e.controller_seconds).into(),
+                    end.map(|e| e.seconds).into(),
+                    run.0.into(),
+                    controller.into(),
+                    seed.into(),
+                ],
             )?;
             Ok(())
         })
@@ -167,13 +178,11 @@ impl Store {
 
     /// Keeps a file of the run under `name` (replacing an earlier one of that name).
     pub fn put_artefact(&self, run: RunId, name: &str, content: &[u8]) -> Result<()> {
-        self.transaction(|tx| {
-            tx.execute(
-                &sql(
-                    "INSERT INTO artefacts (run_id, name, content) VALUES ($1, $2, $3) \
+        self.transaction(|s| {
+            s.execute(
+                "INSERT INTO artefacts (run_id, name, content) VALUES ($1, $2, $3) \
                  ON CONFLICT (run_id, name) DO UPDATE SET content = excluded.content",
-                ),
-                (run.0, name, content),
+                &[run.0.into(), name.into(), content.into()],
             )?;
             Ok(())
         })
@@ -186,10 +195,15 @@ impl Store {
         } else {
             RunStatus::Finished
         };
-        self.transaction(|tx| {
-            tx.execute(
-                &sql("UPDATE runs SET status = $1, reason = $2, finished_at = $3 WHERE id = $4"),
-                (status.as_str(), failed.unwrap_or(""), now(), run.0),
+        self.transaction(|s| {
+            s.execute(
+                "UPDATE runs SET status = $1, reason = $2, finished_at = $3 WHERE id = $4",
+                &[
+                    status.as_str().into(),
+                    failed.unwrap_or("").into(),
+                    now().into(),
+                    run.0.into(),
+                ],
             )?;
             Ok(())
         })
@@ -197,61 +211,60 @@ impl Store {
 
     /// Every run, oldest first.
     pub fn runs(&self) -> Result<Vec<StoredRun>> {
-        let ids: Vec<i64> = self.read(|c| {
-            c.prepare("SELECT id FROM runs ORDER BY id")?
-                .query_map([], |r| r.get(0))?
-                .collect()
+        let ids = self.transaction(|s| {
+            s.query("SELECT id FROM runs ORDER BY id", &[])?
+                .iter()
+                .map(|r| r[0].int())
+                .collect::<std::result::Result<Vec<i64>, DbError>>()
         })?;
         ids.into_iter().map(|id| self.run(RunId(id))).collect()
     }
 
     /// Run `id`.
     pub fn run(&self, id: RunId) -> Result<StoredRun> {
-        let found = self.read(|c| {
-            let Some(mut run) = c
-                .query_row(
-                    &sql("SELECT name, command, folder, experiment, context, status, reason, \
-                     started_at, finished_at FROM runs WHERE id = $1"),
-                    [id.0],
-                    |r| {
-                        Ok(StoredRun {
-                            id,
-                            name: r.get(0)?,
-                            command: r.get(1)?,
-                            folder: r.get(2)?,
-                            experiment: r.get(3)?,
-                            context: r.get(4)?,
-                            status: RunStatus::parse(&r.get::<_, String>(5)?),
-                            reason: r.get(6)?,
-                            started_at: r.get(7)?,
-                            finished_at: r.get(8)?,
-                            controllers: Vec::new(),
-                            evaluations: 0,
-                            best_reward: None,
-                        })
-                    },
-                )
-                .optional()?
+        let found = self.transaction(|s| {
+            let Some(r) = s
+                .query(
+                    "SELECT name, command, folder, experiment, context, status, reason, \
+                     started_at, finished_at FROM runs WHERE id = $1",
+                    &[id.0.into()],
+                )?
+                .into_iter()
+                .next()
             else {
                 return Ok(None);
             };
-            let mut controllers = c.prepare(&sql(
+            let mut run = StoredRun {
+                id,
+                name: r[0].text()?,
+                command: r[1].text()?,
+                folder: r[2].text()?,
+                experiment: r[3].text()?,
+                context: r[4].text()?,
+                status: RunStatus::parse(&r[5].text()?),
+                reason: r[6].text()?,
+                started_at: r[7].text()?,
+                finished_at: r[8].opt_text()?,
+                controllers: Vec::new(),
+                evaluations: 0,
+                best_reward: None,
+            };
+            for name in s.query(
                 "SELECT controller FROM run_parts WHERE run_id = $1 ORDER BY position",
-            ))?;
-            for name in controllers.query_map([id.0], |r| r.get::<_, String>(0))? {
-                let name = name?;
+                &[id.0.into()],
+            )? {
+                let name = name[0].text()?;
                 if !run.controllers.contains(&name) {
                     run.controllers.push(name);
                 }
             }
-            let (evaluations, best): (i64, Option<f64>) = c.query_row(
-                &sql("SELECT COUNT(*) FILTER (WHERE counted), MAX(reward) FILTER (WHERE status = 'ok') \
-                 FROM evaluations WHERE run_id = $1"),
-                [id.0],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+            let counts = s.query(
+                "SELECT COUNT(*) FILTER (WHERE counted), MAX(reward) FILTER (WHERE status = 'ok') \
+                 FROM evaluations WHERE run_id = $1",
+                &[id.0.into()],
             )?;
-            run.evaluations = evaluations as u64;
-            run.best_reward = best;
+            run.evaluations = counts[0][0].int()?.max(0) as u64;
+            run.best_reward = counts[0][1].opt_real()?;
             Ok(Some(run))
         })?;
         found.ok_or_else(|| self.error(format!("no run {id}")))
@@ -262,12 +275,12 @@ impl Store {
         if let Ok(id) = reference.parse::<i64>() {
             return self.run(RunId(id));
         }
-        let id: Option<i64> = self.read(|c| {
-            c.query_row(
-                &sql("SELECT MAX(id) FROM runs WHERE name = $1"),
-                [reference],
-                |r| r.get(0),
-            )
+        let id = self.transaction(|s| {
+            s.query(
+                "SELECT MAX(id) FROM runs WHERE name = $1",
+                &[reference.into()],
+            )?[0][0]
+                .opt_int()
         })?;
         match id {
             Some(id) => self.run(RunId(id)),
@@ -280,38 +293,41 @@ impl Store {
 
     /// The parts of run `run`, in plan order.
     pub fn parts(&self, run: RunId) -> Result<Vec<Part>> {
-        self.read(|c| {
-            c.prepare(&sql(
+        self.transaction(|s| {
+            s.query(
                 "SELECT controller, seed, status, stop, controller_seconds, seconds \
                  FROM run_parts WHERE run_id = $1 ORDER BY position",
-            ))?
-            .query_map([run.0], |r| {
-                let stop: Option<String> = r.get(3)?;
+                &[run.0.into()],
+            )?
+            .iter()
+            .map(|r| {
                 Ok(Part {
-                    controller: r.get(0)?,
-                    seed: r.get::<_, i64>(1)?.max(0) as u64,
-                    status: RunStatus::parse(&r.get::<_, String>(2)?),
-                    end: match stop {
+                    controller: r[0].text()?,
+                    seed: r[1].int()?.max(0) as u64,
+                    status: RunStatus::parse(&r[2].text()?),
+                    end: match r[3].opt_text()? {
                         Some(stop) => Some(PartEnd {
                             stop,
-                            controller_seconds: r.get::<_, Option<f64>>(4)?.unwrap_or(0.0),
-                            seconds: r.get::<_, Option<f64>>(5)?.unwrap_or(0.0),
+                            controller_seconds: r[4].opt_real()?.unwrap_or(0.0),
+                            seconds: r[5].opt_real()?.unwrap_or(0.0),
                         }),
                         None => None,
                     },
                 })
-            })?
+            })
             .collect()
         })
     }
 
     /// The artefacts of run `run`, by name.
     pub fn artefacts(&self, run: RunId) -> Result<Vec<(String, Vec<u8>)>> {
-        self.read(|c| {
-            c.prepare(&sql(
+        self.transaction(|s| {
+            s.query(
                 "SELECT name, content FROM artefacts WHERE run_id = $1 ORDER BY name",
-            ))?
-            .query_map([run.0], |r| Ok((r.get(0)?, r.get(1)?)))?
+                &[run.0.into()],
+            )?
+            .iter()
+            .map(|r| Ok((r[0].text()?, r[1].bytes()?)))
             .collect()
         })
     }

@@ -1,17 +1,34 @@
-//! The store's schema as numbered migrations, kept as SQL files beside this module and
-//! applied in order, each in a transaction that also records its version in
-//! `schema_version`. A store whose version is newer than the last migration known here was
-//! written by a newer archforge: it is refused, and nothing in it is changed.
+//! The store's schema as numbered migrations, kept as SQL files beside this module — one set
+//! per dialect, numbered alike — and applied in order, each in the transaction that also
+//! records its version in `schema_version`. A store whose version is newer than the last
+//! migration known here was written by a newer archforge: it is refused, and nothing in it is
+//! changed.
 
-/// The migrations, in order: version `i + 1` is `MIGRATIONS[i]`.
-pub const MIGRATIONS: &[&str] = &[
-    include_str!("migrations/0001_runs.sql"),
-    include_str!("migrations/0002_resume.sql"),
+use super::db::{Connection, DbError, Dialect, Session};
+
+/// SQLite's migrations, in order: version `i + 1` is `SQLITE[i]`.
+const SQLITE: &[&str] = &[
+    include_str!("migrations/sqlite/0001_runs.sql"),
+    include_str!("migrations/sqlite/0002_resume.sql"),
 ];
+
+/// PostgreSQL's, numbered as SQLite's.
+const POSTGRES: &[&str] = &[
+    include_str!("migrations/postgres/0001_runs.sql"),
+    include_str!("migrations/postgres/0002_resume.sql"),
+];
+
+/// The migrations of `dialect`.
+fn migrations(dialect: Dialect) -> &'static [&'static str] {
+    match dialect {
+        Dialect::Sqlite => SQLITE,
+        Dialect::Postgres => POSTGRES,
+    }
+}
 
 /// The schema version this build writes.
 pub fn current() -> i64 {
-    MIGRATIONS.len() as i64
+    SQLITE.len() as i64
 }
 
 /// Why a store's schema cannot be used.
@@ -29,32 +46,46 @@ pub enum SchemaError {
     },
     /// The database could not be read or migrated.
     #[error("{0}")]
-    Database(#[from] rusqlite::Error),
+    Database(#[from] DbError),
 }
 
 /// Brings the store's schema up to [`current`], or refuses a newer one. One transaction that
-/// takes the write lock first, so two processes opening a new store do not both migrate it.
-pub fn migrate(connection: &mut rusqlite::Connection) -> Result<(), SchemaError> {
-    let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
-    let found: i64 = tx.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM schema_version",
-        [],
-        |r| r.get(0),
-    )?;
-    if found > current() {
-        return Err(SchemaError::Newer {
+/// takes the store's lock first, so two processes opening a new store do not both migrate it.
+pub fn migrate(connection: &mut Connection) -> Result<(), SchemaError> {
+    let dialect = connection.dialect();
+    let mut newer = None;
+    connection.transaction(true, |s: &mut dyn Session| {
+        s.batch("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
+        let found =
+            s.query("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])?[0][0].int()?;
+        if found > current() {
+            newer = Some(found);
+            return Ok(());
+        }
+        for (i, migration) in migrations(dialect).iter().enumerate().skip(found as usize) {
+            s.batch(migration)?;
+            s.execute(
+                "INSERT INTO schema_version (version) VALUES ($1)",
+                &[(i as i64 + 1).into()],
+            )?;
+        }
+        Ok(())
+    })?;
+    match newer {
+        Some(found) => Err(SchemaError::Newer {
             found,
             known: current(),
-        });
+        }),
+        None => Ok(()),
     }
-    for (i, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        tx.execute_batch(migration)?;
-        tx.execute(
-            "INSERT INTO schema_version (version) VALUES (?1)",
-            [i as i64 + 1],
-        )?;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_dialects_have_every_migration() {
+        assert_eq!(SQLITE.len(), POSTGRES.len());
     }
-    tx.commit()?;
-    Ok(())
 }

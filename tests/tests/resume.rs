@@ -68,6 +68,8 @@ impl Points {
 
 /// One experiment's share of the kill -9 runs.
 struct Case<'a> {
+    /// The store: a SQLite file in the test's folder, or a PostgreSQL URL.
+    store: &'a str,
     file: &'a str,
     args: &'a [&'a str],
     runs: usize,
@@ -82,7 +84,7 @@ fn killed_and_resumed(dir: &Path, case: &Case, points: &mut Points, label: &str)
         v.extend(case.args.iter().map(|s| s.to_string()));
         v.extend([
             "--store".into(),
-            "runs.db".into(),
+            case.store.into(),
             "--out".into(),
             out.into(),
         ]);
@@ -116,7 +118,7 @@ fn killed_and_resumed(dir: &Path, case: &Case, points: &mut Points, label: &str)
             .map(String::as_str)
             .filter(|a| *a != "--out" && *a != out)
             .collect();
-        let store = Store::open(&dir.join("runs.db").to_string_lossy()).unwrap();
+        let store = open(dir, case.store);
         if i % 3 == 2
             && store.run(archforge::store::RunId(run)).unwrap().status == RunStatus::Running
         {
@@ -161,18 +163,21 @@ fn runs_killed_at_random_points_resume_to_the_uninterrupted_ledger() {
     let trained = trained_experiment(dir.path());
     let cases = [
         Case {
+            store: "runs.db",
             file: &table,
             args: &["--seeds", "2", "--budget", "150", "--jobs", "1"],
             runs: 7,
             measured_latency: false,
         },
         Case {
+            store: "runs.db",
             file: &table,
             args: &["--seeds", "2", "--budget", "150", "--jobs", "2"],
             runs: 7,
             measured_latency: false,
         },
         Case {
+            store: "runs.db",
             file: &trained,
             args: &["--seeds", "1", "--jobs", "1"],
             runs: 6,
@@ -189,6 +194,35 @@ fn runs_killed_at_random_points_resume_to_the_uninterrupted_ledger() {
     eprintln!("{killed} of {runs} runs killed mid-way, every one resumed to the whole ledger");
     assert_eq!(runs, 20);
     assert!(killed >= 16, "only {killed} of {runs} runs were cut short");
+}
+
+/// The store `location` names: a file in `dir`, or a PostgreSQL server.
+fn open(dir: &Path, location: &str) -> Store {
+    if archforge::store::is_postgres(location) {
+        Store::open(location).unwrap()
+    } else {
+        Store::open(&dir.join(location).to_string_lossy()).unwrap()
+    }
+}
+
+#[test]
+fn runs_killed_with_a_postgresql_store_resume_to_the_uninterrupted_ledger() {
+    let Ok(url) = std::env::var("ARCHFORGE_TEST_POSTGRES") else {
+        eprintln!("ARCHFORGE_TEST_POSTGRES is not set: resume is not tested on PostgreSQL");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let table = table_experiment(dir.path());
+    let case = Case {
+        store: &url,
+        file: &table,
+        args: &["--seeds", "2", "--budget", "150", "--jobs", "2"],
+        runs: 3,
+        measured_latency: false,
+    };
+    let killed = killed_and_resumed(dir.path(), &case, &mut Points(16), "postgres");
+    eprintln!("{killed} of 3 runs on PostgreSQL killed mid-way, every one resumed");
+    assert!(killed >= 2, "only {killed} of 3 runs were cut short");
 }
 
 #[test]

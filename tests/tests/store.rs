@@ -21,55 +21,68 @@ fn experiment() -> String {
 #[test]
 fn a_stored_compare_holds_its_ledger_row_for_row_and_is_listed() {
     let dir = tempfile::tempdir().unwrap();
-    let file = experiment();
-    for out in ["a", "b"] {
-        archforge_ok(
-            dir.path(),
-            &[
-                "compare", &file, "--seeds", "2", "--budget", "30", "--out", out, "--store",
-                "runs.db",
-            ],
-        );
+    let mut stores = vec![dir.path().join("runs.db").to_string_lossy().into_owned()];
+    match std::env::var("ARCHFORGE_TEST_POSTGRES") {
+        Ok(url) => stores.push(url),
+        Err(_) => eprintln!("ARCHFORGE_TEST_POSTGRES is not set: PostgreSQL is not tested"),
     }
-    let store = Store::open(&dir.path().join("runs.db").to_string_lossy()).unwrap();
-    let runs = store.runs().unwrap();
-    assert_eq!(runs.len(), 2, "one run per compare");
-    for (run, out) in runs.iter().zip(["a", "b"]) {
-        assert_eq!(run.status, RunStatus::Finished);
-        assert_eq!(run.command, "compare");
-        let ledger: Vec<Row> = Ledger::read(&dir.path().join(out).join("evaluations.csv")).unwrap();
-        let stored = store.rows(run.id).unwrap();
-        assert_eq!(
-            stored, ledger,
-            "the store's rows are the ledger's, in its order"
-        );
-        let counted = ledger.iter().filter(|r| r.counted).count() as u64;
-        assert_eq!(run.evaluations, counted);
-        let parts = store.parts(run.id).unwrap();
-        assert_eq!(parts.len(), 2 * run.controllers.len());
-        assert!(
-            parts
-                .iter()
-                .all(|p| p.status == RunStatus::Finished && p.end.is_some())
-        );
-        let names: Vec<String> = store
-            .artefacts(run.id)
-            .unwrap()
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect();
-        for kept in ["summary.csv", "experiment.toml", "best.json"] {
-            assert!(names.iter().any(|n| n == kept), "{kept} kept: {names:?}");
+    let file = experiment();
+    for (k, location) in stores.iter().enumerate() {
+        let mut ids = Vec::new();
+        for out in ["a", "b"] {
+            let out = dir.path().join(format!("{k}-{out}"));
+            let out = out.to_string_lossy().into_owned();
+            let started = Started::new(
+                dir.path(),
+                &[
+                    "compare", &file, "--seeds", "2", "--budget", "30", "--out", &out, "--store",
+                    location,
+                ],
+            );
+            let id = started.run_id().expect("the run says which run it records");
+            let mut child = started.child;
+            assert!(child.wait().unwrap().success());
+            ids.push((RunId(id), out));
+        }
+        let store = Store::open(location).unwrap();
+        for (id, out) in &ids {
+            let run = store.run(*id).unwrap();
+            assert_eq!(run.status, RunStatus::Finished);
+            assert_eq!(run.command, "compare");
+            let ledger: Vec<Row> = Ledger::read(&Path::new(out).join("evaluations.csv")).unwrap();
+            let stored = store.rows(run.id).unwrap();
+            assert_eq!(
+                stored, ledger,
+                "{location}: the store's rows are the ledger's, in its order"
+            );
+            let counted = ledger.iter().filter(|r| r.counted).count() as u64;
+            assert_eq!(run.evaluations, counted);
+            let parts = store.parts(run.id).unwrap();
+            assert_eq!(parts.len(), 2 * run.controllers.len());
+            assert!(
+                parts
+                    .iter()
+                    .all(|p| p.status == RunStatus::Finished && p.end.is_some())
+            );
+            let names: Vec<String> = store
+                .artefacts(run.id)
+                .unwrap()
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect();
+            for kept in ["summary.csv", "experiment.toml", "best.json"] {
+                assert!(names.iter().any(|n| n == kept), "{kept} kept: {names:?}");
+            }
+        }
+        let listing = archforge_ok(dir.path(), &["runs", "--store", location]);
+        let text = String::from_utf8_lossy(&listing.stdout);
+        for (id, _) in &ids {
+            assert!(
+                text.contains(&format!("| {id} | nb201-compare | compare | finished |")),
+                "{text}"
+            );
         }
     }
-    let listing = archforge_ok(dir.path(), &["runs", "--store", "runs.db"]);
-    let text = String::from_utf8_lossy(&listing.stdout);
-    assert_eq!(
-        text.matches("| nb201-compare | compare | finished |")
-            .count(),
-        2,
-        "{text}"
-    );
 }
 
 #[test]

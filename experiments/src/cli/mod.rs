@@ -18,7 +18,7 @@ pub mod train;
 
 use crate::runner::Recording;
 use anyhow::Result;
-use archforge::store::Store;
+use archforge::store::{Store, is_postgres};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,10 +34,10 @@ fn open_store(
     let Some(location) = location.or(resume.map(|_| "runs.db")) else {
         return Ok((None, None));
     };
-    if resume.is_some() && !std::path::Path::new(location).exists() {
-        anyhow::bail!("{location}: no such store to resume a run from");
-    }
-    let store = Arc::new(Store::open(location)?);
+    let store = Arc::new(match resume {
+        Some(_) => open_existing(location)?,
+        None => Store::open(location)?,
+    });
     let resumed = resume.map(|r| store.find(r)).transpose()?;
     let folder = resumed.as_ref().map(|r| PathBuf::from(&r.folder));
     Ok((
@@ -48,6 +48,14 @@ fn open_store(
         }),
         folder,
     ))
+}
+
+/// The store at `location`, which must exist (a SQLite file is not created).
+fn open_existing(location: &str) -> Result<Store> {
+    if !is_postgres(location) && !std::path::Path::new(location).exists() {
+        anyhow::bail!("{location}: no such store");
+    }
+    Ok(Store::open(location)?)
 }
 
 /// Neural architecture search: controllers x environments x evaluators, from experiment files.

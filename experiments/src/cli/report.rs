@@ -4,8 +4,7 @@
 
 use crate::report::{html, markdown, stored};
 use crate::run_folder::create_run_folder;
-use anyhow::{Result, bail};
-use archforge::store::Store;
+use anyhow::Result;
 use std::path::PathBuf;
 
 /// `archforge report`'s arguments.
@@ -13,7 +12,7 @@ use std::path::PathBuf;
 pub struct Args {
     /// The run: its number, or an experiment name (its newest run).
     pub run: String,
-    /// The store (a SQLite file).
+    /// The store (a SQLite file, or a PostgreSQL URL).
     #[arg(long, default_value = "runs.db")]
     pub store: String,
     /// The folder to write into (created; refused if it holds files) [default: report-RUN].
@@ -26,10 +25,7 @@ pub struct Args {
 
 /// Rebuilds the run's reports and prints its summary.
 pub fn main(args: Args) -> Result<()> {
-    if !std::path::Path::new(&args.store).exists() {
-        bail!("{}: no such store", args.store);
-    }
-    let store = Store::open(&args.store)?;
+    let store = super::open_existing(&args.store)?;
     let run = store.find(&args.run)?;
     let out = args
         .out

@@ -26,7 +26,8 @@ pub struct Args {
     /// The run folder (default: `runs/<name>-<timestamp>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Also record the run in this store (a SQLite file, created on first use).
+    /// Also record the run in this store (a SQLite file, created on first use, or a
+    /// PostgreSQL URL).
     #[arg(long)]
     pub store: Option<String>,
     /// Go on with this stored run, killed before its end (its number, or its experiment's

@@ -2,22 +2,18 @@
 //! controllers, counted evaluations, best reward and start time.
 
 use anyhow::Result;
-use archforge::store::Store;
 
 /// `archforge runs`' arguments.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The store (a SQLite file).
+    /// The store (a SQLite file, or a PostgreSQL URL).
     #[arg(long, default_value = "runs.db")]
     pub store: String,
 }
 
 /// Prints the store's runs as a Markdown table.
 pub fn main(args: Args) -> Result<()> {
-    if !std::path::Path::new(&args.store).exists() {
-        anyhow::bail!("{}: no such store", args.store);
-    }
-    let store = Store::open(&args.store)?;
+    let store = super::open_existing(&args.store)?;
     println!(
         "| run | name | command | status | controllers | evaluations | best reward | started |\n|---:|---|---|---|---|---:|---:|---|"
     );

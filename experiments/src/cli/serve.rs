@@ -2,15 +2,14 @@
 //! ([`crate::serve`]).
 
 use crate::serve;
-use anyhow::{Context as _, Result, bail};
-use archforge::store::Store;
+use anyhow::{Context as _, Result};
 use std::net::TcpListener;
 use std::sync::Arc;
 
 /// `archforge serve`'s arguments.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The store (a SQLite file).
+    /// The store (a SQLite file, or a PostgreSQL URL).
     #[arg(long, default_value = "runs.db")]
     pub store: String,
     /// The port on 127.0.0.1 (0: any free one, printed).
@@ -20,13 +19,13 @@ pub struct Args {
 
 /// Serves the store's pages until interrupted.
 pub fn main(args: Args) -> Result<()> {
-    if !std::path::Path::new(&args.store).exists() {
-        bail!("{}: no such store", args.store);
-    }
-    let store = Arc::new(Store::open(&args.store)?);
+    let store = Arc::new(super::open_existing(&args.store)?);
     let listener = TcpListener::bind(("127.0.0.1", args.port))
         .with_context(|| format!("listening on 127.0.0.1:{}", args.port))?;
     let address = listener.local_addr()?;
-    eprintln!("serving the runs of {} on http://{address}/", args.store);
+    eprintln!(
+        "serving the runs of {} on http://{address}/",
+        store.location()
+    );
     serve::serve(store, listener)
 }
