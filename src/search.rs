@@ -11,6 +11,7 @@
 //! controller has proposed nothing new for a long while (the space is exhausted).
 
 use crate::budget::{Budget, BudgetLimits};
+use crate::candidate::Candidate;
 use crate::controller::{Controller, Evaluated};
 use crate::env::Environment;
 use crate::error::{Error, Result};
@@ -289,6 +290,14 @@ pub fn run_from(
                 controller: settings.controller.clone(),
                 reason: "proposed nothing".into(),
             });
+        }
+        if evaluator.evaluates_ahead() {
+            // The batch's candidates that build, for the evaluator to start.
+            let ahead: Vec<Candidate> = batch
+                .iter()
+                .filter_map(|p| env.build(&p.decisions).ok())
+                .collect();
+            evaluator.prefetch(&ahead)?;
         }
         let mut evaluated = Vec::with_capacity(batch.len());
         for proposal in batch {

@@ -9,6 +9,7 @@
 //!   fronts (SVG), the best architecture (JSON, DOT);
 //! - [`resume`]: a stored run whose process died, checked and claimed to go on;
 //! - [`serve`]: a store's report pages on localhost, live while a run goes on;
+//! - [`worker`]: evaluations handed to workers through the store, and the worker process;
 //! - [`latency_target`]: a latency target relative to the machine, resolved from its table;
 //! - [`teacher`]: a compression's trained teacher, checked and scored once;
 //! - [`workflows`]: what runs around or instead of a search — finalists retrained at the end
@@ -25,4 +26,5 @@ pub mod run_folder;
 pub mod runner;
 pub mod serve;
 pub mod teacher;
+pub mod worker;
 pub mod workflows;

@@ -16,9 +16,11 @@ use crate::report::stored::part_end;
 use crate::resume::{self, PartResume, Recorded};
 use crate::run_folder::{create_run_folder, run_file_stem, supernet_file, trained_weights_file};
 use crate::teacher::ScoredTeacher;
+use crate::worker;
 use anyhow::{Context, Result, anyhow, bail};
 use archforge::ability::Growth;
 use archforge::budget::BudgetLimits;
+use archforge::evaluator::{CachedEvaluator, Isolated, RemoteEvaluator};
 use archforge::evaluator::{SharedLatencyTable, scoring_batch};
 use archforge::ledger::{Ledger, Row};
 use archforge::nn::LatencyTable;
@@ -28,7 +30,7 @@ use archforge::resume::{Resume, RunCheckpoint};
 use archforge::search::{self, KeepWeights, Recorder, RunResult, RunSettings, StopReason};
 use archforge::store::{RunId, Store};
 use archforge::weights::Snapshot;
-use archforge::{Environment, rng};
+use archforge::{Environment, Evaluator, rng};
 use archforge_environments::{Images, Network};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -83,6 +85,8 @@ pub struct Recording {
     pub command: &'static str,
     /// The stored run it resumes (`--resume`), instead of a new one.
     pub resume: Option<RunId>,
+    /// Whether workers (`archforge worker`) evaluate its candidates, through the store.
+    pub workers: bool,
 }
 
 impl std::fmt::Debug for Recording {
@@ -349,22 +353,22 @@ impl<'a> Prepared<'a> {
     /// Runs controller `c` (index into the file's list) on `seed`, handing each row to
     /// `recorder`.
     pub fn run(&self, c: usize, seed: u64, recorder: &mut dyn Recorder) -> Result<RunResult> {
-        self.run_deriving(c, seed, recorder, 0, Resuming::default())
+        self.run_deriving(c, seed, recorder, 0, PartOptions::default())
             .map(|run| run.result)
     }
 
     /// [`Prepared::run`], then ENAS's derivation: `derive` proposals of the controller as it
     /// ended, rescored by the evaluator as it stands; their rows come back beside the result.
     /// The evaluator's shared weights (a supernet's store) go to the recorder at the end,
-    /// also when the run failed. `resuming` says whether the run takes checkpoints and
-    /// whether it goes on from one.
+    /// also when the run failed. `options` say whether the run takes checkpoints, whether it
+    /// goes on from one, and whether workers evaluate.
     pub fn run_deriving(
         &self,
         c: usize,
         seed: u64,
         recorder: &mut dyn Recorder,
         derive: usize,
-        resuming: Resuming,
+        options: PartOptions,
     ) -> Result<Run> {
         let experiment = &self.file.experiment;
         let config = &experiment.controller[c];
@@ -376,21 +380,27 @@ impl<'a> Prepared<'a> {
             count_duplicates: experiment.budget.count_duplicates,
             keep_weights: experiment.budget.keep_weights,
             objective: self.objective,
-            checkpoint_every: resuming
+            checkpoint_every: options
                 .checkpoints
                 .then_some(experiment.budget.checkpoint_every),
         };
         let mut controller = config.build()?;
-        let mut evaluator = experiment
-            .evaluator
-            .build(
-                &self.env,
+        let mut evaluator: Box<dyn Evaluator> = match options.workers {
+            Some((store, run)) => Box::new(CachedEvaluator::new(
+                Isolated(RemoteEvaluator::new(store, run, seed)),
                 experiment.budget.cache,
-                experiment.budget.keep_weights != KeepWeights::None,
-                self.training.as_ref(),
-                seed,
-            )
-            .map_err(|e| anyhow!(e))?;
+            )),
+            None => experiment
+                .evaluator
+                .build(
+                    &self.env,
+                    experiment.budget.cache,
+                    experiment.budget.keep_weights != KeepWeights::None,
+                    self.training.as_ref(),
+                    seed,
+                )
+                .map_err(|e| anyhow!(e))?,
+        };
         let mut generator = rng::seeded(seed);
         let searched = search::run_from(
             self.env.as_ref(),
@@ -399,7 +409,7 @@ impl<'a> Prepared<'a> {
             &settings,
             &mut generator,
             recorder,
-            resuming.from,
+            options.from,
         )
         .with_context(|| format!("controller `{}`, seed {seed}", settings.controller));
         let derived = match (&searched, derive) {
@@ -444,13 +454,16 @@ impl<'a> Prepared<'a> {
     }
 }
 
-/// Whether a run takes checkpoints and goes on from one.
-#[derive(Debug, Default)]
-pub struct Resuming {
+/// How one (controller, seed) run is run: whether it takes checkpoints, goes on from one, and
+/// has workers evaluate.
+#[derive(Default)]
+pub struct PartOptions {
     /// Give the recorder a checkpoint every `[budget] checkpoint_every` evaluations.
     pub checkpoints: bool,
     /// The checkpoint to go on from, with the rows before it.
     pub from: Option<Resume>,
+    /// Queue the evaluations in this store, as tasks of this run, for workers.
+    pub workers: Option<(Arc<Store>, RunId)>,
 }
 
 /// A run's recorder in a run folder: rows to the shared ledger (and the progress bar, the
@@ -583,6 +596,11 @@ pub fn execute<'a>(file: &'a ExperimentFile, plan: &Plan) -> Result<Finished<'a>
 pub fn execute_prepared<'a>(prepared: Prepared<'a>, plan: &Plan) -> Result<Finished<'a>> {
     let file = prepared.file;
     let experiment = &file.experiment;
+    if plan.store.as_ref().is_some_and(|r| r.workers)
+        && let Some(why) = worker::refusal(&prepared)
+    {
+        bail!("{}: --workers: {why}", file.path.display());
+    }
     let resuming = plan.store.as_ref().and_then(|r| r.resume);
     match resuming {
         None => create_run_folder(&plan.out)?,
@@ -740,16 +758,20 @@ pub fn execute_prepared<'a>(prepared: Prepared<'a>, plan: &Plan) -> Result<Finis
                         }
                         None => {}
                     }
-                    let resuming = Resuming {
+                    let options = PartOptions {
                         checkpoints: stored.is_some(),
                         from,
+                        workers: stored
+                            .as_ref()
+                            .filter(|_| plan.store.as_ref().is_some_and(|r| r.workers))
+                            .map(|(store, run)| (store.clone(), *run)),
                     };
                     // A panic in one run (a controller's bug, say) fails that run alone;
                     // the others go on and every row already written stays.
                     let mut outcome =
                         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                             let run =
-                                prepared.run_deriving(c, seed, &mut recorder, derive, resuming)?;
+                                prepared.run_deriving(c, seed, &mut recorder, derive, options)?;
                             Ok((
                                 run,
                                 (

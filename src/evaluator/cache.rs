@@ -105,4 +105,24 @@ impl<E: Evaluator> Evaluator for CachedEvaluator<E> {
         self.remember(candidate, outcome);
         self.inner.recall(candidate, outcome);
     }
+
+    fn evaluates_ahead(&self) -> bool {
+        self.inner.evaluates_ahead()
+    }
+
+    /// The candidates it will not serve, each once, go on to the evaluator behind.
+    fn prefetch(&mut self, candidates: &[Candidate]) -> Result<()> {
+        let mut ahead: Vec<Candidate> = Vec::new();
+        for candidate in candidates {
+            let repeat = ahead.iter().any(|a| match self.mode {
+                CacheMode::Off => false,
+                CacheMode::Exact => a.decisions == candidate.decisions,
+                CacheMode::Canonical => a.hash == candidate.hash,
+            });
+            if self.hit(candidate).is_none() && !repeat {
+                ahead.push(candidate.clone());
+            }
+        }
+        self.inner.prefetch(&ahead)
+    }
 }

@@ -40,6 +40,14 @@ impl<E: Evaluator> Evaluator for Isolated<E> {
     fn recall(&mut self, candidate: &Candidate, outcome: &Outcome) {
         self.0.recall(candidate, outcome)
     }
+
+    fn evaluates_ahead(&self) -> bool {
+        self.0.evaluates_ahead()
+    }
+
+    fn prefetch(&mut self, candidates: &[Candidate]) -> Result<()> {
+        self.0.prefetch(candidates)
+    }
 }
 
 /// The text a panic was raised with (`panic!("...")`'s message), for one-line reports.

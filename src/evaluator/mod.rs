@@ -10,7 +10,8 @@
 //! Implementations: [`TableEvaluator`] (tabular benchmarks), [`StandaloneEvaluator`]
 //! (training each candidate from scratch), [`SupernetEvaluator`] (weight sharing; its warm-up
 //! paths drawn by a [`Sampling`] rule), [`ProxyEvaluator`] (a zero-cost proxy of the untrained
-//! network). Wrappers that are evaluators themselves:
+//! network), [`RemoteEvaluator`] (workers evaluate, through the run store). Wrappers that
+//! are evaluators themselves:
 //! [`CachedEvaluator`] (function-equivalence cache keyed by the canonical hash or the exact
 //! decisions, as [`CacheMode`] says), [`Isolated`]
 //! (turns a panic into a `Failed` outcome) and [`TableLatency`] (latency from a per-operation
@@ -19,6 +20,7 @@
 mod cache;
 mod isolate;
 mod proxy;
+pub mod remote;
 mod sampling;
 mod standalone;
 mod supernet;
@@ -28,6 +30,7 @@ mod table_latency;
 pub use cache::{CacheMode, CachedEvaluator};
 pub use isolate::{Isolated, panic_message};
 pub use proxy::{ProxyEvaluator, ProxySettings, scoring_batch};
+pub use remote::RemoteEvaluator;
 pub use sampling::Sampling;
 pub use standalone::{StandaloneEvaluator, Trained, train_candidate, train_candidate_with};
 pub use supernet::{SplitAt, SplitChoice, SupernetEvaluator, SupernetMode, SupernetSettings};
@@ -198,6 +201,18 @@ pub trait Evaluator: Send {
     /// resumed from its recorded rows ([`crate::resume`]): a cache remembers it; evaluators
     /// whose scores depend on the candidate alone have nothing to do.
     fn recall(&mut self, _candidate: &Candidate, _outcome: &Outcome) {}
+
+    /// Whether the evaluator starts evaluations ahead ([`Evaluator::prefetch`]).
+    fn evaluates_ahead(&self) -> bool {
+        false
+    }
+
+    /// Says which candidates are to be evaluated next, in order, before the first of them
+    /// is: an evaluator whose workers evaluate side by side ([`remote`]) starts them all;
+    /// the others have nothing to do.
+    fn prefetch(&mut self, _candidates: &[Candidate]) -> Result<()> {
+        Ok(())
+    }
 }
 
 impl<E: Evaluator + ?Sized> Evaluator for Box<E> {
@@ -219,5 +234,13 @@ impl<E: Evaluator + ?Sized> Evaluator for Box<E> {
 
     fn recall(&mut self, candidate: &Candidate, outcome: &Outcome) {
         (**self).recall(candidate, outcome)
+    }
+
+    fn evaluates_ahead(&self) -> bool {
+        (**self).evaluates_ahead()
+    }
+
+    fn prefetch(&mut self, candidates: &[Candidate]) -> Result<()> {
+        (**self).prefetch(candidates)
     }
 }

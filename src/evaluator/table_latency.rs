@@ -102,4 +102,12 @@ impl<E: Evaluator> Evaluator for TableLatency<E> {
     fn recall(&mut self, candidate: &Candidate, outcome: &Outcome) {
         self.inner.recall(candidate, outcome)
     }
+
+    fn evaluates_ahead(&self) -> bool {
+        self.inner.evaluates_ahead()
+    }
+
+    fn prefetch(&mut self, candidates: &[Candidate]) -> Result<()> {
+        self.inner.prefetch(candidates)
+    }
 }

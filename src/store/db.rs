@@ -222,6 +222,15 @@ impl Dialect {
         }
     }
 
+    /// What a `SELECT` ends with to lock the rows it returns and pass over rows another
+    /// transaction has locked (SQLite's transactions lock the whole database instead).
+    pub fn skip_locked_rows(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
     /// The column that orders a table's rows as they were inserted.
     pub fn insertion_order(self) -> &'static str {
         match self {
@@ -263,20 +272,17 @@ impl Connection {
         }
     }
 
-    /// Runs `work` in one transaction — all of it is written, or none. With `exclusive`, the
-    /// transaction first takes the database's write lock (SQLite) or the store's advisory
-    /// lock (PostgreSQL), so that two processes do not do the same work at once.
+    /// Runs `work` in one transaction — all of it is written, or none — taking `lock` first.
     pub fn transaction<T>(
         &mut self,
-        exclusive: bool,
+        lock: Lock,
         work: impl FnOnce(&mut dyn Session) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
         match self {
             Connection::Sqlite(connection) => {
-                let behavior = if exclusive {
-                    rusqlite::TransactionBehavior::Immediate
-                } else {
-                    rusqlite::TransactionBehavior::Deferred
+                let behavior = match lock {
+                    Lock::Read => rusqlite::TransactionBehavior::Deferred,
+                    Lock::Write | Lock::Store => rusqlite::TransactionBehavior::Immediate,
                 };
                 let tx = connection.transaction_with_behavior(behavior)?;
                 let mut session = SqliteSession(&tx);
@@ -286,7 +292,7 @@ impl Connection {
             }
             Connection::Postgres(client, prepared) => {
                 let mut tx = client.transaction()?;
-                if exclusive {
+                if lock == Lock::Store {
                     tx.execute("SELECT pg_advisory_xact_lock(8020)", &[])?;
                 }
                 let mut session = PostgresSession {
@@ -299,6 +305,19 @@ impl Connection {
             }
         }
     }
+}
+
+/// What a transaction locks before its work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    /// Nothing: it only reads (beside writers, on either database).
+    Read,
+    /// What it writes. On SQLite, the database's write lock from the start, so that a
+    /// transaction that reads and then writes waits its turn (a reader turned writer would be
+    /// refused at once); on PostgreSQL, the rows it writes, as it writes them.
+    Write,
+    /// The whole store against every other process taking this lock (a migration).
+    Store,
 }
 
 struct SqliteSession<'a>(&'a rusqlite::Transaction<'a>);

@@ -10,7 +10,8 @@
 //! Every write is one transaction. Several processes may share one store: SQLite's write-ahead
 //! log lets readers go on beside a writer, and a writer waits up to 30 s for another;
 //! PostgreSQL serves any number. [`runs`] records runs, their parts and artefacts; [`rows`]
-//! the evaluations; [`resume`] each part's last checkpoint and which process owns a run.
+//! the evaluations; [`resume`] each part's last checkpoint and which process owns a run;
+//! [`tasks`] the evaluations handed to workers.
 //!
 //! Queries are written once, in the SQL that SQLite and PostgreSQL share, with `$N`
 //! parameters, and run through one database layer ([`db`]).
@@ -20,11 +21,12 @@ pub mod resume;
 pub mod rows;
 pub mod runs;
 pub mod schema;
+pub mod tasks;
 
 pub use runs::{Part, PartEnd, RunStatus, StoredRun};
 
 use crate::error::{Error, Result};
-use db::{Connection, DbError, Session};
+use db::{Connection, DbError, Lock, Session};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Mutex;
@@ -129,14 +131,30 @@ impl Store {
         &self.location
     }
 
-    /// Runs `work` in one transaction: all of it is written, or none.
+    /// Runs `work`, which writes, in one transaction: all of it is written, or none.
     fn transaction<T>(
         &self,
         work: impl FnOnce(&mut dyn Session) -> std::result::Result<T, DbError>,
     ) -> Result<T> {
+        self.locked(Lock::Write, work)
+    }
+
+    /// Runs `work`, which only reads, in one transaction.
+    fn read<T>(
+        &self,
+        work: impl FnOnce(&mut dyn Session) -> std::result::Result<T, DbError>,
+    ) -> Result<T> {
+        self.locked(Lock::Read, work)
+    }
+
+    fn locked<T>(
+        &self,
+        lock: Lock,
+        work: impl FnOnce(&mut dyn Session) -> std::result::Result<T, DbError>,
+    ) -> Result<T> {
         let mut connection = self.connection.lock().unwrap_or_else(|p| p.into_inner());
         connection
-            .transaction(false, work)
+            .transaction(lock, work)
             .map_err(|e| self.error(e))
     }
 

@@ -75,7 +75,7 @@ impl Store {
         controller: &str,
         seed: u64,
     ) -> Result<Option<(u64, String)>> {
-        self.transaction(|s| {
+        self.read(|s| {
             s.query(
                 "SELECT proposals, state FROM checkpoints \
                  WHERE run_id = $1 AND controller = $2 AND seed = $3",
@@ -90,7 +90,7 @@ impl Store {
     /// Makes this process the owner of `run`, which must be running and whose owner must be
     /// a process of this machine that is gone.
     pub fn claim(&self, run: RunId) -> Result<()> {
-        let owner = self.transaction(|s| {
+        let owner = self.read(|s| {
             s.query(
                 "SELECT owner, status FROM runs WHERE id = $1",
                 &[run.0.into()],

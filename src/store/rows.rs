@@ -41,7 +41,7 @@ impl Store {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        self.transaction(|s| {
+        self.read(|s| {
             s.query(&select, &[run.0.into()])?
                 .iter()
                 .map(|r| from_columns(r))
@@ -52,7 +52,7 @@ impl Store {
     /// The rows of run `run` in the order they were recorded, from the `after`-th on: what a
     /// page that has the first `after` follows a running run with.
     pub fn rows_recorded(&self, run: RunId, after: usize) -> Result<Vec<Row>> {
-        self.transaction(|s| {
+        self.read(|s| {
             let select = format!(
                 "SELECT {COLUMNS} FROM evaluations WHERE run_id = $1 ORDER BY {} \
                  LIMIT $2 OFFSET $3",

@@ -211,7 +211,7 @@ impl Store {
 
     /// Every run, oldest first.
     pub fn runs(&self) -> Result<Vec<StoredRun>> {
-        let ids = self.transaction(|s| {
+        let ids = self.read(|s| {
             s.query("SELECT id FROM runs ORDER BY id", &[])?
                 .iter()
                 .map(|r| r[0].int())
@@ -222,7 +222,7 @@ impl Store {
 
     /// Run `id`.
     pub fn run(&self, id: RunId) -> Result<StoredRun> {
-        let found = self.transaction(|s| {
+        let found = self.read(|s| {
             let Some(r) = s
                 .query(
                     "SELECT name, command, folder, experiment, context, status, reason, \
@@ -275,7 +275,7 @@ impl Store {
         if let Ok(id) = reference.parse::<i64>() {
             return self.run(RunId(id));
         }
-        let id = self.transaction(|s| {
+        let id = self.read(|s| {
             s.query(
                 "SELECT MAX(id) FROM runs WHERE name = $1",
                 &[reference.into()],
@@ -293,7 +293,7 @@ impl Store {
 
     /// The parts of run `run`, in plan order.
     pub fn parts(&self, run: RunId) -> Result<Vec<Part>> {
-        self.transaction(|s| {
+        self.read(|s| {
             s.query(
                 "SELECT controller, seed, status, stop, controller_seconds, seconds \
                  FROM run_parts WHERE run_id = $1 ORDER BY position",
@@ -321,7 +321,7 @@ impl Store {
 
     /// The artefacts of run `run`, by name.
     pub fn artefacts(&self, run: RunId) -> Result<Vec<(String, Vec<u8>)>> {
-        self.transaction(|s| {
+        self.read(|s| {
             s.query(
                 "SELECT name, content FROM artefacts WHERE run_id = $1 ORDER BY name",
                 &[run.0.into()],

@@ -4,18 +4,20 @@
 //! migration known here was written by a newer archforge: it is refused, and nothing in it is
 //! changed.
 
-use super::db::{Connection, DbError, Dialect, Session};
+use super::db::{Connection, DbError, Dialect, Lock, Session};
 
 /// SQLite's migrations, in order: version `i + 1` is `SQLITE[i]`.
 const SQLITE: &[&str] = &[
     include_str!("migrations/sqlite/0001_runs.sql"),
     include_str!("migrations/sqlite/0002_resume.sql"),
+    include_str!("migrations/sqlite/0003_tasks.sql"),
 ];
 
 /// PostgreSQL's, numbered as SQLite's.
 const POSTGRES: &[&str] = &[
     include_str!("migrations/postgres/0001_runs.sql"),
     include_str!("migrations/postgres/0002_resume.sql"),
+    include_str!("migrations/postgres/0003_tasks.sql"),
 ];
 
 /// The migrations of `dialect`.
@@ -54,7 +56,7 @@ pub enum SchemaError {
 pub fn migrate(connection: &mut Connection) -> Result<(), SchemaError> {
     let dialect = connection.dialect();
     let mut newer = None;
-    connection.transaction(true, |s: &mut dyn Session| {
+    connection.transaction(Lock::Store, |s: &mut dyn Session| {
         s.batch("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
         let found =
             s.query("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])?[0][0].int()?;

@@ -271,6 +271,31 @@ impl Started {
             .and_then(|rest| rest.split(' ').next().and_then(|n| n.parse().ok()))
     }
 
+    /// Waits for it to end, for `limit` at most (then kills it); whether it ended by itself
+    /// and succeeded.
+    pub fn succeeds_within(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        false
+    }
+
+    /// The lines of standard error it wrote that were not read yet (after it ended: the rest).
+    pub fn unread(&self) -> String {
+        let mut text = String::new();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+            text += &line;
+            text.push('\n');
+        }
+        text
+    }
+
     /// Kills it with SIGKILL and reaps it; whether it was still running.
     pub fn kill(mut self) -> bool {
         let running = self.child.try_wait().ok().flatten().is_none();

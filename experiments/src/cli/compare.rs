@@ -37,6 +37,10 @@ pub struct Args {
     /// name for the newest): the same file and flags, into its folder.
     #[arg(long, value_name = "RUN")]
     pub resume: Option<String>,
+    /// Hand the evaluations to workers (`archforge worker --store ...`, on any machine)
+    /// instead of evaluating here.
+    #[arg(long)]
+    pub workers: bool,
 }
 
 /// Runs the comparison and prints its summary.
@@ -44,8 +48,12 @@ pub fn main(args: Args) -> Result<()> {
     let mut file = ExperimentFile::load(&args.file)?;
     file.override_with(args.seed, args.seeds, args.budget)?;
     let e = &file.experiment;
-    let (store, resumed_folder) =
-        super::open_store(args.store.as_deref(), args.resume.as_deref(), "compare")?;
+    let (store, resumed_folder) = super::open_store(
+        args.store.as_deref(),
+        args.resume.as_deref(),
+        args.workers,
+        "compare",
+    )?;
     let plan = Plan {
         controllers: (0..e.controller.len()).collect(),
         seeds: (e.seed..=e.seed + (e.seeds - 1)).collect(),

@@ -1,5 +1,5 @@
 //! The command line, one module per subcommand: [`run`], [`compare`], [`train`],
-//! [`compress`], [`export`], [`rank_check`], [`predictor_check`], [`proxy_check`], [`generate`], [`runs`], [`report`], [`serve`] and [`list`]; [`print`](mod@print) holds what several of them print.
+//! [`compress`], [`export`], [`rank_check`], [`predictor_check`], [`proxy_check`], [`generate`], [`runs`], [`report`], [`serve`], [`worker`] and [`list`]; [`print`](mod@print) holds what several of them print.
 
 pub mod compare;
 pub mod compress;
@@ -15,6 +15,7 @@ pub mod run;
 pub mod runs;
 pub mod serve;
 pub mod train;
+pub mod worker;
 
 use crate::runner::Recording;
 use anyhow::Result;
@@ -25,12 +26,17 @@ use std::sync::Arc;
 
 /// Where a `command` is recorded: the store `--store` names, opened (created on first use;
 /// `runs.db` when only `--resume` is given), with the stored run `--resume` names (its
-/// number, or its experiment's name for that name's newest run) and that run's folder.
+/// number, or its experiment's name for that name's newest run) and that run's folder;
+/// with `workers`, the store through which workers evaluate.
 fn open_store(
     location: Option<&str>,
     resume: Option<&str>,
+    workers: bool,
     command: &'static str,
 ) -> Result<(Option<Recording>, Option<PathBuf>)> {
+    if workers && location.is_none() {
+        anyhow::bail!("--workers hands the evaluations to workers through a store: give --store");
+    }
     let Some(location) = location.or(resume.map(|_| "runs.db")) else {
         return Ok((None, None));
     };
@@ -45,6 +51,7 @@ fn open_store(
             store,
             command,
             resume: resumed.map(|r| r.id),
+            workers,
         }),
         folder,
     ))
@@ -107,6 +114,8 @@ pub enum Command {
     Report(report::Args),
     /// Serve every run of a store as its report page on localhost, live while it runs.
     Serve(serve::Args),
+    /// Evaluate the candidates that `--workers` runs queue in a store, on any machine.
+    Worker(worker::Args),
     /// List the registered environments, controllers, evaluators and objectives.
     List,
 }
@@ -126,6 +135,7 @@ pub fn main(cli: Cli) -> Result<()> {
         Command::Runs(args) => runs::main(args),
         Command::Report(args) => report::main(args),
         Command::Serve(args) => serve::main(args),
+        Command::Worker(args) => worker::main(args),
         Command::List => list::main(),
     }
 }

@@ -34,6 +34,10 @@ pub struct Args {
     /// name for the newest): the same file and flags, into its folder.
     #[arg(long, value_name = "RUN")]
     pub resume: Option<String>,
+    /// Hand the evaluations to workers (`archforge worker --store ...`, on any machine)
+    /// instead of evaluating here.
+    #[arg(long)]
+    pub workers: bool,
 }
 
 /// Runs one controller of the file on one seed.
@@ -61,8 +65,12 @@ pub fn main(args: Args) -> Result<()> {
             )
         })?,
     };
-    let (store, resumed_folder) =
-        super::open_store(args.store.as_deref(), args.resume.as_deref(), "run")?;
+    let (store, resumed_folder) = super::open_store(
+        args.store.as_deref(),
+        args.resume.as_deref(),
+        args.workers,
+        "run",
+    )?;
     let plan = Plan {
         controllers: vec![index],
         seeds: vec![file.experiment.seed],

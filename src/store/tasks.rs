@@ -1,0 +1,220 @@
+//! The evaluations a searching process hands to workers ([`crate::evaluator::remote`]): a
+//! queue of tasks, one per candidate of a run and seed — a candidate asked for again (the same
+//! canonical hash) is the same task. A worker claims the oldest pending task, or one whose
+//! lease ran out (its worker died): on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so workers
+//! never wait on each other; on SQLite in a transaction that holds the write lock, as every
+//! write there does. It holds a
+//! lease it renews (its heartbeat) and may write the outcome only while the lease is its own.
+//! A task whose lease ran out [`MAX_LEASES`] times is failed, with the reason, instead of
+//! being claimed again.
+
+use super::{RunId, Store};
+use crate::error::Result;
+
+/// Leases a task may run out of before it is failed.
+pub const MAX_LEASES: i64 = 3;
+
+/// A task claimed by a worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    /// Its key.
+    pub id: i64,
+    /// The run it belongs to.
+    pub run: RunId,
+    /// The run's seed (what the candidate's training is seeded from).
+    pub seed: u64,
+    /// The candidate's decisions, as the ledger writes them.
+    pub decisions: String,
+    /// Leases it has had, this one included.
+    pub attempts: i64,
+}
+
+/// Where a task stands, for the process waiting for it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskState {
+    /// Not done yet.
+    Waiting,
+    /// Done: its outcome (JSON).
+    Done(String),
+    /// Failed: why.
+    Failed(String),
+}
+
+/// Seconds since the Unix epoch.
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl Store {
+    /// The task of the candidate `hash` (with `decisions`) of run `run` on `seed`: the one
+    /// already queued or done for it, or a new pending one.
+    pub fn enqueue(&self, run: RunId, seed: u64, hash: &str, decisions: &str) -> Result<i64> {
+        self.transaction(|s| {
+            let found = s.query(
+                "SELECT id FROM tasks WHERE run_id = $1 AND seed = $2 AND hash = $3 \
+                 AND status <> 'failed' ORDER BY id LIMIT 1",
+                &[run.0.into(), seed.into(), hash.into()],
+            )?;
+            if let Some(row) = found.first() {
+                return row[0].int();
+            }
+            s.query(
+                "INSERT INTO tasks (run_id, seed, hash, decisions, status) \
+                 VALUES ($1, $2, $3, $4, 'pending') RETURNING id",
+                &[run.0.into(), seed.into(), hash.into(), decisions.into()],
+            )?[0][0]
+                .int()
+        })
+    }
+
+    /// Where task `id` stands.
+    pub fn task_state(&self, id: i64) -> Result<TaskState> {
+        self.read(|s| {
+            let rows = s.query(
+                "SELECT status, outcome FROM tasks WHERE id = $1",
+                &[id.into()],
+            )?;
+            let Some(row) = rows.first() else {
+                return Ok(TaskState::Failed(format!("task {id} is not in the store")));
+            };
+            Ok(match row[0].text()?.as_str() {
+                "done" => TaskState::Done(row[1].text()?),
+                "failed" => TaskState::Failed(row[1].text()?),
+                _ => TaskState::Waiting,
+            })
+        })
+    }
+
+    /// Claims the oldest task that is pending or whose lease ran out, for `worker`, leased for
+    /// `lease` seconds; `None` when there is none. Tasks whose lease ran out too often are
+    /// failed first.
+    pub fn claim_task(&self, worker: &str, lease: f64) -> Result<Option<Task>> {
+        self.transaction(|s| {
+            let at = now();
+            s.execute(
+                "UPDATE tasks SET status = 'failed', outcome = $1 WHERE status = 'leased' \
+                     AND lease_until < $2 AND attempts >= $3",
+                &[
+                    format!("its worker stopped holding its lease {MAX_LEASES} times").into(),
+                    at.into(),
+                    MAX_LEASES.into(),
+                ],
+            )?;
+            let lock = s.dialect().skip_locked_rows();
+            let rows = s.query(
+                &format!(
+                    "SELECT id, run_id, seed, decisions, attempts FROM tasks \
+                         WHERE status = 'pending' OR (status = 'leased' AND lease_until < $1) \
+                         ORDER BY id LIMIT 1{lock}"
+                ),
+                &[at.into()],
+            )?;
+            let Some(row) = rows.first() else {
+                return Ok(None);
+            };
+            let task = Task {
+                id: row[0].int()?,
+                run: RunId(row[1].int()?),
+                seed: row[2].int()?.max(0) as u64,
+                decisions: row[3].text()?,
+                attempts: row[4].int()? + 1,
+            };
+            s.execute(
+                "UPDATE tasks SET status = 'leased', worker = $1, lease_until = $2, \
+                     attempts = $3 WHERE id = $4",
+                &[
+                    worker.into(),
+                    (at + lease).into(),
+                    task.attempts.into(),
+                    task.id.into(),
+                ],
+            )?;
+            Ok(Some(task))
+        })
+    }
+
+    /// Renews `worker`'s lease of task `id` for `lease` seconds; whether it still held it.
+    pub fn renew_lease(&self, id: i64, worker: &str, lease: f64) -> Result<bool> {
+        self.transaction(|s| {
+            Ok(s.execute(
+                "UPDATE tasks SET lease_until = $1 WHERE id = $2 AND worker = $3 \
+                 AND status = 'leased'",
+                &[(now() + lease).into(), id.into(), worker.into()],
+            )? == 1)
+        })
+    }
+
+    /// Records the outcome (JSON) of task `id`, if `worker` still holds its lease; whether
+    /// it did.
+    pub fn finish_task(&self, id: i64, worker: &str, outcome: &str) -> Result<bool> {
+        self.transaction(|s| {
+            Ok(s.execute(
+                "UPDATE tasks SET status = 'done', outcome = $1 WHERE id = $2 AND worker = $3 \
+                 AND status = 'leased' AND lease_until >= $4",
+                &[outcome.into(), id.into(), worker.into(), now().into()],
+            )? == 1)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_is_queued_once_leased_to_one_worker_and_requeued_when_its_lease_runs_out() {
+        let dir = tempfile::tempdir().unwrap();
+        for store in super::super::test_stores(dir.path()) {
+            let run = store
+                .begin_run("tasks", "run", "out", "", "{}", &[])
+                .unwrap();
+            let a = store.enqueue(run, 0, "00aa", "1-2").unwrap();
+            assert_eq!(
+                store.enqueue(run, 0, "00aa", "1-2").unwrap(),
+                a,
+                "the same task"
+            );
+            let b = store.enqueue(run, 1, "00aa", "1-2").unwrap();
+            assert_ne!(a, b, "another seed trains another network");
+            // Other tests share a PostgreSQL store: claim until this run's tasks come.
+            let mine = |store: &Store, worker: &str, lease: f64| loop {
+                let task = store.claim_task(worker, lease).unwrap().expect("a task");
+                if task.run == run {
+                    break task;
+                }
+                store.finish_task(task.id, worker, "{}").unwrap();
+            };
+            let first = mine(&store, "w1", 30.0);
+            assert_eq!((first.id, first.attempts), (a, 1));
+            assert!(store.renew_lease(a, "w1", 30.0).unwrap());
+            assert!(!store.renew_lease(a, "w2", 30.0).unwrap(), "not w2's lease");
+            // w2 gets the next task, not the one w1 holds.
+            let second = mine(&store, "w2", -1.0);
+            assert_eq!(second.id, b);
+            // w2's lease ran out at once: b goes to w3, and w2 may not write it.
+            let again = mine(&store, "w3", 30.0);
+            assert_eq!((again.id, again.attempts), (b, 2));
+            assert!(!store.finish_task(b, "w2", "{}").unwrap());
+            assert!(store.finish_task(b, "w3", "{\"x\":1}").unwrap());
+            assert_eq!(
+                store.task_state(b).unwrap(),
+                TaskState::Done("{\"x\":1}".into())
+            );
+            assert_eq!(store.task_state(a).unwrap(), TaskState::Waiting);
+            // A lease that runs out MAX_LEASES times fails the task.
+            let c = store.enqueue(run, 2, "00cc", "0-0").unwrap();
+            for _ in 0..MAX_LEASES {
+                assert_eq!(mine(&store, "w4", -1.0).id, c);
+            }
+            while let Some(task) = store.claim_task("w5", 30.0).unwrap() {
+                assert_ne!(task.id, c);
+                store.finish_task(task.id, "w5", "{}").unwrap();
+            }
+            assert!(matches!(store.task_state(c).unwrap(), TaskState::Failed(_)));
+            // Nothing of this test is left for a worker.
+            assert!(store.finish_task(a, "w1", "{}").unwrap());
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Workers end to end: a stand-alone training search hands its evaluations to three
+//! `archforge worker` processes through the store (the PostgreSQL server that
+//! `ARCHFORGE_TEST_POSTGRES` names, else a SQLite file), one of them killed with SIGKILL in the
+//! middle of an evaluation; the search's ledger must be the one the same search writes
+//! without workers, row for row (wall-clock seconds and measured latency aside), with no
+//! evaluation lost. And the runs that cannot hand out their evaluations are refused in one
+//! line.
+
+use archforge::ledger::{Ledger, Row};
+use archforge::store::{RunId, RunStatus, Store};
+use archforge_tests::{Started, archforge, archforge_ok, experiments_dir, stderr};
+use std::path::Path;
+
+/// The shipped stand-alone training on digits, cut to 1 epoch, 8 evaluations for random
+/// search in batches of 4 and 6 for REINFORCE in batches of 2.
+fn trained_experiment(dir: &Path) -> String {
+    let text =
+        std::fs::read_to_string(experiments_dir().join("digits-nb201-standalone.toml")).unwrap();
+    let text = text
+        .replace("epochs = 8", "epochs = 1")
+        .replace("evaluations = 10", "evaluations = 8")
+        .replace("kind = \"random\"", "kind = \"random\"\nbatch = 4")
+        + "\n[[controller]]\nkind = \"reinforce\"\nbatch = 2\n";
+    let path = dir.join("trained.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+fn comparable(rows: &[Row]) -> Vec<Row> {
+    rows.iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.wall_seconds = 0.0;
+            r.record.latency_ms = None;
+            r
+        })
+        .collect()
+}
+
+#[test]
+fn workers_write_the_ledger_of_a_search_without_them_even_when_one_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = trained_experiment(dir.path());
+    let store = std::env::var("ARCHFORGE_TEST_POSTGRES").unwrap_or_else(|_| {
+        eprintln!("ARCHFORGE_TEST_POSTGRES is not set: the workers share a SQLite store");
+        dir.path().join("runs.db").to_string_lossy().into_owned()
+    });
+    archforge_ok(
+        dir.path(),
+        &["compare", &file, "--seeds", "1", "--out", "alone"],
+    );
+    let alone = Ledger::read(&dir.path().join("alone/evaluations.csv")).unwrap();
+
+    let search = Started::new(
+        dir.path(),
+        &[
+            "compare",
+            &file,
+            "--seeds",
+            "1",
+            "--store",
+            &store,
+            "--workers",
+            "--out",
+            "shared",
+        ],
+    );
+    let run = search
+        .run_id()
+        .expect("the search says which run it records");
+    let workers: Vec<Started> = (0..3)
+        .map(|_| {
+            Started::new(
+                dir.path(),
+                &[
+                    "worker",
+                    "--store",
+                    &store,
+                    "--lease",
+                    "2",
+                    "--idle-exit",
+                    "6",
+                ],
+            )
+        })
+        .collect();
+    // The first worker to take a task is killed while it evaluates.
+    let mut workers = workers;
+    let first = workers[0]
+        .line_after(&["task "])
+        .expect("a worker takes a task");
+    let killed = workers.remove(0);
+    assert!(killed.kill(), "killed mid-evaluation of task {first}");
+    let mut search = search;
+    let limit = std::time::Duration::from_secs(300);
+    let ended = search.succeeds_within(limit);
+    for mut worker in workers {
+        assert!(worker.succeeds_within(limit), "a worker stops when idle");
+    }
+    assert!(ended, "the search ends: {}", search.unread());
+
+    let shared = Ledger::read(&dir.path().join("shared/evaluations.csv")).unwrap();
+    assert_eq!(
+        comparable(&shared),
+        comparable(&alone),
+        "the ledger with workers is the one without"
+    );
+    assert!(
+        shared
+            .iter()
+            .all(|r| r.record.status == archforge::evaluator::StatusKind::Ok),
+        "no evaluation failed"
+    );
+    let store = Store::open(&if archforge::store::is_postgres(&store) {
+        store.clone()
+    } else {
+        dir.path().join("runs.db").to_string_lossy().into_owned()
+    })
+    .unwrap();
+    assert_eq!(store.run(RunId(run)).unwrap().status, RunStatus::Finished);
+    assert_eq!(
+        comparable(&store.rows(RunId(run)).unwrap()),
+        comparable(&alone)
+    );
+}
+
+#[test]
+fn runs_that_cannot_hand_out_their_evaluations_are_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = experiments_dir().join("nb201-compare.toml");
+    let table = table.to_string_lossy();
+    let refused = archforge(
+        dir.path(),
+        &[
+            "compare",
+            &table,
+            "--store",
+            "runs.db",
+            "--workers",
+            "--out",
+            "a",
+        ],
+    );
+    assert!(!refused.status.success());
+    let why = stderr(&refused);
+    assert!(why.contains("a table's lookups"), "{why}");
+    assert_eq!(why.trim().lines().count(), 1, "{why}");
+    assert!(!dir.path().join("a").exists(), "nothing written");
+    let why = stderr(&archforge(dir.path(), &["compare", &table, "--workers"]));
+    assert!(why.contains("give --store"), "{why}");
+}
