@@ -13,12 +13,10 @@
 //! supernet's weights) is not restored here.
 
 use crate::controller::Checkpoint;
-use crate::env::Environment;
 use crate::error::{Error, Result};
-use crate::evaluator::{Evaluator, Metrics, Outcome, Status, StatusKind};
+use crate::evaluator::{Metrics, Outcome, Status, StatusKind};
 use crate::ledger::Row;
 use crate::rng::Rng;
-use crate::search::parse_decisions;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
@@ -104,23 +102,6 @@ impl Resume {
             )))
         }
     }
-}
-
-/// Tells `evaluator` every evaluation of `rows` it made itself (not served from a cache, and
-/// whose candidate builds), as the outcome the row recorded.
-pub fn recall(env: &dyn Environment, evaluator: &mut dyn Evaluator, rows: &[Row]) -> Result<()> {
-    for row in rows.iter().filter(|r| !r.cached) {
-        let decisions = parse_decisions(&row.record.decisions).ok_or_else(|| {
-            Error::Checkpoint(format!(
-                "proposal {}: decisions `{}` do not parse",
-                row.proposal, row.record.decisions
-            ))
-        })?;
-        if let Ok(candidate) = env.build(&decisions) {
-            evaluator.recall(&candidate, &outcome_of(row));
-        }
-    }
-    Ok(())
 }
 
 /// The outcome a row recorded (without weights).

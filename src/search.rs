@@ -269,7 +269,7 @@ pub fn run_from(
         for row in &resume.rows {
             result.add(row);
         }
-        crate::resume::recall(env, evaluator, &resume.rows)?;
+        recall(env, evaluator, &resume.rows)?;
     }
     let mut checkpointed = budget.evaluations();
     while !budget.exhausted() {
@@ -358,6 +358,23 @@ pub fn run_from(
     }
     result.seconds = earlier_seconds + started.elapsed().as_secs_f64();
     Ok(result)
+}
+
+/// Tells `evaluator` every evaluation of `rows` it made itself (not served from a cache, and
+/// whose candidate builds), as the outcome the row recorded.
+fn recall(env: &dyn Environment, evaluator: &mut dyn Evaluator, rows: &[Row]) -> Result<()> {
+    for row in rows.iter().filter(|r| !r.cached) {
+        let decisions = parse_decisions(&row.record.decisions).ok_or_else(|| {
+            Error::Checkpoint(format!(
+                "proposal {}: decisions `{}` do not parse",
+                row.proposal, row.record.decisions
+            ))
+        })?;
+        if let Ok(candidate) = env.build(&decisions) {
+            evaluator.recall(&candidate, &crate::resume::outcome_of(row));
+        }
+    }
+    Ok(())
 }
 
 /// Scores proposals into ledger rows: builds, evaluates, charges the budget, rewards.

@@ -14,10 +14,9 @@
 //! and a growing space's inherited weights are not checkpointed, and an objective on latency
 //! measured by this machine's clock would not score a repeat the same.
 
-use crate::config::ExperimentFile;
+use crate::config::{Experiment, ExperimentFile};
 use crate::registry::EvaluatorConfig;
 use crate::report::stored::ended;
-use crate::runner::Prepared;
 use anyhow::{Result, anyhow, bail};
 use archforge::Row;
 use archforge::resume::{Resume, RunCheckpoint};
@@ -110,20 +109,24 @@ fn difference(stored: &Row, now: &Row, measured_latency: bool) -> Option<String>
         .or_else(|| Some("the row".into()))
 }
 
-/// Why `prepared`'s runs cannot be resumed from the store, if they cannot.
-fn unresumable(prepared: &Prepared) -> Option<&'static str> {
-    let experiment = prepared.experiment();
+/// Why the runs of `experiment` cannot be resumed from the store, if they cannot; `grows`:
+/// its space grows networks, `latency_objective`: its objective has a latency term.
+pub fn unresumable(
+    experiment: &Experiment,
+    grows: bool,
+    latency_objective: bool,
+) -> Option<&'static str> {
     if matches!(experiment.evaluator, EvaluatorConfig::Supernet(_)) {
         return Some(
             "its evaluator is a supernet, whose shared weights are not checkpointed: run it again",
         );
     }
-    if prepared.env().growth().is_some() {
+    if grows {
         return Some(
             "its space grows networks from their parents' trained weights, which are not checkpointed: run it again",
         );
     }
-    if experiment.evaluator.trains() && prepared.objective().latency.is_some() {
+    if experiment.evaluator.trains() && latency_objective {
         return Some(
             "its rewards depend on latency measured on this machine, which a repeat does not reproduce: run it again",
         );
@@ -131,15 +134,15 @@ fn unresumable(prepared: &Prepared) -> Option<&'static str> {
     None
 }
 
-/// Claims stored run `run` of `store` for resuming `prepared` (of `file`) by `command` into
-/// `out` with `parts` (controller, seed) in plan order — after checking that it is the same
-/// run (see the module documentation).
+/// Claims stored run `run` of `store` for resuming `file` by `command` into `out` with
+/// `parts` (controller, seed) in plan order — after checking that it is the same run (see the
+/// module documentation) and that nothing makes it [`unresumable`] (`refusal`).
 pub fn claim(
     store: &Store,
     run: RunId,
     command: &str,
     file: &ExperimentFile,
-    prepared: &Prepared,
+    refusal: Option<&str>,
     parts: &[(String, u64)],
     out: &Path,
 ) -> Result<Resumed> {
@@ -189,17 +192,13 @@ pub fn claim(
             out.display()
         );
     }
-    if let Some(why) = unresumable(prepared) {
+    if let Some(why) = refusal {
         bail!("run {run} cannot be resumed: {why}");
     }
     store.claim(run)?;
 
-    let measured_latency = prepared.experiment().evaluator.trains()
-        && prepared
-            .experiment()
-            .objective
-            .latency_table_path()
-            .is_none();
+    let measured_latency = file.experiment.evaluator.trains()
+        && file.experiment.objective.latency_table_path().is_none();
     let rows = store.rows(run)?;
     let mut resumed = Vec::with_capacity(parts.len());
     for part in store.parts(run)? {

@@ -16,7 +16,6 @@ use crate::report::stored::part_end;
 use crate::resume::{self, PartResume, Recorded};
 use crate::run_folder::{create_run_folder, run_file_stem, supernet_file, trained_weights_file};
 use crate::teacher::ScoredTeacher;
-use crate::worker;
 use anyhow::{Context, Result, anyhow, bail};
 use archforge::ability::Growth;
 use archforge::budget::BudgetLimits;
@@ -596,11 +595,6 @@ pub fn execute<'a>(file: &'a ExperimentFile, plan: &Plan) -> Result<Finished<'a>
 pub fn execute_prepared<'a>(prepared: Prepared<'a>, plan: &Plan) -> Result<Finished<'a>> {
     let file = prepared.file;
     let experiment = &file.experiment;
-    if plan.store.as_ref().is_some_and(|r| r.workers)
-        && let Some(why) = worker::refusal(&prepared)
-    {
-        bail!("{}: --workers: {why}", file.path.display());
-    }
     let resuming = plan.store.as_ref().and_then(|r| r.resume);
     match resuming {
         None => create_run_folder(&plan.out)?,
@@ -648,12 +642,17 @@ pub fn execute_prepared<'a>(prepared: Prepared<'a>, plan: &Plan) -> Result<Finis
                     &parts,
                 )?,
                 Some(run) => {
+                    let refusal = resume::unresumable(
+                        experiment,
+                        prepared.env().growth().is_some(),
+                        prepared.objective().latency.is_some(),
+                    );
                     let claimed = resume::claim(
                         &recording.store,
                         run,
                         recording.command,
                         file,
-                        &prepared,
+                        refusal,
                         &parts,
                         &plan.out,
                     )?;

@@ -4,7 +4,7 @@ use super::print;
 use crate::config::ExperimentFile;
 use crate::report;
 use crate::run_folder;
-use crate::runner::{self, Plan};
+use crate::runner::Plan;
 use anyhow::Result;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -69,7 +69,7 @@ pub fn main(args: Args) -> Result<()> {
         store,
     };
     let started = Instant::now();
-    let finished = runner::execute(&file, &plan)?;
+    let finished = super::execute(&file, &plan)?;
     let wall = started.elapsed().as_secs_f64();
     println!("{}", report::markdown(&finished.summary));
     print::best(finished.best.as_ref());

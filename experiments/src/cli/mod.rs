@@ -17,7 +17,8 @@ pub mod serve;
 pub mod train;
 pub mod worker;
 
-use crate::runner::Recording;
+use crate::config::ExperimentFile;
+use crate::runner::{self, Finished, Plan, Prepared, Recording};
 use anyhow::Result;
 use archforge::store::{Store, is_postgres};
 use clap::{Parser, Subcommand};
@@ -55,6 +56,18 @@ fn open_store(
         }),
         folder,
     ))
+}
+
+/// Runs `plan` for `file` — refusing first, in one line, runs whose evaluations `--workers`
+/// cannot hand out.
+fn execute<'a>(file: &'a ExperimentFile, plan: &Plan) -> Result<Finished<'a>> {
+    let prepared = Prepared::new(file)?;
+    if plan.store.as_ref().is_some_and(|r| r.workers)
+        && let Some(why) = crate::worker::refusal(&prepared)
+    {
+        anyhow::bail!("{}: --workers: {why}", file.path.display());
+    }
+    runner::execute_prepared(prepared, plan)
 }
 
 /// The store at `location`, which must exist (a SQLite file is not created).

@@ -3,7 +3,7 @@
 use super::print;
 use crate::config::ExperimentFile;
 use crate::run_folder;
-use crate::runner::{self, Plan};
+use crate::runner::Plan;
 use crate::workflows::finalists;
 use anyhow::{Result, bail};
 use std::path::PathBuf;
@@ -84,7 +84,7 @@ pub fn main(args: Args) -> Result<()> {
         store,
     };
     let started = Instant::now();
-    let finished = runner::execute(&file, &plan)?;
+    let finished = super::execute(&file, &plan)?;
     print::best(finished.best.as_ref());
     if let Some(finals) = &file.experiment.finalists {
         // The finalists come from the derivation when there is one.
