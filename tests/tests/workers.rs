@@ -1,7 +1,8 @@
 //! Workers end to end: a stand-alone training search hands its evaluations to three
 //! `archforge worker` processes through the store (the PostgreSQL server that
-//! `ARCHFORGE_TEST_POSTGRES` names, else a SQLite file), one of them killed with SIGKILL in the
-//! middle of an evaluation; the search's ledger must be the one the same search writes
+//! `ARCHFORGE_TEST_POSTGRES` names, else a SQLite file), one of them killed with SIGKILL in
+//! the middle of an evaluation (its 4 s lease then runs out and another worker takes the
+//! task); the search's ledger must be the one the same search writes
 //! without workers, row for row (wall-clock seconds and measured latency aside), with no
 //! evaluation lost. And the runs that cannot hand out their evaluations are refused in one
 //! line.
@@ -77,9 +78,9 @@ fn workers_write_the_ledger_of_a_search_without_them_even_when_one_is_killed() {
                     "--store",
                     &store,
                     "--lease",
-                    "2",
+                    "4",
                     "--idle-exit",
-                    "6",
+                    "10",
                 ],
             )
         })
