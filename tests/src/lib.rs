@@ -304,3 +304,18 @@ impl Started {
         running
     }
 }
+
+/// Ledger rows as two runs of one search must agree on them: wall-clock seconds aside, and
+/// with `measured_latency` the latency too (measured by the machine's clock).
+pub fn comparable(rows: &[archforge::Row], measured_latency: bool) -> Vec<archforge::Row> {
+    rows.iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.wall_seconds = 0.0;
+            if measured_latency {
+                r.record.latency_ms = None;
+            }
+            r
+        })
+        .collect()
+}

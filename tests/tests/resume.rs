@@ -7,9 +7,9 @@
 //! another experiment file, a run whose process still records it, a second resume beside a
 //! first.
 
-use archforge::ledger::{Ledger, Row};
+use archforge::ledger::Ledger;
 use archforge::store::{RunStatus, Store};
-use archforge_tests::{Started, archforge, archforge_ok, experiments_dir, stderr};
+use archforge_tests::{Started, archforge, archforge_ok, comparable, experiments_dir, stderr};
 use std::path::Path;
 use std::time::Instant;
 
@@ -36,20 +36,6 @@ fn trained_experiment(dir: &Path) -> String {
     let path = dir.join("trained.toml");
     std::fs::write(&path, text).unwrap();
     path.to_string_lossy().into_owned()
-}
-
-/// Rows as compared: wall-clock seconds aside, and with `measured` the latency.
-fn comparable(rows: &[Row], measured: bool) -> Vec<Row> {
-    rows.iter()
-        .map(|r| {
-            let mut r = r.clone();
-            r.wall_seconds = 0.0;
-            if measured {
-                r.record.latency_ms = None;
-            }
-            r
-        })
-        .collect()
 }
 
 /// A pseudo-random stream for the kill points (the test is the same on every run).

@@ -185,18 +185,12 @@ fn a_stored_run_is_rebuilt_from_the_store_file_for_file_and_as_a_page() {
     );
 
     // In a browser: no console errors, and the address's sort orders the rows.
-    let Some(opened) = open_in_chromium(&format!(
+    let Some(dom) = open_in_chromium(&format!(
         "file://{}#sort=reward:desc",
         dir.path().join("b/report.html").display()
     )) else {
         return;
     };
-    let log = stderr(&opened);
-    assert!(
-        !log.contains("CONSOLE") && !log.contains("Uncaught"),
-        "console errors: {log}"
-    );
-    let dom = stdout(&opened);
     let (columns, ledger) = read_csv(&dir.path().join("b/evaluations.csv"));
     assert!(
         dom.contains(&format!("of {} (page 1 of", ledger.len())),
@@ -227,10 +221,10 @@ fn a_stored_run_is_rebuilt_from_the_store_file_for_file_and_as_a_page() {
     assert_eq!(shown, best[..50], "sorted by reward, largest first");
 }
 
-/// Opens `url` in headless Chromium (Debian's package) and dumps its document after five
-/// seconds of the page's time, with the browser's log on standard error; `None`, said on
-/// standard error, when the machine has no Chromium.
-fn open_in_chromium(url: &str) -> Option<std::process::Output> {
+/// Opens `url` in headless Chromium (Debian's package), checks that the page logged no
+/// console error, and returns its document as dumped after five seconds of the page's time;
+/// `None`, said on standard error, when the machine has no Chromium.
+fn open_in_chromium(url: &str) -> Option<String> {
     let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
         .find(|b| {
@@ -261,7 +255,12 @@ fn open_in_chromium(url: &str) -> Option<std::process::Output> {
         .output()
         .unwrap();
     assert!(opened.status.success(), "{}", stderr(&opened));
-    Some(opened)
+    let log = stderr(&opened);
+    assert!(
+        !log.contains("CONSOLE") && !log.contains("Uncaught"),
+        "console errors: {log}"
+    );
+    Some(stdout(&opened))
 }
 
 #[test]
@@ -310,15 +309,9 @@ fn a_served_page_of_a_running_run_shows_its_new_rows_without_a_reload() {
     let recorded = store.rows(RunId(run)).unwrap().len();
     search.kill();
     server.kill();
-    let Some(opened) = opened else {
+    let Some(dom) = opened else {
         return;
     };
-    let log = stderr(&opened);
-    assert!(
-        !log.contains("CONSOLE") && !log.contains("Uncaught"),
-        "console errors: {log}"
-    );
-    let dom = stdout(&opened);
     // The rows the page was served with, and the ones its pager counts after the live ones.
     let embedded = dom
         .split("id=\"ledger\">")

@@ -7,9 +7,9 @@
 //! evaluation lost. And the runs that cannot hand out their evaluations are refused in one
 //! line.
 
-use archforge::ledger::{Ledger, Row};
+use archforge::ledger::Ledger;
 use archforge::store::{RunId, RunStatus, Store};
-use archforge_tests::{Started, archforge, archforge_ok, experiments_dir, stderr};
+use archforge_tests::{Started, archforge, archforge_ok, comparable, experiments_dir, stderr};
 use std::path::Path;
 
 /// The shipped stand-alone training on digits, cut to 1 epoch, 8 evaluations for random
@@ -25,17 +25,6 @@ fn trained_experiment(dir: &Path) -> String {
     let path = dir.join("trained.toml");
     std::fs::write(&path, text).unwrap();
     path.to_string_lossy().into_owned()
-}
-
-fn comparable(rows: &[Row]) -> Vec<Row> {
-    rows.iter()
-        .map(|r| {
-            let mut r = r.clone();
-            r.wall_seconds = 0.0;
-            r.record.latency_ms = None;
-            r
-        })
-        .collect()
 }
 
 #[test]
@@ -102,8 +91,8 @@ fn workers_write_the_ledger_of_a_search_without_them_even_when_one_is_killed() {
 
     let shared = Ledger::read(&dir.path().join("shared/evaluations.csv")).unwrap();
     assert_eq!(
-        comparable(&shared),
-        comparable(&alone),
+        comparable(&shared, true),
+        comparable(&alone, true),
         "the ledger with workers is the one without"
     );
     assert!(
@@ -120,8 +109,8 @@ fn workers_write_the_ledger_of_a_search_without_them_even_when_one_is_killed() {
     .unwrap();
     assert_eq!(store.run(RunId(run)).unwrap().status, RunStatus::Finished);
     assert_eq!(
-        comparable(&store.rows(RunId(run)).unwrap()),
-        comparable(&alone)
+        comparable(&store.rows(RunId(run)).unwrap(), true),
+        comparable(&alone, true)
     );
 }
 
