@@ -134,18 +134,35 @@ pub fn unresumable(
     None
 }
 
-/// Claims stored run `run` of `store` for resuming `file` by `command` into `out` with
-/// `parts` (controller, seed) in plan order — after checking that it is the same run (see the
-/// module documentation) and that nothing makes it [`unresumable`] (`refusal`).
-pub fn claim(
-    store: &Store,
-    run: RunId,
-    command: &str,
-    file: &ExperimentFile,
-    refusal: Option<&str>,
-    parts: &[(String, u64)],
-    out: &Path,
-) -> Result<Resumed> {
+/// What a resume expects of the stored run it claims.
+pub struct Claim<'a> {
+    /// The subcommand resuming it.
+    pub command: &'a str,
+    /// The experiment file, resolved as it runs now.
+    pub file: &'a ExperimentFile,
+    /// Why it cannot be resumed, if it cannot ([`unresumable`]).
+    pub refusal: Option<&'a str>,
+    /// Its (controller, seed) parts, in plan order.
+    pub parts: &'a [(String, u64)],
+    /// Its run folder.
+    pub out: &'a Path,
+    /// It is a stage of a run this process has claimed: it is not claimed again, and may have
+    /// finished.
+    pub stage: bool,
+}
+
+/// Claims stored run `run` of `store` for resuming as `expected` says — after checking that
+/// it is the same run (see the module documentation) and that nothing makes it
+/// [`unresumable`].
+pub fn claim(store: &Store, run: RunId, expected: &Claim<'_>) -> Result<Resumed> {
+    let Claim {
+        command,
+        file,
+        refusal,
+        parts,
+        out,
+        stage,
+    } = *expected;
     let stored = store.run(run)?;
     if stored.command != command {
         bail!(
@@ -195,7 +212,9 @@ pub fn claim(
     if let Some(why) = refusal {
         bail!("run {run} cannot be resumed: {why}");
     }
-    store.claim(run)?;
+    if !stage {
+        store.claim(run)?;
+    }
 
     let measured_latency = file.experiment.evaluator.trains()
         && file.experiment.objective.latency_table_path().is_none();

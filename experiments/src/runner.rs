@@ -27,7 +27,7 @@ use archforge::nn::proxy::WithProxies;
 use archforge::objective::Objective;
 use archforge::resume::{Resume, RunCheckpoint};
 use archforge::search::{self, KeepWeights, Recorder, RunResult, RunSettings, StopReason};
-use archforge::store::{RunId, Store};
+use archforge::store::{NewRun, RunId, Store};
 use archforge::weights::Snapshot;
 use archforge::{Environment, Evaluator, rng};
 use archforge_environments::{Images, Network};
@@ -86,6 +86,9 @@ pub struct Recording {
     pub resume: Option<RunId>,
     /// Whether workers (`archforge worker`) evaluate its candidates, through the store.
     pub workers: bool,
+    /// The run it is a stage of (a compression's search), which this process holds: a
+    /// resume of the stage claims nothing more, and takes a stage that finished as it ended.
+    pub parent: Option<RunId>,
 }
 
 impl std::fmt::Debug for Recording {
@@ -633,14 +636,15 @@ pub fn execute_prepared<'a>(prepared: Prepared<'a>, plan: &Plan) -> Result<Finis
     let stored: Option<(Arc<Store>, RunId)> = match &plan.store {
         Some(recording) => {
             let run = match recording.resume {
-                None => recording.store.begin_run(
-                    &experiment.name,
-                    recording.command,
-                    &plan.out.display().to_string(),
-                    &file.resolved_toml(),
-                    &serde_json::to_string(&context)?,
-                    &parts,
-                )?,
+                None => recording.store.begin_run(&NewRun {
+                    name: &experiment.name,
+                    command: recording.command,
+                    folder: &plan.out.display().to_string(),
+                    experiment: &file.resolved_toml(),
+                    context: &serde_json::to_string(&context)?,
+                    parts: &parts,
+                    parent: recording.parent,
+                })?,
                 Some(run) => {
                     let refusal = resume::unresumable(
                         experiment,
@@ -650,11 +654,14 @@ pub fn execute_prepared<'a>(prepared: Prepared<'a>, plan: &Plan) -> Result<Finis
                     let claimed = resume::claim(
                         &recording.store,
                         run,
-                        recording.command,
-                        file,
-                        refusal,
-                        &parts,
-                        &plan.out,
+                        &resume::Claim {
+                            command: recording.command,
+                            file,
+                            refusal,
+                            parts: &parts,
+                            out: &plan.out,
+                            stage: recording.parent.is_some(),
+                        },
                     )?;
                     resumed = claimed.parts.into_iter().map(Some).collect();
                     run
@@ -876,7 +883,7 @@ pub fn execute_prepared<'a>(prepared: Prepared<'a>, plan: &Plan) -> Result<Finis
 
 /// Keeps the run folder's files in the store, but for the ledger (its rows are there
 /// already) and the weights (which stay in the folder).
-fn keep_artefacts(store: &Store, run: RunId, out: &Path) -> Result<()> {
+pub fn keep_artefacts(store: &Store, run: RunId, out: &Path) -> Result<()> {
     for entry in std::fs::read_dir(out).with_context(|| format!("reading {}", out.display()))? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();

@@ -23,7 +23,7 @@ pub mod runs;
 pub mod schema;
 pub mod tasks;
 
-pub use runs::{Part, PartEnd, RunStatus, StoredRun};
+pub use runs::{NewRun, Part, PartEnd, RunStatus, StoredRun};
 
 use crate::error::{Error, Result};
 use db::{Connection, DbError, Lock, Session};
@@ -214,14 +214,15 @@ mod tests {
             // A name of this test's own: a PostgreSQL store is shared.
             let name = format!("round-trip-{}", std::process::id());
             let run = store
-                .begin_run(
-                    &name,
-                    "run",
-                    "out",
-                    "name = \"e\"",
-                    "{}",
-                    &[("random".into(), 3)],
-                )
+                .begin_run(&NewRun {
+                    name: &name,
+                    command: "run",
+                    folder: "out",
+                    experiment: "name = \"e\"",
+                    context: "{}",
+                    parts: &[("random".into(), 3)],
+                    parent: None,
+                })
                 .unwrap();
             let mut odd = row(2);
             odd.record.reason = "a NaN-free 'quoted' reason".into();
@@ -279,7 +280,17 @@ mod tests {
         // Reopening a current store migrates nothing and keeps its runs.
         let dir = tempfile::tempdir().unwrap();
         let store = open_in(&dir);
-        store.begin_run("e", "run", "out", "", "{}", &[]).unwrap();
+        store
+            .begin_run(&NewRun {
+                name: "e",
+                command: "run",
+                folder: "out",
+                experiment: "",
+                context: "{}",
+                parts: &[],
+                parent: None,
+            })
+            .unwrap();
         drop(store);
         assert_eq!(open_in(&dir).runs().unwrap().len(), 1);
     }

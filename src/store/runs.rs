@@ -68,6 +68,8 @@ pub struct StoredRun {
     pub finished_at: Option<String>,
     /// Its controllers, in plan order.
     pub controllers: Vec<String>,
+    /// The run it is a stage of.
+    pub parent: Option<RunId>,
     /// Counted evaluations recorded.
     pub evaluations: u64,
     /// The best reward recorded.
@@ -98,38 +100,50 @@ pub struct PartEnd {
     pub seconds: f64,
 }
 
+/// A run about to be recorded ([`Store::begin_run`]).
+#[derive(Debug, Clone, Copy)]
+pub struct NewRun<'a> {
+    /// The experiment's name.
+    pub name: &'a str,
+    /// The subcommand that runs it.
+    pub command: &'a str,
+    /// Its run folder.
+    pub folder: &'a str,
+    /// The resolved experiment file (TOML).
+    pub experiment: &'a str,
+    /// What its reports need to know (JSON).
+    pub context: &'a str,
+    /// Its (controller, seed) parts, in plan order.
+    pub parts: &'a [(String, u64)],
+    /// The run it is a stage of.
+    pub parent: Option<RunId>,
+}
+
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 impl Store {
-    /// Records the start of a run of `experiment` into `folder`, with its parts in plan
-    /// order, owned by this process; its rows follow with [`Store::append`].
-    pub fn begin_run(
-        &self,
-        name: &str,
-        command: &str,
-        folder: &str,
-        experiment: &str,
-        context: &str,
-        parts: &[(String, u64)],
-    ) -> Result<RunId> {
+    /// Records the start of a run as `new` describes it, owned by this process; its rows
+    /// follow with [`Store::append`].
+    pub fn begin_run(&self, new: &NewRun<'_>) -> Result<RunId> {
         self.transaction(|s| {
             let id = s.query(
-                "INSERT INTO runs (name, command, folder, experiment, context, status, started_at, owner) \
-                 VALUES ($1, $2, $3, $4, $5, 'running', $6, $7) RETURNING id",
+                "INSERT INTO runs (name, command, folder, experiment, context, status, started_at, owner, parent) \
+                 VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8) RETURNING id",
                 &[
-                    name.into(),
-                    command.into(),
-                    folder.into(),
-                    experiment.into(),
-                    context.into(),
+                    new.name.into(),
+                    new.command.into(),
+                    new.folder.into(),
+                    new.experiment.into(),
+                    new.context.into(),
                     now().into(),
                     super::resume::this_process().into(),
+                    new.parent.map(|p| p.0).into(),
                 ],
             )?[0][0]
                 .int()?;
-            for (position, (controller, seed)) in parts.iter().enumerate() {
+            for (position, (controller, seed)) in new.parts.iter().enumerate() {
                 s.execute(
                     "INSERT INTO run_parts (run_id, position, controller, seed, status) \
                      VALUES ($1, $2, $3, $4, 'running')",
@@ -143,6 +157,20 @@ impl Store {
             }
             Ok(RunId(id))
         })
+    }
+
+    /// The runs that are stages of run `parent`, oldest first.
+    pub fn stages(&self, parent: RunId) -> Result<Vec<StoredRun>> {
+        let ids = self.read(|s| {
+            s.query(
+                "SELECT id FROM runs WHERE parent = $1 ORDER BY id",
+                &[parent.0.into()],
+            )?
+            .iter()
+            .map(|r| r[0].int())
+            .collect::<std::result::Result<Vec<i64>, DbError>>()
+        })?;
+        ids.into_iter().map(|id| self.run(RunId(id))).collect()
     }
 
     /// Records how part (`controller`, `seed`) of `run` ended: with `end`, or failed (the
@@ -226,7 +254,7 @@ impl Store {
             let Some(r) = s
                 .query(
                     "SELECT name, command, folder, experiment, context, status, reason, \
-                     started_at, finished_at FROM runs WHERE id = $1",
+                     started_at, finished_at, parent FROM runs WHERE id = $1",
                     &[id.0.into()],
                 )?
                 .into_iter()
@@ -245,6 +273,7 @@ impl Store {
                 reason: r[6].text()?,
                 started_at: r[7].text()?,
                 finished_at: r[8].opt_text()?,
+                parent: r[9].opt_int()?.map(RunId),
                 controllers: Vec::new(),
                 evaluations: 0,
                 best_reward: None,

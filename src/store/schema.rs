@@ -11,6 +11,7 @@ const SQLITE: &[&str] = &[
     include_str!("migrations/sqlite/0001_runs.sql"),
     include_str!("migrations/sqlite/0002_resume.sql"),
     include_str!("migrations/sqlite/0003_tasks.sql"),
+    include_str!("migrations/sqlite/0004_stages.sql"),
 ];
 
 /// PostgreSQL's, numbered as SQLite's.
@@ -18,6 +19,7 @@ const POSTGRES: &[&str] = &[
     include_str!("migrations/postgres/0001_runs.sql"),
     include_str!("migrations/postgres/0002_resume.sql"),
     include_str!("migrations/postgres/0003_tasks.sql"),
+    include_str!("migrations/postgres/0004_stages.sql"),
 ];
 
 /// The migrations of `dialect`.

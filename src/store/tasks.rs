@@ -162,13 +162,22 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::NewRun;
 
     #[test]
     fn a_task_is_queued_once_leased_to_one_worker_and_requeued_when_its_lease_runs_out() {
         let dir = tempfile::tempdir().unwrap();
         for store in super::super::test_stores(dir.path()) {
             let run = store
-                .begin_run("tasks", "run", "out", "", "{}", &[])
+                .begin_run(&NewRun {
+                    name: "tasks",
+                    command: "run",
+                    folder: "out",
+                    experiment: "",
+                    context: "{}",
+                    parts: &[],
+                    parent: None,
+                })
                 .unwrap();
             let a = store.enqueue(run, 0, "00aa", "1-2").unwrap();
             assert_eq!(

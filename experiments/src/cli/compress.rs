@@ -31,6 +31,14 @@ pub struct Args {
     /// The run folder (default: `runs/<name>-compress-<timestamp>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also record the compression in this store (a SQLite file, created on first use, or a
+    /// PostgreSQL URL): its own run, and each of its searches as a run under it.
+    #[arg(long)]
+    pub store: Option<String>,
+    /// Go on with this stored compression, killed before its end (its number, or its
+    /// experiment's name for the newest): the same file and flags, into its folder.
+    #[arg(long, value_name = "RUN")]
+    pub resume: Option<String>,
 }
 
 /// Runs the compression and prints its summary.
@@ -47,12 +55,20 @@ pub fn main(args: Args) -> Result<()> {
             file.path.display()
         );
     }
+    let (store, resumed_folder) = super::open_store(
+        args.store.as_deref(),
+        args.resume.as_deref(),
+        false,
+        "compress",
+    )?;
     let plan = CompressPlan {
         seeds: (e.seed..=e.seed + (e.seeds - 1)).collect(),
         out: args
             .out
+            .or(resumed_folder)
             .unwrap_or_else(|| run_folder::default_out(&format!("{}-compress", e.name))),
         jobs: args.jobs.max(1),
+        store,
     };
     let lines = compress(&file, &plan)?;
     println!("{}", markdown(&lines));

@@ -53,6 +53,7 @@ fn open_store(
             command,
             resume: resumed.map(|r| r.id),
             workers,
+            parent: None,
         }),
         folder,
     ))

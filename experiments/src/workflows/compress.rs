@@ -21,9 +21,11 @@ use crate::report::plot::{self, Axes, Curve};
 use crate::run_folder::{create_run_folder, run_file_stem};
 use crate::runner::{self, Prepared};
 use crate::teacher::ScoredTeacher;
-use crate::workflows::train::{Lesson, TrainedNetwork, train_into, train_teacher};
+use crate::workflows::stored_compression::StoredCompression;
+use crate::workflows::train::{Lesson, TrainedNetwork, finished, train_into, train_teacher};
 use anyhow::{Context, Result, anyhow};
 use archforge::Candidate;
+use archforge::data::Splits;
 use archforge::ledger::Row;
 use archforge::nn::TrainConfig;
 use archforge::objective::Limits;
@@ -46,6 +48,8 @@ pub struct CompressPlan {
     pub out: PathBuf,
     /// Runs at a time.
     pub jobs: usize,
+    /// The store it is recorded in (its run, and each search's under it).
+    pub store: Option<runner::Recording>,
 }
 
 /// One line of the summary: the teacher, a final student or a baseline.
@@ -100,10 +104,22 @@ struct CurvePoint {
 pub fn compress(file: &ExperimentFile, plan: &CompressPlan) -> Result<Vec<SummaryLine>> {
     let started = Instant::now();
     let out = &plan.out;
-    let open_folder = || -> Result<()> {
-        create_run_folder(out)?;
+    let resuming = plan.store.as_ref().is_some_and(|r| r.resume.is_some());
+    // The record begins (or is claimed) when the folder opens: after every check that needs
+    // no folder.
+    let open_folder = || -> Result<Option<StoredCompression>> {
+        let record = plan
+            .store
+            .as_ref()
+            .map(|recording| StoredCompression::begin(recording, file, out))
+            .transpose()?;
+        if resuming {
+            std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+        } else {
+            create_run_folder(out)?;
+        }
         std::fs::write(out.join("experiment.toml"), file.resolved_toml())?;
-        Ok(())
+        Ok(record)
     };
     let mut staged = file.clone();
     let e = &mut staged.experiment;
@@ -112,19 +128,29 @@ pub fn compress(file: &ExperimentFile, plan: &CompressPlan) -> Result<Vec<Summar
         .teacher
         .as_mut()
         .ok_or_else(|| anyhow!("{}: compress needs a [teacher]", file.path.display()))?;
+    let mut record = None;
     let mut teacher_seconds = 0.0;
     let named = teacher_config.path.is_some();
     let folder = match teacher_config.path.clone() {
         Some(folder) => folder,
         None => {
-            open_folder()?;
-            eprintln!(
-                "teacher: training it into {}",
-                out.join("teacher").display()
-            );
-            let trained = train_teacher(file, &out.join("teacher"))?;
-            teacher_seconds = trained.seconds;
-            out.join("teacher")
+            record = open_folder()?;
+            let folder = out.join("teacher");
+            match finished(&folder).filter(|_| resuming) {
+                Some(trained) => {
+                    eprintln!("teacher: trained before, in {}", folder.display());
+                    teacher_seconds = trained["train_seconds"].as_f64().unwrap_or(0.0);
+                }
+                None => {
+                    if resuming && folder.exists() {
+                        std::fs::remove_dir_all(&folder)
+                            .with_context(|| format!("removing {}", folder.display()))?;
+                    }
+                    eprintln!("teacher: training it into {}", folder.display());
+                    teacher_seconds = train_teacher(file, &folder)?.seconds;
+                }
+            }
+            folder
         }
     };
     teacher_config.path = Some(std::path::absolute(&folder).unwrap_or(folder.clone()));
@@ -138,184 +164,274 @@ pub fn compress(file: &ExperimentFile, plan: &CompressPlan) -> Result<Vec<Summar
         teacher.test_accuracy,
         folder.display()
     );
-    let compress = file.experiment.compress.clone().unwrap_or_default();
-    let shrinkage_file = |stage: &ExperimentFile| {
-        let mut f = stage.clone();
-        f.experiment.environment = EnvironmentConfig::LayerShrinkage(compress.shrinkage());
-        for controller in &mut f.experiment.controller {
-            if let ControllerConfig::Reinforce(c) | ControllerConfig::Ppo(c) = controller {
-                c.policy = compress.shrinkage_policy.clone();
-                if let Some(rate) = compress.shrinkage_learning_rate {
-                    c.learning_rate = rate;
-                }
-            }
-        }
-        f
-    };
     let removal_first = matches!(
         file.experiment.environment,
         EnvironmentConfig::LayerRemoval(_)
     );
-    let controllers: Vec<usize> = (0..file.experiment.controller.len()).collect();
-    let mut points = Vec::new();
-    let mut fronts = Fronts::new(true);
     let first = if removal_first {
         "removal"
     } else {
         "shrinkage"
     };
-    eprintln!(
-        "{first}: {} runs x {} students",
-        controllers.len() * plan.seeds.len(),
-        file.experiment.budget.evaluations
-    );
+    staged.experiment.name = format!("{}/{first}", file.experiment.name);
     // With a trained teacher, everything the first stage checks is checked before the run
     // folder exists.
     let first_stage = Prepared::compressing(&staged, &teacher, teacher.network.clone())?;
     if named {
-        open_folder()?;
+        record = open_folder()?;
     }
-    let (mut picks, mut seconds) = stage(
-        first_stage,
-        teacher.params,
-        runner::Plan {
-            controllers: controllers.clone(),
-            seeds: plan.seeds.clone(),
-            out: out.join(first),
-            jobs: plan.jobs,
-            derive: 0,
-            keep_rows: true,
-            store: None,
-        },
-        0,
-        &mut points,
-        &mut fronts,
-    )?;
-    if removal_first {
-        let shrinking = shrinkage_file(&staged);
-        let mut better = Vec::with_capacity(picks.len());
-        for pick in picks {
-            let run = run_file_stem(
-                &file.experiment.controller[pick.controller].name(),
-                pick.seed,
-            );
-            eprintln!("shrinkage: {run}, over `{}`", pick.candidate.label);
-            let network = Arc::new(Network {
-                arch: pick.candidate.arch().clone(),
-                weights: pick.weights.clone(),
-            });
-            let (found, spent) = stage(
-                Prepared::compressing(&shrinking, &teacher, network)?,
-                teacher.params,
-                runner::Plan {
-                    controllers: vec![pick.controller],
-                    seeds: vec![pick.seed],
-                    out: out.join("shrinkage").join(&run),
-                    jobs: 1,
-                    derive: 0,
-                    keep_rows: true,
-                    store: None,
-                },
-                file.experiment.budget.evaluations as usize,
-                &mut points,
-                &mut fronts,
-            )?;
-            *seconds.entry((pick.controller, pick.seed)).or_default() +=
-                spent[&(pick.controller, pick.seed)];
-            better.push(match found.into_iter().next() {
-                Some(mut shrunk) if shrunk.reward >= pick.reward => {
-                    // Name the student by both stages' edits.
-                    let both: Vec<&str> = [pick.candidate.label.as_str(), &shrunk.candidate.label]
-                        .into_iter()
-                        .filter(|l| *l != "unchanged")
-                        .collect();
-                    if !both.is_empty() {
-                        shrunk.candidate.label = both.join(" ");
-                    }
-                    shrunk
-                }
-                _ => pick,
-            });
-        }
-        picks = better;
-    }
-    let final_config = TrainConfig {
-        epochs: compress.final_epochs,
-        steps: None,
-        ..file.experiment.training.clone().unwrap_or_default()
-    };
-    let lesson = |seed| Lesson {
+    let compressed = Compression {
+        file,
+        plan,
+        staged: &staged,
+        teacher: &teacher,
+        teacher_seconds,
         data: &data,
-        config: &final_config,
-        seed,
-        teacher: Some(teacher.teacher.clone()),
-    };
-    let mut lines = vec![line(
-        "teacher",
-        "",
-        None,
-        &teacher_summary(&teacher, teacher_seconds),
-        &teacher,
-    )];
-    for pick in &picks {
-        let name = file.experiment.controller[pick.controller].name();
-        let run = run_file_stem(&name, pick.seed);
-        eprintln!(
-            "final: {run}, `{}`, {} epochs",
-            pick.candidate.label, compress.final_epochs
-        );
-        let dir = out.join("final").join(&run);
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let candidate = pick.candidate.clone().with_init(pick.weights.clone());
-        let extra = serde_json::json!({
-            "controller": name,
-            "seed": pick.seed,
-            "search_reward": pick.reward,
-            "teacher": teacher.folder,
-        });
-        let trained = train_into(&dir, &candidate, lesson(pick.seed), extra)?;
-        let mut l = line(
-            "student",
-            &name,
-            Some(pick.seed),
-            &(&trained).into(),
-            &teacher,
-        );
-        l.seconds = seconds[&(pick.controller, pick.seed)] + trained.seconds;
-        lines.push(l);
+        record: record.as_ref(),
+        removal_first,
     }
-    if compress.baselines
-        && let Some(best) = lines
-            .iter()
-            .filter(|l| l.role == "student")
-            .max_by(|a, b| {
-                a.reward
-                    .unwrap_or(f64::MIN)
-                    .total_cmp(&b.reward.unwrap_or(f64::MIN))
-            })
-            .cloned()
-    {
-        lines.extend(baselines(
-            &teacher,
-            best.params,
-            out,
-            &lesson(file.experiment.seed),
-        )?);
+    .run(first_stage);
+    if let Some(record) = &record {
+        let failure = compressed.as_ref().err().map(|e| format!("{e:#}"));
+        record.end(out, failure.as_deref())?;
     }
-    archforge::record::write_rows(&out.join("compress.csv"), &lines)?;
-    std::fs::write(out.join("compress.md"), markdown(&lines))?;
-    fronts.write(
-        out,
-        &format!("{}: every student", file.experiment.name),
-        None,
-    )?;
-    write_curves(out, &file.experiment.name, &points, removal_first)?;
     eprintln!(
         "compress: {:.1} s in all; results in {}",
         started.elapsed().as_secs_f64(),
         out.display()
     );
-    Ok(lines)
+    compressed
+}
+
+/// A compression whose teacher is trained and scored and whose run folder is open: its
+/// stages, final students and baselines still to come.
+struct Compression<'a> {
+    file: &'a ExperimentFile,
+    plan: &'a CompressPlan,
+    /// The file as its searches run (the best students' weights kept, the teacher's path).
+    staged: &'a ExperimentFile,
+    teacher: &'a ScoredTeacher,
+    teacher_seconds: f64,
+    data: &'a Splits,
+    record: Option<&'a StoredCompression>,
+    removal_first: bool,
+}
+
+impl Compression<'_> {
+    /// The stages from `first_stage` on, the final students and the baselines; the summary.
+    fn run(&self, first_stage: Prepared<'_>) -> Result<Vec<SummaryLine>> {
+        let (file, plan, teacher, data) = (self.file, self.plan, self.teacher, self.data);
+        let out = &plan.out;
+        let compress = file.experiment.compress.clone().unwrap_or_default();
+        let shrinkage_file = |stage: &ExperimentFile, run: &str| {
+            let mut f = stage.clone();
+            f.experiment.name = format!("{}/shrinkage/{run}", file.experiment.name);
+            f.experiment.environment = EnvironmentConfig::LayerShrinkage(compress.shrinkage());
+            for controller in &mut f.experiment.controller {
+                if let ControllerConfig::Reinforce(c) | ControllerConfig::Ppo(c) = controller {
+                    c.policy = compress.shrinkage_policy.clone();
+                    if let Some(rate) = compress.shrinkage_learning_rate {
+                        c.learning_rate = rate;
+                    }
+                }
+            }
+            f
+        };
+        let stage_plan =
+            |controllers: Vec<usize>, seeds: Vec<u64>, out: PathBuf, jobs| runner::Plan {
+                store: self.record.map(|r| r.stage(&out)),
+                controllers,
+                seeds,
+                out,
+                jobs,
+                derive: 0,
+                keep_rows: true,
+            };
+        let controllers: Vec<usize> = (0..file.experiment.controller.len()).collect();
+        let mut points = Vec::new();
+        let mut fronts = Fronts::new(true);
+        let first = if self.removal_first {
+            "removal"
+        } else {
+            "shrinkage"
+        };
+        eprintln!(
+            "{first}: {} runs x {} students",
+            controllers.len() * plan.seeds.len(),
+            file.experiment.budget.evaluations
+        );
+        let (mut picks, mut seconds) = stage(
+            first_stage,
+            teacher.params,
+            stage_plan(controllers, plan.seeds.clone(), out.join(first), plan.jobs),
+            0,
+            &mut points,
+            &mut fronts,
+        )?;
+        if self.removal_first {
+            let mut better = Vec::with_capacity(picks.len());
+            for pick in picks {
+                let run = run_file_stem(
+                    &file.experiment.controller[pick.controller].name(),
+                    pick.seed,
+                );
+                eprintln!("shrinkage: {run}, over `{}`", pick.candidate.label);
+                let network = Arc::new(Network {
+                    arch: pick.candidate.arch().clone(),
+                    weights: pick.weights.clone(),
+                });
+                let shrinking = shrinkage_file(self.staged, &run);
+                let (found, spent) = stage(
+                    Prepared::compressing(&shrinking, teacher, network)?,
+                    teacher.params,
+                    stage_plan(
+                        vec![pick.controller],
+                        vec![pick.seed],
+                        out.join("shrinkage").join(&run),
+                        1,
+                    ),
+                    file.experiment.budget.evaluations as usize,
+                    &mut points,
+                    &mut fronts,
+                )?;
+                *seconds.entry((pick.controller, pick.seed)).or_default() +=
+                    spent[&(pick.controller, pick.seed)];
+                better.push(match found.into_iter().next() {
+                    Some(mut shrunk) if shrunk.reward >= pick.reward => {
+                        // Name the student by both stages' edits.
+                        let both: Vec<&str> =
+                            [pick.candidate.label.as_str(), &shrunk.candidate.label]
+                                .into_iter()
+                                .filter(|l| *l != "unchanged")
+                                .collect();
+                        if !both.is_empty() {
+                            shrunk.candidate.label = both.join(" ");
+                        }
+                        shrunk
+                    }
+                    _ => pick,
+                });
+            }
+            picks = better;
+        }
+        let final_config = TrainConfig {
+            epochs: compress.final_epochs,
+            steps: None,
+            ..file.experiment.training.clone().unwrap_or_default()
+        };
+        let lesson = |seed| Lesson {
+            data,
+            config: &final_config,
+            seed,
+            teacher: Some(teacher.teacher.clone()),
+        };
+        let mut lines = vec![line(
+            "teacher",
+            "",
+            None,
+            &teacher_summary(teacher, self.teacher_seconds),
+            teacher,
+        )];
+        for pick in &picks {
+            let name = file.experiment.controller[pick.controller].name();
+            let run = run_file_stem(&name, pick.seed);
+            eprintln!(
+                "final: {run}, `{}`, {} epochs",
+                pick.candidate.label, compress.final_epochs
+            );
+            let dir = out.join("final").join(&run);
+            let trained = self.trained(&dir, || {
+                let candidate = pick.candidate.clone().with_init(pick.weights.clone());
+                let extra = serde_json::json!({
+                    "controller": name,
+                    "seed": pick.seed,
+                    "search_reward": pick.reward,
+                    "teacher": teacher.folder,
+                });
+                train_into(&dir, &candidate, lesson(pick.seed), extra)
+            })?;
+            let mut l = line("student", &name, Some(pick.seed), &trained, teacher);
+            l.seconds = seconds[&(pick.controller, pick.seed)] + trained.seconds;
+            lines.push(l);
+        }
+        if compress.baselines
+            && let Some(best) = lines
+                .iter()
+                .filter(|l| l.role == "student")
+                .max_by(|a, b| {
+                    a.reward
+                        .unwrap_or(f64::MIN)
+                        .total_cmp(&b.reward.unwrap_or(f64::MIN))
+                })
+                .cloned()
+        {
+            lines.extend(self.baselines(best.params, &lesson(file.experiment.seed))?);
+        }
+        archforge::record::write_rows(&out.join("compress.csv"), &lines)?;
+        std::fs::write(out.join("compress.md"), markdown(&lines))?;
+        fronts.write(
+            out,
+            &format!("{}: every student", file.experiment.name),
+            None,
+        )?;
+        write_curves(out, &file.experiment.name, &points, self.removal_first)?;
+        Ok(lines)
+    }
+
+    /// The network trained into `dir` (created) by `train` — or, when the compression
+    /// resumes and its training had finished, as its `trained.json` says.
+    fn trained(
+        &self,
+        dir: &Path,
+        train: impl FnOnce() -> Result<TrainedNetwork>,
+    ) -> Result<TrainedNetworkView> {
+        if self.record.is_some_and(StoredCompression::resuming)
+            && let Some(summary) = finished(dir)
+        {
+            eprintln!("{}: trained before", dir.display());
+            return Ok(TrainedNetworkView::of(&summary));
+        }
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(TrainedNetworkView::of(&train()?.summary))
+    }
+
+    /// The uniform-width and L1-pruned teachers at `params` parameters, each trained as
+    /// `lesson` says into `baselines/`.
+    fn baselines(&self, params: u64, lesson: &Lesson<'_>) -> Result<Vec<SummaryLine>> {
+        let teacher = self.teacher;
+        let net = &teacher.network;
+        let anatomy = Anatomy::of(&net.arch);
+        let (edit, factor): (Edit, f64) = Edit::sized(net, &anatomy, params)?;
+        let uniform = Candidate::new(
+            Vec::new(),
+            format!("uniform x{factor:.3}"),
+            student_arch(net, &anatomy, &edit)?,
+        );
+        let pruned = student(net, &anatomy, &edit)?;
+        let pruned = Candidate::new(Vec::new(), format!("l1-pruned x{factor:.3}"), pruned.arch)
+            .with_init(Arc::new(pruned.weights));
+        let mut lines = Vec::new();
+        for (role, candidate) in [("uniform", uniform), ("l1-pruned", pruned)] {
+            eprintln!(
+                "baseline: {} ({} parameters)",
+                candidate.label,
+                candidate.params().unwrap_or(0)
+            );
+            let dir = self.plan.out.join("baselines").join(role);
+            let trained = self.trained(&dir, || {
+                let again = Lesson {
+                    data: lesson.data,
+                    config: lesson.config,
+                    seed: lesson.seed,
+                    teacher: lesson.teacher.clone(),
+                };
+                let extra = serde_json::json!({ "baseline": role, "width_factor": factor });
+                train_into(&dir, &candidate, again, extra)
+            })?;
+            lines.push(line(role, "", None, &trained, teacher));
+        }
+        Ok(lines)
+    }
 }
 
 /// A stage's picks (each run's best student with its weights) and each run's search seconds.
@@ -417,47 +533,6 @@ fn curve_point(row: &Row, offset: usize, batch: usize, teacher_params: u64) -> C
     }
 }
 
-/// The uniform-width and L1-pruned teachers at `params` parameters, each trained as `lesson`
-/// says into `out/baselines/`.
-fn baselines(
-    teacher: &ScoredTeacher,
-    params: u64,
-    out: &Path,
-    lesson: &Lesson<'_>,
-) -> Result<Vec<SummaryLine>> {
-    let net = &teacher.network;
-    let anatomy = Anatomy::of(&net.arch);
-    let (edit, factor): (Edit, f64) = Edit::sized(net, &anatomy, params)?;
-    let uniform = Candidate::new(
-        Vec::new(),
-        format!("uniform x{factor:.3}"),
-        student_arch(net, &anatomy, &edit)?,
-    );
-    let pruned = student(net, &anatomy, &edit)?;
-    let pruned = Candidate::new(Vec::new(), format!("l1-pruned x{factor:.3}"), pruned.arch)
-        .with_init(Arc::new(pruned.weights));
-    let mut lines = Vec::new();
-    for (role, candidate) in [("uniform", uniform), ("l1-pruned", pruned)] {
-        eprintln!(
-            "baseline: {} ({} parameters)",
-            candidate.label,
-            candidate.params().unwrap_or(0)
-        );
-        let dir = out.join("baselines").join(role);
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let again = Lesson {
-            data: lesson.data,
-            config: lesson.config,
-            seed: lesson.seed,
-            teacher: lesson.teacher.clone(),
-        };
-        let extra = serde_json::json!({ "baseline": role, "width_factor": factor });
-        let trained = train_into(&dir, &candidate, again, extra)?;
-        lines.push(line(role, "", None, &(&trained).into(), teacher));
-    }
-    Ok(lines)
-}
-
 fn teacher_summary(teacher: &ScoredTeacher, seconds: f64) -> TrainedNetworkView {
     TrainedNetworkView {
         arch: "teacher".into(),
@@ -482,17 +557,18 @@ struct TrainedNetworkView {
     seconds: f64,
 }
 
-impl From<&TrainedNetwork> for TrainedNetworkView {
-    fn from(t: &TrainedNetwork) -> Self {
-        let m = &t.trained.metrics;
+impl TrainedNetworkView {
+    /// What a trained network's `trained.json` says of it.
+    fn of(summary: &serde_json::Value) -> Self {
+        let count = |key: &str| summary[key].as_u64().unwrap_or(0);
         TrainedNetworkView {
-            arch: t.summary["arch"].as_str().unwrap_or_default().to_string(),
-            params: m.params.unwrap_or(0),
-            macs: m.macs.unwrap_or(0),
-            latency_ms: m.latency_ms,
-            valid: m.search,
-            test: m.reported,
-            seconds: t.seconds,
+            arch: summary["arch"].as_str().unwrap_or_default().to_string(),
+            params: count("params"),
+            macs: count("macs"),
+            latency_ms: summary["latency_ms"].as_f64(),
+            valid: summary["valid_accuracy"].as_f64(),
+            test: summary["test_accuracy"].as_f64(),
+            seconds: summary["train_seconds"].as_f64().unwrap_or(0.0),
         }
     }
 }

@@ -21,5 +21,6 @@ pub mod proxy_check;
 pub mod proxy_scores;
 pub mod rank;
 pub mod rank_check;
+pub mod stored_compression;
 pub mod supernet;
 pub mod train;

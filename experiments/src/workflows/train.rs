@@ -1,7 +1,8 @@
 //! One network trained stand-alone into a folder: `trained.json` (accuracies, params, MACs,
 //! latency, seconds, and what the caller adds), `weights.safetensors`, `arch.json` and
 //! `arch.dot` — what `archforge train` writes for an architecture or for the file's teacher
-//! ([`train_teacher`]), and what a compression's final students and baselines leave.
+//! ([`train_teacher`]), and what a compression's final students and baselines leave; a
+//! folder whose training finished says so ([`finished`]), for a resumed compression.
 
 use crate::config::ExperimentFile;
 use crate::run_folder::create_run_folder;
@@ -83,18 +84,25 @@ pub fn train_into(
     if let (Some(fields), serde_json::Value::Object(extra)) = (summary.as_object_mut(), extra) {
         fields.extend(extra);
     }
-    std::fs::write(
-        out.join("trained.json"),
-        serde_json::to_string_pretty(&summary)? + "\n",
-    )?;
     trained.store.save(&out.join("weights.safetensors"))?;
     std::fs::write(out.join("arch.json"), candidate.arch().to_json() + "\n")?;
     std::fs::write(out.join("arch.dot"), candidate.arch().to_dot())?;
+    // Written last, whole or not at all: it says the folder is complete ([`finished`]).
+    let partial = out.join("trained.json.partial");
+    std::fs::write(&partial, serde_json::to_string_pretty(&summary)? + "\n")?;
+    std::fs::rename(&partial, out.join("trained.json"))?;
     Ok(TrainedNetwork {
         trained,
         seconds,
         summary,
     })
+}
+
+/// What `trained.json` of the network trained into `out` holds, when its training finished
+/// and every file of it was written ([`train_into`] writes `trained.json` last).
+pub fn finished(out: &Path) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(out.join("trained.json")).ok()?;
+    serde_json::from_str(&text).ok()
 }
 
 /// Trains the file's `[teacher]` on the whole training split of its `[data]` as
