@@ -882,12 +882,15 @@ pub fn execute_prepared<'a>(prepared: Prepared<'a>, plan: &Plan) -> Result<Finis
 }
 
 /// Keeps the run folder's files in the store, but for the ledger (its rows are there
-/// already) and the weights (which stay in the folder).
+/// already) and weights (which stay in the folder).
 pub fn keep_artefacts(store: &Store, run: RunId, out: &Path) -> Result<()> {
     for entry in std::fs::read_dir(out).with_context(|| format!("reading {}", out.display()))? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !entry.file_type()?.is_file() || name == "evaluations.csv" {
+        if !entry.file_type()?.is_file()
+            || name == "evaluations.csv"
+            || name.ends_with(".safetensors")
+        {
             continue;
         }
         let content = std::fs::read(entry.path()).with_context(|| format!("reading {}", name))?;

@@ -294,4 +294,33 @@ mod tests {
         drop(store);
         assert_eq!(open_in(&dir).runs().unwrap().len(), 1);
     }
+
+    #[test]
+    fn a_run_lists_the_runs_that_are_its_stages() {
+        let dir = tempfile::tempdir().unwrap();
+        for store in test_stores(dir.path()) {
+            fn new(name: &str, parent: Option<RunId>) -> NewRun<'_> {
+                NewRun {
+                    name,
+                    command: "compress",
+                    folder: name,
+                    experiment: "",
+                    context: "{}",
+                    parts: &[],
+                    parent,
+                }
+            }
+            let workflow = store.begin_run(&new("c", None)).unwrap();
+            assert!(store.stages(workflow).unwrap().is_empty());
+            let removal = store.begin_run(&new("c/removal", Some(workflow))).unwrap();
+            let shrinkage = store
+                .begin_run(&new("c/shrinkage", Some(workflow)))
+                .unwrap();
+            let stages = store.stages(workflow).unwrap();
+            let ids: Vec<RunId> = stages.iter().map(|s| s.id).collect();
+            assert_eq!(ids, [removal, shrinkage], "{}", store.location());
+            assert!(stages.iter().all(|s| s.parent == Some(workflow)));
+            assert_eq!(store.run(workflow).unwrap().parent, None);
+        }
+    }
 }

@@ -296,8 +296,9 @@ impl Started {
         text
     }
 
-    /// Kills it with SIGKILL and reaps it; whether it was still running.
-    pub fn kill(mut self) -> bool {
+    /// Kills it with SIGKILL and reaps it; whether it was still running. What it wrote before
+    /// stays readable ([`Started::unread`]).
+    pub fn kill(&mut self) -> bool {
         let running = self.child.try_wait().ok().flatten().is_none();
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -1,15 +1,21 @@
-//! `--resume` after kill -9: runs of the table compare (one job and two) and of a stand-alone
-//! training compare are killed at pseudo-random points (some of them killed again while
+//! `--resume` after kill -9: runs of the table compare (one job and two), of a stand-alone
+//! training compare, of a compression (its teacher, both stages, the final students and the
+//! baselines) and of a rank check (its ground truth, its supernet) are killed at pseudo-random points (some of them killed again while
 //! resuming) and resumed from the store; every resumed ledger must equal the uninterrupted
 //! run's row for row — wall-clock seconds aside, and the measured latency for the trained
-//! networks — with no row lost or recorded twice, in the store and in `evaluations.csv`.
+//! networks — with no row lost or recorded twice, in the store and in `evaluations.csv`, and
+//! the summary must be the uninterrupted one.
 //! And the resumes that must be refused are, in one line, changing nothing: a finished run,
 //! another experiment file, a run whose process still records it, a second resume beside a
 //! first.
 
+use archforge::Row;
 use archforge::ledger::Ledger;
+use archforge::store::RunId;
 use archforge::store::{RunStatus, Store};
-use archforge_tests::{Started, archforge, archforge_ok, comparable, experiments_dir, stderr};
+use archforge_tests::{
+    Started, archforge, archforge_ok, comparable, experiments_dir, read_csv_without, stderr,
+};
 use std::path::Path;
 use std::time::Instant;
 
@@ -38,6 +44,45 @@ fn trained_experiment(dir: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// The shipped N2N compression of a VGG teacher on digits, cut to a teacher of 1 epoch,
+/// students of 1 epoch (6 per stage and run, 2 per update, checkpoints every 2) and final
+/// students and baselines of 1 epoch.
+fn compress_experiment(dir: &Path) -> String {
+    let text = std::fs::read_to_string(experiments_dir().join("digits-n2n-compress.toml")).unwrap();
+    let text = text
+        .replace("epochs = 30", "epochs = 1")
+        .replace("epochs = 3\n", "epochs = 1\n")
+        .replace("final_epochs = 15", "final_epochs = 1")
+        .replace("evaluations = 25", "evaluations = 6\ncheckpoint_every = 2")
+        .replace("batch = 5", "batch = 2");
+    let path = dir.join("compress.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+/// A rank check of NAS-Bench-201 cells of 4 channels on 256 digits: 4 epochs of stand-alone
+/// training each (two seeds), a supernet warmed up for 3 epochs.
+fn rank_check_experiment(dir: &Path) -> String {
+    let text = "name = \"rc\"\n[environment]\nkind = \"nb201\"\nchannels = 4\ncells = 1\n\
+                [evaluator]\nkind = \"supernet\"\nwarmup_epochs = 3\ntrain_steps = 2\n\
+                bn_batches = 2\nvalid_batches = 2\n\
+                [data]\nsubset = { train = 256, valid = 128 }\n[training]\nepochs = 4\n\
+                [budget]\nevaluations = 1\n[[controller]]\nkind = \"random\"\n";
+    let path = dir.join("rank-check.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+/// The files whose rows a resumed run must share with the uninterrupted one, where it has
+/// them (the timed columns aside when the case measures time).
+const SUMMARIES: [&str; 5] = [
+    "summary.csv",
+    "compress.csv",
+    "standalone.csv",
+    "rank_check.csv",
+    "rank_summary.csv",
+];
+
 /// A pseudo-random stream for the kill points (the test is the same on every run).
 struct Points(u64);
 
@@ -56,6 +101,8 @@ impl Points {
 struct Case<'a> {
     /// The store: a SQLite file in the test's folder, or a PostgreSQL URL.
     store: &'a str,
+    /// `compare` or `compress`.
+    command: &'a str,
     file: &'a str,
     args: &'a [&'a str],
     runs: usize,
@@ -66,7 +113,7 @@ struct Case<'a> {
 /// killed mid-way.
 fn killed_and_resumed(dir: &Path, case: &Case, points: &mut Points, label: &str) -> usize {
     let args = |out: &str, extra: &[&str]| -> Vec<String> {
-        let mut v: Vec<String> = vec!["compare".into(), case.file.into()];
+        let mut v: Vec<String> = vec![case.command.into(), case.file.into()];
         v.extend(case.args.iter().map(|s| s.to_string()));
         v.extend([
             "--store".into(),
@@ -81,22 +128,50 @@ fn killed_and_resumed(dir: &Path, case: &Case, points: &mut Points, label: &str)
     let started = Instant::now();
     let whole_args = args(&whole_out, &[]);
     let whole_args: Vec<&str> = whole_args.iter().map(String::as_str).collect();
-    archforge_ok(dir, &whole_args);
+    let mut process = Started::new(dir, &whole_args);
+    let whole_run = RunId(process.run_id().expect("the run says which run it records"));
+    assert!(
+        process.child.wait().unwrap().success(),
+        "{label}: the whole run"
+    );
     let length = started.elapsed();
-    let whole = Ledger::read(&dir.join(&whole_out).join("evaluations.csv")).unwrap();
-    let expected = comparable(&whole, case.measured_latency);
+    let whole = |out: &str| ledgers(&dir.join(out), case.measured_latency);
+    let expected = whole(&whole_out);
+    let summaries = SUMMARIES
+        .iter()
+        .filter(|f| dir.join(&whole_out).join(f).exists())
+        .count();
+    assert!(
+        expected.len() + summaries > 0,
+        "{label}: nothing to compare"
+    );
+    let expected_rows = stored_rows(&open(dir, case.store), whole_run, case.measured_latency);
 
     let mut killed = 0;
     for i in 0..case.runs {
         let out = format!("{label}-{i}");
         let first = args(&out, &[]);
         let first: Vec<&str> = first.iter().map(String::as_str).collect();
-        let process = Started::new(dir, &first);
+        let mut process = Started::new(dir, &first);
         let run = process.run_id().expect("the run says which run it records");
-        std::thread::sleep(length.mul_f64(0.05 + 0.85 * points.next()));
+        let at = length.mul_f64(0.05 + 0.85 * points.next());
+        std::thread::sleep(at);
         if process.kill() {
             killed += 1;
         }
+        let store = open(dir, case.store);
+        let stored: usize = stored_rows(&store, RunId(run), false)
+            .iter()
+            .map(Vec::len)
+            .sum();
+        let last = process.unread();
+        eprintln!(
+            "{label} run {i}: killed after {:.1} of {:.1} s, with {stored} rows and {} stages stored, at `{}`",
+            at.as_secs_f64(),
+            length.as_secs_f64(),
+            store.stages(RunId(run)).unwrap().len(),
+            last.lines().last().unwrap_or_default()
+        );
         // Every third run is killed again while it resumes.
         let resume_args = args(&out, &["--resume", &run.to_string()]);
         let resume_args: Vec<&str> = resume_args
@@ -104,11 +179,10 @@ fn killed_and_resumed(dir: &Path, case: &Case, points: &mut Points, label: &str)
             .map(String::as_str)
             .filter(|a| *a != "--out" && *a != out)
             .collect();
-        let store = open(dir, case.store);
         if i % 3 == 2
             && store.run(archforge::store::RunId(run)).unwrap().status == RunStatus::Running
         {
-            let again = Started::new(dir, &resume_args);
+            let mut again = Started::new(dir, &resume_args);
             assert_eq!(again.run_id(), Some(run));
             std::thread::sleep(length.mul_f64(0.3 * points.next()));
             again.kill();
@@ -119,23 +193,29 @@ fn killed_and_resumed(dir: &Path, case: &Case, points: &mut Points, label: &str)
         }
         let stored = store.run(archforge::store::RunId(run)).unwrap();
         assert_eq!(stored.status, RunStatus::Finished, "{label} run {i}");
-        let rows = store.rows(stored.id).unwrap();
-        let ledger = Ledger::read(&dir.join(&out).join("evaluations.csv")).unwrap();
         assert_eq!(
-            comparable(&rows, case.measured_latency),
-            expected,
+            stored_rows(&store, stored.id, case.measured_latency),
+            expected_rows,
             "{label} run {i}: the store's rows are the uninterrupted run's"
         );
         assert_eq!(
-            comparable(&ledger, case.measured_latency),
+            whole(&out),
             expected,
-            "{label} run {i}: the resumed evaluations.csv is the uninterrupted one"
+            "{label} run {i}: the resumed ledgers are the uninterrupted ones"
         );
-        if !case.measured_latency {
+        for summary in SUMMARIES {
+            let untimed = |folder: &str| {
+                let path = dir.join(folder).join(summary);
+                path.exists().then(|| {
+                    read_csv_without(&path, |h| {
+                        case.measured_latency && (h.contains("seconds") || h.contains("latency"))
+                    })
+                })
+            };
             assert_eq!(
-                std::fs::read_to_string(dir.join(&out).join("summary.csv")).unwrap(),
-                std::fs::read_to_string(dir.join(&whole_out).join("summary.csv")).unwrap(),
-                "{label} run {i}: the summary"
+                untimed(&out),
+                untimed(&whole_out),
+                "{label} run {i}: {summary}"
             );
         }
     }
@@ -147,26 +227,47 @@ fn runs_killed_at_random_points_resume_to_the_uninterrupted_ledger() {
     let dir = tempfile::tempdir().unwrap();
     let table = table_experiment(dir.path());
     let trained = trained_experiment(dir.path());
+    let compressing = compress_experiment(dir.path());
+    let ranking = rank_check_experiment(dir.path());
     let cases = [
         Case {
             store: "runs.db",
+            command: "compare",
             file: &table,
             args: &["--seeds", "2", "--budget", "150", "--jobs", "1"],
-            runs: 7,
+            runs: 5,
             measured_latency: false,
         },
         Case {
             store: "runs.db",
+            command: "compare",
             file: &table,
             args: &["--seeds", "2", "--budget", "150", "--jobs", "2"],
-            runs: 7,
+            runs: 5,
             measured_latency: false,
         },
         Case {
             store: "runs.db",
+            command: "compare",
             file: &trained,
             args: &["--seeds", "1", "--jobs", "1"],
-            runs: 6,
+            runs: 5,
+            measured_latency: true,
+        },
+        Case {
+            store: "runs.db",
+            command: "compress",
+            file: &compressing,
+            args: &[],
+            runs: 3,
+            measured_latency: true,
+        },
+        Case {
+            store: "runs.db",
+            command: "rank-check",
+            file: &ranking,
+            args: &["--archs", "10"],
+            runs: 2,
             measured_latency: true,
         },
     ];
@@ -180,6 +281,35 @@ fn runs_killed_at_random_points_resume_to_the_uninterrupted_ledger() {
     eprintln!("{killed} of {runs} runs killed mid-way, every one resumed to the whole ledger");
     assert_eq!(runs, 20);
     assert!(killed >= 16, "only {killed} of {runs} runs were cut short");
+}
+
+/// Every `evaluations.csv` under `folder` (the run's, or a compression's stages'), by path,
+/// comparable across runs.
+fn ledgers(folder: &Path, measured_latency: bool) -> Vec<(String, Vec<Row>)> {
+    let mut found = Vec::new();
+    let mut pending = vec![folder.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.file_name().is_some_and(|n| n == "evaluations.csv") {
+                let name = path.strip_prefix(folder).unwrap().display().to_string();
+                let rows = Ledger::read(&path).unwrap();
+                found.push((name, comparable(&rows, measured_latency)));
+            }
+        }
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+}
+
+/// The rows a stored run holds, and then its stages', comparable across runs.
+fn stored_rows(store: &Store, run: RunId, measured_latency: bool) -> Vec<Vec<Row>> {
+    std::iter::once(run)
+        .chain(store.stages(run).unwrap().into_iter().map(|s| s.id))
+        .map(|id| comparable(&store.rows(id).unwrap(), measured_latency))
+        .collect()
 }
 
 /// The store `location` names: a file in `dir`, or a PostgreSQL server.
@@ -201,6 +331,7 @@ fn runs_killed_with_a_postgresql_store_resume_to_the_uninterrupted_ledger() {
     let table = table_experiment(dir.path());
     let case = Case {
         store: &url,
+        command: "compare",
         file: &table,
         args: &["--seeds", "2", "--budget", "150", "--jobs", "2"],
         runs: 3,
@@ -230,7 +361,7 @@ fn resumes_that_cannot_be_right_are_refused_and_change_nothing() {
     // A resume while the run's own process still records it.
     let first = with(&["--out", "cut"]);
     let first: Vec<&str> = first.iter().map(String::as_str).collect();
-    let process = Started::new(dir.path(), &first);
+    let mut process = Started::new(dir.path(), &first);
     let run = process.run_id().unwrap().to_string();
     let resume = with(&["--resume", &run]);
     let resume: Vec<&str> = resume.iter().map(String::as_str).collect();
@@ -275,6 +406,19 @@ fn resumes_that_cannot_be_right_are_refused_and_change_nothing() {
     let why = stderr(&archforge(dir.path(), &resume));
     assert!(
         why.contains("is finished: there is nothing to resume"),
+        "{why}"
+    );
+    // A rank check resumed with other flags than it ran with.
+    let ranking = rank_check_experiment(dir.path());
+    let check = |extra: &[&str]| {
+        let mut args = vec!["rank-check", &ranking, "--store", "rc.db"];
+        args.extend(extra);
+        archforge(dir.path(), &args)
+    };
+    assert!(check(&["--archs", "3", "--out", "rc"]).status.success());
+    let why = stderr(&check(&["--archs", "4", "--resume", "rc"]));
+    assert!(
+        why.contains("ran with `--archs 3`, not `--archs 4`"),
         "{why}"
     );
     // Nor has a store that is not there.

@@ -274,7 +274,7 @@ fn a_served_page_of_a_running_run_shows_its_new_rows_without_a_reload() {
     .replace("epochs = 8", "epochs = 1")
     .replace("evaluations = 10", "evaluations = 40");
     std::fs::write(dir.path().join("live.toml"), text).unwrap();
-    let search = Started::new(
+    let mut search = Started::new(
         dir.path(),
         &[
             "compare",
@@ -296,7 +296,7 @@ fn a_served_page_of_a_running_run_shows_its_new_rows_without_a_reload() {
         assert!(started.elapsed().as_secs() < 120, "no row recorded");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let server = Started::new(dir.path(), &["serve", "--store", "runs.db", "--port", "0"]);
+    let mut server = Started::new(dir.path(), &["serve", "--store", "runs.db", "--port", "0"]);
     let address = server
         .line_after(&["serving the runs of runs.db on "])
         .expect("the server says where it listens");

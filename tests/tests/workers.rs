@@ -79,7 +79,7 @@ fn workers_write_the_ledger_of_a_search_without_them_even_when_one_is_killed() {
     let first = workers[0]
         .line_after(&["task "])
         .expect("a worker takes a task");
-    let killed = workers.remove(0);
+    let mut killed = workers.remove(0);
     assert!(killed.kill(), "killed mid-evaluation of task {first}");
     let mut search = search;
     let limit = std::time::Duration::from_secs(300);

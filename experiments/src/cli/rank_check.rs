@@ -34,13 +34,49 @@ pub struct Args {
     /// The run folder (default: `runs/<name>-rank-check-<timestamp>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also record the check in this store (a SQLite file, created on first use, or a
+    /// PostgreSQL URL), its ground truth kept as each architecture is trained.
+    #[arg(long)]
+    pub store: Option<String>,
+    /// Go on with this stored check, killed before its end (its number, or its experiment's
+    /// name for the newest): the same file and flags, into its folder.
+    #[arg(long, value_name = "RUN")]
+    pub resume: Option<String>,
+}
+
+impl Args {
+    /// The flags that choose the check's architectures and scorers, which the resolved file
+    /// does not hold.
+    fn choices(&self) -> String {
+        let mut flags = Vec::new();
+        if let Some(n) = self.archs {
+            flags.push(format!("--archs {n}"));
+        }
+        let paths = [("--truth", &self.truth), ("--supernet", &self.supernet)];
+        for (flag, path) in paths {
+            if let Some(path) = path {
+                flags.push(format!("{flag} {}", path.display()));
+            }
+        }
+        for path in &self.beside {
+            flags.push(format!("--beside {}", path.display()));
+        }
+        flags.join(" ")
+    }
 }
 
 /// Runs the rank check and prints its correlations.
 pub fn main(args: Args) -> Result<()> {
     let mut file = ExperimentFile::load(&args.file)?;
     file.override_with(args.seed, None, None)?;
-    let out = args.out.unwrap_or_else(|| {
+    let (store, resumed_folder) = super::open_store(
+        args.store.as_deref(),
+        args.resume.as_deref(),
+        false,
+        "rank-check",
+    )?;
+    let choices = args.choices();
+    let out = args.out.or(resumed_folder).unwrap_or_else(|| {
         run_folder::default_out(&format!("{}-rank-check", file.experiment.name))
     });
     let started = Instant::now();
@@ -53,7 +89,14 @@ pub fn main(args: Args) -> Result<()> {
         .iter()
         .map(|path| rank_check::Beside::read(path))
         .collect::<Result<Vec<_>>>()?;
-    let summary = rank_check::run(&mut file, source, args.supernet.as_deref(), &beside, &out)?;
+    let summary = rank_check::run(
+        &mut file,
+        source,
+        args.supernet.as_deref(),
+        &beside,
+        &out,
+        store.as_ref().map(|s| (s, choices.as_str())),
+    )?;
     print::correlations(&summary.correlations);
     println!("\ndifferences of tau from params' (paired 95 % intervals):");
     for d in &summary.differences {

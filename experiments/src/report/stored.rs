@@ -4,7 +4,8 @@
 //! folded them ([`RunResult::add`], [`Fronts::add`]), the parts merged in plan order. So a
 //! finished run's rebuilt tables equal the ones its run wrote, and a run still going (or
 //! killed) gets the tables of the rows it has so far. Failed parts are left out, as a run
-//! leaves them out of its own report.
+//! leaves them out of its own report. A workflow's own run (a compression, a rank check) has
+//! no parts: its kept files are its reports.
 
 use super::pareto::Fronts;
 use super::{Context, SummaryRow, write_tables};
@@ -40,11 +41,19 @@ pub fn rebuild(store: &Store, run: &StoredRun, out: &Path) -> Result<Rebuilt> {
         std::fs::write(out.join(&name), content)
             .with_context(|| format!("writing {}", out.join(&name).display()))?;
     }
+    let all_parts = store.parts(run.id)?;
+    if all_parts.is_empty() {
+        // A workflow's own run (a compression, a rank check): its kept files are its reports.
+        return Ok(Rebuilt {
+            context,
+            summary: Vec::new(),
+            rows: 0,
+        });
+    }
     let rows = store.rows(run.id)?;
     Ledger::rewrite(&out.join("evaluations.csv"), &rows)?;
 
-    let parts: Vec<_> = store
-        .parts(run.id)?
+    let parts: Vec<_> = all_parts
         .into_iter()
         .filter(|p| p.status != RunStatus::Failed)
         .collect();

@@ -13,22 +13,26 @@
 //! students, baselines: params, MACs, latency, validation and test accuracy, seconds);
 //! `compression_{reward,ratio,accuracy}.svg` (over updates, a line per controller) and
 //! `pareto_*` (validation accuracy against size over every student of both stages).
+//!
+//! With a store, the compression and each of its searches are stored runs, and `--resume`
+//! goes on from where a killed one was ([`StoredWorkflow`]).
 
 use crate::config::ExperimentFile;
 use crate::registry::{ControllerConfig, EnvironmentConfig};
 use crate::report::pareto::Fronts;
 use crate::report::plot::{self, Axes, Curve};
+use crate::resume;
 use crate::run_folder::{create_run_folder, run_file_stem};
 use crate::runner::{self, Prepared};
 use crate::teacher::ScoredTeacher;
-use crate::workflows::stored_compression::StoredCompression;
+use crate::workflows::stored_workflow::StoredWorkflow;
 use crate::workflows::train::{Lesson, TrainedNetwork, finished, train_into, train_teacher};
 use anyhow::{Context, Result, anyhow};
 use archforge::Candidate;
 use archforge::data::Splits;
 use archforge::ledger::Row;
 use archforge::nn::TrainConfig;
-use archforge::objective::Limits;
+use archforge::objective::{Limits, RewardKind};
 use archforge::search::{KeepWeights, RunResult, parse_decisions};
 use archforge::weights::Snapshot;
 use archforge_environments::Network;
@@ -107,11 +111,15 @@ pub fn compress(file: &ExperimentFile, plan: &CompressPlan) -> Result<Vec<Summar
     let resuming = plan.store.as_ref().is_some_and(|r| r.resume.is_some());
     // The record begins (or is claimed) when the folder opens: after every check that needs
     // no folder.
-    let open_folder = || -> Result<Option<StoredCompression>> {
+    let open_folder = || -> Result<Option<StoredWorkflow>> {
         let record = plan
             .store
             .as_ref()
-            .map(|recording| StoredCompression::begin(recording, file, out))
+            .map(|recording| {
+                let latency = file.experiment.objective.kind == RewardKind::Mnas;
+                let refusal = resume::unresumable(&file.experiment, false, latency);
+                StoredWorkflow::begin(recording, file, out, refusal, "")
+            })
             .transpose()?;
         if resuming {
             std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -213,7 +221,7 @@ struct Compression<'a> {
     teacher: &'a ScoredTeacher,
     teacher_seconds: f64,
     data: &'a Splits,
-    record: Option<&'a StoredCompression>,
+    record: Option<&'a StoredWorkflow>,
     removal_first: bool,
 }
 
@@ -385,7 +393,7 @@ impl Compression<'_> {
         dir: &Path,
         train: impl FnOnce() -> Result<TrainedNetwork>,
     ) -> Result<TrainedNetworkView> {
-        if self.record.is_some_and(StoredCompression::resuming)
+        if self.record.is_some_and(StoredWorkflow::resuming)
             && let Some(summary) = finished(dir)
         {
             eprintln!("{}: trained before", dir.display());

@@ -10,7 +10,9 @@
 //! - [`generate`]: what a diffusion generator makes, and what its guidance changes;
 //! - [`export`]: a child's weights cut out of a run's trained supernet ([`supernet`]), as a
 //!   stand-alone network;
-//! - [`train`]: one network trained stand-alone into a folder.
+//! - [`train`]: one network trained stand-alone into a folder;
+//! - [`stored_workflow`]: a compression's or rank check's run in a store (`--store`,
+//!   `--resume`), with its searches as runs under it.
 
 pub mod compress;
 pub mod export;
@@ -21,6 +23,6 @@ pub mod proxy_check;
 pub mod proxy_scores;
 pub mod rank;
 pub mod rank_check;
-pub mod stored_compression;
+pub mod stored_workflow;
 pub mod supernet;
 pub mod train;

@@ -39,7 +39,8 @@ use crate::config::ExperimentFile;
 use crate::registry::EvaluatorConfig;
 use crate::report::plot;
 use crate::run_folder::create_run_folder;
-use crate::runner::Prepared;
+use crate::runner::{Prepared, Recording};
+use crate::workflows::stored_workflow::StoredWorkflow;
 use anyhow::{Context, Result, bail};
 use archforge::evaluator::StatusKind;
 use archforge::evaluator::{
@@ -148,13 +149,16 @@ pub enum Source<'a> {
 }
 
 /// Runs the rank check into `out`, with the warmed-up supernet at `supernet` when given and
-/// the earlier checks' supernet scores `beside` as scorers too.
+/// the earlier checks' supernet scores `beside` as scorers too; recorded in a store when
+/// `store` says so (`arguments`: the flags the file does not hold, which a resume must give
+/// again).
 pub fn run(
     file: &mut ExperimentFile,
     source: Source,
     supernet: Option<&Path>,
     beside: &[Beside],
     out: &Path,
+    store: Option<(&Recording, &str)>,
 ) -> Result<Summary> {
     if let Source::Random(n) = source
         && n < 3
@@ -162,14 +166,8 @@ pub fn run(
         bail!("--archs must be at least 3 to rank anything");
     }
     file.ensure_training();
+    let file: &ExperimentFile = file;
     let prepared = Prepared::new(file)?;
-    let training = prepared
-        .training()
-        .expect("ensure_training provides data and settings");
-    let settings = match &file.experiment.evaluator {
-        EvaluatorConfig::Supernet(s) => s.clone(),
-        _ => SupernetSettings::default(),
-    };
     let seed = file.experiment.seed;
     let env = prepared.networks().clone();
     let (candidates, known) = match source {
@@ -179,17 +177,78 @@ pub fn run(
             (rebuild(env.as_ref(), &known, path)?, known)
         }
     };
-    create_run_folder(out)?;
+    let record = store
+        .map(|(recording, arguments)| StoredWorkflow::begin(recording, file, out, None, arguments))
+        .transpose()?;
+    match record.as_ref().is_some_and(StoredWorkflow::resuming) {
+        true => {
+            std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?
+        }
+        false => create_run_folder(out)?,
+    }
     std::fs::write(out.join("experiment.toml"), file.resolved_toml())?;
+    let checked = check(
+        file,
+        &prepared,
+        &candidates,
+        known,
+        supernet,
+        beside,
+        out,
+        record.as_ref(),
+    );
+    if let Some(record) = &record {
+        let failure = checked.as_ref().err().map(|e| format!("{e:#}"));
+        record.end(out, failure.as_deref())?;
+    }
+    checked
+}
 
+/// The rank check of `candidates` (with their ground truth `known`, when it was given) into
+/// the open folder `out`, as [`run`] says.
+#[allow(clippy::too_many_arguments)]
+fn check(
+    file: &ExperimentFile,
+    prepared: &Prepared<'_>,
+    candidates: &[Candidate],
+    known: Vec<Truth>,
+    supernet: Option<&Path>,
+    beside: &[Beside],
+    out: &Path,
+    record: Option<&StoredWorkflow>,
+) -> Result<Summary> {
+    let training = prepared
+        .training()
+        .expect("ensure_training provides data and settings");
+    let settings = match &file.experiment.evaluator {
+        EvaluatorConfig::Supernet(s) => s.clone(),
+        _ => SupernetSettings::default(),
+    };
+    let seed = file.experiment.seed;
+    let env = prepared.networks().clone();
     let n = candidates.len();
     let truth = if known.is_empty() {
         let path = out.join("standalone.csv");
         let context = || format!("writing {}", path.display());
+        let before = match record.map(|r| r.kept(STANDALONE)).transpose()?.flatten() {
+            Some(content) => {
+                std::fs::write(&path, content).with_context(context)?;
+                let rows = read_rows(&path).context("the stored ground truth is unreadable")?;
+                trained_before(rows, candidates)?
+            }
+            None => Vec::new(),
+        };
         let file = std::fs::File::create(&path).with_context(context)?;
         let mut writer = archforge::record::FlatWriter::new(file);
-        let mut truth = Vec::with_capacity(n);
-        for (k, c) in candidates.iter().enumerate() {
+        for row in &before {
+            writer.write(row).with_context(context)?;
+        }
+        writer.flush().with_context(context)?;
+        if !before.is_empty() {
+            eprintln!("stand-alone: {} of {n} trained before", before.len());
+        }
+        let mut truth = before;
+        for (k, c) in candidates.iter().enumerate().skip(truth.len()) {
             let started = Instant::now();
             let trained =
                 |s: u64| train_candidate(c, &training.data, &training.config, s).map(|t| t.metrics);
@@ -226,6 +285,9 @@ pub fn run(
             );
             writer.write(&row).with_context(context)?;
             writer.flush().with_context(context)?;
+            if let Some(record) = record {
+                record.keep(STANDALONE, &std::fs::read(&path).with_context(context)?)?;
+            }
             truth.push(row);
         }
         truth
@@ -246,21 +308,21 @@ pub fn run(
     );
 
     let started = Instant::now();
-    let mut supernet = match supernet {
+    let kept = out.join("supernet.safetensors");
+    let weights = match supernet {
         Some(path) => {
             eprintln!(
                 "supernet: {} (no warm-up), then {n} architectures scored",
                 path.display()
             );
-            let weights = Snapshot::load(path).context("--supernet")?;
-            SupernetEvaluator::trained(
-                env.clone(),
-                training.data.clone(),
-                training.config.clone(),
-                settings,
-                seed,
-                Arc::new(weights),
-            )
+            Snapshot::load(path).context("--supernet")?
+        }
+        None if record.is_some_and(StoredWorkflow::resuming) && kept.exists() => {
+            eprintln!(
+                "supernet: warmed up before ({}), then {n} architectures scored",
+                kept.display()
+            );
+            Snapshot::load(&kept)?
         }
         None => {
             eprintln!(
@@ -271,20 +333,30 @@ pub fn run(
                 env.clone(),
                 training.data.clone(),
                 training.config.clone(),
-                settings,
+                settings.clone(),
                 seed,
             );
             supernet.warm_up()?;
             let weights = supernet.shared_weights().expect("warmed up");
-            weights.save(&out.join("supernet.safetensors"))?;
+            weights.save(&kept)?;
             eprintln!(
                 "supernet: warmed up in {:.1} s",
                 started.elapsed().as_secs_f64()
             );
-            supernet
+            weights
         }
     };
-    // A read-back supernet splits here (a fresh one did before its weights were kept).
+    // Every check scores with the supernet read back from its kept weights, however it got
+    // them, so a resumed check scores as an uninterrupted one.
+    let mut supernet = SupernetEvaluator::trained(
+        env.clone(),
+        training.data.clone(),
+        training.config.clone(),
+        settings,
+        seed,
+        Arc::new(weights),
+    );
+    // The read-back supernet splits here, when it is a few-shot one.
     supernet.warm_up()?;
     if let Some(choice) = supernet.split_choice() {
         eprintln!("supernet: few-shot split on decision {}", choice.position);
@@ -357,6 +429,32 @@ pub fn run(
         &points,
     )?;
     Ok(summary)
+}
+
+/// The name under which a stored rank check keeps its ground truth as it is trained.
+const STANDALONE: &str = "standalone.csv";
+
+/// The ground truth a killed check had kept (its `standalone.csv`), which must be of the
+/// first of `candidates`, in order.
+fn trained_before(rows: Vec<Truth>, candidates: &[Candidate]) -> Result<Vec<Truth>> {
+    if rows.len() > candidates.len() {
+        bail!(
+            "the stored ground truth has {} architectures, more than the {} of this check",
+            rows.len(),
+            candidates.len()
+        );
+    }
+    for (k, (row, c)) in rows.iter().zip(candidates).enumerate() {
+        if row.record.hash != c.hash.to_string() {
+            bail!(
+                "the stored ground truth's architecture {} is {}, not this check's {}",
+                k + 1,
+                row.record.arch,
+                c.label
+            );
+        }
+    }
+    Ok(rows)
 }
 
 /// The convolutions in a candidate's graph (the `conv_edges` scorer).
