@@ -238,7 +238,7 @@ impl Drop for Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evaluator::StatusKind;
+    use crate::record::StatusKind;
 
     fn row(proposal: u64) -> Row {
         Row {

@@ -19,6 +19,7 @@ use crate::evaluator::{Evaluator, Outcome, Status, StatusKind};
 use crate::ledger::Row;
 use crate::objective::Objective;
 use crate::record::ArchRecord;
+pub use crate::record::{join_decisions, parse_decisions};
 use crate::resume::{Resume, RngState, RunCheckpoint};
 use crate::rng::Rng;
 use crate::weights::Snapshot;
@@ -495,27 +496,6 @@ pub fn derive(
                 .map(|(row, ..)| row)
         })
         .collect()
-}
-
-/// Decisions as the ledger writes them: `3-0-4`.
-pub fn join_decisions(decisions: &[usize]) -> String {
-    let mut text = String::with_capacity(3 * decisions.len());
-    let mut digits = itoa::Buffer::new();
-    for (i, &d) in decisions.iter().enumerate() {
-        if i > 0 {
-            text.push('-');
-        }
-        text.push_str(digits.format(d));
-    }
-    text
-}
-
-/// Parses [`join_decisions`]' format.
-pub fn parse_decisions(text: &str) -> Option<Vec<usize>> {
-    if text.is_empty() {
-        return Some(Vec::new());
-    }
-    text.split('-').map(|d| d.trim().parse().ok()).collect()
 }
 
 #[cfg(test)]

@@ -37,11 +37,11 @@ pub use supernet::{SplitAt, SplitChoice, SupernetEvaluator, SupernetMode, Supern
 pub use table::TableEvaluator;
 pub use table_latency::{LatencyCheck, SharedLatencyTable, TableLatency};
 
+pub use crate::record::StatusKind;
+
 use crate::candidate::Candidate;
 use crate::error::Result;
 use crate::weights::Snapshot;
-use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::sync::Arc;
 
 /// How an evaluation ended, with the reason when it did not succeed.
@@ -53,19 +53,6 @@ pub enum Status {
     Invalid(String),
     /// The evaluation broke (NaN loss, panic); the run goes on.
     Failed(String),
-}
-
-/// [`Status`] without its reason.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StatusKind {
-    /// Scored.
-    #[default]
-    Ok,
-    /// Cannot be scored.
-    Invalid,
-    /// Broke.
-    Failed,
 }
 
 impl Status {
@@ -84,16 +71,6 @@ impl Status {
             Status::Ok => "",
             Status::Invalid(r) | Status::Failed(r) => r,
         }
-    }
-}
-
-impl fmt::Display for StatusKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            StatusKind::Ok => "ok",
-            StatusKind::Invalid => "invalid",
-            StatusKind::Failed => "failed",
-        })
     }
 }
 

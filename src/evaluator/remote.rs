@@ -8,7 +8,7 @@
 use super::{Evaluator, Metrics, Outcome, Status, StatusKind};
 use crate::candidate::Candidate;
 use crate::error::{Error, Result};
-use crate::search::join_decisions;
+use crate::record::join_decisions;
 use crate::store::tasks::TaskState;
 use crate::store::{RunId, Store};
 use serde::{Deserialize, Serialize};

@@ -13,8 +13,8 @@ pub mod read;
 pub use flat::{FlatWriter, write_rows};
 pub use read::{lenient, read_rows};
 
-use crate::evaluator::StatusKind;
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// An architecture and what it scored.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -44,4 +44,49 @@ pub struct ArchRecord {
     pub status: StatusKind,
     /// Why it is invalid or failed.
     pub reason: String,
+}
+
+/// How an evaluation ended, without its reason: the record's `status` column (an
+/// evaluator's [`Status`](crate::evaluator::Status) holds the reason too).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusKind {
+    /// Scored.
+    #[default]
+    Ok,
+    /// Cannot be scored.
+    Invalid,
+    /// Broke.
+    Failed,
+}
+
+impl fmt::Display for StatusKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StatusKind::Ok => "ok",
+            StatusKind::Invalid => "invalid",
+            StatusKind::Failed => "failed",
+        })
+    }
+}
+
+/// Decisions as the ledger writes them: `3-0-4`.
+pub fn join_decisions(decisions: &[usize]) -> String {
+    let mut text = String::with_capacity(3 * decisions.len());
+    let mut digits = itoa::Buffer::new();
+    for (i, &d) in decisions.iter().enumerate() {
+        if i > 0 {
+            text.push('-');
+        }
+        text.push_str(digits.format(d));
+    }
+    text
+}
+
+/// Parses [`join_decisions`]' format.
+pub fn parse_decisions(text: &str) -> Option<Vec<usize>> {
+    if text.is_empty() {
+        return Some(Vec::new());
+    }
+    text.split('-').map(|d| d.trim().parse().ok()).collect()
 }

@@ -5,9 +5,9 @@
 use super::db::{DbError, Value};
 use super::{RunId, Store};
 use crate::error::Result;
-use crate::evaluator::StatusKind;
 use crate::ledger::Row;
 use crate::record::ArchRecord;
+use crate::record::StatusKind;
 
 /// The columns, in the order of [`bind`] and [`from_columns`].
 const COLUMNS: &str = "controller, seed, proposal, step, arch, hash, decisions, search_metric, \
