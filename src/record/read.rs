@@ -296,7 +296,7 @@ mod tests {
                     params: Some(1_531_546),
                     macs: None,
                     latency_ms: Some(f64::NAN),
-                    status: super::StatusKind::Ok,
+                    status: crate::record::StatusKind::Ok,
                     reason: String::new(),
                 },
                 cached: true,
@@ -305,7 +305,7 @@ mod tests {
             Listed {
                 seed: 4,
                 record: ArchRecord {
-                    status: super::StatusKind::Failed,
+                    status: crate::record::StatusKind::Failed,
                     reason: "the loss is NaN, at \"step\" 3".into(),
                     ..ArchRecord::default()
                 },
