@@ -245,16 +245,17 @@ impl Compression<'_> {
             }
             f
         };
-        let stage_plan =
-            |controllers: Vec<usize>, seeds: Vec<u64>, out: PathBuf, jobs| runner::Plan {
-                store: self.record.map(|r| r.stage(&out)),
+        let stage_plan = |controllers: Vec<usize>, seeds: Vec<u64>, out: PathBuf, jobs| {
+            Ok::<_, anyhow::Error>(runner::Plan {
+                store: self.record.map(|r| r.stage(&out)).transpose()?,
                 controllers,
                 seeds,
                 out,
                 jobs,
                 derive: 0,
                 keep_rows: true,
-            };
+            })
+        };
         let controllers: Vec<usize> = (0..file.experiment.controller.len()).collect();
         let mut points = Vec::new();
         let mut fronts = Fronts::new(true);
@@ -271,7 +272,7 @@ impl Compression<'_> {
         let (mut picks, mut seconds) = stage(
             first_stage,
             teacher.params,
-            stage_plan(controllers, plan.seeds.clone(), out.join(first), plan.jobs),
+            stage_plan(controllers, plan.seeds.clone(), out.join(first), plan.jobs)?,
             0,
             &mut points,
             &mut fronts,
@@ -297,7 +298,7 @@ impl Compression<'_> {
                         vec![pick.seed],
                         out.join("shrinkage").join(&run),
                         1,
-                    ),
+                    )?,
                     file.experiment.budget.evaluations as usize,
                     &mut points,
                     &mut fronts,

@@ -188,7 +188,6 @@ pub fn run(
     }
     std::fs::write(out.join("experiment.toml"), file.resolved_toml())?;
     let checked = check(
-        file,
         &prepared,
         &candidates,
         known,
@@ -206,9 +205,7 @@ pub fn run(
 
 /// The rank check of `candidates` (with their ground truth `known`, when it was given) into
 /// the open folder `out`, as [`run`] says.
-#[allow(clippy::too_many_arguments)]
 fn check(
-    file: &ExperimentFile,
     prepared: &Prepared<'_>,
     candidates: &[Candidate],
     known: Vec<Truth>,
@@ -217,14 +214,15 @@ fn check(
     out: &Path,
     record: Option<&StoredWorkflow>,
 ) -> Result<Summary> {
+    let experiment = prepared.experiment();
     let training = prepared
         .training()
         .expect("ensure_training provides data and settings");
-    let settings = match &file.experiment.evaluator {
+    let settings = match &experiment.evaluator {
         EvaluatorConfig::Supernet(s) => s.clone(),
         _ => SupernetSettings::default(),
     };
-    let seed = file.experiment.seed;
+    let seed = experiment.seed;
     let env = prepared.networks().clone();
     let n = candidates.len();
     let truth = if known.is_empty() {
@@ -421,7 +419,7 @@ fn check(
         &out.join("rank_scatter.svg"),
         &format!(
             "{}: supernet vs stand-alone ({} architectures)",
-            file.experiment.name,
+            experiment.name,
             points.len()
         ),
         "supernet validation accuracy (%)",

@@ -13,7 +13,7 @@ use crate::config::ExperimentFile;
 use crate::report::Context;
 use crate::resume::{self, Claim};
 use crate::runner::{Recording, keep_artefacts};
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
 use archforge::store::{NewRun, RunId, Store, StoredRun};
 use std::path::Path;
 use std::sync::Arc;
@@ -111,21 +111,27 @@ impl StoredWorkflow {
         self.resuming
     }
 
-    /// How the search into `out` is recorded: under the workflow's run, going on from
-    /// the stage recorded into that folder before, if there is one.
-    pub fn stage(&self, out: &Path) -> Recording {
+    /// How the search into `out` is recorded: under the workflow's run, going on from the
+    /// stage recorded into that folder before, if there is one. When it resumes and no stage
+    /// was recorded there, what the killed process left in the folder is removed: nothing of
+    /// it was recorded.
+    pub fn stage(&self, out: &Path) -> Result<Recording> {
         let folder = out.display().to_string();
-        Recording {
+        let resume = self
+            .stages
+            .iter()
+            .find(|s| s.folder == folder)
+            .map(|s| s.id);
+        if self.resuming && resume.is_none() && out.exists() {
+            std::fs::remove_dir_all(out).with_context(|| format!("removing {folder}"))?;
+        }
+        Ok(Recording {
             store: self.store.clone(),
             command: self.command,
-            resume: self
-                .stages
-                .iter()
-                .find(|s| s.folder == folder)
-                .map(|s| s.id),
+            resume,
             workers: false,
             parent: Some(self.run),
-        }
+        })
     }
 
     /// Keeps `content` as the workflow's file `name`, replacing what it kept under that name.
