@@ -1,5 +1,5 @@
 //! The ledger: every evaluation appended to `evaluations.csv` as one [`Row`] — the run's
-//! columns around the architecture's [`ArchRecord`] — as it happens. Rows are written in
+//! columns around the architecture's [`ArchRecord`](crate::record::ArchRecord) — as it happens. Rows are written in
 //! batches of whole rows, every 100 ms (by a thread of the ledger's own, so a row never waits
 //! for the next evaluation) and when the ledger is flushed or dropped, so a killed run loses
 //! at most its last 100 ms of evaluations. A row is recorded once its line
@@ -9,9 +9,9 @@
 //! [`Store`]: each batch of rows goes to the file and, in one transaction, to the store.
 
 use crate::error::{Error, Result};
-use crate::record::{ArchRecord, FlatWriter, lenient, read_rows, write_rows};
+pub use crate::record::Row;
+use crate::record::{FlatWriter, read_rows, write_rows};
 use crate::store::{RunId, Store};
-use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,41 +22,6 @@ use std::time::Duration;
 
 /// The longest a recorded row waits in memory before it is written.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
-
-/// One evaluation as recorded.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Row {
-    /// The controller's name in the experiment.
-    pub controller: String,
-    /// The run's seed.
-    #[serde(deserialize_with = "lenient::u64")]
-    pub seed: u64,
-    /// Budget evaluations spent after this evaluation.
-    #[serde(deserialize_with = "lenient::u64")]
-    pub step: u64,
-    /// Index of the proposal within the run (counts uncounted duplicates too).
-    #[serde(deserialize_with = "lenient::u64")]
-    pub proposal: u64,
-    /// The architecture and what it scored.
-    #[serde(flatten)]
-    pub record: ArchRecord,
-    /// The reward the controller saw.
-    #[serde(deserialize_with = "lenient::opt_f64")]
-    pub reward: Option<f64>,
-    /// Served from the cache.
-    #[serde(deserialize_with = "lenient::bool")]
-    pub cached: bool,
-    /// Whether it counted against the budget.
-    #[serde(deserialize_with = "lenient::bool")]
-    pub counted: bool,
-    /// Simulated cost in seconds charged to the budget.
-    #[serde(deserialize_with = "lenient::f64")]
-    pub simulated_seconds: f64,
-    /// Wall-clock seconds of the evaluation (with measured latency, what differs between
-    /// repeats of a run).
-    #[serde(deserialize_with = "lenient::f64")]
-    pub wall_seconds: f64,
-}
 
 /// An append-only CSV of [`Row`]s (see the module documentation). A thread of its own writes
 /// the recorded rows every 100 ms, however long the next evaluation takes.
@@ -238,7 +203,7 @@ impl Drop for Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::StatusKind;
+    use crate::record::{ArchRecord, StatusKind};
 
     fn row(proposal: u64) -> Row {
         Row {

@@ -3,15 +3,18 @@
 //! best architecture, Pareto fronts, rank-check ground truths. So the shared columns are
 //! declared once, read the same everywhere and appear in the same order.
 //!
-//! [`flat`] writes such rows as CSV (a header from the first row's fields, nested records
+//! [`row`] is one evaluation as recorded: the run's columns around the record. [`flat`] writes
+//! such rows as CSV (a header from the first row's fields, nested records
 //! flattened), [`read`] reads them back; the `lenient` helpers let non-text columns read
 //! through a flattened record.
 
 pub mod flat;
 pub mod read;
+pub mod row;
 
 pub use flat::{FlatWriter, write_rows};
 pub use read::{lenient, read_rows};
+pub use row::Row;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

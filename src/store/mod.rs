@@ -181,8 +181,8 @@ mod tests {
     use super::*;
     use crate::record::ArchRecord;
 
-    fn row(proposal: u64) -> crate::ledger::Row {
-        crate::ledger::Row {
+    fn row(proposal: u64) -> crate::record::Row {
+        crate::record::Row {
             controller: "random".into(),
             seed: 3,
             step: proposal + 1,

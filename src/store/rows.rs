@@ -5,8 +5,8 @@
 use super::db::{DbError, Value};
 use super::{RunId, Store};
 use crate::error::Result;
-use crate::ledger::Row;
 use crate::record::ArchRecord;
+use crate::record::Row;
 use crate::record::StatusKind;
 
 /// The columns, in the order of [`bind`] and [`from_columns`].
