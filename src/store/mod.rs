@@ -176,6 +176,20 @@ pub(crate) fn test_stores(dir: &Path) -> Vec<Store> {
     stores
 }
 
+/// A run for a test to record: experiment `name` with `parts`, into `out`.
+#[cfg(test)]
+pub(crate) fn test_run<'a>(name: &'a str, parts: &'a [(String, u64)]) -> NewRun<'a> {
+    NewRun {
+        name,
+        command: "run",
+        folder: "out",
+        experiment: "",
+        context: "{}",
+        parts,
+        parent: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,17 +294,7 @@ mod tests {
         // Reopening a current store migrates nothing and keeps its runs.
         let dir = tempfile::tempdir().unwrap();
         let store = open_in(&dir);
-        store
-            .begin_run(&NewRun {
-                name: "e",
-                command: "run",
-                folder: "out",
-                experiment: "",
-                context: "{}",
-                parts: &[],
-                parent: None,
-            })
-            .unwrap();
+        store.begin_run(&test_run("e", &[])).unwrap();
         drop(store);
         assert_eq!(open_in(&dir).runs().unwrap().len(), 1);
     }
@@ -301,13 +305,8 @@ mod tests {
         for store in test_stores(dir.path()) {
             fn new(name: &str, parent: Option<RunId>) -> NewRun<'_> {
                 NewRun {
-                    name,
-                    command: "compress",
-                    folder: name,
-                    experiment: "",
-                    context: "{}",
-                    parts: &[],
                     parent,
+                    ..test_run(name, &[])
                 }
             }
             let workflow = store.begin_run(&new("c", None)).unwrap();

@@ -140,7 +140,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::NewRun;
+    use crate::store::test_run;
 
     #[test]
     fn a_run_is_claimed_from_a_dead_owner_once_and_never_from_a_live_one() {
@@ -152,15 +152,7 @@ mod tests {
 
     fn claims(store: &Store) {
         let run = store
-            .begin_run(&NewRun {
-                name: "e",
-                command: "run",
-                folder: "out",
-                experiment: "",
-                context: "{}",
-                parts: &[("random".into(), 0)],
-                parent: None,
-            })
+            .begin_run(&test_run("e", &[("random".into(), 0)]))
             .unwrap();
         // This process recorded it and still runs.
         let why = store.claim(run).unwrap_err().to_string();
@@ -197,15 +189,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for store in super::super::test_stores(dir.path()) {
             let run = store
-                .begin_run(&NewRun {
-                    name: "e",
-                    command: "run",
-                    folder: "out",
-                    experiment: "",
-                    context: "{}",
-                    parts: &[("random".into(), 3)],
-                    parent: None,
-                })
+                .begin_run(&test_run("e", &[("random".into(), 3)]))
                 .unwrap();
             assert_eq!(store.checkpoint(run, "random", 3).unwrap(), None);
             store.put_checkpoint(run, "random", 3, 10, "a").unwrap();

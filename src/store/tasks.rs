@@ -162,23 +162,13 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::NewRun;
+    use crate::store::test_run;
 
     #[test]
     fn a_task_is_queued_once_leased_to_one_worker_and_requeued_when_its_lease_runs_out() {
         let dir = tempfile::tempdir().unwrap();
         for store in super::super::test_stores(dir.path()) {
-            let run = store
-                .begin_run(&NewRun {
-                    name: "tasks",
-                    command: "run",
-                    folder: "out",
-                    experiment: "",
-                    context: "{}",
-                    parts: &[],
-                    parent: None,
-                })
-                .unwrap();
+            let run = store.begin_run(&test_run("tasks", &[])).unwrap();
             let a = store.enqueue(run, 0, "00aa", "1-2").unwrap();
             assert_eq!(
                 store.enqueue(run, 0, "00aa", "1-2").unwrap(),
