@@ -116,6 +116,18 @@ impl Snapshot {
 
     /// Writes the file beside `path` under a temporary name, which it returns.
     fn write_aside(&self, path: &Path) -> Result<std::path::PathBuf> {
+        let buffer = self.to_bytes().map_err(|why| io_error(path, &why))?;
+        let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+        std::fs::write(&tmp, buffer).map_err(|source| Error::Io {
+            path: tmp.clone(),
+            source,
+        })?;
+        Ok(tmp)
+    }
+
+    /// The snapshot as a safetensors file's bytes (what [`Snapshot::save`] writes); `Err` says
+    /// why it cannot be (a tensor whose values do not fill its shape).
+    pub fn to_bytes(&self) -> std::result::Result<Vec<u8>, String> {
         let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = self
             .tensors
             .iter()
@@ -131,16 +143,9 @@ impl Snapshot {
                     .map(|view| (name.as_str(), view))
             })
             .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| io_error(path, &e.to_string()))?;
+            .map_err(|e| e.to_string())?;
         let metadata = HashMap::from([("format".to_string(), "archforge".to_string())]);
-        let buffer = safetensors::serialize(views, Some(metadata))
-            .map_err(|e| io_error(path, &e.to_string()))?;
-        let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
-        std::fs::write(&tmp, buffer).map_err(|source| Error::Io {
-            path: tmp.clone(),
-            source,
-        })?;
-        Ok(tmp)
+        safetensors::serialize(views, Some(metadata)).map_err(|e| e.to_string())
     }
 
     /// Reads a safetensors file of f32 tensors.
@@ -149,15 +154,18 @@ impl Snapshot {
             path: path.into(),
             source,
         })?;
-        let file = safetensors::SafeTensors::deserialize(&bytes)
-            .map_err(|e| io_error(path, &format!("not a safetensors file: {e}")))?;
+        Snapshot::from_bytes(&bytes).map_err(|why| io_error(path, &why))
+    }
+
+    /// The snapshot a safetensors file's `bytes` hold; `Err` says why they are not one of f32
+    /// tensors.
+    pub fn from_bytes(bytes: &[u8]) -> std::result::Result<Snapshot, String> {
+        let file = safetensors::SafeTensors::deserialize(bytes)
+            .map_err(|e| format!("not a safetensors file: {e}"))?;
         let mut snapshot = Snapshot::new();
         for (name, view) in file.tensors() {
             if view.dtype() != safetensors::Dtype::F32 {
-                return Err(io_error(
-                    path,
-                    &format!("tensor `{name}` is {:?}, not f32", view.dtype()),
-                ));
+                return Err(format!("tensor `{name}` is {:?}, not f32", view.dtype()));
             }
             let data = view
                 .data()
@@ -222,6 +230,14 @@ mod tests {
         );
         s.save(&path).unwrap();
         assert_eq!(Snapshot::load(&path).unwrap(), s);
+        let bytes = s.to_bytes().unwrap();
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "the file is its bytes"
+        );
+        assert_eq!(Snapshot::from_bytes(&bytes).unwrap(), s);
+        assert!(Snapshot::from_bytes(&bytes[..bytes.len() - 4]).is_err());
         let err = s.save(&path).unwrap_err().to_string();
         assert!(err.contains("never overwritten"), "{err}");
         s.replace(&path).unwrap();

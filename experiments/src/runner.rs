@@ -89,6 +89,9 @@ pub struct Recording {
     /// The run it is a stage of (a compression's search), which this process holds: a
     /// resume of the stage claims nothing more, and takes a stage that finished as it ended.
     pub parent: Option<RunId>,
+    /// The files its workers prepare it from beyond its experiment file (a compression
+    /// search's teacher and network), recorded with a new run.
+    pub inputs: Vec<(String, Vec<u8>)>,
 }
 
 impl std::fmt::Debug for Recording {
@@ -644,6 +647,7 @@ pub fn execute_prepared<'a>(prepared: Prepared<'a>, plan: &Plan) -> Result<Finis
                     context: &serde_json::to_string(&context)?,
                     parts: &parts,
                     parent: recording.parent,
+                    inputs: &recording.inputs,
                 })?,
                 Some(run) => {
                     let refusal = resume::unresumable(

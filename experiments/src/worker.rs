@@ -10,15 +10,21 @@
 //! own renews every third of the lease. A worker killed mid-evaluation loses nothing: its
 //! lease runs out and another worker takes the task.
 //!
+//! When the run keeps trained weights (`[budget] keep_weights`, a compression's best
+//! students), the worker sends each candidate's back with its outcome. A compression's search
+//! is prepared from the teacher and network recorded with it
+//! ([`crate::workflows::compress_inputs`]).
+//!
 //! Weight-sharing evaluators keep their supernet with the searching process: such runs, and
-//! runs whose candidates inherit trained weights or keep them, do not hand out evaluations.
+//! runs whose candidates inherit their parents' trained weights, do not hand out evaluations.
 
 use crate::config::ExperimentFile;
 use crate::registry::EvaluatorConfig;
 use crate::runner::Prepared;
+use crate::workflows::compress_inputs;
 use anyhow::{Result, anyhow};
 use archforge::Evaluator;
-use archforge::evaluator::remote::outcome_json;
+use archforge::evaluator::remote::outcome_record;
 use archforge::evaluator::{Isolated, Outcome};
 use archforge::search::{KeepWeights, parse_decisions};
 use archforge::store::resume::this_process;
@@ -41,9 +47,6 @@ pub fn refusal(prepared: &Prepared) -> Option<&'static str> {
         ),
         EvaluatorConfig::Table(_) => Some(
             "a table's lookups take less than a round trip to a worker: run it without --workers",
-        ),
-        _ if experiment.budget.keep_weights != KeepWeights::None => Some(
-            "workers do not send trained weights back: set [budget] keep_weights = \"none\" to use them",
         ),
         _ if prepared.env().growth().is_some() => Some(
             "its candidates inherit their parents' trained weights, which stay with the evaluator that trained them: run it without --workers",
@@ -96,7 +99,12 @@ pub fn work(store: &Store, settings: WorkerSettings) -> Result<u64> {
             Ok(context) => evaluate_holding_lease(store, &me, settings, &task, context),
             Err(why) => Outcome::failed(format!("the worker {me} cannot prepare it: {why}")),
         };
-        if store.finish_task(task.id, &me, &outcome_json(&outcome))? {
+        // Weights that do not serialise fail the evaluation.
+        let (json, weights) = outcome_record(&outcome).unwrap_or_else(|e| {
+            outcome_record(&Outcome::failed(e.to_string()))
+                .expect("an outcome without weights serialises")
+        });
+        if store.finish_task(task.id, &me, &json, weights.as_deref())? {
             done += 1;
         } else {
             eprintln!(
@@ -116,7 +124,11 @@ fn prepare(store: &Store, run: RunId) -> Result<RunContext> {
         .map_err(|e| anyhow!("{origin}: its experiment does not load here: {e}"))?;
     // A worker keeps every run it served prepared until it stops: the file lives as long.
     let file: &'static ExperimentFile = Box::leak(Box::new(file));
-    let prepared = Prepared::new(file)?;
+    let prepared = if file.experiment.environment.compresses() {
+        compress_inputs::prepare(store, run, file)?
+    } else {
+        Prepared::new(file)?
+    };
     if let Some(why) = refusal(&prepared) {
         anyhow::bail!("{origin}: {why}");
     }
@@ -171,9 +183,10 @@ fn evaluate(task: &Task, context: &mut RunContext) -> Outcome {
         Err(e) => return Outcome::invalid(e.to_string()),
     };
     if !context.evaluators.contains_key(&task.seed) {
-        match context.prepared.experiment().evaluator.proper(
+        let experiment = context.prepared.experiment();
+        match experiment.evaluator.proper(
             &env,
-            false,
+            experiment.budget.keep_weights != KeepWeights::None,
             context.prepared.training(),
             task.seed,
         ) {

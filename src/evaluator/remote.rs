@@ -3,7 +3,8 @@
 //! whole before the first of it is waited for ([`Evaluator::prefetch`]), so as many workers as
 //! the batch has candidates train at once, and the search takes the outcomes in proposal
 //! order: a run with workers writes the ledger a run without them does. An outcome travels
-//! as JSON ([`outcome_json`], [`outcome_from_json`]), without trained weights.
+//! as JSON, with the candidate's trained weights as a safetensors file's bytes beside it when
+//! the run keeps them ([`outcome_record`], [`outcome_from_record`]).
 
 use super::{Evaluator, Metrics, Outcome, Status, StatusKind};
 use crate::candidate::Candidate;
@@ -11,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::record::join_decisions;
 use crate::store::tasks::TaskState;
 use crate::store::{RunId, Store};
+use crate::weights::Snapshot;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,10 +37,17 @@ struct Recorded {
     simulated_seconds: f64,
 }
 
-/// `outcome` as a task records it (its weights left out).
-pub fn outcome_json(outcome: &Outcome) -> String {
+/// `outcome` as a task records it: its JSON, and its trained weights' bytes when it carries
+/// them.
+pub fn outcome_record(outcome: &Outcome) -> Result<(String, Option<Vec<u8>>)> {
     let m = &outcome.metrics;
-    serde_json::to_string(&Recorded {
+    let weights = outcome
+        .weights
+        .as_ref()
+        .map(|w| w.to_bytes())
+        .transpose()
+        .map_err(|e| Error::Store(format!("trained weights do not serialise: {e}")))?;
+    let json = serde_json::to_string(&Recorded {
         status: outcome.status.kind(),
         reason: outcome.status.reason().to_string(),
         search: m.search,
@@ -48,11 +57,12 @@ pub fn outcome_json(outcome: &Outcome) -> String {
         latency_ms: m.latency_ms,
         simulated_seconds: m.simulated_seconds,
     })
-    .expect("an outcome serialises")
+    .expect("an outcome serialises");
+    Ok((json, weights))
 }
 
-/// The outcome a task recorded.
-pub fn outcome_from_json(text: &str) -> Result<Outcome> {
+/// The outcome a task recorded: its JSON `text` and the `weights` sent with it.
+pub fn outcome_from_record(text: &str, weights: Option<&[u8]>) -> Result<Outcome> {
     let r: Recorded = serde_json::from_str(text)
         .map_err(|e| Error::Store(format!("a worker's outcome is unreadable: {e}")))?;
     let status = match r.status {
@@ -71,7 +81,11 @@ pub fn outcome_from_json(text: &str) -> Result<Outcome> {
             simulated_seconds: r.simulated_seconds,
         },
         cached: false,
-        weights: None,
+        weights: weights
+            .map(Snapshot::from_bytes)
+            .transpose()
+            .map_err(|e| Error::Store(format!("a worker's trained weights are unreadable: {e}")))?
+            .map(Arc::new),
     })
 }
 
@@ -115,7 +129,9 @@ impl Evaluator for RemoteEvaluator {
         let mut said = false;
         loop {
             match self.store.task_state(task)? {
-                TaskState::Done(outcome) => return outcome_from_json(&outcome),
+                TaskState::Done { outcome, weights } => {
+                    return outcome_from_record(&outcome, weights.as_deref());
+                }
                 TaskState::Failed(why) => return Ok(Outcome::failed(why)),
                 TaskState::Waiting => {}
             }
@@ -152,9 +168,18 @@ impl Evaluator for RemoteEvaluator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::weights::Values;
 
     #[test]
-    fn an_outcome_travels_whole_but_for_its_weights() {
+    fn an_outcome_travels_whole_with_its_weights() {
+        let mut weights = Snapshot::new();
+        weights.insert(
+            "fc/bias".into(),
+            Values {
+                shape: vec![2],
+                data: vec![0.5, -1.25],
+            },
+        );
         let outcome = Outcome {
             status: Status::Invalid("too wide".into()),
             metrics: Metrics {
@@ -168,9 +193,21 @@ mod tests {
                 simulated_seconds: 1.5,
             },
             cached: false,
-            weights: None,
+            weights: Some(Arc::new(weights)),
         };
-        assert_eq!(outcome_from_json(&outcome_json(&outcome)).unwrap(), outcome);
-        assert!(outcome_from_json("{").is_err());
+        let (json, bytes) = outcome_record(&outcome).unwrap();
+        assert_eq!(
+            outcome_from_record(&json, bytes.as_deref()).unwrap(),
+            outcome
+        );
+        let bare = Outcome {
+            weights: None,
+            ..outcome
+        };
+        let (json, bytes) = outcome_record(&bare).unwrap();
+        assert_eq!(bytes, None);
+        assert_eq!(outcome_from_record(&json, None).unwrap(), bare);
+        assert!(outcome_from_record("{", None).is_err());
+        assert!(outcome_from_record(&json, Some(b"junk")).is_err());
     }
 }

@@ -110,10 +110,17 @@ impl Store {
             }
             let connection = rusqlite::Connection::open(path).map_err(|e| fail(&e))?;
             connection.busy_timeout(BUSY_WAIT).map_err(|e| fail(&e))?;
-            // Not a database at all shows here, on the first read.
-            connection
-                .pragma_update(None, "journal_mode", "WAL")
-                .map_err(|e| fail(&e))?;
+            // Not a database at all shows here, on the first read. Processes opening a new
+            // file at once may find it locked while another switches its journal, which
+            // SQLite answers at once rather than after the busy wait: it is tried again.
+            let started = std::time::Instant::now();
+            while let Err(e) = connection.pragma_update(None, "journal_mode", "WAL") {
+                let locked = e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy);
+                if !locked || started.elapsed() >= BUSY_WAIT {
+                    return Err(fail(&e));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
             connection
                 .pragma_update(None, "foreign_keys", true)
                 .map_err(|e| fail(&e))?;
@@ -187,6 +194,7 @@ pub(crate) fn test_run<'a>(name: &'a str, parts: &'a [(String, u64)]) -> NewRun<
         context: "{}",
         parts,
         parent: None,
+        inputs: &[],
     }
 }
 
@@ -227,6 +235,10 @@ mod tests {
         for store in test_stores(dir.path()) {
             // A name of this test's own: a PostgreSQL store is shared.
             let name = format!("round-trip-{}", std::process::id());
+            let inputs = [
+                ("start.arch.json".to_string(), b"{}".to_vec()),
+                ("start.safetensors".to_string(), vec![0, 159, 255]),
+            ];
             let run = store
                 .begin_run(&NewRun {
                     name: &name,
@@ -236,8 +248,10 @@ mod tests {
                     context: "{}",
                     parts: &[("random".into(), 3)],
                     parent: None,
+                    inputs: &inputs,
                 })
                 .unwrap();
+            assert_eq!(store.inputs(run).unwrap(), inputs);
             let mut odd = row(2);
             odd.record.reason = "a NaN-free 'quoted' reason".into();
             odd.reward = None;
@@ -311,9 +325,9 @@ mod tests {
             }
             let workflow = store.begin_run(&new("c", None)).unwrap();
             assert!(store.stages(workflow).unwrap().is_empty());
-            let removal = store.begin_run(&new("c/removal", Some(workflow))).unwrap();
+            let removal = store.begin_run(&new("c.removal", Some(workflow))).unwrap();
             let shrinkage = store
-                .begin_run(&new("c/shrinkage", Some(workflow)))
+                .begin_run(&new("c.shrinkage", Some(workflow)))
                 .unwrap();
             let stages = store.stages(workflow).unwrap();
             let ids: Vec<RunId> = stages.iter().map(|s| s.id).collect();

@@ -117,6 +117,8 @@ pub struct NewRun<'a> {
     pub parts: &'a [(String, u64)],
     /// The run it is a stage of.
     pub parent: Option<RunId>,
+    /// The files its workers prepare it from, by name ([`Store::inputs`]).
+    pub inputs: &'a [(String, Vec<u8>)],
 }
 
 fn now() -> String {
@@ -155,7 +157,27 @@ impl Store {
                     ],
                 )?;
             }
+            for (name, content) in new.inputs {
+                s.execute(
+                    "INSERT INTO inputs (run_id, name, content) VALUES ($1, $2, $3)",
+                    &[id.into(), name.as_str().into(), content.as_slice().into()],
+                )?;
+            }
             Ok(RunId(id))
+        })
+    }
+
+    /// The files run `run`'s workers prepare it from, by name, as [`NewRun::inputs`] gave
+    /// them.
+    pub fn inputs(&self, run: RunId) -> Result<Vec<(String, Vec<u8>)>> {
+        self.read(|s| {
+            s.query(
+                "SELECT name, content FROM inputs WHERE run_id = $1 ORDER BY name",
+                &[run.0.into()],
+            )?
+            .iter()
+            .map(|row| Ok((row[0].text()?, row[1].bytes()?)))
+            .collect()
         })
     }
 

@@ -12,6 +12,7 @@ const SQLITE: &[&str] = &[
     include_str!("migrations/sqlite/0002_resume.sql"),
     include_str!("migrations/sqlite/0003_tasks.sql"),
     include_str!("migrations/sqlite/0004_stages.sql"),
+    include_str!("migrations/sqlite/0005_worker_inputs.sql"),
 ];
 
 /// PostgreSQL's, numbered as SQLite's.
@@ -20,6 +21,7 @@ const POSTGRES: &[&str] = &[
     include_str!("migrations/postgres/0002_resume.sql"),
     include_str!("migrations/postgres/0003_tasks.sql"),
     include_str!("migrations/postgres/0004_stages.sql"),
+    include_str!("migrations/postgres/0005_worker_inputs.sql"),
 ];
 
 /// The migrations of `dialect`.

@@ -8,6 +8,7 @@
 //! A task whose lease ran out [`MAX_LEASES`] times is failed, with the reason, instead of
 //! being claimed again.
 
+use super::db::Value;
 use super::{RunId, Store};
 use crate::error::Result;
 
@@ -34,8 +35,14 @@ pub struct Task {
 pub enum TaskState {
     /// Not done yet.
     Waiting,
-    /// Done: its outcome (JSON).
-    Done(String),
+    /// Done: its outcome (JSON), and the trained weights the worker sent back with it (a
+    /// safetensors file's bytes) when the run keeps them.
+    Done {
+        /// The outcome (JSON).
+        outcome: String,
+        /// The trained weights, if sent.
+        weights: Option<Vec<u8>>,
+    },
     /// Failed: why.
     Failed(String),
 }
@@ -73,14 +80,20 @@ impl Store {
     pub fn task_state(&self, id: i64) -> Result<TaskState> {
         self.read(|s| {
             let rows = s.query(
-                "SELECT status, outcome FROM tasks WHERE id = $1",
+                "SELECT status, outcome, weights FROM tasks WHERE id = $1",
                 &[id.into()],
             )?;
             let Some(row) = rows.first() else {
                 return Ok(TaskState::Failed(format!("task {id} is not in the store")));
             };
             Ok(match row[0].text()?.as_str() {
-                "done" => TaskState::Done(row[1].text()?),
+                "done" => TaskState::Done {
+                    outcome: row[1].text()?,
+                    weights: match &row[2] {
+                        Value::Null => None,
+                        weights => Some(weights.bytes()?),
+                    },
+                },
                 "failed" => TaskState::Failed(row[1].text()?),
                 _ => TaskState::Waiting,
             })
@@ -146,14 +159,26 @@ impl Store {
         })
     }
 
-    /// Records the outcome (JSON) of task `id`, if `worker` still holds its lease; whether
-    /// it did.
-    pub fn finish_task(&self, id: i64, worker: &str, outcome: &str) -> Result<bool> {
+    /// Records the outcome (JSON) of task `id` and the trained `weights` sent with it, if
+    /// `worker` still holds its lease; whether it did.
+    pub fn finish_task(
+        &self,
+        id: i64,
+        worker: &str,
+        outcome: &str,
+        weights: Option<&[u8]>,
+    ) -> Result<bool> {
         self.transaction(|s| {
             Ok(s.execute(
-                "UPDATE tasks SET status = 'done', outcome = $1 WHERE id = $2 AND worker = $3 \
-                 AND status = 'leased' AND lease_until >= $4",
-                &[outcome.into(), id.into(), worker.into(), now().into()],
+                "UPDATE tasks SET status = 'done', outcome = $1, weights = $2 WHERE id = $3 \
+                 AND worker = $4 AND status = 'leased' AND lease_until >= $5",
+                &[
+                    outcome.into(),
+                    weights.into(),
+                    id.into(),
+                    worker.into(),
+                    now().into(),
+                ],
             )? == 1)
         })
     }
@@ -183,7 +208,7 @@ mod tests {
                 if task.run == run {
                     break task;
                 }
-                store.finish_task(task.id, worker, "{}").unwrap();
+                store.finish_task(task.id, worker, "{}", None).unwrap();
             };
             let first = mine(&store, "w1", 30.0);
             assert_eq!((first.id, first.attempts), (a, 1));
@@ -195,11 +220,18 @@ mod tests {
             // w2's lease ran out at once: b goes to w3, and w2 may not write it.
             let again = mine(&store, "w3", 30.0);
             assert_eq!((again.id, again.attempts), (b, 2));
-            assert!(!store.finish_task(b, "w2", "{}").unwrap());
-            assert!(store.finish_task(b, "w3", "{\"x\":1}").unwrap());
+            assert!(!store.finish_task(b, "w2", "{}", None).unwrap());
+            assert!(
+                store
+                    .finish_task(b, "w3", "{\"x\":1}", Some(&[0, 255, 7]))
+                    .unwrap()
+            );
             assert_eq!(
                 store.task_state(b).unwrap(),
-                TaskState::Done("{\"x\":1}".into())
+                TaskState::Done {
+                    outcome: "{\"x\":1}".into(),
+                    weights: Some(vec![0, 255, 7])
+                }
             );
             assert_eq!(store.task_state(a).unwrap(), TaskState::Waiting);
             // A lease that runs out MAX_LEASES times fails the task.
@@ -209,11 +241,18 @@ mod tests {
             }
             while let Some(task) = store.claim_task("w5", 30.0).unwrap() {
                 assert_ne!(task.id, c);
-                store.finish_task(task.id, "w5", "{}").unwrap();
+                store.finish_task(task.id, "w5", "{}", None).unwrap();
             }
             assert!(matches!(store.task_state(c).unwrap(), TaskState::Failed(_)));
             // Nothing of this test is left for a worker.
-            assert!(store.finish_task(a, "w1", "{}").unwrap());
+            assert!(store.finish_task(a, "w1", "{}", None).unwrap());
+            assert_eq!(
+                store.task_state(a).unwrap(),
+                TaskState::Done {
+                    outcome: "{}".into(),
+                    weights: None
+                }
+            );
         }
     }
 }

@@ -320,3 +320,24 @@ pub fn comparable(rows: &[archforge::Row], measured_latency: bool) -> Vec<archfo
         })
         .collect()
 }
+
+/// Every `evaluations.csv` under `folder` (a run's, or a compression's stages'), by path
+/// within it, each [`comparable`].
+pub fn ledgers(folder: &Path, measured_latency: bool) -> Vec<(String, Vec<archforge::Row>)> {
+    let mut found = Vec::new();
+    let mut pending = vec![folder.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.file_name().is_some_and(|n| n == "evaluations.csv") {
+                let name = path.strip_prefix(folder).unwrap().display().to_string();
+                let rows = archforge::ledger::Ledger::read(&path).unwrap();
+                found.push((name, comparable(&rows, measured_latency)));
+            }
+        }
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+}

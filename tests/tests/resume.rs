@@ -10,11 +10,11 @@
 //! first.
 
 use archforge::Row;
-use archforge::ledger::Ledger;
 use archforge::store::RunId;
 use archforge::store::{RunStatus, Store};
 use archforge_tests::{
-    Started, archforge, archforge_ok, comparable, experiments_dir, read_csv_without, stderr,
+    Started, archforge, archforge_ok, comparable, experiments_dir, ledgers, read_csv_without,
+    stderr,
 };
 use std::path::Path;
 use std::time::Instant;
@@ -281,27 +281,6 @@ fn runs_killed_at_random_points_resume_to_the_uninterrupted_ledger() {
     eprintln!("{killed} of {runs} runs killed mid-way, every one resumed to the whole ledger");
     assert_eq!(runs, 20);
     assert!(killed >= 16, "only {killed} of {runs} runs were cut short");
-}
-
-/// Every `evaluations.csv` under `folder` (the run's, or a compression's stages'), by path,
-/// comparable across runs.
-fn ledgers(folder: &Path, measured_latency: bool) -> Vec<(String, Vec<Row>)> {
-    let mut found = Vec::new();
-    let mut pending = vec![folder.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.file_name().is_some_and(|n| n == "evaluations.csv") {
-                let name = path.strip_prefix(folder).unwrap().display().to_string();
-                let rows = Ledger::read(&path).unwrap();
-                found.push((name, comparable(&rows, measured_latency)));
-            }
-        }
-    }
-    found.sort_by(|a, b| a.0.cmp(&b.0));
-    found
 }
 
 /// The rows a stored run holds, and then its stages', comparable across runs.

@@ -4,12 +4,17 @@
 //! the middle of an evaluation (its 4 s lease then runs out and another worker takes the
 //! task); the search's ledger must be the one the same search writes
 //! without workers, row for row (wall-clock seconds and measured latency aside), with no
-//! evaluation lost. And the runs that cannot hand out their evaluations are refused in one
-//! line.
+//! evaluation lost. A compression does the same with its students: the workers send each
+//! one's trained weights back, the compression's stages write the ledgers and its final
+//! students the summary of a compression without workers. And the runs that cannot hand out
+//! their evaluations are refused in one line.
 
 use archforge::ledger::Ledger;
 use archforge::store::{RunId, RunStatus, Store};
-use archforge_tests::{Started, archforge, archforge_ok, comparable, experiments_dir, stderr};
+use archforge_tests::{
+    Started, archforge, archforge_ok, comparable, experiments_dir, ledgers, read_csv_without,
+    stderr,
+};
 use std::path::Path;
 
 /// The shipped stand-alone training on digits, cut to 1 epoch, 8 evaluations for random
@@ -31,10 +36,7 @@ fn trained_experiment(dir: &Path) -> String {
 fn workers_write_the_ledger_of_a_search_without_them_even_when_one_is_killed() {
     let dir = tempfile::tempdir().unwrap();
     let file = trained_experiment(dir.path());
-    let store = std::env::var("ARCHFORGE_TEST_POSTGRES").unwrap_or_else(|_| {
-        eprintln!("ARCHFORGE_TEST_POSTGRES is not set: the workers share a SQLite store");
-        dir.path().join("runs.db").to_string_lossy().into_owned()
-    });
+    let store = shared_store(dir.path());
     archforge_ok(
         dir.path(),
         &["compare", &file, "--seeds", "1", "--out", "alone"],
@@ -112,6 +114,103 @@ fn workers_write_the_ledger_of_a_search_without_them_even_when_one_is_killed() {
         comparable(&store.rows(RunId(run)).unwrap(), true),
         comparable(&alone, true)
     );
+}
+
+/// The store the workers share: the PostgreSQL server `ARCHFORGE_TEST_POSTGRES` names, else a
+/// SQLite file in `dir`.
+fn shared_store(dir: &Path) -> String {
+    std::env::var("ARCHFORGE_TEST_POSTGRES").unwrap_or_else(|_| {
+        eprintln!("ARCHFORGE_TEST_POSTGRES is not set: the workers share a SQLite store");
+        dir.join("runs.db").to_string_lossy().into_owned()
+    })
+}
+
+/// The shipped N2N compression on digits, cut to students of 1 epoch (4 per stage and run, 2
+/// per update), 1 seed, final students of 1 epoch and no baselines.
+fn compress_experiment(dir: &Path) -> String {
+    let text = std::fs::read_to_string(experiments_dir().join("digits-n2n-compress.toml")).unwrap();
+    let text = text
+        .replace("epochs = 30", "epochs = 1")
+        .replace("epochs = 3\n", "epochs = 1\n")
+        .replace("final_epochs = 15", "final_epochs = 1\nbaselines = false")
+        .replace("evaluations = 25", "evaluations = 4")
+        .replace("batch = 5", "batch = 2");
+    let path = dir.join("compress.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn workers_train_a_compressions_students_and_send_their_weights_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = compress_experiment(dir.path());
+    let store = shared_store(dir.path());
+    archforge_ok(dir.path(), &["train", &file, "--out", "teacher"]);
+    let compress = |out: &str, more: &[&str]| {
+        let mut args = vec!["compress", &file, "--teacher", "teacher", "--out", out];
+        args.extend_from_slice(more);
+        args.iter().map(|a| a.to_string()).collect::<Vec<_>>()
+    };
+    let alone = compress("alone", &[]);
+    let alone: Vec<&str> = alone.iter().map(String::as_str).collect();
+    archforge_ok(dir.path(), &alone);
+
+    let shared = compress("shared", &["--store", &store, "--workers"]);
+    let shared: Vec<&str> = shared.iter().map(String::as_str).collect();
+    let mut compression = Started::new(dir.path(), &shared);
+    let worker = || {
+        Started::new(
+            dir.path(),
+            &[
+                "worker",
+                "--store",
+                &store,
+                "--lease",
+                "4",
+                "--idle-exit",
+                "10",
+            ],
+        )
+    };
+    let mut killed = worker();
+    let second = worker();
+    // The first worker is killed while it trains its first student; the other takes it.
+    let first = killed
+        .line_after(&["task "])
+        .expect("a worker takes a task");
+    assert!(killed.kill(), "killed mid-evaluation of task {first}");
+    let third = worker();
+    let limit = std::time::Duration::from_secs(300);
+    let ended = compression.succeeds_within(limit);
+    for mut worker in [second, third] {
+        assert!(worker.succeeds_within(limit), "a worker stops when idle");
+    }
+    assert!(ended, "the compression ends: {}", compression.unread());
+
+    let ledgers_of = |out: &str| ledgers(&dir.path().join(out), true);
+    let (with, without) = (ledgers_of("shared"), ledgers_of("alone"));
+    assert_eq!(
+        with.iter()
+            .map(|(name, _)| name.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "removal/evaluations.csv",
+            "shrinkage/n2n-seed0/evaluations.csv",
+            "shrinkage/random-seed0/evaluations.csv"
+        ]
+    );
+    assert_eq!(
+        with, without,
+        "each stage's ledger with workers is the one without"
+    );
+    // The final students start from the best students' weights, which came back from the
+    // workers: the same weights train to the same accuracies.
+    let summary = |out: &str| {
+        read_csv_without(&dir.path().join(out).join("compress.csv"), |h| {
+            h.contains("seconds") || h.contains("latency")
+        })
+    };
+    assert_eq!(summary("shared"), summary("alone"));
 }
 
 #[test]

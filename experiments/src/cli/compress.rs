@@ -39,6 +39,11 @@ pub struct Args {
     /// experiment's name for the newest): the same file and flags, into its folder.
     #[arg(long, value_name = "RUN")]
     pub resume: Option<String>,
+    /// Hand the searches' students to workers (`archforge worker --store ...`, on any
+    /// machine) instead of training them here; needs --store. The teacher, the final
+    /// students and the baselines train here.
+    #[arg(long)]
+    pub workers: bool,
 }
 
 /// Runs the compression and prints its summary.
@@ -58,7 +63,7 @@ pub fn main(args: Args) -> Result<()> {
     let (store, resumed_folder) = super::open_store(
         args.store.as_deref(),
         args.resume.as_deref(),
-        false,
+        args.workers,
         "compress",
     )?;
     let plan = CompressPlan {

@@ -54,6 +54,7 @@ fn open_store(
             resume: resumed.map(|r| r.id),
             workers,
             parent: None,
+            inputs: Vec::new(),
         }),
         folder,
     ))

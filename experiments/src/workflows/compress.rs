@@ -15,7 +15,9 @@
 //! `pareto_*` (validation accuracy against size over every student of both stages).
 //!
 //! With a store, the compression and each of its searches are stored runs, and `--resume`
-//! goes on from where a killed one was ([`StoredWorkflow`]).
+//! goes on from where a killed one was ([`StoredWorkflow`]). With `--workers`, workers train
+//! the searches' students, each search recorded with what they prepare it from
+//! ([`compress_inputs`]); their best students' weights come back through the store.
 
 use crate::config::ExperimentFile;
 use crate::registry::{ControllerConfig, EnvironmentConfig};
@@ -25,9 +27,10 @@ use crate::resume;
 use crate::run_folder::{create_run_folder, run_file_stem};
 use crate::runner::{self, Prepared};
 use crate::teacher::ScoredTeacher;
+use crate::workflows::compress_inputs;
 use crate::workflows::stored_workflow::StoredWorkflow;
 use crate::workflows::train::{Lesson, TrainedNetwork, finished, train_into, train_teacher};
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use archforge::Candidate;
 use archforge::data::Splits;
 use archforge::ledger::Row;
@@ -181,10 +184,15 @@ pub fn compress(file: &ExperimentFile, plan: &CompressPlan) -> Result<Vec<Summar
     } else {
         "shrinkage"
     };
-    staged.experiment.name = format!("{}/{first}", file.experiment.name);
+    staged.experiment.name = format!("{}.{first}", file.experiment.name);
     // With a trained teacher, everything the first stage checks is checked before the run
     // folder exists.
     let first_stage = Prepared::compressing(&staged, &teacher, teacher.network.clone())?;
+    if plan.store.as_ref().is_some_and(|r| r.workers)
+        && let Some(why) = crate::worker::refusal(&first_stage)
+    {
+        bail!("{}: --workers: {why}", file.path.display());
+    }
     if named {
         record = open_folder()?;
     }
@@ -233,7 +241,7 @@ impl Compression<'_> {
         let compress = file.experiment.compress.clone().unwrap_or_default();
         let shrinkage_file = |stage: &ExperimentFile, run: &str| {
             let mut f = stage.clone();
-            f.experiment.name = format!("{}/shrinkage/{run}", file.experiment.name);
+            f.experiment.name = format!("{}.shrinkage.{run}", file.experiment.name);
             f.experiment.environment = EnvironmentConfig::LayerShrinkage(compress.shrinkage());
             for controller in &mut f.experiment.controller {
                 if let ControllerConfig::Reinforce(c) | ControllerConfig::Ppo(c) = controller {
@@ -245,17 +253,29 @@ impl Compression<'_> {
             }
             f
         };
-        let stage_plan = |controllers: Vec<usize>, seeds: Vec<u64>, out: PathBuf, jobs| {
-            Ok::<_, anyhow::Error>(runner::Plan {
-                store: self.record.map(|r| r.stage(&out)).transpose()?,
-                controllers,
-                seeds,
-                out,
-                jobs,
-                derive: 0,
-                keep_rows: true,
-            })
-        };
+        // A search over `network`: with workers, recorded with what they prepare it from.
+        let stage_plan =
+            |controllers: Vec<usize>, seeds: Vec<u64>, out: PathBuf, jobs, network: &Network| {
+                let store = match self.record {
+                    Some(record) => {
+                        let mut recording = record.stage(&out)?;
+                        if record.workers() {
+                            recording.inputs = compress_inputs::inputs(teacher, network)?;
+                        }
+                        Some(recording)
+                    }
+                    None => None,
+                };
+                Ok::<_, anyhow::Error>(runner::Plan {
+                    store,
+                    controllers,
+                    seeds,
+                    out,
+                    jobs,
+                    derive: 0,
+                    keep_rows: true,
+                })
+            };
         let controllers: Vec<usize> = (0..file.experiment.controller.len()).collect();
         let mut points = Vec::new();
         let mut fronts = Fronts::new(true);
@@ -272,7 +292,13 @@ impl Compression<'_> {
         let (mut picks, mut seconds) = stage(
             first_stage,
             teacher.params,
-            stage_plan(controllers, plan.seeds.clone(), out.join(first), plan.jobs)?,
+            stage_plan(
+                controllers,
+                plan.seeds.clone(),
+                out.join(first),
+                plan.jobs,
+                &teacher.network,
+            )?,
             0,
             &mut points,
             &mut fronts,
@@ -291,13 +317,14 @@ impl Compression<'_> {
                 });
                 let shrinking = shrinkage_file(self.staged, &run);
                 let (found, spent) = stage(
-                    Prepared::compressing(&shrinking, teacher, network)?,
+                    Prepared::compressing(&shrinking, teacher, network.clone())?,
                     teacher.params,
                     stage_plan(
                         vec![pick.controller],
                         vec![pick.seed],
                         out.join("shrinkage").join(&run),
                         1,
+                        &network,
                     )?,
                     file.experiment.budget.evaluations as usize,
                     &mut points,

@@ -1,7 +1,8 @@
 //! Workflows: what runs around a search or instead of one, each built from the runner's
 //! prepared experiment and the trainer.
 //! - [`compress`]: a trained teacher compressed by two searches (N2N learning), the final
-//!   students fine-tuned beside the baselines;
+//!   students fine-tuned beside the baselines; [`compress_inputs`]: what workers prepare
+//!   its searches from;
 //! - [`finalists`]: the best architectures of a run retrained stand-alone;
 //! - [`rank_check`] (with [`rank`]'s correlations): can a supernet's ranking be trusted?
 //! - [`predictor_check`]: how well each performance predictor ranks a table's unseen
@@ -15,6 +16,7 @@
 //!   `--resume`), with its searches as runs under it.
 
 pub mod compress;
+pub mod compress_inputs;
 pub mod export;
 pub mod finalists;
 pub mod generate;

@@ -30,6 +30,8 @@ pub struct StoredWorkflow {
     /// The stages recorded before, when it resumes.
     stages: Vec<StoredRun>,
     resuming: bool,
+    /// Whether workers evaluate its searches' candidates.
+    workers: bool,
 }
 
 impl StoredWorkflow {
@@ -85,6 +87,7 @@ impl StoredWorkflow {
                     context: &serde_json::to_string(&context)?,
                     parts: &[],
                     parent: None,
+                    inputs: &[],
                 })?;
                 store.put_artefact(run, ARGUMENTS, arguments.as_bytes())?;
                 run
@@ -103,7 +106,13 @@ impl StoredWorkflow {
             command: recording.command,
             stages,
             resuming: recording.resume.is_some(),
+            workers: recording.workers,
         })
+    }
+
+    /// Whether workers evaluate its searches' candidates.
+    pub fn workers(&self) -> bool {
+        self.workers
     }
 
     /// Whether it goes on from a run killed before its end.
@@ -129,8 +138,9 @@ impl StoredWorkflow {
             store: self.store.clone(),
             command: self.command,
             resume,
-            workers: false,
+            workers: self.workers,
             parent: Some(self.run),
+            inputs: Vec::new(),
         })
     }
 

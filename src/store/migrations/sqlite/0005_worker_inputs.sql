@@ -1,0 +1,12 @@
+-- Version 5: what workers need beyond a run's experiment file. A task's trained weights (a
+-- safetensors file's bytes), sent back with the outcome when the run keeps trained weights;
+-- and a run's inputs, the files its workers prepare it from (a compression search's teacher
+-- and the network it compresses), recorded with the run before any task is queued.
+ALTER TABLE tasks ADD COLUMN weights BLOB;
+
+CREATE TABLE inputs (
+    run_id INTEGER NOT NULL REFERENCES runs (id),
+    name TEXT NOT NULL,
+    content BLOB NOT NULL,
+    PRIMARY KEY (run_id, name)
+);
