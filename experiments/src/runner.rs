@@ -27,6 +27,7 @@ use archforge::nn::proxy::WithProxies;
 use archforge::objective::Objective;
 use archforge::resume::{Resume, RunCheckpoint};
 use archforge::search::{self, KeepWeights, Recorder, RunResult, RunSettings, StopReason};
+use archforge::store::tasks::TaskPart;
 use archforge::store::{NewRun, RunId, Store};
 use archforge::weights::Snapshot;
 use archforge::{Environment, Evaluator, rng};
@@ -391,10 +392,22 @@ impl<'a> Prepared<'a> {
         };
         let mut controller = config.build()?;
         let mut evaluator: Box<dyn Evaluator> = match options.workers {
-            Some((store, run)) => Box::new(CachedEvaluator::new(
-                Isolated(RemoteEvaluator::new(store, run, seed)),
-                experiment.budget.cache,
-            )),
+            Some((store, run)) => {
+                let part = TaskPart {
+                    run,
+                    controller: c,
+                    seed,
+                };
+                let remote = RemoteEvaluator::new(store, part);
+                let remote = match experiment.budget.keep_weights {
+                    KeepWeights::None => remote,
+                    _ => remote.keeping_weights(),
+                };
+                Box::new(CachedEvaluator::new(
+                    Isolated(remote),
+                    experiment.budget.cache,
+                ))
+            }
             None => experiment
                 .evaluator
                 .build(

@@ -10,8 +10,8 @@ use super::{Evaluator, Metrics, Outcome, Status, StatusKind};
 use crate::candidate::Candidate;
 use crate::error::{Error, Result};
 use crate::record::join_decisions;
-use crate::store::tasks::TaskState;
-use crate::store::{RunId, Store};
+use crate::store::Store;
+use crate::store::tasks::{TaskPart, TaskState};
 use crate::weights::Snapshot;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -89,30 +89,36 @@ pub fn outcome_from_record(text: &str, weights: Option<&[u8]>) -> Result<Outcome
     })
 }
 
-/// The evaluator of one run and seed whose evaluations workers do.
+/// The evaluator of one (controller, seed) part of a run whose evaluations workers do.
 pub struct RemoteEvaluator {
     store: Arc<Store>,
-    run: RunId,
-    seed: u64,
+    part: TaskPart,
+    keep_weights: bool,
     /// Tasks queued ahead, by the candidate's decisions.
     queued: HashMap<Vec<usize>, i64>,
 }
 
 impl RemoteEvaluator {
-    /// The evaluator of run `run` of `store` on `seed`.
-    pub fn new(store: Arc<Store>, run: RunId, seed: u64) -> Self {
+    /// The evaluator of `part`, whose tasks are queued in `store`.
+    pub fn new(store: Arc<Store>, part: TaskPart) -> Self {
         RemoteEvaluator {
             store,
-            run,
-            seed,
+            part,
+            keep_weights: false,
             queued: HashMap::new(),
         }
     }
 
+    /// The same evaluator, its outcomes carrying the trained weights workers send back (a
+    /// worker sends them when the run keeps weights, and for a growing space's children).
+    pub fn keeping_weights(mut self) -> Self {
+        self.keep_weights = true;
+        self
+    }
+
     fn queue(&self, candidate: &Candidate) -> Result<i64> {
         self.store.enqueue(
-            self.run,
-            self.seed,
+            &self.part,
             &candidate.hash.to_string(),
             &join_decisions(&candidate.decisions),
         )
@@ -130,7 +136,8 @@ impl Evaluator for RemoteEvaluator {
         loop {
             match self.store.task_state(task)? {
                 TaskState::Done { outcome, weights } => {
-                    return outcome_from_record(&outcome, weights.as_deref());
+                    let weights = weights.as_deref().filter(|_| self.keep_weights);
+                    return outcome_from_record(&outcome, weights);
                 }
                 TaskState::Failed(why) => return Ok(Outcome::failed(why)),
                 TaskState::Waiting => {}
@@ -138,8 +145,8 @@ impl Evaluator for RemoteEvaluator {
             if !said && started.elapsed() >= SAY_WAITING_AFTER {
                 eprintln!(
                     "run {}, seed {}: waiting for a worker to evaluate {} (`archforge worker --store {}`)",
-                    self.run,
-                    self.seed,
+                    self.part.run,
+                    self.part.seed,
                     candidate.label,
                     self.store.location()
                 );

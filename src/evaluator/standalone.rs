@@ -11,8 +11,10 @@
 //!
 //! A grown candidate ([`Init::Grown`]) starts from its nearest ancestor this evaluator trained,
 //! morphed along the rest of its lineage; the evaluator keeps every grown network it trains
-//! for the children that follow. When it trained none of the ancestors, it first trains the
-//! seed network from scratch for the lineage's `seed_epochs` (once per run). So in a run,
+//! for the children that follow (and every grown network it is told of, [`Evaluator::recall`]:
+//! a worker's evaluator, told what the part's earlier tasks trained). When it trained none of
+//! the ancestors, it first trains the seed network from scratch for the lineage's
+//! `seed_epochs` (once per run). So in a run,
 //! which ancestor a child inherits from depends on what was evaluated before it — in the
 //! run's order, the same for the same seed.
 
@@ -246,5 +248,16 @@ impl Evaluator for StandaloneEvaluator {
                 Err(status) => Outcome::from(status),
             },
         )
+    }
+
+    /// A grown candidate trained elsewhere (by a worker) joins the grown networks its
+    /// descendants inherit from, as if this evaluator had trained it.
+    fn recall(&mut self, candidate: &Candidate, outcome: &Outcome) {
+        if let (Some(Init::Grown(lineage)), Status::Ok, Some(weights)) =
+            (&candidate.init, &outcome.status, &outcome.weights)
+        {
+            self.grown
+                .insert(lineage.key(), (candidate.arch().clone(), weights.clone()));
+        }
     }
 }

@@ -6,8 +6,9 @@
 //! without workers, row for row (wall-clock seconds and measured latency aside), with no
 //! evaluation lost. A compression does the same with its students: the workers send each
 //! one's trained weights back, the compression's stages write the ledgers and its final
-//! students the summary of a compression without workers. And the runs that cannot hand out
-//! their evaluations are refused in one line.
+//! students the summary of a compression without workers. An EAS search too: its children
+//! inherit, on whichever worker trains them, the ancestors their own run trained before them.
+//! And the runs that cannot hand out their evaluations are refused in one line.
 
 use archforge::ledger::Ledger;
 use archforge::store::{RunId, RunStatus, Store};
@@ -211,6 +212,82 @@ fn workers_train_a_compressions_students_and_send_their_weights_back() {
         })
     };
     assert_eq!(summary("shared"), summary("alone"));
+}
+
+/// The shipped EAS search on digits, cut to 1 seed, a seed network of 1 epoch, children of 1
+/// epoch, 10 evaluations in batches of 3, beside random growth.
+fn eas_experiment(dir: &Path) -> String {
+    let text = std::fs::read_to_string(experiments_dir().join("digits-netmorph-eas.toml")).unwrap();
+    let text = text
+        .replace("seeds = 2", "seeds = 1")
+        .replace("seed_epochs = 6", "seed_epochs = 1")
+        .replace("epochs = 2", "epochs = 1")
+        .replace("evaluations = 26", "evaluations = 10")
+        .replace("batch = 5", "batch = 3");
+    let path = dir.join("eas.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn workers_grow_eas_children_from_what_their_own_run_trained() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = eas_experiment(dir.path());
+    let store = shared_store(dir.path());
+    archforge_ok(dir.path(), &["compare", &file, "--out", "alone"]);
+    let search = Started::new(
+        dir.path(),
+        &[
+            "compare",
+            &file,
+            "--store",
+            &store,
+            "--workers",
+            "--out",
+            "shared",
+        ],
+    );
+    let worker = || {
+        Started::new(
+            dir.path(),
+            &[
+                "worker",
+                "--store",
+                &store,
+                "--lease",
+                "3",
+                "--idle-exit",
+                "8",
+            ],
+        )
+    };
+    let mut killed = worker();
+    let others = [worker(), worker()];
+    let first = killed
+        .line_after(&["task "])
+        .expect("a worker takes a task");
+    assert!(killed.kill(), "killed mid-evaluation of task {first}");
+    let mut search = search;
+    let limit = std::time::Duration::from_secs(300);
+    let ended = search.succeeds_within(limit);
+    for mut worker in others {
+        assert!(worker.succeeds_within(limit), "a worker stops when idle");
+    }
+    assert!(ended, "the search ends: {}", search.unread());
+    let ledger = |out: &str| ledgers(&dir.path().join(out), true);
+    let shared = ledger("shared");
+    assert_eq!(
+        shared,
+        ledger("alone"),
+        "the ledger with workers is the one without"
+    );
+    let rows = &shared[0].1;
+    assert_eq!(rows.len(), 20);
+    assert!(
+        rows.iter()
+            .all(|r| r.record.status == archforge::evaluator::StatusKind::Ok),
+        "every child trained"
+    );
 }
 
 #[test]

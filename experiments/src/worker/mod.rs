@@ -11,19 +11,25 @@
 //! lease runs out and another worker takes the task.
 //!
 //! When the run keeps trained weights (`[budget] keep_weights`, a compression's best
-//! students), the worker sends each candidate's back with its outcome. A compression's search
-//! is prepared from the teacher and network recorded with it
-//! ([`crate::workflows::compress_inputs`]).
+//! students), or its space grows children from their parents' (EAS), the worker sends each
+//! candidate's back with its outcome. A compression's search is prepared from the teacher and
+//! network recorded with it ([`crate::workflows::compress_inputs`]). A grown child is trained
+//! from the ancestors its own part trained before it ([`ancestors`]), as the searching
+//! process's evaluator would have: a fresh evaluator is told of them, then trains the child.
 //!
-//! Weight-sharing evaluators keep their supernet with the searching process: such runs, and
-//! runs whose candidates inherit their parents' trained weights, do not hand out evaluations.
+//! Weight-sharing evaluators keep their supernet with the searching process: such runs do not
+//! hand out evaluations.
+
+mod ancestors;
 
 use crate::config::ExperimentFile;
 use crate::registry::EvaluatorConfig;
 use crate::runner::Prepared;
 use crate::workflows::compress_inputs;
+use ancestors::Lineages;
 use anyhow::{Result, anyhow};
 use archforge::Evaluator;
+use archforge::candidate::Init;
 use archforge::evaluator::remote::outcome_record;
 use archforge::evaluator::{Isolated, Outcome};
 use archforge::search::{KeepWeights, parse_decisions};
@@ -31,6 +37,7 @@ use archforge::store::resume::this_process;
 use archforge::store::tasks::{MAX_LEASES, Task};
 use archforge::store::{RunId, Store};
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -48,9 +55,6 @@ pub fn refusal(prepared: &Prepared) -> Option<&'static str> {
         EvaluatorConfig::Table(_) => Some(
             "a table's lookups take less than a round trip to a worker: run it without --workers",
         ),
-        _ if prepared.env().growth().is_some() => Some(
-            "its candidates inherit their parents' trained weights, which stay with the evaluator that trained them: run it without --workers",
-        ),
         _ => None,
     }
 }
@@ -58,7 +62,10 @@ pub fn refusal(prepared: &Prepared) -> Option<&'static str> {
 /// A run a worker has prepared: its experiment, and an evaluator per seed.
 struct RunContext {
     prepared: Prepared<'static>,
+    /// The evaluators of candidates that do not grow, by seed.
     evaluators: HashMap<u64, Box<dyn Evaluator>>,
+    /// The lineage keys of the run's grown candidates.
+    lineages: Lineages,
 }
 
 /// How a worker works.
@@ -68,6 +75,15 @@ pub struct WorkerSettings {
     pub lease_seconds: f64,
     /// Stop after this long without a task (`None`: never).
     pub idle_exit: Option<Duration>,
+}
+
+/// What a worker did with a task.
+enum Evaluation {
+    /// Evaluated it.
+    Done(Outcome),
+    /// Gave it back: an earlier task it waits for is claimable, and the worker takes that one
+    /// first.
+    GivenBack,
 }
 
 /// Works on `store`'s tasks until there are none for `settings.idle_exit`; the tasks done.
@@ -87,17 +103,31 @@ pub fn work(store: &Store, settings: WorkerSettings) -> Result<u64> {
             std::thread::sleep(LOOK_EVERY);
             continue;
         };
+        let part = task.part;
         eprintln!(
-            "task {}: run {}, seed {}, decisions {} (lease {} of {MAX_LEASES})",
-            task.id, task.run, task.seed, task.decisions, task.attempts
+            "task {}: run {}, controller {}, seed {}, decisions {} (lease {} of {MAX_LEASES})",
+            task.id, part.run, part.controller, part.seed, task.decisions, task.attempts
         );
         // A run this worker cannot prepare fails its tasks, and the worker goes on.
         let prepared = runs
-            .entry(task.run)
-            .or_insert_with(|| prepare(store, task.run).map_err(|e| format!("{e:#}")));
-        let outcome = match prepared {
+            .entry(part.run)
+            .or_insert_with(|| prepare(store, part.run).map_err(|e| format!("{e:#}")));
+        let evaluation = match prepared {
             Ok(context) => evaluate_holding_lease(store, &me, settings, &task, context),
-            Err(why) => Outcome::failed(format!("the worker {me} cannot prepare it: {why}")),
+            Err(why) => Evaluation::Done(Outcome::failed(format!(
+                "the worker {me} cannot prepare it: {why}"
+            ))),
+        };
+        let outcome = match evaluation {
+            Evaluation::Done(outcome) => outcome,
+            Evaluation::GivenBack => {
+                store.give_back(task.id, &me)?;
+                eprintln!(
+                    "task {}: given back, to take the earlier task it waits for first",
+                    task.id
+                );
+                continue;
+            }
         };
         // Weights that do not serialise fail the evaluation.
         let (json, weights) = outcome_record(&outcome).unwrap_or_else(|e| {
@@ -135,6 +165,7 @@ fn prepare(store: &Store, run: RunId) -> Result<RunContext> {
     Ok(RunContext {
         prepared,
         evaluators: HashMap::new(),
+        lineages: Lineages::default(),
     })
 }
 
@@ -145,7 +176,7 @@ fn evaluate_holding_lease(
     settings: WorkerSettings,
     task: &Task,
     context: &mut RunContext,
-) -> Outcome {
+) -> Evaluation {
     let finished = AtomicBool::new(false);
     std::thread::scope(|scope| {
         scope.spawn(|| {
@@ -165,41 +196,72 @@ fn evaluate_holding_lease(
                 std::thread::sleep(LOOK_EVERY.min(every));
             }
         });
-        let outcome = evaluate(task, context);
+        let evaluation = evaluate(store, task, context);
         finished.store(true, Ordering::Relaxed);
-        outcome
+        evaluation
     })
 }
 
 /// The outcome of `task`'s candidate (a candidate that does not build, or an evaluator that
-/// cannot be built or breaks, is a recorded outcome too).
-fn evaluate(task: &Task, context: &mut RunContext) -> Outcome {
+/// cannot be built or breaks, is a recorded outcome too) — or, for a grown child whose
+/// ancestors are still to be trained, the task given back.
+fn evaluate(store: &Store, task: &Task, context: &mut RunContext) -> Evaluation {
     let env = context.prepared.shared_env();
     let Some(decisions) = parse_decisions(&task.decisions) else {
-        return Outcome::invalid(format!("decisions `{}` do not parse", task.decisions));
+        return Evaluation::Done(Outcome::invalid(format!(
+            "decisions `{}` do not parse",
+            task.decisions
+        )));
     };
     let candidate = match env.build(&decisions) {
         Ok(candidate) => candidate,
-        Err(e) => return Outcome::invalid(e.to_string()),
+        Err(e) => return Evaluation::Done(Outcome::invalid(e.to_string())),
     };
-    if !context.evaluators.contains_key(&task.seed) {
-        let experiment = context.prepared.experiment();
-        match experiment.evaluator.proper(
-            &env,
-            experiment.budget.keep_weights != KeepWeights::None,
-            context.prepared.training(),
-            task.seed,
-        ) {
-            Ok(proper) => {
-                context
-                    .evaluators
-                    .insert(task.seed, Box::new(Isolated(proper)));
+    let seed = task.part.seed;
+    let experiment = context.prepared.experiment();
+    // Grown children send their weights back for their descendants.
+    let keep = experiment.budget.keep_weights != KeepWeights::None || env.growth().is_some();
+    let build = || {
+        experiment
+            .evaluator
+            .proper(&env, keep, context.prepared.training(), seed)
+            .map(|proper| Box::new(Isolated(proper)) as Box<dyn Evaluator>)
+    };
+    let grown = match &candidate.init {
+        Some(Init::Grown(lineage)) => Some(lineage.clone()),
+        _ => None,
+    };
+    let outcome = match grown {
+        // A child's evaluator knows what its part trained before it, and nothing else.
+        Some(lineage) => {
+            let mut evaluator = match build() {
+                Ok(evaluator) => evaluator,
+                Err(why) => return Evaluation::Done(Outcome::failed(why)),
+            };
+            match context
+                .lineages
+                .ancestors(store, task, &lineage, env.as_ref())
+            {
+                Ok(Some(ancestors)) => {
+                    for (ancestor, outcome) in &ancestors {
+                        evaluator.recall(ancestor, outcome);
+                    }
+                }
+                Ok(None) => return Evaluation::GivenBack,
+                Err(e) => return Evaluation::Done(Outcome::failed(e.to_string())),
             }
-            Err(why) => return Outcome::failed(why),
+            evaluator.evaluate(&candidate)
         }
-    }
-    let evaluator = context.evaluators.get_mut(&task.seed).expect("built above");
-    evaluator
-        .evaluate(&candidate)
-        .unwrap_or_else(|e| Outcome::failed(e.to_string()))
+        None => {
+            let evaluator = match context.evaluators.entry(seed) {
+                Entry::Occupied(built) => built.into_mut(),
+                Entry::Vacant(place) => match build() {
+                    Ok(evaluator) => place.insert(evaluator),
+                    Err(why) => return Evaluation::Done(Outcome::failed(why)),
+                },
+            };
+            evaluator.evaluate(&candidate)
+        }
+    };
+    Evaluation::Done(outcome.unwrap_or_else(|e| Outcome::failed(e.to_string())))
 }
