@@ -231,6 +231,15 @@ impl Dialect {
         }
     }
 
+    /// An expression for the database's clock, in seconds since the Unix epoch: the one clock
+    /// every process of a store shares, whatever their machines' clocks say.
+    pub fn clock_seconds(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "(julianday('now') - 2440587.5) * 86400.0",
+            Dialect::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)",
+        }
+    }
+
     /// The column that orders a table's rows as they were inserted.
     pub fn insertion_order(self) -> &'static str {
         match self {

@@ -10,7 +10,7 @@
 //! for an earlier task of the same part that no one holds (a growing space's child waits for
 //! its ancestors, [`Store::tasks_before`]); then it takes the earlier one itself.
 
-use super::db::Value;
+use super::db::{DbError, Session, Value};
 use super::{RunId, Store};
 use crate::error::Result;
 
@@ -82,11 +82,11 @@ pub struct EarlierTask {
     pub progress: Progress,
 }
 
-/// Seconds since the Unix epoch.
-fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+/// The store's clock, in seconds since the Unix epoch: leases are given and checked by the
+/// database's clock, so workers whose machines' clocks disagree still agree on them.
+fn now(s: &mut dyn Session) -> std::result::Result<f64, DbError> {
+    let clock = s.dialect().clock_seconds();
+    s.query(&format!("SELECT {clock}"), &[])?[0][0].real()
 }
 
 impl Store {
@@ -121,7 +121,7 @@ impl Store {
     /// The tasks of `part` queued before task `before`, oldest first.
     pub fn tasks_before(&self, part: &TaskPart, before: i64) -> Result<Vec<EarlierTask>> {
         self.read(|s| {
-            let at = now();
+            let at = now(s)?;
             s.query(
                 "SELECT id, decisions, status, lease_until FROM tasks WHERE run_id = $1 \
                  AND controller = $2 AND seed = $3 AND id < $4 ORDER BY id",
@@ -179,7 +179,7 @@ impl Store {
     /// failed first.
     pub fn claim_task(&self, worker: &str, lease: f64) -> Result<Option<Task>> {
         self.transaction(|s| {
-            let at = now();
+            let at = now(s)?;
             s.execute(
                 "UPDATE tasks SET status = 'failed', outcome = $1 WHERE status = 'leased' \
                      AND lease_until < $2 AND attempts >= $3",
@@ -228,10 +228,11 @@ impl Store {
     /// Renews `worker`'s lease of task `id` for `lease` seconds; whether it still held it.
     pub fn renew_lease(&self, id: i64, worker: &str, lease: f64) -> Result<bool> {
         self.transaction(|s| {
+            let at = now(s)?;
             Ok(s.execute(
                 "UPDATE tasks SET lease_until = $1 WHERE id = $2 AND worker = $3 \
                  AND status = 'leased'",
-                &[(now() + lease).into(), id.into(), worker.into()],
+                &[(at + lease).into(), id.into(), worker.into()],
             )? == 1)
         })
     }
@@ -258,6 +259,7 @@ impl Store {
         weights: Option<&[u8]>,
     ) -> Result<bool> {
         self.transaction(|s| {
+            let at = now(s)?;
             Ok(s.execute(
                 "UPDATE tasks SET status = 'done', outcome = $1, weights = $2 WHERE id = $3 \
                  AND worker = $4 AND status = 'leased' AND lease_until >= $5",
@@ -266,7 +268,7 @@ impl Store {
                     weights.into(),
                     id.into(),
                     worker.into(),
-                    now().into(),
+                    at.into(),
                 ],
             )? == 1)
         })
