@@ -91,7 +91,7 @@ pub struct Recording {
     /// resume of the stage claims nothing more, and takes a stage that finished as it ended.
     pub parent: Option<RunId>,
     /// The files its workers prepare it from beyond its experiment file (a compression
-    /// search's teacher and network), recorded with a new run.
+    /// search's teacher and network), kept with the run before its first task is queued.
     pub inputs: Vec<(String, Vec<u8>)>,
 }
 
@@ -660,7 +660,6 @@ pub fn execute_prepared<'a>(prepared: Prepared<'a>, plan: &Plan) -> Result<Finis
                     context: &serde_json::to_string(&context)?,
                     parts: &parts,
                     parent: recording.parent,
-                    inputs: &recording.inputs,
                 })?,
                 Some(run) => {
                     let refusal = resume::unresumable(
@@ -690,6 +689,9 @@ pub fn execute_prepared<'a>(prepared: Prepared<'a>, plan: &Plan) -> Result<Finis
                 "recording as"
             };
             eprintln!("{verb} run {run} of {}", recording.store.location());
+            // What its workers prepare it from, before the first task is queued (a resume
+            // with --workers of a run recorded without them gets them too).
+            recording.store.put_inputs(run, &recording.inputs)?;
             Some((recording.store.clone(), run))
         }
         None => None,

@@ -194,7 +194,6 @@ pub(crate) fn test_run<'a>(name: &'a str, parts: &'a [(String, u64)]) -> NewRun<
         context: "{}",
         parts,
         parent: None,
-        inputs: &[],
     }
 }
 
@@ -248,10 +247,16 @@ mod tests {
                     context: "{}",
                     parts: &[("random".into(), 3)],
                     parent: None,
-                    inputs: &inputs,
                 })
                 .unwrap();
+            store.put_inputs(run, &inputs).unwrap();
             assert_eq!(store.inputs(run).unwrap(), inputs);
+            let replaced = [("start.safetensors".to_string(), vec![1])];
+            store.put_inputs(run, &replaced).unwrap();
+            assert_eq!(
+                store.inputs(run).unwrap(),
+                [inputs[0].clone(), replaced[0].clone()]
+            );
             let mut odd = row(2);
             odd.record.reason = "a NaN-free 'quoted' reason".into();
             odd.reward = None;

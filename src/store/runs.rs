@@ -117,8 +117,6 @@ pub struct NewRun<'a> {
     pub parts: &'a [(String, u64)],
     /// The run it is a stage of.
     pub parent: Option<RunId>,
-    /// The files its workers prepare it from, by name ([`Store::inputs`]).
-    pub inputs: &'a [(String, Vec<u8>)],
 }
 
 fn now() -> String {
@@ -157,18 +155,30 @@ impl Store {
                     ],
                 )?;
             }
-            for (name, content) in new.inputs {
-                s.execute(
-                    "INSERT INTO inputs (run_id, name, content) VALUES ($1, $2, $3)",
-                    &[id.into(), name.as_str().into(), content.as_slice().into()],
-                )?;
-            }
             Ok(RunId(id))
         })
     }
 
-    /// The files run `run`'s workers prepare it from, by name, as [`NewRun::inputs`] gave
-    /// them.
+    /// Keeps `inputs` as the files run `run`'s workers prepare it from, by name, replacing
+    /// those kept under the same names: before any of its tasks is queued.
+    pub fn put_inputs(&self, run: RunId, inputs: &[(String, Vec<u8>)]) -> Result<()> {
+        self.transaction(|s| {
+            for (name, content) in inputs {
+                s.execute(
+                    "INSERT INTO inputs (run_id, name, content) VALUES ($1, $2, $3) \
+                     ON CONFLICT (run_id, name) DO UPDATE SET content = excluded.content",
+                    &[
+                        run.0.into(),
+                        name.as_str().into(),
+                        content.as_slice().into(),
+                    ],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The files run `run`'s workers prepare it from, by name ([`Store::put_inputs`]).
     pub fn inputs(&self, run: RunId) -> Result<Vec<(String, Vec<u8>)>> {
         self.read(|s| {
             s.query(

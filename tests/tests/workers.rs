@@ -212,6 +212,41 @@ fn workers_train_a_compressions_students_and_send_their_weights_back() {
         })
     };
     assert_eq!(summary("shared"), summary("alone"));
+
+    // Killed without workers once its shrinkage began, it resumes with them: the searches
+    // it had recorded get what workers prepare them from, and the result is the same.
+    let killed_args = compress("resumed", &["--store", &store]);
+    let killed_args: Vec<&str> = killed_args.iter().map(String::as_str).collect();
+    let mut killed = Started::new(dir.path(), &killed_args);
+    let run = killed.run_id().expect("the compression says its run");
+    killed
+        .line_after(&["shrinkage: "])
+        .expect("the shrinkage stage begins");
+    killed
+        .run_id()
+        .expect("its first shrinkage search is recorded");
+    assert!(killed.kill(), "killed in its shrinkage stage");
+    let run = run.to_string();
+    let resume = [
+        "compress",
+        &file,
+        "--teacher",
+        "teacher",
+        "--store",
+        &store,
+        "--resume",
+        &run,
+        "--workers",
+    ];
+    let mut resumed = Started::new(dir.path(), &resume);
+    let workers = [worker(), worker()];
+    let ended = resumed.succeeds_within(limit);
+    for mut worker in workers {
+        assert!(worker.succeeds_within(limit), "a worker stops when idle");
+    }
+    assert!(ended, "the resumed compression ends: {}", resumed.unread());
+    assert_eq!(ledgers_of("resumed"), without);
+    assert_eq!(summary("resumed"), summary("alone"));
 }
 
 /// The shipped EAS search on digits, cut to 1 seed, a seed network of 1 epoch, children of 1

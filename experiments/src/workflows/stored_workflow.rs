@@ -87,7 +87,6 @@ impl StoredWorkflow {
                     context: &serde_json::to_string(&context)?,
                     parts: &[],
                     parent: None,
-                    inputs: &[],
                 })?;
                 store.put_artefact(run, ARGUMENTS, arguments.as_bytes())?;
                 run
