@@ -394,6 +394,15 @@ impl DataConfig {
             })
     }
 
+    /// Makes a relative `path` absolute against `base` (the experiment file's folder), so
+    /// that the resolved file means the same data wherever it is read (a worker's).
+    pub fn resolve_paths(&mut self, base: &Path) {
+        if let Some(p) = self.path.as_mut().filter(|p| p.is_relative()) {
+            let joined = base.join(&*p);
+            *p = std::path::absolute(&joined).unwrap_or(joined);
+        }
+    }
+
     /// Loads, splits, cuts down and normalises the data.
     pub fn load(&self, base: &Path) -> Result<Splits> {
         let bad = |reason: String| Error::Data {

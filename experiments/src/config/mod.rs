@@ -146,6 +146,9 @@ impl ExperimentFile {
         if let Some(teacher) = &mut experiment.teacher {
             teacher.resolve_paths(base);
         }
+        if let Some(data) = &mut experiment.data {
+            data.resolve_paths(base);
+        }
         if let Some(table) = &mut experiment.objective.latency_table
             && table.is_relative()
         {
@@ -511,6 +514,17 @@ population = 5
         assert_eq!(back.experiment.report.checkpoints, [10, 20, 30]);
         assert_eq!(back.experiment.controller, f.experiment.controller);
         assert_eq!(back.checkpoints(), f.checkpoints());
+    }
+
+    #[test]
+    fn a_relative_data_path_resolves_against_the_files_folder() {
+        let text = format!("{GOOD}\n[data]\nsource = \"mnist\"\npath = \"images\"\n");
+        let f = ExperimentFile::parse(Path::new("/srv/experiments/exp.toml"), text).unwrap();
+        let path = f.experiment.data.as_ref().unwrap().path.clone();
+        assert_eq!(path, Some("/srv/experiments/images".into()));
+        // The resolved file, read anywhere (a worker's), names the same folder.
+        let back = ExperimentFile::parse(Path::new("run 1 of runs.db"), f.resolved_toml()).unwrap();
+        assert_eq!(back.experiment.data.unwrap().path, path);
     }
 
     #[test]
