@@ -411,6 +411,20 @@ pub struct Training {
 }
 
 impl EvaluatorConfig {
+    /// Why runs with this evaluator cannot hand their evaluations to workers (`--workers`),
+    /// if they cannot.
+    pub fn workers_refusal(&self) -> Option<&'static str> {
+        match self {
+            EvaluatorConfig::Supernet(_) => Some(
+                "a weight-sharing evaluator keeps its supernet with the searching process: run it without --workers",
+            ),
+            EvaluatorConfig::Table(_) => Some(
+                "a table's lookups take less than a round trip to a worker: run it without --workers",
+            ),
+            EvaluatorConfig::Standalone(_) | EvaluatorConfig::Proxy(_) => None,
+        }
+    }
+
     /// The registered kind.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -341,3 +341,22 @@ pub fn ledgers(folder: &Path, measured_latency: bool) -> Vec<(String, Vec<archfo
     found.sort_by(|a, b| a.0.cmp(&b.0));
     found
 }
+
+/// The shipped experiment file `shipped` with each `(from, to)` of `edits` replaced in turn and
+/// `extra` appended, written into `dir` as `name`; its path.
+pub fn shipped_with(
+    dir: &Path,
+    shipped: &str,
+    edits: &[(&str, &str)],
+    extra: &str,
+    name: &str,
+) -> String {
+    let mut text = std::fs::read_to_string(experiments_dir().join(shipped)).unwrap();
+    for (from, to) in edits {
+        text = text.replace(from, to);
+    }
+    text.push_str(extra);
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}

@@ -13,51 +13,56 @@ use archforge::Row;
 use archforge::store::RunId;
 use archforge::store::{RunStatus, Store};
 use archforge_tests::{
-    Started, archforge, archforge_ok, comparable, experiments_dir, ledgers, read_csv_without,
-    stderr,
+    Started, archforge, archforge_ok, comparable, ledgers, read_csv_without, shipped_with, stderr,
 };
 use std::path::Path;
 use std::time::Instant;
 
 /// The shipped table compare with checkpoints every 30 evaluations.
 fn table_experiment(dir: &Path) -> String {
-    let text = std::fs::read_to_string(experiments_dir().join("nb201-compare.toml")).unwrap();
-    let text = text.replace("[budget]\n", "[budget]\ncheckpoint_every = 30\n");
-    let path = dir.join("table.toml");
-    std::fs::write(&path, text).unwrap();
-    path.to_string_lossy().into_owned()
+    shipped_with(
+        dir,
+        "nb201-compare.toml",
+        &[("[budget]\n", "[budget]\ncheckpoint_every = 30\n")],
+        "",
+        "table.toml",
+    )
 }
 
 /// The shipped stand-alone training of NAS-Bench-201 cells on digits, cut to 2 epochs and 6
 /// evaluations, for random search, regularized evolution and REINFORCE (an LSTM policy with
 /// Adam's moments), with checkpoints every 2 evaluations.
 fn trained_experiment(dir: &Path) -> String {
-    let text =
-        std::fs::read_to_string(experiments_dir().join("digits-nb201-standalone.toml")).unwrap();
-    let text = text
-        .replace("epochs = 8", "epochs = 2")
-        .replace("evaluations = 10", "evaluations = 6\ncheckpoint_every = 2")
-        + "\n[[controller]]\nkind = \"evolution\"\npopulation = 3\nsample = 2\n\n\
-           [[controller]]\nkind = \"reinforce\"\nbatch = 2\n";
-    let path = dir.join("trained.toml");
-    std::fs::write(&path, text).unwrap();
-    path.to_string_lossy().into_owned()
+    shipped_with(
+        dir,
+        "digits-nb201-standalone.toml",
+        &[
+            ("epochs = 8", "epochs = 2"),
+            ("evaluations = 10", "evaluations = 6\ncheckpoint_every = 2"),
+        ],
+        "\n[[controller]]\nkind = \"evolution\"\npopulation = 3\nsample = 2\n\n\
+         [[controller]]\nkind = \"reinforce\"\nbatch = 2\n",
+        "trained.toml",
+    )
 }
 
 /// The shipped N2N compression of a VGG teacher on digits, cut to a teacher of 1 epoch,
 /// students of 1 epoch (6 per stage and run, 2 per update, checkpoints every 2) and final
 /// students and baselines of 1 epoch.
 fn compress_experiment(dir: &Path) -> String {
-    let text = std::fs::read_to_string(experiments_dir().join("digits-n2n-compress.toml")).unwrap();
-    let text = text
-        .replace("epochs = 30", "epochs = 1")
-        .replace("epochs = 3\n", "epochs = 1\n")
-        .replace("final_epochs = 15", "final_epochs = 1")
-        .replace("evaluations = 25", "evaluations = 6\ncheckpoint_every = 2")
-        .replace("batch = 5", "batch = 2");
-    let path = dir.join("compress.toml");
-    std::fs::write(&path, text).unwrap();
-    path.to_string_lossy().into_owned()
+    shipped_with(
+        dir,
+        "digits-n2n-compress.toml",
+        &[
+            ("epochs = 30", "epochs = 1"),
+            ("epochs = 3\n", "epochs = 1\n"),
+            ("final_epochs = 15", "final_epochs = 1"),
+            ("evaluations = 25", "evaluations = 6\ncheckpoint_every = 2"),
+            ("batch = 5", "batch = 2"),
+        ],
+        "",
+        "compress.toml",
+    )
 }
 
 /// A rank check of NAS-Bench-201 cells of 4 channels on 256 digits: 4 epochs of stand-alone

@@ -14,23 +14,24 @@ use archforge::ledger::Ledger;
 use archforge::store::{RunId, RunStatus, Store};
 use archforge_tests::{
     Started, archforge, archforge_ok, comparable, experiments_dir, ledgers, read_csv_without,
-    stderr,
+    shipped_with, stderr,
 };
 use std::path::Path;
 
 /// The shipped stand-alone training on digits, cut to 1 epoch, 8 evaluations for random
 /// search in batches of 4 and 6 for REINFORCE in batches of 2.
 fn trained_experiment(dir: &Path) -> String {
-    let text =
-        std::fs::read_to_string(experiments_dir().join("digits-nb201-standalone.toml")).unwrap();
-    let text = text
-        .replace("epochs = 8", "epochs = 1")
-        .replace("evaluations = 10", "evaluations = 8")
-        .replace("kind = \"random\"", "kind = \"random\"\nbatch = 4")
-        + "\n[[controller]]\nkind = \"reinforce\"\nbatch = 2\n";
-    let path = dir.join("trained.toml");
-    std::fs::write(&path, text).unwrap();
-    path.to_string_lossy().into_owned()
+    shipped_with(
+        dir,
+        "digits-nb201-standalone.toml",
+        &[
+            ("epochs = 8", "epochs = 1"),
+            ("evaluations = 10", "evaluations = 8"),
+            ("kind = \"random\"", "kind = \"random\"\nbatch = 4"),
+        ],
+        "\n[[controller]]\nkind = \"reinforce\"\nbatch = 2\n",
+        "trained.toml",
+    )
 }
 
 #[test]
@@ -61,36 +62,9 @@ fn workers_write_the_ledger_of_a_search_without_them_even_when_one_is_killed() {
     let run = search
         .run_id()
         .expect("the search says which run it records");
-    let workers: Vec<Started> = (0..3)
-        .map(|_| {
-            Started::new(
-                dir.path(),
-                &[
-                    "worker",
-                    "--store",
-                    &store,
-                    "--lease",
-                    "4",
-                    "--idle-exit",
-                    "10",
-                ],
-            )
-        })
-        .collect();
-    // The first worker to take a task is killed while it evaluates.
-    let mut workers = workers;
-    let first = workers[0]
-        .line_after(&["task "])
-        .expect("a worker takes a task");
-    let mut killed = workers.remove(0);
-    assert!(killed.kill(), "killed mid-evaluation of task {first}");
+    let workers = workers_one_killed(dir.path(), &store);
     let mut search = search;
-    let limit = std::time::Duration::from_secs(300);
-    let ended = search.succeeds_within(limit);
-    for mut worker in workers {
-        assert!(worker.succeeds_within(limit), "a worker stops when idle");
-    }
-    assert!(ended, "the search ends: {}", search.unread());
+    all_end(&mut search, workers);
 
     let shared = Ledger::read(&dir.path().join("shared/evaluations.csv")).unwrap();
     assert_eq!(
@@ -126,19 +100,60 @@ fn shared_store(dir: &Path) -> String {
     })
 }
 
+/// An `archforge worker` on `store`, started in `dir`, with leases of 4 s, that stops after
+/// 10 s without a task.
+fn worker(dir: &Path, store: &str) -> Started {
+    Started::new(
+        dir,
+        &[
+            "worker",
+            "--store",
+            store,
+            "--lease",
+            "4",
+            "--idle-exit",
+            "10",
+        ],
+    )
+}
+
+/// Three workers, the first killed while it evaluates its first task; the other two.
+fn workers_one_killed(dir: &Path, store: &str) -> Vec<Started> {
+    let mut killed = worker(dir, store);
+    let others = vec![worker(dir, store), worker(dir, store)];
+    let first = killed
+        .line_after(&["task "])
+        .expect("a worker takes a task");
+    assert!(killed.kill(), "killed mid-evaluation of task {first}");
+    others
+}
+
+/// Waits for `main`, then for `workers` (five minutes at most each): each must end well.
+fn all_end(main: &mut Started, workers: Vec<Started>) {
+    let limit = std::time::Duration::from_secs(300);
+    let ended = main.succeeds_within(limit);
+    for mut worker in workers {
+        assert!(worker.succeeds_within(limit), "a worker stops when idle");
+    }
+    assert!(ended, "it ends: {}", main.unread());
+}
+
 /// The shipped N2N compression on digits, cut to students of 1 epoch (4 per stage and run, 2
 /// per update), 1 seed, final students of 1 epoch and no baselines.
 fn compress_experiment(dir: &Path) -> String {
-    let text = std::fs::read_to_string(experiments_dir().join("digits-n2n-compress.toml")).unwrap();
-    let text = text
-        .replace("epochs = 30", "epochs = 1")
-        .replace("epochs = 3\n", "epochs = 1\n")
-        .replace("final_epochs = 15", "final_epochs = 1\nbaselines = false")
-        .replace("evaluations = 25", "evaluations = 4")
-        .replace("batch = 5", "batch = 2");
-    let path = dir.join("compress.toml");
-    std::fs::write(&path, text).unwrap();
-    path.to_string_lossy().into_owned()
+    shipped_with(
+        dir,
+        "digits-n2n-compress.toml",
+        &[
+            ("epochs = 30", "epochs = 1"),
+            ("epochs = 3\n", "epochs = 1\n"),
+            ("final_epochs = 15", "final_epochs = 1\nbaselines = false"),
+            ("evaluations = 25", "evaluations = 4"),
+            ("batch = 5", "batch = 2"),
+        ],
+        "",
+        "compress.toml",
+    )
 }
 
 #[test]
@@ -159,34 +174,8 @@ fn workers_train_a_compressions_students_and_send_their_weights_back() {
     let shared = compress("shared", &["--store", &store, "--workers"]);
     let shared: Vec<&str> = shared.iter().map(String::as_str).collect();
     let mut compression = Started::new(dir.path(), &shared);
-    let worker = || {
-        Started::new(
-            dir.path(),
-            &[
-                "worker",
-                "--store",
-                &store,
-                "--lease",
-                "4",
-                "--idle-exit",
-                "10",
-            ],
-        )
-    };
-    let mut killed = worker();
-    let second = worker();
-    // The first worker is killed while it trains its first student; the other takes it.
-    let first = killed
-        .line_after(&["task "])
-        .expect("a worker takes a task");
-    assert!(killed.kill(), "killed mid-evaluation of task {first}");
-    let third = worker();
-    let limit = std::time::Duration::from_secs(300);
-    let ended = compression.succeeds_within(limit);
-    for mut worker in [second, third] {
-        assert!(worker.succeeds_within(limit), "a worker stops when idle");
-    }
-    assert!(ended, "the compression ends: {}", compression.unread());
+    let workers = workers_one_killed(dir.path(), &store);
+    all_end(&mut compression, workers);
 
     let ledgers_of = |out: &str| ledgers(&dir.path().join(out), true);
     let (with, without) = (ledgers_of("shared"), ledgers_of("alone"));
@@ -239,12 +228,8 @@ fn workers_train_a_compressions_students_and_send_their_weights_back() {
         "--workers",
     ];
     let mut resumed = Started::new(dir.path(), &resume);
-    let workers = [worker(), worker()];
-    let ended = resumed.succeeds_within(limit);
-    for mut worker in workers {
-        assert!(worker.succeeds_within(limit), "a worker stops when idle");
-    }
-    assert!(ended, "the resumed compression ends: {}", resumed.unread());
+    let workers = vec![worker(dir.path(), &store), worker(dir.path(), &store)];
+    all_end(&mut resumed, workers);
     assert_eq!(ledgers_of("resumed"), without);
     assert_eq!(summary("resumed"), summary("alone"));
 }
@@ -252,16 +237,19 @@ fn workers_train_a_compressions_students_and_send_their_weights_back() {
 /// The shipped EAS search on digits, cut to 1 seed, a seed network of 1 epoch, children of 1
 /// epoch, 10 evaluations in batches of 3, beside random growth.
 fn eas_experiment(dir: &Path) -> String {
-    let text = std::fs::read_to_string(experiments_dir().join("digits-netmorph-eas.toml")).unwrap();
-    let text = text
-        .replace("seeds = 2", "seeds = 1")
-        .replace("seed_epochs = 6", "seed_epochs = 1")
-        .replace("epochs = 2", "epochs = 1")
-        .replace("evaluations = 26", "evaluations = 10")
-        .replace("batch = 5", "batch = 3");
-    let path = dir.join("eas.toml");
-    std::fs::write(&path, text).unwrap();
-    path.to_string_lossy().into_owned()
+    shipped_with(
+        dir,
+        "digits-netmorph-eas.toml",
+        &[
+            ("seeds = 2", "seeds = 1"),
+            ("seed_epochs = 6", "seed_epochs = 1"),
+            ("epochs = 2", "epochs = 1"),
+            ("evaluations = 26", "evaluations = 10"),
+            ("batch = 5", "batch = 3"),
+        ],
+        "",
+        "eas.toml",
+    )
 }
 
 #[test]
@@ -282,33 +270,9 @@ fn workers_grow_eas_children_from_what_their_own_run_trained() {
             "shared",
         ],
     );
-    let worker = || {
-        Started::new(
-            dir.path(),
-            &[
-                "worker",
-                "--store",
-                &store,
-                "--lease",
-                "3",
-                "--idle-exit",
-                "8",
-            ],
-        )
-    };
-    let mut killed = worker();
-    let others = [worker(), worker()];
-    let first = killed
-        .line_after(&["task "])
-        .expect("a worker takes a task");
-    assert!(killed.kill(), "killed mid-evaluation of task {first}");
+    let workers = workers_one_killed(dir.path(), &store);
     let mut search = search;
-    let limit = std::time::Duration::from_secs(300);
-    let ended = search.succeeds_within(limit);
-    for mut worker in others {
-        assert!(worker.succeeds_within(limit), "a worker stops when idle");
-    }
-    assert!(ended, "the search ends: {}", search.unread());
+    all_end(&mut search, workers);
     let ledger = |out: &str| ledgers(&dir.path().join(out), true);
     let shared = ledger("shared");
     assert_eq!(

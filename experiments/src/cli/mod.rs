@@ -63,13 +63,12 @@ fn open_store(
 /// Runs `plan` for `file` — refusing first, in one line, runs whose evaluations `--workers`
 /// cannot hand out.
 fn execute<'a>(file: &'a ExperimentFile, plan: &Plan) -> Result<Finished<'a>> {
-    let prepared = Prepared::new(file)?;
     if plan.store.as_ref().is_some_and(|r| r.workers)
-        && let Some(why) = crate::worker::refusal(&prepared)
+        && let Some(why) = file.experiment.evaluator.workers_refusal()
     {
         anyhow::bail!("{}: --workers: {why}", file.path.display());
     }
-    runner::execute_prepared(prepared, plan)
+    runner::execute_prepared(Prepared::new(file)?, plan)
 }
 
 /// The store at `location`, which must exist (a SQLite file is not created).

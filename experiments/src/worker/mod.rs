@@ -1,6 +1,6 @@
-//! Evaluations by workers: which runs may hand theirs out (`--workers`), and the worker
-//! process (`archforge worker --store ...`), on this machine or any other that reaches the
-//! store.
+//! Evaluations by workers: the worker process (`archforge worker --store ...`), on this
+//! machine or any other that reaches the store, doing what `--workers` runs queue (which
+//! runs may: [`crate::registry::EvaluatorConfig::workers_refusal`]).
 //!
 //! A worker claims the oldest task of the store's queue ([`archforge::store::tasks`]), builds
 //! the task's candidate in its run's experiment (read from the store, prepared once per run:
@@ -23,7 +23,6 @@
 mod ancestors;
 
 use crate::config::ExperimentFile;
-use crate::registry::EvaluatorConfig;
 use crate::runner::Prepared;
 use crate::workflows::compress_inputs;
 use ancestors::Lineages;
@@ -44,20 +43,6 @@ use std::time::{Duration, Instant};
 
 /// How often an idle worker looks for a task.
 const LOOK_EVERY: Duration = Duration::from_millis(100);
-
-/// Why the runs of `prepared` cannot hand their evaluations to workers, if they cannot.
-pub fn refusal(prepared: &Prepared) -> Option<&'static str> {
-    let experiment = prepared.experiment();
-    match experiment.evaluator {
-        EvaluatorConfig::Supernet(_) => Some(
-            "a weight-sharing evaluator keeps its supernet with the searching process: run it without --workers",
-        ),
-        EvaluatorConfig::Table(_) => Some(
-            "a table's lookups take less than a round trip to a worker: run it without --workers",
-        ),
-        _ => None,
-    }
-}
 
 /// A run a worker has prepared: its experiment, and an evaluator per seed.
 struct RunContext {
@@ -159,7 +144,7 @@ fn prepare(store: &Store, run: RunId) -> Result<RunContext> {
     } else {
         Prepared::new(file)?
     };
-    if let Some(why) = refusal(&prepared) {
+    if let Some(why) = prepared.experiment().evaluator.workers_refusal() {
         anyhow::bail!("{origin}: {why}");
     }
     Ok(RunContext {

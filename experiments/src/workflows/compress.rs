@@ -109,6 +109,11 @@ struct CurvePoint {
 
 /// Compresses the file's teacher as the module documentation says; returns the summary.
 pub fn compress(file: &ExperimentFile, plan: &CompressPlan) -> Result<Vec<SummaryLine>> {
+    if plan.store.as_ref().is_some_and(|r| r.workers)
+        && let Some(why) = file.experiment.evaluator.workers_refusal()
+    {
+        bail!("{}: --workers: {why}", file.path.display());
+    }
     let started = Instant::now();
     let out = &plan.out;
     let resuming = plan.store.as_ref().is_some_and(|r| r.resume.is_some());
@@ -188,11 +193,6 @@ pub fn compress(file: &ExperimentFile, plan: &CompressPlan) -> Result<Vec<Summar
     // With a trained teacher, everything the first stage checks is checked before the run
     // folder exists.
     let first_stage = Prepared::compressing(&staged, &teacher, teacher.network.clone())?;
-    if plan.store.as_ref().is_some_and(|r| r.workers)
-        && let Some(why) = crate::worker::refusal(&first_stage)
-    {
-        bail!("{}: --workers: {why}", file.path.display());
-    }
     if named {
         record = open_folder()?;
     }
