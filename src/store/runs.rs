@@ -248,7 +248,8 @@ impl Store {
         })
     }
 
-    /// Records the end of a run: finished, or failed and why.
+    /// Records the end of a run: finished (the trained weights of its tasks dropped), or
+    /// failed and why.
     pub fn end_run(&self, run: RunId, failed: Option<&str>) -> Result<()> {
         let status = if failed.is_some() {
             RunStatus::Failed
@@ -265,6 +266,14 @@ impl Store {
                     run.0.into(),
                 ],
             )?;
+            // A finished run's tasks are not read again: the weights its workers sent back
+            // (kept in its folder as it asked, or inherited by its children) go.
+            if failed.is_none() {
+                s.execute(
+                    "UPDATE tasks SET weights = NULL WHERE run_id = $1",
+                    &[run.0.into()],
+                )?;
+            }
             Ok(())
         })
     }

@@ -388,6 +388,15 @@ mod tests {
                 store.tasks_before(&part(0, 0), e + 1).unwrap()[0].progress,
                 Progress::Done
             );
+            // A finished run's tasks keep their outcomes, not their weights.
+            store.end_run(run, None).unwrap();
+            assert_eq!(
+                store.task_state(b).unwrap(),
+                TaskState::Done {
+                    outcome: "{\"x\":1}".into(),
+                    weights: None
+                }
+            );
         }
     }
 }
