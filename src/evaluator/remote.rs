@@ -134,10 +134,9 @@ impl Evaluator for RemoteEvaluator {
         let started = Instant::now();
         let mut said = false;
         loop {
-            match self.store.task_state(task)? {
+            match self.store.task_state(task, self.keep_weights)? {
                 TaskState::Done { outcome, weights } => {
-                    let weights = weights.as_deref().filter(|_| self.keep_weights);
-                    return outcome_from_record(&outcome, weights);
+                    return outcome_from_record(&outcome, weights.as_deref());
                 }
                 TaskState::Failed(why) => return Ok(Outcome::failed(why)),
                 TaskState::Waiting => {}

@@ -119,6 +119,24 @@ pub struct NewRun<'a> {
     pub parent: Option<RunId>,
 }
 
+/// The two tables of a run's named files, alike in their columns.
+#[derive(Clone, Copy)]
+enum Files {
+    /// The run folder's files ([`Store::put_artefact`]).
+    Artefacts,
+    /// What its workers prepare it from ([`Store::put_inputs`]).
+    Inputs,
+}
+
+impl Files {
+    fn name(self) -> &'static str {
+        match self {
+            Files::Artefacts => "artefacts",
+            Files::Inputs => "inputs",
+        }
+    }
+}
+
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
@@ -162,27 +180,42 @@ impl Store {
     /// Keeps `inputs` as the files run `run`'s workers prepare it from, by name, replacing
     /// those kept under the same names: before any of its tasks is queued.
     pub fn put_inputs(&self, run: RunId, inputs: &[(String, Vec<u8>)]) -> Result<()> {
+        let files: Vec<(&str, &[u8])> = inputs
+            .iter()
+            .map(|(name, content)| (name.as_str(), content.as_slice()))
+            .collect();
+        self.put_files(Files::Inputs, run, &files)
+    }
+
+    /// The files run `run`'s workers prepare it from, by name ([`Store::put_inputs`]).
+    pub fn inputs(&self, run: RunId) -> Result<Vec<(String, Vec<u8>)>> {
+        self.files(Files::Inputs, run)
+    }
+
+    /// Keeps `files` in table `table` for run `run`, replacing those of the same names, in
+    /// one transaction.
+    fn put_files(&self, table: Files, run: RunId, files: &[(&str, &[u8])]) -> Result<()> {
+        let table = table.name();
         self.transaction(|s| {
-            for (name, content) in inputs {
+            for (name, content) in files {
                 s.execute(
-                    "INSERT INTO inputs (run_id, name, content) VALUES ($1, $2, $3) \
-                     ON CONFLICT (run_id, name) DO UPDATE SET content = excluded.content",
-                    &[
-                        run.0.into(),
-                        name.as_str().into(),
-                        content.as_slice().into(),
-                    ],
+                    &format!(
+                        "INSERT INTO {table} (run_id, name, content) VALUES ($1, $2, $3) \
+                         ON CONFLICT (run_id, name) DO UPDATE SET content = excluded.content"
+                    ),
+                    &[run.0.into(), (*name).into(), (*content).into()],
                 )?;
             }
             Ok(())
         })
     }
 
-    /// The files run `run`'s workers prepare it from, by name ([`Store::put_inputs`]).
-    pub fn inputs(&self, run: RunId) -> Result<Vec<(String, Vec<u8>)>> {
+    /// The files of run `run` in table `table`, by name.
+    fn files(&self, table: Files, run: RunId) -> Result<Vec<(String, Vec<u8>)>> {
+        let table = table.name();
         self.read(|s| {
             s.query(
-                "SELECT name, content FROM inputs WHERE run_id = $1 ORDER BY name",
+                &format!("SELECT name, content FROM {table} WHERE run_id = $1 ORDER BY name"),
                 &[run.0.into()],
             )?
             .iter()
@@ -238,14 +271,7 @@ impl Store {
 
     /// Keeps a file of the run under `name` (replacing an earlier one of that name).
     pub fn put_artefact(&self, run: RunId, name: &str, content: &[u8]) -> Result<()> {
-        self.transaction(|s| {
-            s.execute(
-                "INSERT INTO artefacts (run_id, name, content) VALUES ($1, $2, $3) \
-                 ON CONFLICT (run_id, name) DO UPDATE SET content = excluded.content",
-                &[run.0.into(), name.into(), content.into()],
-            )?;
-            Ok(())
-        })
+        self.put_files(Files::Artefacts, run, &[(name, content)])
     }
 
     /// Records the end of a run: finished (the trained weights of its tasks dropped), or
@@ -391,14 +417,6 @@ impl Store {
 
     /// The artefacts of run `run`, by name.
     pub fn artefacts(&self, run: RunId) -> Result<Vec<(String, Vec<u8>)>> {
-        self.read(|s| {
-            s.query(
-                "SELECT name, content FROM artefacts WHERE run_id = $1 ORDER BY name",
-                &[run.0.into()],
-            )?
-            .iter()
-            .map(|r| Ok((r[0].text()?, r[1].bytes()?)))
-            .collect()
-        })
+        self.files(Files::Artefacts, run)
     }
 }

@@ -150,11 +150,12 @@ impl Store {
         })
     }
 
-    /// Where task `id` stands.
-    pub fn task_state(&self, id: i64) -> Result<TaskState> {
+    /// Where task `id` stands; a done task's weights read only `with_weights`.
+    pub fn task_state(&self, id: i64, with_weights: bool) -> Result<TaskState> {
+        let weights = if with_weights { "weights" } else { "NULL" };
         self.read(|s| {
             let rows = s.query(
-                "SELECT status, outcome, weights FROM tasks WHERE id = $1",
+                &format!("SELECT status, outcome, {weights} FROM tasks WHERE id = $1"),
                 &[id.into()],
             )?;
             let Some(row) = rows.first() else {
@@ -328,13 +329,20 @@ mod tests {
                     .unwrap()
             );
             assert_eq!(
-                store.task_state(b).unwrap(),
+                store.task_state(b, true).unwrap(),
                 TaskState::Done {
                     outcome: "{\"x\":1}".into(),
                     weights: Some(vec![0, 255, 7])
                 }
             );
-            assert_eq!(store.task_state(a).unwrap(), TaskState::Waiting);
+            assert!(
+                matches!(
+                    store.task_state(b, false).unwrap(),
+                    TaskState::Done { weights: None, .. }
+                ),
+                "its weights are read only when asked for"
+            );
+            assert_eq!(store.task_state(a, true).unwrap(), TaskState::Waiting);
             // A task given back is claimed again, that lease not counted; only its holder
             // may give it back.
             let third = mine(&store, "w6", 30.0);
@@ -370,7 +378,10 @@ mod tests {
                 assert_ne!(task.id, c);
                 store.finish_task(task.id, "w5", "{}", None).unwrap();
             }
-            assert!(matches!(store.task_state(c).unwrap(), TaskState::Failed(_)));
+            assert!(matches!(
+                store.task_state(c, true).unwrap(),
+                TaskState::Failed(_)
+            ));
             assert_eq!(
                 store.tasks_before(&part(0, 2), c + 1).unwrap()[0].progress,
                 Progress::Failed
@@ -378,7 +389,7 @@ mod tests {
             // Nothing of this test is left for a worker.
             assert!(store.finish_task(a, "w1", "{}", None).unwrap());
             assert_eq!(
-                store.task_state(a).unwrap(),
+                store.task_state(a, true).unwrap(),
                 TaskState::Done {
                     outcome: "{}".into(),
                     weights: None
@@ -391,7 +402,7 @@ mod tests {
             // A finished run's tasks keep their outcomes, not their weights.
             store.end_run(run, None).unwrap();
             assert_eq!(
-                store.task_state(b).unwrap(),
+                store.task_state(b, true).unwrap(),
                 TaskState::Done {
                     outcome: "{\"x\":1}".into(),
                     weights: None

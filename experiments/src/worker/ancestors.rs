@@ -77,7 +77,7 @@ impl Lineages {
             }
             let mut trained = Vec::new();
             for (before, candidate) in earlier {
-                if let TaskState::Done { outcome, weights } = store.task_state(before.id)? {
+                if let TaskState::Done { outcome, weights } = store.task_state(before.id, true)? {
                     trained.push((
                         candidate,
                         outcome_from_record(&outcome, weights.as_deref())?,
